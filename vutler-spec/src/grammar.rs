@@ -1,0 +1,199 @@
+//! Strict grammars for values that later reach shell scripts, NGINX directives and YAML keys.
+//!
+//! Each check returns `Err(expected)` describing what was expected. Grammars are deliberately
+//! narrower than what the consuming program accepts: nothing that passes here can carry a
+//! newline, a quote, `$`, `;`, a backtick or a brace into a rendered file.
+
+use std::net::IpAddr;
+
+fn all(s: &str, ok: impl Fn(char) -> bool) -> bool {
+    s.chars().all(ok)
+}
+
+/// A name of a service, volume, network, job or other entry: `[a-z][a-z0-9_-]*`, at most 63.
+pub fn name(s: &str) -> Result<(), String> {
+    let ok = s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && all(s, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    ok.then_some(()).ok_or_else(|| "a name of lowercase letters, digits, `-` and `_`, starting with a letter".into())
+}
+
+/// An environment variable name: `[A-Z_][A-Z0-9_]*`.
+pub fn env_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && all(s, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    ok.then_some(()).ok_or_else(|| "an upper-case variable name like POSTGRES_PASSWORD".into())
+}
+
+/// A DNS name: labels of letters, digits and inner hyphens, at least two labels, 253 at most.
+pub fn domain(s: &str) -> Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && all(l, |c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = s.split('.').collect();
+    let ok = s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| label_ok(l))
+        && labels.last().is_some_and(|tld| tld.starts_with(|c: char| c.is_ascii_alphabetic()));
+    ok.then_some(()).ok_or_else(|| "a domain name like vutler.example.com".into())
+}
+
+fn path_chars(s: &str) -> bool {
+    all(s, |c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+}
+
+fn no_dot_segments(s: &str) -> bool {
+    s.split('/').all(|seg| seg != ".." && seg != ".")
+}
+
+/// An absolute path (`/var/lib/postgresql/data`): letters, digits, `/._-`, no `.`/`..` segments.
+pub fn absolute_path(s: &str) -> Result<(), String> {
+    let ok = s.starts_with('/') && s.len() <= 4096 && path_chars(s) && no_dot_segments(s) && !s.contains("//");
+    ok.then_some(()).ok_or_else(|| "an absolute path of letters, digits and `/._-`, without `..`".into())
+}
+
+/// A host path for a bind mount: absolute, or relative to the deployment folder as `./x`.
+pub fn host_path(s: &str) -> Result<(), String> {
+    let ok = match s.strip_prefix("./") {
+        Some(rest) => !rest.is_empty() && path_chars(rest) && no_dot_segments(rest) && !rest.contains("//"),
+        None => absolute_path(s).is_ok(),
+    };
+    ok.then_some(()).ok_or_else(|| "an absolute path or one starting with `./`, of letters, digits and `/._-`".into())
+}
+
+/// A path inside the rendered tree (`nginx/nginx.conf`): relative, no `..`.
+pub fn tree_path(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && !s.starts_with('/')
+        && !s.ends_with('/')
+        && path_chars(s)
+        && no_dot_segments(s)
+        && !s.contains("//");
+    ok.then_some(()).ok_or_else(|| "a relative path in the rendered tree like nginx/nginx.conf".into())
+}
+
+/// A file name without folders (`fullchain.pem`).
+pub fn file_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 255
+        && !s.starts_with('.')
+        && all(s, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then_some(()).ok_or_else(|| "a file name of letters, digits and `._-`".into())
+}
+
+/// An HTTP path (`/metrics`).
+pub fn url_path(s: &str) -> Result<(), String> {
+    let ok = s.starts_with('/') && path_chars(s) && no_dot_segments(&s[1..]);
+    ok.then_some(()).ok_or_else(|| "an HTTP path like /metrics".into())
+}
+
+/// An image repository: `vutler/app`, `docker.io/library/postgres`, `quay.io/minio/minio`.
+pub fn image_repo(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.split('/').all(|part| {
+            !part.is_empty()
+                && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && all(part, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        });
+    ok.then_some(()).ok_or_else(|| "an image repository like postgres or vutler/app".into())
+}
+
+/// An image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn image_tag(s: &str) -> Result<(), String> {
+    let ok = s.len() <= 128
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && all(s, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    ok.then_some(()).ok_or_else(|| "an image tag like 16-alpine".into())
+}
+
+/// An OpenSSL cipher name (`ECDHE-RSA-AES256-GCM-SHA384`).
+pub fn cipher(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty() && all(s, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    ok.then_some(()).ok_or_else(|| "an OpenSSL cipher name like ECDHE-RSA-AES256-GCM-SHA384".into())
+}
+
+/// A Prometheus metric name.
+pub fn metric_name(s: &str) -> Result<(), String> {
+    let ok = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && all(s, |c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    ok.then_some(()).ok_or_else(|| "a metric name like vutler_messages_sent_total".into())
+}
+
+/// A Slack channel (`#vutler-alerts`).
+pub fn slack_channel(s: &str) -> Result<(), String> {
+    let rest = s.strip_prefix('#').unwrap_or("");
+    let ok = !rest.is_empty() && rest.len() <= 80 && all(rest, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    ok.then_some(()).ok_or_else(|| "a Slack channel like #vutler-alerts".into())
+}
+
+/// An identifier for Grafana uids and units: `[A-Za-z0-9_-]`, 1 to 40 characters.
+pub fn uid(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty() && s.len() <= 40 && all(s, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    ok.then_some(()).ok_or_else(|| "1 to 40 letters, digits, `_` or `-`".into())
+}
+
+/// An S3 URL (`s3://vutler-backups/daily`): a bucket name and an optional key prefix.
+pub fn s3_url(s: &str) -> Result<(), String> {
+    let rest = s.strip_prefix("s3://").unwrap_or("");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && all(bucket, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let prefix_ok = prefix.is_empty() || (path_chars(prefix) && no_dot_segments(prefix) && !prefix.contains("//"));
+    (bucket_ok && prefix_ok).then_some(()).ok_or_else(|| "an S3 URL like s3://vutler-backups/daily".into())
+}
+
+/// A host IP address to bind a published port to.
+pub fn host_ip(s: &str) -> Result<IpAddr, String> {
+    s.parse::<IpAddr>().map_err(|_| "an IP address like 127.0.0.1".into())
+}
+
+/// Free text that ends up in a comment or a quoted value: one line, no control characters.
+pub fn one_line(s: &str) -> Result<(), String> {
+    (!s.chars().any(char::is_control)).then_some(()).ok_or_else(|| "a single line of text".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: [&str; 8] = ["a;b", "a\nb", "$(id)", "`id`", "a'b", "a\"b", "{a}", "a b"];
+
+    #[test]
+    fn hostile_values_fail_every_grammar() {
+        let checks: [fn(&str) -> Result<(), String>; 11] =
+            [name, env_name, domain, absolute_path, host_path, tree_path, file_name, image_repo, image_tag, cipher, s3_url];
+        for check in checks {
+            for h in HOSTILE {
+                assert!(check(h).is_err(), "{h:?}");
+                assert!(check(&format!("/x/{h}")).is_err(), "{h:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn typical_values_pass() {
+        assert!(domain("vutler.example.com").is_ok());
+        assert!(domain("vutler.localhost").is_ok());
+        assert!(domain("localhost").is_err());
+        assert!(domain("-a.com").is_err());
+        assert!(absolute_path("/var/lib/postgresql/data").is_ok());
+        assert!(absolute_path("/var/../etc").is_err());
+        assert!(host_path("./nginx/ssl").is_ok());
+        assert!(host_path("../x").is_err());
+        assert!(tree_path("nginx/nginx.conf").is_ok());
+        assert!(image_repo("quay.io/minio/minio").is_ok());
+        assert!(image_repo("Vutler/App").is_err());
+        assert!(s3_url("s3://vutler-backups/daily").is_ok());
+        assert!(s3_url("https://x").is_err());
+        assert!(host_ip("127.0.0.1").is_ok());
+        assert!(slack_channel("#vutler-alerts").is_ok());
+    }
+}

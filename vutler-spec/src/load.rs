@@ -1,0 +1,304 @@
+//! Loading a spec folder: read the files, parse, join the base, apply the environment overlay,
+//! deserialize into the raw layer, then resolve into a [`Stack`].
+//!
+//! A spec folder holds `base/*.{yaml,yml,toml}` (joined in file-name order) and
+//! `env/<env>.{yaml,yml,toml}` (one overlay per environment). Only [`read_dir`] and [`load`] touch
+//! the file system; [`SpecFiles::resolve`] is pure.
+
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, Report, Severity, code};
+use crate::merge;
+use crate::raw::{RawStack, TOP_LEVEL_KEYS};
+use crate::resolve::{closest, resolve};
+use crate::source::{FileId, Sources};
+use crate::stack::Stack;
+use crate::tree::{self, Node, Segment};
+
+/// File extensions read as spec files.
+pub const EXTENSIONS: [&str; 3] = ["yaml", "yml", "toml"];
+
+/// The files of one environment's spec, read but not yet parsed.
+#[derive(Debug, Clone)]
+pub struct SpecFiles {
+    env: String,
+    sources: Sources,
+    base: Vec<FileId>,
+    overlay: Option<FileId>,
+}
+
+/// A successfully loaded stack.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated stack.
+    pub stack: Stack,
+    /// The effective spec after overlays, as a document tree.
+    pub tree: Node,
+    /// The effective spec after overlays, as raw types.
+    pub raw: RawStack,
+    /// Warnings (no errors), with the sources they point into.
+    pub warnings: Report,
+}
+
+impl SpecFiles {
+    /// Spec files given as `(name, text)` pairs; the format follows each name's extension.
+    pub fn new(env: impl Into<String>, base: Vec<(String, String)>, overlay: Option<(String, String)>) -> Self {
+        let mut sources = Sources::new();
+        let base = base.into_iter().map(|(n, t)| sources.add(n, t)).collect();
+        let overlay = overlay.map(|(n, t)| sources.add(n, t));
+        Self { env: env.into(), sources, base, overlay }
+    }
+
+    /// The environment these files describe.
+    pub fn env(&self) -> &str {
+        &self.env
+    }
+
+    /// The files, for rendering diagnostics.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    fn report(&self, diagnostics: Vec<Diagnostic>) -> Report {
+        Report { sources: self.sources.clone(), diagnostics }
+    }
+
+    fn parse(&self, id: FileId) -> Result<Node, Diagnostic> {
+        let file = self.sources.get(id);
+        if file.name.ends_with(".toml") {
+            tree::parse_toml(id, &file.text)
+        } else {
+            tree::parse_yaml(id, &file.text)
+        }
+    }
+
+    /// The effective document: base files joined, overlay applied.
+    pub fn effective(&self) -> Result<Node, Report> {
+        let mut diags = Vec::new();
+        let mut parsed = Vec::new();
+        for &id in &self.base {
+            match self.parse(id) {
+                Ok(n) => parsed.push(n),
+                Err(d) => diags.push(d),
+            }
+        }
+        let overlay = self.overlay.and_then(|id| self.parse(id).map_err(|d| diags.push(d)).ok());
+        if !diags.is_empty() {
+            return Err(self.report(diags));
+        }
+        let Some(mut doc) = merge::join_fragments(parsed, &mut diags) else {
+            return Err(self.report(vec![Diagnostic::error(code::IO, "", "the spec has no base file")]));
+        };
+        if let Some(overlay) = overlay {
+            merge::apply_overlay(&mut doc, overlay, &mut diags);
+        }
+        merge::check_no_remove_left(&doc, &mut diags);
+        if let tree::Value::Map(entries) = &mut doc.value {
+            // Unknown keys sort last and are reported when deserializing.
+            entries.sort_by_key(|e| TOP_LEVEL_KEYS.iter().position(|k| *k == e.key).unwrap_or(usize::MAX));
+        }
+        if diags.is_empty() { Ok(doc) } else { Err(self.report(diags)) }
+    }
+
+    /// Parses, merges, deserializes and validates. On success the stack comes with any warnings;
+    /// on failure the report holds every error found (and the warnings).
+    pub fn resolve(&self) -> Result<Loaded, Report> {
+        let tree = self.effective()?;
+        let raw = deserialize(&tree).map_err(|d| self.report(vec![d]))?;
+        let (stack, mut diags) = resolve(&raw, &self.env);
+        for d in &mut diags {
+            if d.span.is_none() {
+                let (span, _) = tree.locate(&parse_path(&d.path), false);
+                d.span = Some(span);
+            }
+        }
+        match stack {
+            Some(stack) => Ok(Loaded { stack, tree, raw, warnings: self.report(diags) }),
+            None => Err(self.report(diags)),
+        }
+    }
+}
+
+fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
+    let json = tree.to_json();
+    serde_path_to_error::deserialize::<_, RawStack>(json).map_err(|e| {
+        let mut path: Vec<Segment> = e
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+                _ => None,
+            })
+            .collect();
+        let message = e.inner().to_string();
+        if let Some(unknown) = backticked(&message, "unknown field `") {
+            // serde reports the path of the mapping; the key itself is the better anchor.
+            if path.last() != Some(&Segment::Key(unknown.to_owned())) {
+                path.push(Segment::Key(unknown.to_owned()));
+            }
+            let expected = expected_list(&message);
+            let (span, _) = tree.locate(&path, true);
+            let mut d = Diagnostic::error(
+                code::UNKNOWN_KEY,
+                display_path(&path),
+                format!("unknown key `{unknown}`, expected one of {}", expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+            )
+            .with_span(span);
+            if let Some(best) = closest(unknown, expected.iter().copied()) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            }
+            return d;
+        }
+        let (span, _) = tree.locate(&path, false);
+        let mut d = Diagnostic::error(code::TYPE, display_path(&path), message.clone()).with_span(span);
+        if let Some(variant) = backticked(&message, "unknown variant `") {
+            let expected = expected_list(&message);
+            if let Some(best) = closest(variant, expected.iter().copied()) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            }
+        }
+        d
+    })
+}
+
+/// The text between `prefix` and the next backtick.
+fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.split_once(prefix)?.1;
+    rest.split_once('`').map(|(name, _)| name)
+}
+
+/// The names of serde's "expected one of `a`, `b`" / "expected `a` or `b`" tail.
+fn expected_list(message: &str) -> Vec<&str> {
+    let Some((_, tail)) = message.split_once("expected ") else { return Vec::new() };
+    tail.split('`').skip(1).step_by(2).collect()
+}
+
+fn display_path(path: &[Segment]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Segment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Splits `services.vutler.depends_on[1]` into segments.
+fn parse_path(path: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            out.push(Segment::Key(rest[..i].to_owned()));
+            rest = &rest[i..];
+            while let Some(end) = rest.find(']') {
+                if let Ok(n) = rest[1..end].parse() {
+                    out.push(Segment::Index(n));
+                }
+                rest = &rest[end + 1..];
+            }
+        } else {
+            out.push(Segment::Key(rest.to_owned()));
+        }
+    }
+    out
+}
+
+fn io_report(message: String) -> Report {
+    Report { sources: Sources::new(), diagnostics: vec![Diagnostic::error(code::IO, "", message)] }
+}
+
+fn spec_files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, Report> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?.path();
+        let is_spec = path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e));
+        if is_spec && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The environments a spec folder defines (the overlay files of `env/`), sorted.
+pub fn environments(dir: &Path) -> Result<Vec<String>, Report> {
+    let mut envs: Vec<String> = spec_files_in(&dir.join("env"))?
+        .iter()
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .collect();
+    envs.dedup();
+    Ok(envs)
+}
+
+/// Reads the base files and the overlay of `env` from a spec folder.
+pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
+    let read = |path: &Path| -> Result<(String, String), Report> {
+        let text = std::fs::read_to_string(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
+        Ok((path.display().to_string(), text))
+    };
+    let base_files = spec_files_in(&dir.join("base"))?;
+    if base_files.is_empty() {
+        return Err(io_report(format!("{} has no spec files (*.yaml, *.yml, *.toml)", dir.join("base").display())));
+    }
+    let base = base_files.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+    let overlays: Vec<_> = spec_files_in(&dir.join("env"))?
+        .into_iter()
+        .filter(|p| p.file_stem().and_then(|s| s.to_str()) == Some(env))
+        .collect();
+    match overlays.as_slice() {
+        [one] => Ok(SpecFiles::new(env, base, Some(read(one)?))),
+        [] => {
+            let known = environments(dir)?;
+            let mut d = Diagnostic::error(code::IO, "", format!("unknown environment `{env}`; {} defines: {}", dir.join("env").display(), known.join(", ")));
+            if let Some(best) = closest(env, known.iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            }
+            Err(Report { sources: Sources::new(), diagnostics: vec![d] })
+        }
+        many => Err(io_report(format!(
+            "environment `{env}` has several overlay files: {}",
+            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Reads, merges and validates one environment of a spec folder.
+pub fn load(dir: &Path, env: &str) -> Result<Loaded, Report> {
+    read_dir(dir, env)?.resolve()
+}
+
+impl Loaded {
+    /// Whether loading produced warnings.
+    pub fn has_warnings(&self) -> bool {
+        self.warnings.diagnostics.iter().any(|d| d.severity == Severity::Warning)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_round_trip() {
+        let p = parse_path("services.vutler.depends_on[1]");
+        assert_eq!(display_path(&p), "services.vutler.depends_on[1]");
+        assert_eq!(parse_path("a[0][2].b").len(), 4);
+    }
+
+    #[test]
+    fn expected_names_are_extracted() {
+        let m = "unknown field `imag`, expected one of `image`, `restart`";
+        assert_eq!(backticked(m, "unknown field `"), Some("imag"));
+        assert_eq!(expected_list(m), vec!["image", "restart"]);
+        assert_eq!(expected_list("unknown variant `x`, expected `a` or `b`"), vec!["a", "b"]);
+    }
+}

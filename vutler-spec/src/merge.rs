@@ -1,0 +1,233 @@
+//! Combining spec files: base fragments with each other, then an environment overlay on top.
+//!
+//! These are the only merge semantics of the product; they apply to YAML and TOML alike.
+//!
+//! **Base fragments** (`specs/base/*`) are joined into one document. Mappings present in several
+//! fragments are joined key by key; any other value (a scalar, a list, a mapping against a
+//! non-mapping) defined in two fragments is a `duplicate` error naming both places. So
+//! `services:` may be split across files, but one service is defined in exactly one file.
+//!
+//! **The overlay** (`specs/env/<env>.*`) is then applied to the joined base:
+//! - *mappings merge by key*: an overlay key absent from the base is added, a present one is
+//!   merged recursively;
+//! - *named lists merge by name*: when every item of both lists is a mapping with a `name`, items
+//!   with the same name are merged recursively in place and new ones are appended in overlay order;
+//! - *everything else is replaced*: scalars, unnamed lists (`command`, `ports` without names), and
+//!   values whose type differs between base and overlay;
+//! - *removal is explicit*: a mapping value `{ $remove: true }` (in a named list:
+//!   `{ name: x, $remove: true }`) deletes the inherited entry. Removing an entry the base does
+//!   not have is an error, as is `$remove` anywhere else, so a typo never passes silently.
+
+use crate::diagnostic::{Diagnostic, code};
+use crate::source::Span;
+use crate::tree::{Node, Value};
+
+/// The reserved key that removes an inherited entry.
+pub const REMOVE_KEY: &str = "$remove";
+
+/// Joins base fragments; see the module documentation.
+pub fn join_fragments(fragments: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Option<Node> {
+    let mut iter = fragments.into_iter();
+    let mut acc = iter.next()?;
+    for next in iter {
+        join(&mut acc, next, &mut Path::root(), diags);
+    }
+    Some(acc)
+}
+
+fn join(acc: &mut Node, other: Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
+    let (Value::Map(into), Value::Map(from)) = (&mut acc.value, other.value) else {
+        return;
+    };
+    for entry in from {
+        match into.iter_mut().find(|e| e.key == entry.key) {
+            None => into.push(entry),
+            Some(existing) => {
+                path.push_key(&entry.key);
+                if matches!(existing.node.value, Value::Map(_)) && matches!(entry.node.value, Value::Map(_)) {
+                    join(&mut existing.node, entry.node, path, diags);
+                } else {
+                    diags.push(
+                        Diagnostic::error(code::DUPLICATE, path.to_string(), "defined in two base files")
+                            .with_span(entry.key_span)
+                            .with_help("define it in one base file only; environment changes go in an overlay"),
+                    );
+                }
+                path.pop();
+            }
+        }
+    }
+}
+
+/// Applies an environment overlay to the joined base; see the module documentation.
+pub fn apply_overlay(base: &mut Node, overlay: Node, diags: &mut Vec<Diagnostic>) {
+    merge(base, overlay, &mut Path::root(), diags);
+}
+
+/// Reports every `$remove` left in a merged tree: it only makes sense on an inherited entry.
+pub fn check_no_remove_left(node: &Node, diags: &mut Vec<Diagnostic>) {
+    walk_removes(node, &mut Path::root(), diags);
+}
+
+fn walk_removes(node: &Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for e in entries {
+                path.push_key(&e.key);
+                if e.key == REMOVE_KEY {
+                    diags.push(
+                        Diagnostic::error(
+                            code::OVERLAY,
+                            path.to_string(),
+                            "`$remove` only removes an entry inherited from the base, in an overlay",
+                        )
+                        .with_span(e.key_span),
+                    );
+                } else {
+                    walk_removes(&e.node, path, diags);
+                }
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push_index(i);
+                walk_removes(item, path, diags);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a node is a removal marker; errors when `$remove` is mixed with other keys.
+fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnostic>) -> Option<Span> {
+    let entry = node.entry(REMOVE_KEY)?;
+    let Value::Map(entries) = &node.value else { return None };
+    let extra = entries
+        .iter()
+        .find(|e| e.key != REMOVE_KEY && !(allow_name && e.key == "name"));
+    if entry.node.value != Value::Bool(true) {
+        diags.push(
+            Diagnostic::error(code::OVERLAY, path.to_string(), "`$remove` must be `true`")
+                .with_span(entry.node.span),
+        );
+        return None;
+    }
+    if let Some(extra) = extra {
+        diags.push(
+            Diagnostic::error(
+                code::OVERLAY,
+                path.to_string(),
+                format!("an entry with `$remove: true` cannot also set `{}`", extra.key),
+            )
+            .with_span(extra.key_span),
+        );
+        return None;
+    }
+    Some(entry.key_span)
+}
+
+fn name_of(node: &Node) -> Option<&str> {
+    node.get("name").and_then(Node::as_str)
+}
+
+fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
+    match (&mut base.value, overlay.value) {
+        (Value::Map(into), Value::Map(from)) => {
+            for entry in from {
+                path.push_key(&entry.key);
+                let position = into.iter().position(|e| e.key == entry.key);
+                if let Some(at) = removal(&entry.node, false, path, diags) {
+                    match position {
+                        Some(i) => {
+                            into.remove(i);
+                        }
+                        None => diags.push(not_inherited(path, at)),
+                    }
+                } else {
+                    match position {
+                        Some(i) => merge(&mut into[i].node, entry.node, path, diags),
+                        None => into.push(entry),
+                    }
+                }
+                path.pop();
+            }
+        }
+        (Value::Seq(into), Value::Seq(from))
+            if is_named(into) && from.iter().all(|n| name_of(n).is_some()) && !from.is_empty() =>
+        {
+            for item in from {
+                let name = name_of(&item).unwrap_or_default().to_owned();
+                let position = into.iter().position(|n| name_of(n) == Some(name.as_str()));
+                path.push_index(position.unwrap_or(into.len()));
+                if let Some(at) = removal(&item, true, path, diags) {
+                    match position {
+                        Some(i) => {
+                            into.remove(i);
+                        }
+                        None => diags.push(not_inherited(path, at)),
+                    }
+                } else {
+                    match position {
+                        Some(i) => merge(&mut into[i], item, path, diags),
+                        None => into.push(item),
+                    }
+                }
+                path.pop();
+            }
+        }
+        (_, value) => *base = Node { value, span: overlay.span },
+    }
+}
+
+fn is_named(items: &[Node]) -> bool {
+    !items.is_empty() && items.iter().all(|n| name_of(n).is_some())
+}
+
+fn not_inherited(path: &Path, at: Span) -> Diagnostic {
+    Diagnostic::error(
+        code::OVERLAY,
+        path.to_string(),
+        "`$remove` names an entry that the base does not define",
+    )
+    .with_span(at)
+}
+
+/// A spec path under construction, displayed as `services.vutler.depends_on[1]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Path {
+    text: String,
+    marks: Vec<usize>,
+}
+
+impl Path {
+    pub(crate) fn root() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn push_key(&mut self, key: &str) {
+        self.marks.push(self.text.len());
+        if !self.text.is_empty() {
+            self.text.push('.');
+        }
+        self.text.push_str(key);
+    }
+
+    pub(crate) fn push_index(&mut self, i: usize) {
+        self.marks.push(self.text.len());
+        self.text.push_str(&format!("[{i}]"));
+    }
+
+    pub(crate) fn pop(&mut self) {
+        if let Some(m) = self.marks.pop() {
+            self.text.truncate(m);
+        }
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}

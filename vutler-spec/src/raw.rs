@@ -1,0 +1,914 @@
+//! The file layer: serde types that mirror what operators write in `specs/`.
+//!
+//! Every struct denies unknown keys. Values with units, names and references stay as written
+//! here; [`crate::resolve`] turns them into the validated [`crate::Stack`]. The JSON schema that
+//! editors use is generated from these types, so their doc comments are what users read.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The top-level keys of [`RawStack`] in declaration order, which is also the order of the
+/// effective document that `explain` prints (base files may define them in any order).
+pub const TOP_LEVEL_KEYS: [&str; 17] = [
+    "project", "domain", "target_vm", "secrets_backend", "vms", "costs", "variables", "networks", "volumes",
+    "defaults", "services", "edge", "tls", "firewall", "monitoring", "backups", "scaling",
+];
+
+/// The Vutler stack: services, their host, and everything rendered around them.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    /// Compose project name, also used to name files and labels (`[a-z][a-z0-9-]*`).
+    pub project: String,
+    /// Public domain name the stack is served under (e.g. `vutler.example.com`).
+    pub domain: String,
+    /// Name of the VM (a key of `vms`) this environment runs on; the stack must fit it.
+    pub target_vm: String,
+    /// How secrets reach containers: `env` (required variables from `.env`) or `docker`
+    /// (Docker secrets mounted under `/run/secrets`, read through the images' `*_FILE` variables).
+    #[serde(default)]
+    pub secrets_backend: SecretsBackend,
+    /// VM sizes the stack can be deployed on, with their monthly cost (seed 2.2 and 11).
+    pub vms: IndexMap<String, RawVm>,
+    /// Other monthly costs of running the stack (bandwidth, backups storage, ...).
+    #[serde(default)]
+    pub costs: IndexMap<String, RawCost>,
+    /// Every variable the rendered tree reads from `.env`, and which of them are secrets.
+    #[serde(default)]
+    pub variables: IndexMap<String, RawVariable>,
+    /// Docker networks.
+    #[serde(default)]
+    pub networks: IndexMap<String, RawNetwork>,
+    /// Named Docker volumes.
+    #[serde(default)]
+    pub volumes: IndexMap<String, RawVolume>,
+    /// Settings every service gets unless it sets its own.
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    /// The services of the stack, by name.
+    pub services: IndexMap<String, RawService>,
+    /// The reverse proxy in front of the app.
+    pub edge: RawEdge,
+    /// TLS termination at the proxy (seed 8.2).
+    pub tls: RawTls,
+    /// Host firewall policy (seed 8.1).
+    pub firewall: RawFirewall,
+    /// Prometheus, alert rules, Alertmanager and Grafana (seed 5).
+    pub monitoring: RawMonitoring,
+    /// Backup jobs (seed 6).
+    pub backups: RawBackups,
+    /// Horizontal scale-out plans by service name (seed 7.1), rendered as a separate overlay.
+    #[serde(default)]
+    pub scaling: IndexMap<String, RawScale>,
+}
+
+/// How secrets reach containers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretsBackend {
+    /// Required variables from `.env`, referenced as `${VAR:?message}`.
+    #[default]
+    Env,
+    /// Docker secrets under `/run/secrets`, read through `*_FILE` variables where images support it.
+    Docker,
+}
+
+/// A VM size.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVm {
+    /// What this size is for.
+    #[serde(default)]
+    pub description: String,
+    /// vCPUs.
+    pub cpus: RawCpus,
+    /// Memory, e.g. `16GB`.
+    pub memory: String,
+    /// Disk, e.g. `250GB`.
+    pub disk: String,
+    /// Monthly cost in US dollars.
+    pub monthly_usd: RawCostRange,
+}
+
+/// A monthly cost line that is not a VM.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    /// What is paid for, e.g. `1 TB/month`.
+    pub description: String,
+    /// Monthly cost in US dollars.
+    pub monthly_usd: RawCostRange,
+}
+
+/// A cost in whole US dollars, exact (`min` only) or as a range.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCostRange {
+    /// Lowest expected monthly cost.
+    pub min: u32,
+    /// Highest expected monthly cost; defaults to `min`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+}
+
+/// A CPU count: a number (`0.5`, `2`) or a string (`"0.5"`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawCpus {
+    /// `0.5`
+    Number(f64),
+    /// `"0.5"`
+    Text(String),
+}
+
+/// A variable of the `.env` file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariable {
+    /// What the variable is for; becomes the comment in `.env.example`.
+    pub description: String,
+    /// Heading it is listed under in `.env.example` (`Application`, `Databases`, ...).
+    pub group: String,
+    /// A secret never has a value in the spec or in any rendered file, only a placeholder.
+    #[serde(default)]
+    pub secret: bool,
+    /// Value used when `.env` does not set it. Not allowed on secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<RawScalar>,
+    /// Whether the stack refuses to start without it (rendered as `${VAR:?message}`).
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// Placeholder shown in `.env.example` instead of a value (`<strong-password>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A string, number or boolean written in a spec, used as text.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawScalar {
+    /// Text.
+    Text(String),
+    /// An integer, kept as written.
+    Int(i64),
+    /// A number, kept as written.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl fmt::Display for RawScalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawScalar::Text(s) => f.write_str(s),
+            RawScalar::Int(i) => write!(f, "{i}"),
+            RawScalar::Float(x) => write!(f, "{x}"),
+            RawScalar::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// A Docker network.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// Network driver.
+    #[serde(default)]
+    pub driver: NetworkDriver,
+    /// An internal network has no route to the outside world.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// Docker network drivers the product renders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkDriver {
+    /// A bridge network on one host.
+    #[default]
+    Bridge,
+}
+
+/// A named Docker volume.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVolume {
+    /// What the volume holds; decides whether it needs a backup job.
+    #[serde(default)]
+    pub kind: VolumeKind,
+    /// What is stored there.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// What a volume holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeKind {
+    /// Data that cannot be rebuilt: must have a backup job.
+    #[default]
+    Data,
+    /// Rebuildable content (caches, metrics history, provisioned dashboards).
+    Cache,
+    /// Application logs.
+    Logs,
+    /// Staging area for dumps taken by backup jobs.
+    Backup,
+}
+
+/// Settings applied to every service that does not set its own.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Restart policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Restart>,
+    /// Networks to join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub networks: Option<Vec<String>>,
+    /// Log driver and rotation (seed 5.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<RawLogging>,
+}
+
+/// Container restart policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restart {
+    /// Never restart.
+    No,
+    /// Always restart.
+    Always,
+    /// Restart when the process exits non-zero.
+    OnFailure,
+    /// Restart unless stopped by an operator.
+    UnlessStopped,
+}
+
+/// Log driver and rotation.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogging {
+    /// Docker log driver.
+    pub driver: LogDriver,
+    /// Size at which a log file is rotated, e.g. `10MB`.
+    pub max_size: String,
+    /// How many rotated files are kept.
+    pub max_file: u32,
+}
+
+/// Docker log drivers with rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    /// `json-file`, readable by `docker compose logs`.
+    JsonFile,
+    /// Docker's compressed `local` driver.
+    Local,
+}
+
+/// A service (one container, or several replicas of it).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// What the service does.
+    #[serde(default)]
+    pub description: String,
+    /// Image reference with a pinned tag: `postgres:16-alpine`. `latest` is refused.
+    pub image: String,
+    /// Variable of `variables` that overrides the image tag at deploy time (the app's `VERSION`);
+    /// the tag of `image` is its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_variable: Option<String>,
+    /// Fixed container name. Not allowed with more than one replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// Restart policy; `defaults.restart` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Restart>,
+    /// Command, as a list of arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Environment variables of the container. Values are text with `${VAR}` references to
+    /// non-secret `variables`, or `{ secret: VAR }` for a secret variable.
+    #[serde(default)]
+    pub environment: IndexMap<String, RawEnvValue>,
+    /// Ports the service listens on, by name; `published` ones are reachable from the host.
+    #[serde(default)]
+    pub ports: Vec<RawPort>,
+    /// Volumes, bind mounts and rendered config files mounted into the container.
+    #[serde(default)]
+    pub mounts: Vec<RawMount>,
+    /// Services that must be up (by default: healthy) before this one starts.
+    #[serde(default)]
+    pub depends_on: Vec<RawDependsOn>,
+    /// How Docker checks the service is healthy; commands must exist in the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<RawHealthcheck>,
+    /// Networks to join; `defaults.networks` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub networks: Option<Vec<String>>,
+    /// Number of containers (1 unless scaled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// CPU, memory and disk the service is sized for (seed 2.2); become container limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<RawResources>,
+    /// Log driver and rotation; `defaults.logging` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<RawLogging>,
+    /// A critical service gets `up == 0` and `absent(up)` alerts on its scrape job.
+    #[serde(default)]
+    pub critical: bool,
+}
+
+/// A port a service listens on.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPort {
+    /// Name other parts of the spec use to refer to the port (`http`, `metrics`).
+    pub name: String,
+    /// Port inside the container.
+    pub container: u16,
+    /// Port on the host; absent means reachable only on the Docker network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<u16>,
+    /// Host address the published port binds to; `127.0.0.1` unless set. Only the proxy may use
+    /// `0.0.0.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+    /// Transport protocol.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// Transport protocol of a port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// TCP.
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// Something mounted into a container: exactly one of `volume`, `bind` or `config`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMount {
+    /// A named volume of `volumes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// A host path (relative to the deployment folder, starting with `./`, or absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// A file rendered by vutler-render, by its path in the tree (`nginx/nginx.conf`); always
+    /// read-only, and its hash is put on the service so a change recreates the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// Mount read-only (configs always are).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// A start-up dependency: a service name (waits for it to be healthy), or
+/// `{ service, condition }`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawDependsOn {
+    /// Name of a service; the condition is `service_healthy`.
+    Short(String),
+    /// A service and the condition to wait for.
+    Long(RawDependsOnLong),
+}
+
+/// A start-up dependency with an explicit condition.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDependsOnLong {
+    /// Name of a service.
+    pub service: String,
+    /// What to wait for.
+    #[serde(default)]
+    pub condition: Condition,
+}
+
+/// What a dependent service waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The dependency's healthcheck passes (it must have one).
+    #[default]
+    ServiceHealthy,
+    /// The dependency's container has started.
+    ServiceStarted,
+    /// The dependency ran to completion (a one-shot job).
+    ServiceCompletedSuccessfully,
+}
+
+impl<'de> Deserialize<'de> for RawDependsOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDependsOn;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a service name or { service, condition }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawDependsOn::Short(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawDependsOnLong::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawDependsOn::Long)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The value of a container environment variable.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawEnvValue {
+    /// Text, with `${VAR}` references to non-secret variables.
+    Text(RawScalar),
+    /// A secret variable.
+    Secret(RawSecretRef),
+}
+
+/// A secret variable passed to a container.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecretRef {
+    /// Name of a secret variable of `variables`.
+    pub secret: String,
+    /// The image's variable that reads the secret from a file (`POSTGRES_PASSWORD_FILE`); used
+    /// with the `docker` secrets backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_env: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawEnvValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEnvValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text, a number, a boolean or { secret: VAR }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawEnvValue::Text(RawScalar::Text(v.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawEnvValue::Text(RawScalar::Int(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map(|v| RawEnvValue::Text(RawScalar::Int(v)))
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(RawEnvValue::Text(RawScalar::Float(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(RawEnvValue::Text(RawScalar::Bool(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawSecretRef::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawEnvValue::Secret)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A container healthcheck: exactly one of `exec` or `shell`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthcheck {
+    /// Command and arguments, run without a shell (`["pg_isready", "-U", "vutler"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<Vec<String>>,
+    /// A command line run by the image's `/bin/sh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    /// Time between checks, e.g. `30s`.
+    pub interval: String,
+    /// Time a check may take, e.g. `10s`.
+    pub timeout: String,
+    /// Failures in a row before the container is unhealthy.
+    pub retries: u32,
+    /// Grace period after start during which failures do not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<String>,
+}
+
+/// Resources a service is sized for.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    /// CPUs, e.g. `0.5` or `2`.
+    pub cpus: RawCpus,
+    /// Memory, e.g. `512MB` or `4GB`.
+    pub memory: String,
+    /// Disk the service's data needs, e.g. `50GB`.
+    pub disk: String,
+}
+
+/// The reverse proxy and what it forwards to.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdge {
+    /// The service that terminates TLS and publishes 80 and 443.
+    pub proxy: String,
+    /// The service requests are forwarded to.
+    pub upstream: String,
+    /// Name of the upstream's port that receives the traffic.
+    pub upstream_port: String,
+    /// Largest request body accepted (file uploads), e.g. `100MB`.
+    pub max_body_size: String,
+    /// How long an idle proxied connection (WebSocket) is kept open; at least 60s.
+    pub read_timeout: String,
+}
+
+/// TLS termination settings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Protocols offered: `TLSv1.2` and/or `TLSv1.3`.
+    pub protocols: Vec<String>,
+    /// OpenSSL cipher names for TLSv1.2 (TLSv1.3 suites are not configurable in NGINX).
+    #[serde(default)]
+    pub ciphers: Vec<String>,
+    /// Prefer the server's cipher order.
+    #[serde(default)]
+    pub prefer_server_ciphers: bool,
+    /// Size of the shared session cache, e.g. `10MB`.
+    pub session_cache: String,
+    /// Session lifetime, e.g. `10m`.
+    pub session_timeout: String,
+    /// OCSP stapling; needs a certificate from a CA (not a self-signed one).
+    #[serde(default)]
+    pub stapling: bool,
+    /// `Strict-Transport-Security` header.
+    pub hsts: RawHsts,
+    /// Where the certificate comes from and where the proxy reads it.
+    pub certificate: RawCertificate,
+}
+
+/// HSTS header settings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHsts {
+    /// `max-age`, e.g. `365d`.
+    pub max_age: String,
+    /// Add `includeSubDomains`.
+    #[serde(default)]
+    pub include_subdomains: bool,
+    /// Add `preload`.
+    #[serde(default)]
+    pub preload: bool,
+}
+
+/// A TLS certificate and key.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertificate {
+    /// Who issues the certificate.
+    pub source: CertificateSource,
+    /// Host folder holding the files, bind-mounted into the proxy (`./nginx/ssl`).
+    pub host_dir: String,
+    /// Folder the proxy reads them from (`/etc/nginx/ssl`).
+    pub mount_dir: String,
+    /// Certificate chain file name.
+    pub cert_file: String,
+    /// Private key file name.
+    pub key_file: String,
+}
+
+/// Who issues the TLS certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateSource {
+    /// Let's Encrypt through the ACME HTTP challenge.
+    Letsencrypt,
+    /// A self-signed certificate (dev only).
+    SelfSigned,
+}
+
+/// Host firewall (ufw) policy.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFirewall {
+    /// Policy for incoming traffic not matched by a rule.
+    pub default_incoming: FirewallPolicy,
+    /// Policy for outgoing traffic not matched by a rule.
+    pub default_outgoing: FirewallPolicy,
+    /// Ports opened to the world, by name.
+    pub allow: Vec<RawFirewallRule>,
+    /// Ports explicitly closed, by name (documentation for operators; the default policy already
+    /// denies them).
+    #[serde(default)]
+    pub deny: Vec<RawFirewallRule>,
+}
+
+/// A ufw default policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallPolicy {
+    /// Accept.
+    Allow,
+    /// Drop silently.
+    Deny,
+    /// Refuse with an error.
+    Reject,
+}
+
+/// One firewall rule.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFirewallRule {
+    /// Name of the rule (`ssh`, `https`).
+    pub name: String,
+    /// Port number.
+    pub port: u16,
+    /// Transport protocol.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// Monitoring and alerting.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitoring {
+    /// The Prometheus service.
+    pub prometheus: String,
+    /// How often targets are scraped, e.g. `15s`.
+    pub scrape_interval: String,
+    /// How often rules are evaluated, e.g. `15s`.
+    pub evaluation_interval: String,
+    /// How long metrics are kept, e.g. `30d`.
+    pub retention: String,
+    /// Scrape jobs by job name.
+    pub scrape_jobs: IndexMap<String, RawScrapeJob>,
+    /// Alert rule groups, in order.
+    #[serde(default)]
+    pub alert_groups: Vec<RawAlertGroup>,
+    /// Where alerts are sent.
+    pub alertmanager: RawAlertmanager,
+    /// Dashboards.
+    pub grafana: RawGrafana,
+}
+
+/// A Prometheus scrape job.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrapeJob {
+    /// The service scraped.
+    pub service: String,
+    /// Name of the service's port that serves metrics.
+    pub port: String,
+    /// HTTP path of the metrics.
+    #[serde(default = "metrics_path")]
+    pub path: String,
+    /// Metric names this job produces; rules and panels may only use these.
+    #[serde(default)]
+    pub metrics: Vec<String>,
+}
+
+fn metrics_path() -> String {
+    "/metrics".into()
+}
+
+/// A group of alert rules.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertGroup {
+    /// Group name.
+    pub name: String,
+    /// Evaluation interval of the group; the global one otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// Rules, in order.
+    pub rules: Vec<RawAlertRule>,
+}
+
+/// An alerting rule.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertRule {
+    /// Alert name (`HighErrorRate`).
+    pub name: String,
+    /// PromQL expression; the alert fires for every series it returns.
+    pub expr: String,
+    /// How long the expression must hold before the alert fires.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
+    /// Severity, which decides where the alert is routed.
+    pub severity: AlertSeverity,
+    /// One-line summary (annotation).
+    pub summary: String,
+    /// Longer description (annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Alert severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    /// Informational.
+    Info,
+    /// Needs attention during working hours.
+    Warning,
+    /// Pages someone.
+    Critical,
+}
+
+/// Alertmanager: receivers and routing.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertmanager {
+    /// The Alertmanager service.
+    pub service: String,
+    /// Receivers by name.
+    pub receivers: IndexMap<String, RawReceiver>,
+    /// Receiver of alerts no route matches.
+    pub default_receiver: String,
+    /// Receivers of each severity.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawReceiver {
+    /// A Slack channel through an incoming webhook.
+    Slack {
+        /// Channel name, e.g. `#vutler-alerts`.
+        channel: String,
+        /// Secret variable holding the webhook URL.
+        webhook_url_secret: String,
+    },
+    /// PagerDuty through the Events API v2.
+    Pagerduty {
+        /// Secret variable holding the integration's routing key.
+        routing_key_secret: String,
+    },
+}
+
+/// A routing rule: alerts of one severity go to these receivers.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Severity matched.
+    pub severity: AlertSeverity,
+    /// Receivers notified, in order.
+    pub receivers: Vec<String>,
+}
+
+/// Grafana provisioning.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrafana {
+    /// The Grafana service.
+    pub service: String,
+    /// Datasources by name.
+    pub datasources: IndexMap<String, RawDatasource>,
+    /// Dashboards by file name.
+    #[serde(default)]
+    pub dashboards: IndexMap<String, RawDashboard>,
+}
+
+/// A provisioned Grafana datasource.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatasource {
+    /// Fixed uid that dashboards refer to.
+    pub uid: String,
+    /// The service queried.
+    pub service: String,
+    /// Name of that service's port.
+    pub port: String,
+    /// Whether it is Grafana's default datasource.
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// A Grafana dashboard.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDashboard {
+    /// Title shown in Grafana.
+    pub title: String,
+    /// Fixed uid (stable URLs).
+    pub uid: String,
+    /// Datasource (a key of `datasources`) used by panels that name none.
+    pub datasource: String,
+    /// Panels, in layout order.
+    pub panels: Vec<RawPanel>,
+}
+
+/// A dashboard panel.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPanel {
+    /// Panel title.
+    pub name: String,
+    /// Visualisation.
+    pub kind: PanelKind,
+    /// Grafana unit id (`short`, `percentunit`, `s`, `bytes`, `reqps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Datasource (a key of `datasources`); the dashboard's otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasource: Option<String>,
+    /// PromQL queries, one series set each.
+    pub queries: Vec<RawQuery>,
+}
+
+/// Panel visualisations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelKind {
+    /// A single big number.
+    Stat,
+    /// A graph over time.
+    Timeseries,
+    /// A gauge.
+    Gauge,
+}
+
+/// A panel query.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuery {
+    /// PromQL expression.
+    pub expr: String,
+    /// Legend of the series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legend: Option<String>,
+}
+
+/// Backups (seed 6).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackups {
+    /// Host folder where dumps are written before upload (`/backup`).
+    pub local_dir: String,
+    /// Object-store URL they are uploaded to (`s3://vutler-backups/daily`).
+    pub destination: String,
+    /// Age after which a missing fresh backup raises an alert, e.g. `26h`.
+    pub stale_after: String,
+    /// Backup jobs by name.
+    pub jobs: IndexMap<String, RawBackupJob>,
+}
+
+/// One backup job.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackupJob {
+    /// The service whose data is dumped.
+    pub service: String,
+    /// The volume holding that data.
+    pub volume: String,
+    /// How the data is dumped.
+    pub method: BackupMethod,
+    /// When, as a crontab schedule in UTC (`0 2 * * *`).
+    pub schedule: String,
+    /// How long backups are kept, e.g. `30d`.
+    pub retention: String,
+}
+
+/// Backup methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupMethod {
+    /// `pg_dump` of the database.
+    PgDump,
+    /// `mongodump --archive`.
+    Mongodump,
+    /// `mc mirror` of the object store.
+    MinioMirror,
+}
+
+/// A horizontal scale-out plan for one service.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScale {
+    /// Number of replicas.
+    pub replicas: u32,
+    /// Pin each client to one replica (`ip_hash`), needed for WebSocket sessions.
+    #[serde(default)]
+    pub sticky_sessions: bool,
+}

@@ -1,0 +1,66 @@
+//! The JSON schema of spec files, for editors.
+//!
+//! Generated from [`RawStack`], whose doc comments become descriptions. Every spec file is a
+//! fragment (a base file may hold only `services:`, an overlay only what it changes), so the schema
+//! requires nothing: required keys are checked by the loader on the merged document. Every object
+//! also accepts `$remove: true`, the overlay's removal marker.
+
+use serde_json::{Value, json};
+
+use crate::merge::REMOVE_KEY;
+use crate::raw::RawStack;
+
+/// File name of the committed schema inside the spec folder.
+pub const FILE_NAME: &str = "vutler-spec.schema.json";
+
+/// The schema as a JSON value.
+pub fn json_schema() -> Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(RawStack)).unwrap_or(Value::Null);
+    relax(&mut schema);
+    if let Value::Object(o) = &mut schema {
+        o.insert("$id".into(), json!("https://vutler.dev/schemas/vutler-spec.schema.json"));
+    }
+    schema
+}
+
+/// The schema as pretty-printed JSON text with a final newline.
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn relax(value: &mut Value) {
+    match value {
+        Value::Object(o) => {
+            o.remove("required");
+            if let Some(Value::Object(props)) = o.get_mut("properties") {
+                props.insert(
+                    REMOVE_KEY.into(),
+                    json!({ "description": "In an overlay: remove this entry inherited from the base.", "const": true }),
+                );
+            }
+            for v in o.values_mut() {
+                relax(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(relax),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw::TOP_LEVEL_KEYS;
+
+    #[test]
+    fn top_level_keys_follow_the_spec_type() {
+        let schema = json_schema();
+        let keys: Vec<&str> = schema["properties"]
+            .as_object()
+            .map(|p| p.keys().map(String::as_str).filter(|k| *k != REMOVE_KEY).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, TOP_LEVEL_KEYS);
+    }
+}

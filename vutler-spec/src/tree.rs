@@ -1,0 +1,329 @@
+//! The format-neutral document tree: what YAML and TOML spec files parse into before overlays.
+//!
+//! Both formats become the same [`Node`] tree, each node carrying the [`Span`] it was read from.
+//! Overlays are merged on this tree, and the typed layer is deserialized from it; a type error
+//! found there is mapped back to a node (and so to a file position) through its spec path.
+
+use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
+
+use crate::diagnostic::{Diagnostic, code};
+use crate::source::{FileId, Span, offset_of};
+
+/// A value of a spec document with the place it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The value.
+    pub value: Value,
+    /// Where the value was written.
+    pub span: Span,
+}
+
+/// The value of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// YAML `null`, `~` or an empty value. TOML has none.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence (YAML) or array (TOML).
+    Seq(Vec<Node>),
+    /// A mapping (YAML) or table (TOML), in source order.
+    Map(Vec<Entry>),
+}
+
+/// One key of a mapping with its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The key.
+    pub key: String,
+    /// Where the key was written.
+    pub key_span: Span,
+    /// The value.
+    pub node: Node,
+}
+
+/// One step of a spec path: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+impl Node {
+    /// The entry with this key, when the node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.node)
+    }
+
+    /// The full entry with this key (including the key's own span), when the node is a mapping.
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    /// The string value, when the node is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Follows a path of keys and indices and returns the span of the deepest node reached, and
+    /// whether the whole path was found. With `at_key`, a path ending on a mapping key gives the
+    /// key's span instead of the value's (the anchor for an unknown key).
+    pub fn locate(&self, path: &[Segment], at_key: bool) -> (Span, bool) {
+        let mut node = self;
+        let mut span = self.span;
+        for (i, seg) in path.iter().enumerate() {
+            let next = match (seg, &node.value) {
+                (Segment::Key(k), Value::Map(entries)) => entries.iter().find(|e| &e.key == k).map(|e| {
+                    // Point at the key when the path ends on it, at the value otherwise.
+                    span = if at_key && i + 1 == path.len() { e.key_span } else { e.node.span };
+                    &e.node
+                }),
+                (Segment::Index(n), Value::Seq(items)) => items.get(*n).inspect(|n| span = n.span),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return (span, false),
+            }
+        }
+        (span, true)
+    }
+
+    /// A short name of the value's type for messages.
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The tree as a JSON value, which serde then deserializes into the raw types.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.node.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Parses a YAML spec file. The file must hold one document whose top level is a mapping.
+pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
+    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
+        let m = e.marker();
+        let at = offset_of(text, m.line(), m.col());
+        Diagnostic::error(code::SYNTAX, "", format!("YAML syntax error: {}", e.info()))
+            .with_span(Span { file, start: at, end: at })
+    })?;
+    let whole = Span { file, start: 0, end: 0 };
+    let mut docs = docs.into_iter();
+    let Some(first) = docs.next() else {
+        return Ok(Node { value: Value::Map(Vec::new()), span: whole });
+    };
+    if let Some(second) = docs.next() {
+        let at = span_of(file, text, &second);
+        return Err(Diagnostic::error(
+            code::SYNTAX,
+            "",
+            "a spec file holds one YAML document; found a second one (`---`)",
+        )
+        .with_span(at));
+    }
+    let node = convert_yaml(file, text, first)?;
+    match node.value {
+        Value::Map(_) => Ok(node),
+        // An empty file (or one with only comments) is an empty fragment.
+        Value::Null => Ok(Node { value: Value::Map(Vec::new()), span: node.span }),
+        _ => Err(Diagnostic::error(
+            code::TYPE,
+            "",
+            format!("the top level of a spec file must be a mapping, found {}", node.kind()),
+        )
+        .with_span(node.span)),
+    }
+}
+
+fn span_of(file: FileId, text: &str, node: &MarkedYamlOwned) -> Span {
+    let start = offset_of(text, node.span.start.line(), node.span.start.col());
+    let end = offset_of(text, node.span.end.line(), node.span.end.col()).max(start);
+    Span { file, start, end }
+}
+
+fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node, Diagnostic> {
+    let span = span_of(file, text, &node);
+    let value = match node.data {
+        YamlDataOwned::Value(scalar) => match scalar {
+            ScalarOwned::Null => Value::Null,
+            ScalarOwned::Boolean(b) => Value::Bool(b),
+            ScalarOwned::Integer(i) => Value::Int(i),
+            ScalarOwned::FloatingPoint(f) => Value::Float(f.into_inner()),
+            ScalarOwned::String(s) => Value::Str(s),
+        },
+        // Only produced when early parsing is off; the text is the value.
+        YamlDataOwned::Representation(s, _, _) => Value::Str(s),
+        YamlDataOwned::Sequence(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|n| convert_yaml(file, text, n))
+                .collect::<Result<_, _>>()?,
+        ),
+        YamlDataOwned::Mapping(map) => {
+            let mut entries = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let key_span = span_of(file, text, &k);
+                let key = match k.data {
+                    YamlDataOwned::Value(ScalarOwned::String(s)) => s,
+                    YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
+                    YamlDataOwned::Value(ScalarOwned::Boolean(b)) => b.to_string(),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            code::TYPE,
+                            "",
+                            "mapping keys must be plain strings",
+                        )
+                        .with_span(key_span));
+                    }
+                };
+                entries.push(Entry { key, key_span, node: convert_yaml(file, text, v)? });
+            }
+            Value::Map(entries)
+        }
+        YamlDataOwned::Tagged(tag, _) => {
+            return Err(Diagnostic::error(
+                code::SYNTAX,
+                "",
+                format!("YAML tags (`!{}`) are not supported in spec files", tag.suffix),
+            )
+            .with_span(span));
+        }
+        YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
+            return Err(Diagnostic::error(code::SYNTAX, "", "this YAML value cannot be read")
+                .with_span(span));
+        }
+    };
+    Ok(Node { value, span })
+}
+
+/// Parses a TOML spec file.
+pub fn parse_toml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
+    let doc = toml::de::DeTable::parse(text).map_err(|e| {
+        let range = e.span().unwrap_or(0..0);
+        Diagnostic::error(
+            code::SYNTAX,
+            "",
+            format!("TOML syntax error: {}", e.message().trim_end()),
+        )
+        .with_span(Span { file, start: range.start, end: range.end })
+    })?;
+    let span = Span { file, start: doc.span().start, end: doc.span().end };
+    convert_table(file, doc.into_inner(), span)
+}
+
+fn convert_table(file: FileId, table: toml::de::DeTable<'_>, span: Span) -> Result<Node, Diagnostic> {
+    let mut entries = Vec::with_capacity(table.len());
+    for (k, v) in table {
+        let key_span = Span { file, start: k.span().start, end: k.span().end };
+        entries.push(Entry { key: k.into_inner().into_owned(), key_span, node: convert_toml(file, v)? });
+    }
+    Ok(Node { value: Value::Map(entries), span })
+}
+
+fn convert_toml(file: FileId, value: toml::Spanned<toml::de::DeValue<'_>>) -> Result<Node, Diagnostic> {
+    use toml::de::DeValue;
+    let span = Span { file, start: value.span().start, end: value.span().end };
+    let value = match value.into_inner() {
+        DeValue::String(s) => Value::Str(s.into_owned()),
+        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) => Value::Int(n),
+            Err(_) => {
+                return Err(Diagnostic::error(code::TYPE, "", "integer out of range").with_span(span));
+            }
+        },
+        DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
+            Ok(x) => Value::Float(x),
+            Err(_) => {
+                return Err(Diagnostic::error(code::TYPE, "", "unreadable float").with_span(span));
+            }
+        },
+        DeValue::Boolean(b) => Value::Bool(b),
+        DeValue::Datetime(d) => Value::Str(d.to_string()),
+        DeValue::Array(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|v| convert_toml(file, v))
+                .collect::<Result<_, _>>()?,
+        ),
+        DeValue::Table(t) => return convert_table(file, t, span),
+    };
+    Ok(Node { value, span })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Sources;
+
+    fn yaml(text: &str) -> Node {
+        let mut s = Sources::new();
+        let f = s.add("t.yaml", text);
+        parse_yaml(f, text).unwrap_or_else(|d| panic!("{}", d.message))
+    }
+
+    #[test]
+    fn yaml_and_toml_give_the_same_tree() {
+        let y = yaml("a:\n  b: [1, 2.5, \"x\", true]\n  c: {d: e}\n");
+        let t = "[a]\nb = [1, 2.5, \"x\", true]\nc = { d = \"e\" }\n";
+        let mut s = Sources::new();
+        let f = s.add("t.toml", t);
+        let t = parse_toml(f, t).unwrap_or_else(|d| panic!("{}", d.message));
+        assert_eq!(y.to_json(), t.to_json());
+    }
+
+    #[test]
+    fn locate_points_at_keys_and_items() {
+        let text = "a:\n  b:\n    - x\n    - y\n";
+        let n = yaml(text);
+        let (span, found) = n.locate(&[Segment::Key("a".into()), Segment::Key("b".into()), Segment::Index(1)], false);
+        assert!(found);
+        assert_eq!(&text[span.start..span.start + 1], "y");
+        let (span, found) = n.locate(&[Segment::Key("a".into()), Segment::Key("zz".into())], true);
+        assert!(!found);
+        assert_eq!(&text[span.start..span.start + 2], "b:");
+    }
+
+    #[test]
+    fn quoted_numbers_stay_strings() {
+        let n = yaml("p: \"80\"\nq: 80\n");
+        assert_eq!(n.get("p").and_then(Node::as_str), Some("80"));
+        assert_eq!(n.get("q").map(|n| &n.value), Some(&Value::Int(80)));
+    }
+}
