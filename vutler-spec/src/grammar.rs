@@ -164,11 +164,13 @@ pub fn one_line(s: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    type Check = fn(&str) -> Result<(), String>;
+
     const HOSTILE: [&str; 8] = ["a;b", "a\nb", "$(id)", "`id`", "a'b", "a\"b", "{a}", "a b"];
 
     #[test]
     fn hostile_values_fail_every_grammar() {
-        let checks: [fn(&str) -> Result<(), String>; 11] =
+        let checks: [Check; 11] =
             [name, env_name, domain, absolute_path, host_path, tree_path, file_name, image_repo, image_tag, cipher, s3_url];
         for check in checks {
             for h in HOSTILE {

@@ -46,11 +46,20 @@
 //! );
 //! ```
 //!
-//! A complete stack loads into a [`Stack`]; see `specs/` for the Vutler one:
+//! A complete stack loads into a [`Stack`], here the Vutler one of `specs/`:
 //!
-//! ```no_run
-//! let loaded = vutler_spec::load(std::path::Path::new("specs"), "production")?;
-//! println!("{} services on {}", loaded.stack.services.len(), loaded.stack.target_vm);
+//! ```
+//! use std::path::Path;
+//! use vutler_spec::units::ByteSize;
+//!
+//! let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs"); // the repository's specs/
+//! let loaded = vutler_spec::load(&specs, "production")?;
+//! let stack = &loaded.stack;
+//! assert_eq!(stack.target_vm, "production");
+//! let app = &stack.services["vutler"];
+//! assert_eq!(app.resources.map(|r| r.memory), ByteSize::parse("4GB").ok());
+//! // Resource totals (seed 2.2) fit the VM, even with the scale-out plan's replicas.
+//! assert!(stack.scaled_totals().memory <= stack.vm().memory);
 //! # Ok::<(), vutler_spec::Report>(())
 //! ```
 

@@ -100,20 +100,31 @@ fn walk_removes(node: &Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Whether a node is a removal marker; errors when `$remove` is mixed with other keys.
-fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnostic>) -> Option<Span> {
-    let entry = node.entry(REMOVE_KEY)?;
-    let Value::Map(entries) = &node.value else { return None };
-    let extra = entries
-        .iter()
-        .find(|e| e.key != REMOVE_KEY && !(allow_name && e.key == "name"));
+/// What an overlay entry asks for.
+enum Removal {
+    /// An ordinary entry to merge.
+    No,
+    /// `$remove: true`, written at this span.
+    Yes(Span),
+    /// A malformed removal, already reported; the entry is dropped.
+    Invalid,
+}
+
+/// Whether a node is a removal marker; reports `$remove` mixed with other keys.
+fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnostic>) -> Removal {
+    let (Some(entry), Value::Map(entries)) = (node.entry(REMOVE_KEY), &node.value) else {
+        return Removal::No;
+    };
     if entry.node.value != Value::Bool(true) {
         diags.push(
             Diagnostic::error(code::OVERLAY, path.to_string(), "`$remove` must be `true`")
                 .with_span(entry.node.span),
         );
-        return None;
+        return Removal::Invalid;
     }
+    let extra = entries
+        .iter()
+        .find(|e| e.key != REMOVE_KEY && !(allow_name && e.key == "name"));
     if let Some(extra) = extra {
         diags.push(
             Diagnostic::error(
@@ -123,9 +134,9 @@ fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnosti
             )
             .with_span(extra.key_span),
         );
-        return None;
+        return Removal::Invalid;
     }
-    Some(entry.key_span)
+    Removal::Yes(entry.key_span)
 }
 
 fn name_of(node: &Node) -> Option<&str> {
@@ -138,18 +149,14 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
             for entry in from {
                 path.push_key(&entry.key);
                 let position = into.iter().position(|e| e.key == entry.key);
-                if let Some(at) = removal(&entry.node, false, path, diags) {
-                    match position {
-                        Some(i) => {
-                            into.remove(i);
-                        }
-                        None => diags.push(not_inherited(path, at)),
+                match (removal(&entry.node, false, path, diags), position) {
+                    (Removal::Invalid, _) => {}
+                    (Removal::Yes(_), Some(i)) => {
+                        into.remove(i);
                     }
-                } else {
-                    match position {
-                        Some(i) => merge(&mut into[i].node, entry.node, path, diags),
-                        None => into.push(entry),
-                    }
+                    (Removal::Yes(at), None) => diags.push(not_inherited(path, at)),
+                    (Removal::No, Some(i)) => merge(&mut into[i].node, entry.node, path, diags),
+                    (Removal::No, None) => into.push(entry),
                 }
                 path.pop();
             }
@@ -161,18 +168,14 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
                 let name = name_of(&item).unwrap_or_default().to_owned();
                 let position = into.iter().position(|n| name_of(n) == Some(name.as_str()));
                 path.push_index(position.unwrap_or(into.len()));
-                if let Some(at) = removal(&item, true, path, diags) {
-                    match position {
-                        Some(i) => {
-                            into.remove(i);
-                        }
-                        None => diags.push(not_inherited(path, at)),
+                match (removal(&item, true, path, diags), position) {
+                    (Removal::Invalid, _) => {}
+                    (Removal::Yes(_), Some(i)) => {
+                        into.remove(i);
                     }
-                } else {
-                    match position {
-                        Some(i) => merge(&mut into[i], item, path, diags),
-                        None => into.push(item),
-                    }
+                    (Removal::Yes(at), None) => diags.push(not_inherited(path, at)),
+                    (Removal::No, Some(i)) => merge(&mut into[i], item, path, diags),
+                    (Removal::No, None) => into.push(item),
                 }
                 path.pop();
             }

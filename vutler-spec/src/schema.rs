@@ -33,7 +33,15 @@ pub fn json_schema_text() -> String {
 fn relax(value: &mut Value) {
     match value {
         Value::Object(o) => {
-            o.remove("required");
+            // The `required` keyword is a list; a property that happens to be named `required`
+            // (as in `variables`) is a schema and stays.
+            if o.get("required").is_some_and(Value::is_array) {
+                o.remove("required");
+            }
+            // A fragment may match several variants (`{ $remove: true }` matches them all).
+            if let Some(variants) = o.remove("oneOf") {
+                o.insert("anyOf".into(), variants);
+            }
             if let Some(Value::Object(props)) = o.get_mut("properties") {
                 props.insert(
                     REMOVE_KEY.into(),

@@ -1,0 +1,110 @@
+//! The Vutler stack in `specs/`: every environment loads cleanly and carries the seed's figures.
+
+use std::path::{Path, PathBuf};
+
+use vutler_spec::stack::{Condition, Mount, SecretsBackend, TlsProtocol};
+use vutler_spec::units::{ByteSize, Cpus};
+use vutler_spec::{Loaded, load};
+
+const ENVS: [&str; 3] = ["dev", "staging", "production"];
+
+fn specs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
+}
+
+fn env(name: &str) -> Loaded {
+    load(&specs(), name).unwrap_or_else(|report| panic!("{name}:\n{report}"))
+}
+
+#[test]
+fn every_environment_is_valid_without_warnings() {
+    assert_eq!(vutler_spec::environments(&specs()).ok(), Some(ENVS.iter().map(|e| e.to_string()).collect::<Vec<_>>()).map(|mut v| {
+        v.sort();
+        v
+    }));
+    for name in ENVS {
+        let loaded = env(name);
+        assert!(loaded.warnings.diagnostics.is_empty(), "{name}:\n{}", loaded.warnings);
+    }
+}
+
+#[test]
+fn production_has_the_seed_services_with_the_seed_sizes() {
+    let stack = env("production").stack;
+    // Seed 2.2: (service, cpus, memory, disk).
+    let seed = [
+        ("vutler", "2", "4GB", "10GB"),
+        ("postgres", "1", "2GB", "50GB"),
+        ("mongo", "1", "2GB", "20GB"),
+        ("redis", "0.5", "512MB", "5GB"),
+        ("minio", "1", "1GB", "100GB"),
+        ("nginx", "0.5", "256MB", "1GB"),
+        ("prometheus", "0.5", "512MB", "20GB"),
+        ("grafana", "0.5", "256MB", "5GB"),
+    ];
+    for (name, cpus, memory, disk) in seed {
+        let service = stack.services.get(name).unwrap_or_else(|| panic!("no service {name}"));
+        let r = service.resources.unwrap_or_else(|| panic!("{name} has no resources"));
+        assert_eq!(r.cpus, Cpus::parse(cpus).unwrap_or_default(), "{name} cpus");
+        assert_eq!(r.memory, ByteSize::parse(memory).unwrap_or_default(), "{name} memory");
+        assert_eq!(r.disk, ByteSize::parse(disk).unwrap_or_default(), "{name} disk");
+        assert!(service.container_name.is_none(), "{name}: container_name blocks replicas");
+        assert_ne!(service.image.tag, "latest", "{name}");
+    }
+    // The exporters the seed's scrape config needs, and Alertmanager for its alerts.
+    for name in ["postgres-exporter", "redis-exporter", "node-exporter", "alertmanager"] {
+        assert!(stack.services.contains_key(name), "no service {name}");
+    }
+    // Every scrape target is a service of the stack.
+    for job in stack.monitoring.scrape_jobs.values() {
+        assert!(stack.services[&job.service].port(&job.port).is_some(), "{job:?}");
+    }
+}
+
+#[test]
+fn seed_totals_fit_the_vms() {
+    let mvp = env("staging").stack;
+    let total = mvp.totals();
+    assert!(total.cpus <= mvp.vm().cpus && total.memory <= mvp.vm().memory && total.disk <= mvp.vm().disk);
+    let production = env("production").stack;
+    assert_eq!(production.vm().cpus, Cpus::from_millis(16_000));
+    let scaled = production.scaled_totals();
+    assert!(scaled.cpus > production.totals().cpus, "the scale-out plan adds replicas");
+    assert!(scaled.cpus <= production.vm().cpus && scaled.memory <= production.vm().memory);
+}
+
+#[test]
+fn only_the_proxy_publishes_publicly_and_datastores_not_at_all() {
+    for name in ENVS {
+        let stack = env(name).stack;
+        for (service, s) in &stack.services {
+            for port in &s.ports {
+                if let Some(p) = port.published {
+                    assert!(!p.is_public() || *service == stack.edge.proxy, "{name}: {service} publishes {p:?}");
+                    assert!(!["postgres", "mongo", "redis"].contains(&service.as_str()), "{name}: {service}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn environments_differ_as_the_seed_says() {
+    let (dev, staging, production) = (env("dev").stack, env("staging").stack, env("production").stack);
+    assert_eq!(production.tls.protocols, [TlsProtocol::Tls13]);
+    assert_eq!(staging.tls.protocols, [TlsProtocol::Tls12, TlsProtocol::Tls13]);
+    assert_eq!(production.secrets_backend, SecretsBackend::Docker);
+    assert_eq!(staging.secrets_backend, SecretsBackend::Env);
+    assert_ne!(staging.domain, production.domain);
+    assert_eq!(production.scaling["vutler"].replicas, 3);
+    assert!(production.scaling["vutler"].sticky_sessions);
+    assert!(!dev.tls.stapling, "no OCSP stapling with a self-signed certificate");
+    let app = &dev.services["vutler"];
+    assert!(app.mounts.iter().any(|m| matches!(m, Mount::Bind { source, .. } if source == "./src")));
+    assert!(app.port("debug").and_then(|p| p.published).is_some_and(|p| !p.is_public()));
+    assert!(!dev.monitoring.alertmanager.receivers.contains_key("pagerduty"));
+    // The app waits for healthy datastores (seed defect 6).
+    let deps = &production.services["vutler"].depends_on;
+    assert_eq!(deps.len(), 4);
+    assert!(deps.iter().all(|d| d.condition == Condition::ServiceHealthy));
+}
