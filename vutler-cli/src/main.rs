@@ -17,7 +17,11 @@ use vutler_spec::{Report, Severity};
 const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "vutler-render", version, about = "Render the Vutler stack from its typed specs")]
+#[command(
+    name = "vutler-render",
+    version,
+    about = "Render the Vutler stack from its typed specs"
+)]
 struct Cli {
     /// Spec folder (with base/ and env/).
     #[arg(long, global = true, default_value = "specs", value_name = "DIR")]
@@ -32,14 +36,18 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check the spec of an environment; print every problem found.
-    #[command(after_help = "Examples:\n  vutler-render validate --env production\n  vutler-render validate --env dev --spec path/to/specs\n\nExit status: 0 valid (warnings are printed), 2 invalid.")]
+    #[command(
+        after_help = "Examples:\n  vutler-render validate --env production\n  vutler-render validate --env dev --spec path/to/specs\n\nExit status: 0 valid (warnings are printed), 2 invalid."
+    )]
     Validate {
         /// Environment (an overlay file in <spec>/env/).
         #[arg(long)]
         env: String,
     },
     /// Print the effective spec of an environment (base files joined, overlay applied) as YAML.
-    #[command(after_help = "Examples:\n  vutler-render explain --env production\n  vutler-render explain --env dev > dev-effective.yaml\n\nExit status: 0 printed, 2 invalid spec.")]
+    #[command(
+        after_help = "Examples:\n  vutler-render explain --env production\n  vutler-render explain --env dev > dev-effective.yaml\n\nExit status: 0 printed, 2 invalid spec."
+    )]
     Explain {
         /// Environment (an overlay file in <spec>/env/).
         #[arg(long)]
@@ -103,7 +111,11 @@ fn invalid(cli: &Cli, report: &Report) -> ExitCode {
     if let Err(e) = print_report(cli, report) {
         eprintln!("error: cannot print diagnostics: {e:#}");
     }
-    let errors = report.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     eprintln!("{errors} error{} found", if errors == 1 { "" } else { "s" });
     ExitCode::from(EXIT_INVALID)
 }
@@ -111,7 +123,11 @@ fn invalid(cli: &Cli, report: &Report) -> ExitCode {
 /// Prints diagnostics to stderr with source excerpts, coloured only on a terminal.
 fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
     let mut files = SimpleFiles::new();
-    let ids: Vec<usize> = report.sources.iter().map(|(_, f)| files.add(f.name.clone(), f.text.clone())).collect();
+    let ids: Vec<usize> = report
+        .sources
+        .iter()
+        .map(|(_, f)| files.add(f.name.clone(), f.text.clone()))
+        .collect();
     let color = if cli.no_color || std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal() {
         termcolor::ColorChoice::Never
     } else {
@@ -125,12 +141,20 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
             Severity::Error => PrettySeverity::Error,
             Severity::Warning => PrettySeverity::Warning,
         };
-        let message = if d.path.is_empty() { d.message.clone() } else { format!("{}: {}", d.path, d.message) };
+        let message = if d.path.is_empty() {
+            d.message.clone()
+        } else {
+            format!("{}: {}", d.path, d.message)
+        };
         let mut pretty = Pretty::new(severity).with_code(d.code).with_message(message);
+        let mut labels = Vec::new();
         if let Some(span) = d.span {
-            let label = Label::primary(ids[span.file.index()], span.range());
-            pretty = pretty.with_labels(vec![label]);
+            labels.push(Label::primary(ids[span.file.index()], span.range()));
         }
+        for (span, label) in &d.related {
+            labels.push(Label::secondary(ids[span.file.index()], span.range()).with_message(label.clone()));
+        }
+        pretty = pretty.with_labels(labels);
         if let Some(help) = &d.help {
             pretty = pretty.with_notes(vec![format!("help: {help}")]);
         }

@@ -24,7 +24,10 @@ fn broken_specs(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::Te
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for sub in ["base", "env"] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap_or_else(|e| panic!("{e}"));
-        for entry in std::fs::read_dir(specs().join(sub)).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        for entry in std::fs::read_dir(specs().join(sub))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+        {
             let to = dir.path().join(sub).join(entry.file_name());
             std::fs::copy(entry.path(), to).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -47,13 +50,23 @@ fn validate_accepts_every_environment() {
     for env in ["dev", "staging", "production"] {
         let out = run(&["validate", "--env", env, "--spec", &spec]);
         assert_eq!(out.status.code(), Some(0), "{env}: {}", text(&out.stderr));
-        assert!(text(&out.stdout).starts_with(&format!("{env}: valid (")), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).starts_with(&format!("{env}: valid (")),
+            "{}",
+            text(&out.stdout)
+        );
     }
 }
 
 #[test]
 fn explain_shows_every_service_with_its_resources() {
-    let out = run(&["explain", "--env", "production", "--spec", &specs().display().to_string()]);
+    let out = run(&[
+        "explain",
+        "--env",
+        "production",
+        "--spec",
+        &specs().display().to_string(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("# Effective spec of `production`: "));
@@ -90,7 +103,13 @@ fn serde_yaml_from(text: &str) -> serde_json::Value {
 
 #[test]
 fn a_syntax_error_names_file_line_and_column() {
-    let dir = broken_specs("base/services.yaml", |t| t.replacen("ports:\n      - { name: http, container: 3000 }", "ports:\n      - { name: http, container: 3000", 1));
+    let dir = broken_specs("base/services.yaml", |t| {
+        t.replacen(
+            "ports:\n      - { name: http, container: 3000 }",
+            "ports:\n      - { name: http, container: 3000",
+            1,
+        )
+    });
     let out = run(&["validate", "--env", "staging", "--spec", &spec_arg(&dir), "--no-color"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
@@ -102,14 +121,22 @@ fn a_syntax_error_names_file_line_and_column() {
 
 #[test]
 fn an_unknown_key_is_located_and_the_closest_key_suggested() {
-    let dir = broken_specs("env/production.yaml", |t| t.replace("target_vm: production", "target_mv: production"));
+    let dir = broken_specs("env/production.yaml", |t| {
+        t.replace("target_vm: production", "target_mv: production")
+    });
     let out = run(&["validate", "--env", "production", "--spec", &spec_arg(&dir)]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     let location = format!("{}:7:1", dir.path().join("env/production.yaml").display());
-    assert!(stderr.contains("error[unknown-key]: target_mv: unknown key `target_mv`"), "{stderr}");
+    assert!(
+        stderr.contains("error[unknown-key]: target_mv: unknown key `target_mv`"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&location), "{stderr}");
-    assert!(stderr.contains("7 │ target_mv: production"), "the offending line is shown: {stderr}");
+    assert!(
+        stderr.contains("7 │ target_mv: production"),
+        "the offending line is shown: {stderr}"
+    );
     assert!(stderr.contains("help: did you mean `target_vm`?"), "{stderr}");
 }
 
@@ -120,22 +147,37 @@ fn a_type_error_says_what_was_expected() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stdout).is_empty(), "nothing is printed for an invalid spec");
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error[type]: scaling.vutler.replicas: invalid type: string \"three\", expected u32"), "{stderr}");
-    assert!(stderr.contains(&format!("{}:18:15", dir.path().join("env/production.yaml").display())), "{stderr}");
+    assert!(
+        stderr.contains("error[type]: scaling.vutler.replicas: invalid type: string \"three\", expected u32"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:18:15", dir.path().join("env/production.yaml").display())),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn semantic_errors_are_all_reported() {
     let dir = broken_specs("base/services.yaml", |t| {
-        t.replace("depends_on: [mongo, postgres, redis, minio]", "depends_on: [mongo, postgress, redis, minio]")
-            .replace("image: redis:7.2-alpine", "image: redis:latest")
+        t.replace(
+            "depends_on: [mongo, postgres, redis, minio]",
+            "depends_on: [mongo, postgress, redis, minio]",
+        )
+        .replace("image: redis:7.2-alpine", "image: redis:latest")
     });
     let out = run(&["validate", "--env", "dev", "--spec", &spec_arg(&dir)]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error[dangling-ref]: services.vutler.depends_on[1]: unknown service `postgress`"), "{stderr}");
+    assert!(
+        stderr.contains("error[dangling-ref]: services.vutler.depends_on[1]: unknown service `postgress`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("help: did you mean `postgres`?"), "{stderr}");
-    assert!(stderr.contains("error[grammar]: services.redis.image: image `redis:latest` uses the `latest` tag"), "{stderr}");
+    assert!(
+        stderr.contains("error[grammar]: services.redis.image: image `redis:latest` uses the `latest` tag"),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 errors found"), "{stderr}");
 }
 
@@ -153,6 +195,9 @@ fn help_has_examples() {
     for sub in ["validate", "explain"] {
         let out = run(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0));
-        assert!(text(&out.stdout).contains(&format!("vutler-render {sub} --env production")), "{sub}");
+        assert!(
+            text(&out.stdout).contains(&format!("vutler-render {sub} --env production")),
+            "{sub}"
+        );
     }
 }

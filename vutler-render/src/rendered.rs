@@ -37,7 +37,12 @@ impl Rendered {
     /// added once: a second file at the same path is a renderer bug, reported as an error.
     pub fn insert(&mut self, path: impl Into<String>, contents: impl Into<String>) -> Result<(), RenderedPathError> {
         let path = path.into();
-        let refuse = |reason| Err(RenderedPathError { path: path.clone(), reason });
+        let refuse = |reason| {
+            Err(RenderedPathError {
+                path: path.clone(),
+                reason,
+            })
+        };
         if path.is_empty() || path.starts_with('/') || path.ends_with('/') || path.contains('\\') {
             return refuse("paths are relative and name a file");
         }

@@ -78,6 +78,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Where the offending value was written, when it was.
     pub span: Option<Span>,
+    /// Other places that explain the problem, each with a short label (`first defined here`).
+    pub related: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -90,12 +92,16 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             span: None,
+            related: Vec::new(),
         }
     }
 
     /// A warning.
     pub fn warning(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, path, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, path, message)
+        }
     }
 
     /// Attaches a location.
@@ -116,9 +122,18 @@ impl Diagnostic {
         self
     }
 
-    /// The one-line form: `file:line:col: error[code] path: message`.
+    /// Points at another place that explains the problem.
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    /// The one-line form: `file:line:col: error[code] path: message (help: ...) [label: file:line:col]`.
     pub fn display<'a>(&'a self, sources: &'a Sources) -> impl fmt::Display + 'a {
-        DisplayDiagnostic { diagnostic: self, sources }
+        DisplayDiagnostic {
+            diagnostic: self,
+            sources,
+        }
     }
 }
 
@@ -144,6 +159,9 @@ impl fmt::Display for DisplayDiagnostic<'_> {
         f.write_str(&d.message)?;
         if let Some(help) = &d.help {
             write!(f, " (help: {help})")?;
+        }
+        for (span, label) in &d.related {
+            write!(f, " [{label}: {}]", self.sources.describe(*span))?;
         }
         Ok(())
     }

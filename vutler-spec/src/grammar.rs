@@ -14,8 +14,11 @@ fn all(s: &str, ok: impl Fn(char) -> bool) -> bool {
 pub fn name(s: &str) -> Result<(), String> {
     let ok = s.len() <= 63
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && all(s, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    ok.then_some(()).ok_or_else(|| "a name of lowercase letters, digits, `-` and `_`, starting with a letter".into())
+        && all(s, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+        });
+    ok.then_some(())
+        .ok_or_else(|| "a name of lowercase letters, digits, `-` and `_`, starting with a letter".into())
 }
 
 /// An environment variable name: `[A-Z_][A-Z0-9_]*`.
@@ -24,7 +27,8 @@ pub fn env_name(s: &str) -> Result<(), String> {
         && s.len() <= 128
         && !s.starts_with(|c: char| c.is_ascii_digit())
         && all(s, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    ok.then_some(()).ok_or_else(|| "an upper-case variable name like POSTGRES_PASSWORD".into())
+    ok.then_some(())
+        .ok_or_else(|| "an upper-case variable name like POSTGRES_PASSWORD".into())
 }
 
 /// A DNS name: labels of letters, digits and inner hyphens, at least two labels, 253 at most.
@@ -40,8 +44,11 @@ pub fn domain(s: &str) -> Result<(), String> {
     let ok = s.len() <= 253
         && labels.len() >= 2
         && labels.iter().all(|l| label_ok(l))
-        && labels.last().is_some_and(|tld| tld.starts_with(|c: char| c.is_ascii_alphabetic()));
-    ok.then_some(()).ok_or_else(|| "a domain name like vutler.example.com".into())
+        && labels
+            .last()
+            .is_some_and(|tld| tld.starts_with(|c: char| c.is_ascii_alphabetic()));
+    ok.then_some(())
+        .ok_or_else(|| "a domain name like vutler.example.com".into())
 }
 
 fn path_chars(s: &str) -> bool {
@@ -55,7 +62,8 @@ fn no_dot_segments(s: &str) -> bool {
 /// An absolute path (`/var/lib/postgresql/data`): letters, digits, `/._-`, no `.`/`..` segments.
 pub fn absolute_path(s: &str) -> Result<(), String> {
     let ok = s.starts_with('/') && s.len() <= 4096 && path_chars(s) && no_dot_segments(s) && !s.contains("//");
-    ok.then_some(()).ok_or_else(|| "an absolute path of letters, digits and `/._-`, without `..`".into())
+    ok.then_some(())
+        .ok_or_else(|| "an absolute path of letters, digits and `/._-`, without `..`".into())
 }
 
 /// A host path for a bind mount: absolute, or relative to the deployment folder as `./x`.
@@ -64,7 +72,8 @@ pub fn host_path(s: &str) -> Result<(), String> {
         Some(rest) => !rest.is_empty() && path_chars(rest) && no_dot_segments(rest) && !rest.contains("//"),
         None => absolute_path(s).is_ok(),
     };
-    ok.then_some(()).ok_or_else(|| "an absolute path or one starting with `./`, of letters, digits and `/._-`".into())
+    ok.then_some(())
+        .ok_or_else(|| "an absolute path or one starting with `./`, of letters, digits and `/._-`".into())
 }
 
 /// A path inside the rendered tree (`nginx/nginx.conf`): relative, no `..`.
@@ -75,7 +84,8 @@ pub fn tree_path(s: &str) -> Result<(), String> {
         && path_chars(s)
         && no_dot_segments(s)
         && !s.contains("//");
-    ok.then_some(()).ok_or_else(|| "a relative path in the rendered tree like nginx/nginx.conf".into())
+    ok.then_some(())
+        .ok_or_else(|| "a relative path in the rendered tree like nginx/nginx.conf".into())
 }
 
 /// A file name without folders (`fullchain.pem`).
@@ -84,7 +94,8 @@ pub fn file_name(s: &str) -> Result<(), String> {
         && s.len() <= 255
         && !s.starts_with('.')
         && all(s, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    ok.then_some(()).ok_or_else(|| "a file name of letters, digits and `._-`".into())
+    ok.then_some(())
+        .ok_or_else(|| "a file name of letters, digits and `._-`".into())
 }
 
 /// An HTTP path (`/metrics`).
@@ -100,9 +111,12 @@ pub fn image_repo(s: &str) -> Result<(), String> {
             !part.is_empty()
                 && part.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && part.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && all(part, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+                && all(part, |c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+                })
         });
-    ok.then_some(()).ok_or_else(|| "an image repository like postgres or vutler/app".into())
+    ok.then_some(())
+        .ok_or_else(|| "an image repository like postgres or vutler/app".into())
 }
 
 /// An image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -115,28 +129,39 @@ pub fn image_tag(s: &str) -> Result<(), String> {
 
 /// An OpenSSL cipher name (`ECDHE-RSA-AES256-GCM-SHA384`).
 pub fn cipher(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty() && all(s, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    ok.then_some(()).ok_or_else(|| "an OpenSSL cipher name like ECDHE-RSA-AES256-GCM-SHA384".into())
+    let ok = !s.is_empty()
+        && all(s, |c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_'
+        });
+    ok.then_some(())
+        .ok_or_else(|| "an OpenSSL cipher name like ECDHE-RSA-AES256-GCM-SHA384".into())
 }
 
 /// A Prometheus metric name.
 pub fn metric_name(s: &str) -> Result<(), String> {
     let ok = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && all(s, |c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-    ok.then_some(()).ok_or_else(|| "a metric name like vutler_messages_sent_total".into())
+    ok.then_some(())
+        .ok_or_else(|| "a metric name like vutler_messages_sent_total".into())
 }
 
 /// A Slack channel (`#vutler-alerts`).
 pub fn slack_channel(s: &str) -> Result<(), String> {
     let rest = s.strip_prefix('#').unwrap_or("");
-    let ok = !rest.is_empty() && rest.len() <= 80 && all(rest, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    ok.then_some(()).ok_or_else(|| "a Slack channel like #vutler-alerts".into())
+    let ok = !rest.is_empty()
+        && rest.len() <= 80
+        && all(rest, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+        });
+    ok.then_some(())
+        .ok_or_else(|| "a Slack channel like #vutler-alerts".into())
 }
 
 /// An identifier for Grafana uids and units: `[A-Za-z0-9_-]`, 1 to 40 characters.
 pub fn uid(s: &str) -> Result<(), String> {
     let ok = !s.is_empty() && s.len() <= 40 && all(s, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    ok.then_some(()).ok_or_else(|| "1 to 40 letters, digits, `_` or `-`".into())
+    ok.then_some(())
+        .ok_or_else(|| "1 to 40 letters, digits, `_` or `-`".into())
 }
 
 /// An S3 URL (`s3://vutler-backups/daily`): a bucket name and an optional key prefix.
@@ -145,9 +170,13 @@ pub fn s3_url(s: &str) -> Result<(), String> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let bucket_ok = (3..=63).contains(&bucket.len())
         && bucket.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && all(bucket, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        && all(bucket, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+        });
     let prefix_ok = prefix.is_empty() || (path_chars(prefix) && no_dot_segments(prefix) && !prefix.contains("//"));
-    (bucket_ok && prefix_ok).then_some(()).ok_or_else(|| "an S3 URL like s3://vutler-backups/daily".into())
+    (bucket_ok && prefix_ok)
+        .then_some(())
+        .ok_or_else(|| "an S3 URL like s3://vutler-backups/daily".into())
 }
 
 /// A host IP address to bind a published port to.
@@ -157,7 +186,9 @@ pub fn host_ip(s: &str) -> Result<IpAddr, String> {
 
 /// Free text that ends up in a comment or a quoted value: one line, no control characters.
 pub fn one_line(s: &str) -> Result<(), String> {
-    (!s.chars().any(char::is_control)).then_some(()).ok_or_else(|| "a single line of text".into())
+    (!s.chars().any(char::is_control))
+        .then_some(())
+        .ok_or_else(|| "a single line of text".into())
 }
 
 #[cfg(test)]
@@ -170,8 +201,19 @@ mod tests {
 
     #[test]
     fn hostile_values_fail_every_grammar() {
-        let checks: [Check; 11] =
-            [name, env_name, domain, absolute_path, host_path, tree_path, file_name, image_repo, image_tag, cipher, s3_url];
+        let checks: [Check; 11] = [
+            name,
+            env_name,
+            domain,
+            absolute_path,
+            host_path,
+            tree_path,
+            file_name,
+            image_repo,
+            image_tag,
+            cipher,
+            s3_url,
+        ];
         for check in checks {
             for h in HOSTILE {
                 assert!(check(h).is_err(), "{h:?}");

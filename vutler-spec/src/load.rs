@@ -46,7 +46,12 @@ impl SpecFiles {
         let mut sources = Sources::new();
         let base = base.into_iter().map(|(n, t)| sources.add(n, t)).collect();
         let overlay = overlay.map(|(n, t)| sources.add(n, t));
-        Self { env: env.into(), sources, base, overlay }
+        Self {
+            env: env.into(),
+            sources,
+            base,
+            overlay,
+        }
     }
 
     /// The environment these files describe.
@@ -60,7 +65,10 @@ impl SpecFiles {
     }
 
     fn report(&self, diagnostics: Vec<Diagnostic>) -> Report {
-        Report { sources: self.sources.clone(), diagnostics }
+        Report {
+            sources: self.sources.clone(),
+            diagnostics,
+        }
     }
 
     fn parse(&self, id: FileId) -> Result<Node, Diagnostic> {
@@ -82,7 +90,9 @@ impl SpecFiles {
                 Err(d) => diags.push(d),
             }
         }
-        let overlay = self.overlay.and_then(|id| self.parse(id).map_err(|d| diags.push(d)).ok());
+        let overlay = self
+            .overlay
+            .and_then(|id| self.parse(id).map_err(|d| diags.push(d)).ok());
         if !diags.is_empty() {
             return Err(self.report(diags));
         }
@@ -97,7 +107,11 @@ impl SpecFiles {
             // Unknown keys sort last and are reported when deserializing.
             entries.sort_by_key(|e| TOP_LEVEL_KEYS.iter().position(|k| *k == e.key).unwrap_or(usize::MAX));
         }
-        if diags.is_empty() { Ok(doc) } else { Err(self.report(diags)) }
+        if diags.is_empty() {
+            Ok(doc)
+        } else {
+            Err(self.report(diags))
+        }
     }
 
     /// Parses, merges, deserializes and validates. On success the stack comes with any warnings;
@@ -113,7 +127,12 @@ impl SpecFiles {
             }
         }
         match stack {
-            Some(stack) => Ok(Loaded { stack, tree, raw, warnings: self.report(diags) }),
+            Some(stack) => Ok(Loaded {
+                stack,
+                tree,
+                raw,
+                warnings: self.report(diags),
+            }),
             None => Err(self.report(diags)),
         }
     }
@@ -142,7 +161,10 @@ fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
             let mut d = Diagnostic::error(
                 code::UNKNOWN_KEY,
                 display_path(&path),
-                format!("unknown key `{unknown}`, expected one of {}", expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "unknown key `{unknown}`, expected one of {}",
+                    expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
             )
             .with_span(span);
             if let Some(best) = closest(unknown, expected.iter().copied()) {
@@ -170,7 +192,9 @@ fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// The names of serde's "expected one of `a`, `b`" / "expected `a` or `b`" tail.
 fn expected_list(message: &str) -> Vec<&str> {
-    let Some((_, tail)) = message.split_once("expected ") else { return Vec::new() };
+    let Some((_, tail)) = message.split_once("expected ") else {
+        return Vec::new();
+    };
     tail.split('`').skip(1).step_by(2).collect()
 }
 
@@ -212,15 +236,23 @@ fn parse_path(path: &str) -> Vec<Segment> {
 }
 
 fn io_report(message: String) -> Report {
-    Report { sources: Sources::new(), diagnostics: vec![Diagnostic::error(code::IO, "", message)] }
+    Report {
+        sources: Sources::new(),
+        diagnostics: vec![Diagnostic::error(code::IO, "", message)],
+    }
 }
 
 fn spec_files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, Report> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?;
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?.path();
-        let is_spec = path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e));
+        let path = entry
+            .map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?
+            .path();
+        let is_spec = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e));
         if is_spec && path.is_file() {
             files.push(path);
         }
@@ -242,12 +274,16 @@ pub fn environments(dir: &Path) -> Result<Vec<String>, Report> {
 /// Reads the base files and the overlay of `env` from a spec folder.
 pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
     let read = |path: &Path| -> Result<(String, String), Report> {
-        let text = std::fs::read_to_string(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
         Ok((path.display().to_string(), text))
     };
     let base_files = spec_files_in(&dir.join("base"))?;
     if base_files.is_empty() {
-        return Err(io_report(format!("{} has no spec files (*.yaml, *.yml, *.toml)", dir.join("base").display())));
+        return Err(io_report(format!(
+            "{} has no spec files (*.yaml, *.yml, *.toml)",
+            dir.join("base").display()
+        )));
     }
     let base = base_files.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
     let overlays: Vec<_> = spec_files_in(&dir.join("env"))?
@@ -258,15 +294,29 @@ pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
         [one] => Ok(SpecFiles::new(env, base, Some(read(one)?))),
         [] => {
             let known = environments(dir)?;
-            let mut d = Diagnostic::error(code::IO, "", format!("unknown environment `{env}`; {} defines: {}", dir.join("env").display(), known.join(", ")));
+            let mut d = Diagnostic::error(
+                code::IO,
+                "",
+                format!(
+                    "unknown environment `{env}`; {} defines: {}",
+                    dir.join("env").display(),
+                    known.join(", ")
+                ),
+            );
             if let Some(best) = closest(env, known.iter().map(String::as_str)) {
                 d = d.with_help(format!("did you mean `{best}`?"));
             }
-            Err(Report { sources: Sources::new(), diagnostics: vec![d] })
+            Err(Report {
+                sources: Sources::new(),
+                diagnostics: vec![d],
+            })
         }
         many => Err(io_report(format!(
             "environment `{env}` has several overlay files: {}",
-            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -279,7 +329,10 @@ pub fn load(dir: &Path, env: &str) -> Result<Loaded, Report> {
 impl Loaded {
     /// Whether loading produced warnings.
     pub fn has_warnings(&self) -> bool {
-        self.warnings.diagnostics.iter().any(|d| d.severity == Severity::Warning)
+        self.warnings
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Warning)
     }
 }
 
@@ -299,6 +352,9 @@ mod tests {
         let m = "unknown field `imag`, expected one of `image`, `restart`";
         assert_eq!(backticked(m, "unknown field `"), Some("imag"));
         assert_eq!(expected_list(m), vec!["image", "restart"]);
-        assert_eq!(expected_list("unknown variant `x`, expected `a` or `b`"), vec!["a", "b"]);
+        assert_eq!(
+            expected_list("unknown variant `x`, expected `a` or `b`"),
+            vec!["a", "b"]
+        );
     }
 }

@@ -2,16 +2,17 @@
 //!
 //! These are the only merge semantics of the product; they apply to YAML and TOML alike.
 //!
-//! **Base fragments** (`specs/base/*`) are joined into one document. Mappings present in several
-//! fragments are joined key by key; any other value (a scalar, a list, a mapping against a
-//! non-mapping) defined in two fragments is a `duplicate` error naming both places. So
-//! `services:` may be split across files, but one service is defined in exactly one file.
+//! **Base fragments** (`specs/base/*`) are joined into one document. A section (a top-level key
+//! such as `services` or `volumes`) may be split across files, but each entry of a section (a
+//! service, a volume, `monitoring.scrape_jobs`) and each top-level value is defined in exactly one
+//! file: a second definition is a `duplicate` error naming both places.
 //!
 //! **The overlay** (`specs/env/<env>.*`) is then applied to the joined base:
 //! - *mappings merge by key*: an overlay key absent from the base is added, a present one is
 //!   merged recursively;
 //! - *named lists merge by name*: when every item of both lists is a mapping with a `name`, items
-//!   with the same name are merged recursively in place and new ones are appended in overlay order;
+//!   with the same name are merged recursively in place and new ones are appended in overlay order
+//!   (an overlay list naming the same entry twice is a `duplicate` error);
 //! - *everything else is replaced*: scalars, unnamed lists (`command`, `ports` without names), and
 //!   values whose type differs between base and overlay;
 //! - *removal is explicit*: a mapping value `{ $remove: true }` (in a named list:
@@ -35,7 +36,11 @@ pub fn join_fragments(fragments: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Opti
     Some(acc)
 }
 
+/// Depth of the document (0) and of its sections (1): the mappings that may be split.
+const SPLITTABLE_DEPTH: usize = 1;
+
 fn join(acc: &mut Node, other: Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
+    let depth = path.marks.len();
     let (Value::Map(into), Value::Map(from)) = (&mut acc.value, other.value) else {
         return;
     };
@@ -44,12 +49,15 @@ fn join(acc: &mut Node, other: Node, path: &mut Path, diags: &mut Vec<Diagnostic
             None => into.push(entry),
             Some(existing) => {
                 path.push_key(&entry.key);
-                if matches!(existing.node.value, Value::Map(_)) && matches!(entry.node.value, Value::Map(_)) {
+                let both_maps =
+                    matches!(existing.node.value, Value::Map(_)) && matches!(entry.node.value, Value::Map(_));
+                if both_maps && depth < SPLITTABLE_DEPTH {
                     join(&mut existing.node, entry.node, path, diags);
                 } else {
                     diags.push(
                         Diagnostic::error(code::DUPLICATE, path.to_string(), "defined in two base files")
                             .with_span(entry.key_span)
+                            .with_related(existing.key_span, "first defined")
                             .with_help("define it in one base file only; environment changes go in an overlay"),
                     );
                 }
@@ -117,8 +125,7 @@ fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnosti
     };
     if entry.node.value != Value::Bool(true) {
         diags.push(
-            Diagnostic::error(code::OVERLAY, path.to_string(), "`$remove` must be `true`")
-                .with_span(entry.node.span),
+            Diagnostic::error(code::OVERLAY, path.to_string(), "`$remove` must be `true`").with_span(entry.node.span),
         );
         return Removal::Invalid;
     }
@@ -164,8 +171,23 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
         (Value::Seq(into), Value::Seq(from))
             if is_named(into) && from.iter().all(|n| name_of(n).is_some()) && !from.is_empty() =>
         {
+            let mut listed: Vec<String> = Vec::new();
             for item in from {
                 let name = name_of(&item).unwrap_or_default().to_owned();
+                if listed.contains(&name) {
+                    let at = item.get("name").map_or(item.span, |n| n.span);
+                    diags.push(
+                        Diagnostic::error(
+                            code::DUPLICATE,
+                            path.to_string(),
+                            format!("the overlay lists `{name}` twice"),
+                        )
+                        .with_span(at)
+                        .with_help("name each entry once; its settings are merged into the inherited entry"),
+                    );
+                    continue;
+                }
+                listed.push(name.clone());
                 let position = into.iter().position(|n| name_of(n) == Some(name.as_str()));
                 path.push_index(position.unwrap_or(into.len()));
                 match (removal(&item, true, path, diags), position) {
@@ -180,7 +202,12 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
                 path.pop();
             }
         }
-        (_, value) => *base = Node { value, span: overlay.span },
+        (_, value) => {
+            *base = Node {
+                value,
+                span: overlay.span,
+            }
+        }
     }
 }
 

@@ -14,8 +14,23 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// The top-level keys of [`RawStack`] in declaration order, which is also the order of the
 /// effective document that `explain` prints (base files may define them in any order).
 pub const TOP_LEVEL_KEYS: [&str; 17] = [
-    "project", "domain", "target_vm", "secrets_backend", "vms", "costs", "variables", "networks", "volumes",
-    "defaults", "services", "edge", "tls", "firewall", "monitoring", "backups", "scaling",
+    "project",
+    "domain",
+    "target_vm",
+    "secrets_backend",
+    "vms",
+    "costs",
+    "variables",
+    "networks",
+    "volumes",
+    "defaults",
+    "services",
+    "edge",
+    "tls",
+    "firewall",
+    "monitoring",
+    "backups",
+    "scaling",
 ];
 
 /// The Vutler stack: services, their host, and everything rendered around them.
@@ -116,7 +131,7 @@ pub struct RawCostRange {
 }
 
 /// A CPU count: a number (`0.5`, `2`) or a string (`"0.5"`).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawCpus {
     /// `0.5`
@@ -152,7 +167,7 @@ fn yes() -> bool {
 }
 
 /// A string, number or boolean written in a spec, used as text.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawScalar {
     /// Text.
@@ -163,6 +178,103 @@ pub enum RawScalar {
     Float(f64),
     /// A boolean.
     Bool(bool),
+}
+
+// Hand-written rather than `untagged`, whose error ("data did not match any variant") does not
+// say what was expected.
+impl<'de> Deserialize<'de> for RawCpus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawCpus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a CPU count like 0.5 or 2")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(RawCpus::Number(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawCpus::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawCpus::Number(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawCpus::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawScalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarOr(NoMap))
+    }
+}
+
+/// Reads a scalar as text ([`RawScalar`]); what a mapping means is up to `F`.
+struct ScalarOr<F>(F);
+
+/// What a mapping means where a scalar is also allowed.
+trait MapForm<'de>: Sized {
+    type Output: From<RawScalar>;
+    const EXPECTING: &'static str;
+    fn map<A: MapAccess<'de>>(self, _map: A) -> Result<Self::Output, A::Error> {
+        Err(de::Error::invalid_type(de::Unexpected::Map, &Self::EXPECTING))
+    }
+}
+
+/// Plain scalars: a mapping is a type error.
+struct NoMap;
+
+impl MapForm<'_> for NoMap {
+    type Output = RawScalar;
+    const EXPECTING: &'static str = "text, a number or a boolean";
+}
+
+impl<'de, F: MapForm<'de>> Visitor<'de> for ScalarOr<F> {
+    type Value = F::Output;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(F::EXPECTING)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(RawScalar::Text(v.to_owned()).into())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(RawScalar::Int(v).into())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        i64::try_from(v)
+            .map(|v| RawScalar::Int(v).into())
+            .map_err(|_| E::custom("integer out of range"))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(RawScalar::Float(v).into())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(RawScalar::Bool(v).into())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.map(map)
+    }
+}
+
+impl From<RawScalar> for RawEnvValue {
+    fn from(s: RawScalar) -> Self {
+        RawEnvValue::Text(s)
+    }
+}
+
+/// Environment values: a mapping is `{ secret: VAR }`.
+struct SecretForm;
+
+impl<'de> MapForm<'de> for SecretForm {
+    type Output = RawEnvValue;
+    const EXPECTING: &'static str = "text, a number, a boolean or { secret: VAR }";
+    fn map<A: MapAccess<'de>>(self, map: A) -> Result<RawEnvValue, A::Error> {
+        RawSecretRef::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawEnvValue::Secret)
+    }
 }
 
 impl fmt::Display for RawScalar {
@@ -460,34 +572,7 @@ pub struct RawSecretRef {
 
 impl<'de> Deserialize<'de> for RawEnvValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawEnvValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("text, a number, a boolean or { secret: VAR }")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(RawEnvValue::Text(RawScalar::Text(v.to_owned())))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(RawEnvValue::Text(RawScalar::Int(v)))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                i64::try_from(v)
-                    .map(|v| RawEnvValue::Text(RawScalar::Int(v)))
-                    .map_err(|_| E::custom("integer out of range"))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(RawEnvValue::Text(RawScalar::Float(v)))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(RawEnvValue::Text(RawScalar::Bool(v)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                RawSecretRef::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawEnvValue::Secret)
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(ScalarOr(SecretForm))
     }
 }
 

@@ -31,7 +31,10 @@ pub fn resolve(raw: &RawStack, env: &str) -> (Option<Stack>, Vec<Diagnostic>) {
     let mut cx = Cx { diags: Vec::new() };
     let stack = cx.stack(raw, env);
     cx.check_stack(&stack);
-    let ok = !cx.diags.iter().any(|d| d.severity == crate::diagnostic::Severity::Error);
+    let ok = !cx
+        .diags
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error);
     (ok.then_some(stack), cx.diags)
 }
 
@@ -40,7 +43,15 @@ struct Cx {
 }
 
 fn secret_looking(key: &str) -> bool {
-    const MARKERS: [&str; 7] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY", "ACCESS_KEY"];
+    const MARKERS: [&str; 7] = [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "PRIVATE_KEY",
+        "API_KEY",
+        "ACCESS_KEY",
+    ];
     MARKERS.iter().any(|m| key.contains(m)) || key.ends_with("_KEY")
 }
 
@@ -50,7 +61,9 @@ fn references(text: &str) -> Vec<&str> {
     let mut rest = text;
     while let Some(i) = rest.find("${") {
         rest = &rest[i + 2..];
-        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         out.push(&rest[..end]);
         rest = &rest[end..];
     }
@@ -62,7 +75,13 @@ impl Cx {
         self.diags.push(Diagnostic::error(code, path, message));
     }
 
-    fn error_help(&mut self, code: &'static str, path: impl Into<String>, message: impl Into<String>, help: impl Into<String>) {
+    fn error_help(
+        &mut self,
+        code: &'static str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         self.diags.push(Diagnostic::error(code, path, message).with_help(help));
     }
 
@@ -71,7 +90,11 @@ impl Cx {
         match check(value) {
             Ok(()) => true,
             Err(expected) => {
-                self.error(code::GRAMMAR, path, format!("invalid value {value:?}: expected {expected}"));
+                self.error(
+                    code::GRAMMAR,
+                    path,
+                    format!("invalid value {value:?}: expected {expected}"),
+                );
                 false
             }
         }
@@ -111,14 +134,50 @@ impl Cx {
         let mut seen = HashMap::new();
         for (i, name) in names.into_iter().enumerate() {
             if let Some(first) = seen.insert(name, i) {
-                self.error(code::DUPLICATE, format!("{path}[{i}].name"), format!("duplicate {what} `{name}` (first at {path}[{first}])"));
+                self.error(
+                    code::DUPLICATE,
+                    format!("{path}[{i}].name"),
+                    format!("duplicate {what} `{name}` (first at {path}[{first}])"),
+                );
             }
         }
     }
 
-    fn dangling(&mut self, path: impl Into<String>, what: &str, name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) {
+    fn dangling(
+        &mut self,
+        path: impl Into<String>,
+        what: &str,
+        name: &str,
+        known: impl IntoIterator<Item = impl AsRef<str>>,
+    ) {
+        self.dangling_message(path, format!("unknown {what} `{name}`"), name, known);
+    }
+
+    fn dangling_port<'a>(
+        &mut self,
+        path: impl Into<String>,
+        service: &str,
+        port: &str,
+        known: impl IntoIterator<Item = &'a String>,
+    ) {
+        self.dangling_message(
+            path,
+            format!("unknown port `{port}` of service `{service}`"),
+            port,
+            known,
+        );
+    }
+
+    /// A dangling reference, with the closest known name suggested (or all of them listed).
+    fn dangling_message(
+        &mut self,
+        path: impl Into<String>,
+        message: String,
+        name: &str,
+        known: impl IntoIterator<Item = impl AsRef<str>>,
+    ) {
         let known: Vec<String> = known.into_iter().map(|k| k.as_ref().to_owned()).collect();
-        let mut d = Diagnostic::error(code::DANGLING, path, format!("unknown {what} `{name}`"));
+        let mut d = Diagnostic::error(code::DANGLING, path, message);
         if let Some(best) = closest(name, known.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{best}`?"));
         } else if !known.is_empty() {
@@ -156,7 +215,13 @@ impl Cx {
             .iter()
             .map(|(name, c)| {
                 let monthly_usd = self.cost(&format!("costs.{name}.monthly_usd"), c.monthly_usd);
-                (name.clone(), Cost { description: c.description.clone(), monthly_usd })
+                (
+                    name.clone(),
+                    Cost {
+                        description: c.description.clone(),
+                        monthly_usd,
+                    },
+                )
             })
             .collect();
 
@@ -167,7 +232,11 @@ impl Cx {
                 let p = format!("variables.{name}");
                 self.grammar(p.clone(), name, grammar::env_name);
                 if BUILTIN_VARIABLES.contains(&name.as_str()) {
-                    self.error(code::DUPLICATE, p.clone(), format!("`{name}` is provided by the spec itself and cannot be declared"));
+                    self.error(
+                        code::DUPLICATE,
+                        p.clone(),
+                        format!("`{name}` is provided by the spec itself and cannot be declared"),
+                    );
                 }
                 self.grammar(format!("{p}.description"), &v.description, grammar::one_line);
                 if v.secret && v.default.is_some() {
@@ -198,16 +267,36 @@ impl Cx {
         let networks = raw
             .networks
             .iter()
-            .map(|(n, v)| (n.clone(), Network { driver: v.driver, internal: v.internal }))
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    Network {
+                        driver: v.driver,
+                        internal: v.internal,
+                    },
+                )
+            })
             .collect();
         self.names("volumes", &raw.volumes);
         let volumes = raw
             .volumes
             .iter()
-            .map(|(n, v)| (n.clone(), Volume { kind: v.kind, description: v.description.clone() }))
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    Volume {
+                        kind: v.kind,
+                        description: v.description.clone(),
+                    },
+                )
+            })
             .collect();
 
-        let default_logging = raw.defaults.logging.as_ref().map(|l| self.logging("defaults.logging", l));
+        let default_logging = raw
+            .defaults
+            .logging
+            .as_ref()
+            .map(|l| self.logging("defaults.logging", l));
         self.names("services", &raw.services);
         let services = raw
             .services
@@ -226,7 +315,10 @@ impl Cx {
             self.error(
                 code::INVALID,
                 "edge.read_timeout",
-                format!("{} closes idle WebSockets; use at least 60s (seed 9.2)", edge.read_timeout),
+                format!(
+                    "{} closes idle WebSockets; use at least 60s (seed 9.2)",
+                    edge.read_timeout
+                ),
             );
         }
 
@@ -240,9 +332,19 @@ impl Cx {
             .iter()
             .map(|(n, s)| {
                 if s.replicas == 0 {
-                    self.error(code::INVALID, format!("scaling.{n}.replicas"), "replicas must be at least 1");
+                    self.error(
+                        code::INVALID,
+                        format!("scaling.{n}.replicas"),
+                        "replicas must be at least 1",
+                    );
                 }
-                (n.clone(), Scale { replicas: s.replicas, sticky_sessions: s.sticky_sessions })
+                (
+                    n.clone(),
+                    Scale {
+                        replicas: s.replicas,
+                        sticky_sessions: s.sticky_sessions,
+                    },
+                )
             })
             .collect();
 
@@ -270,7 +372,11 @@ impl Cx {
     fn cost(&mut self, path: &str, raw: RawCostRange) -> CostRange {
         let max = raw.max.unwrap_or(raw.min);
         if max < raw.min {
-            self.error(code::INVALID, format!("{path}.max"), format!("max ({max}) is below min ({})", raw.min));
+            self.error(
+                code::INVALID,
+                format!("{path}.max"),
+                format!("max ({max}) is below min ({})", raw.min),
+            );
         }
         CostRange { min: raw.min, max }
     }
@@ -279,17 +385,32 @@ impl Cx {
         if raw.max_file == 0 {
             self.error(code::INVALID, format!("{path}.max_file"), "keep at least one log file");
         }
-        Logging { driver: raw.driver, max_size: self.size(format!("{path}.max_size"), &raw.max_size), max_file: raw.max_file }
+        Logging {
+            driver: raw.driver,
+            max_size: self.size(format!("{path}.max_size"), &raw.max_size),
+            max_file: raw.max_file,
+        }
     }
 
-    fn service(&mut self, raw: &RawStack, name: &str, s: &RawService, default_logging: Option<&Logging>, env: &str) -> Service {
+    fn service(
+        &mut self,
+        raw: &RawStack,
+        name: &str,
+        s: &RawService,
+        default_logging: Option<&Logging>,
+        env: &str,
+    ) -> Service {
         let p = format!("services.{name}");
         self.grammar(format!("{p}.description"), &s.description, grammar::one_line);
         let image = self.image(&format!("{p}.image"), &s.image);
         if let Some(var) = &s.tag_variable {
             match raw.variables.get(var) {
                 None => self.dangling(format!("{p}.tag_variable"), "variable", var, raw.variables.keys()),
-                Some(v) if v.secret => self.error(code::INVALID, format!("{p}.tag_variable"), format!("`{var}` is a secret; an image tag is not")),
+                Some(v) if v.secret => self.error(
+                    code::INVALID,
+                    format!("{p}.tag_variable"),
+                    format!("`{var}` is a secret; an image tag is not"),
+                ),
                 Some(_) => {}
             }
         }
@@ -316,7 +437,16 @@ impl Cx {
                             continue;
                         }
                         match raw.variables.get(*r) {
-                            None => self.dangling(ep.clone(), "variable", r, raw.variables.keys()),
+                            // Only builtins and plain variables may be interpolated; secrets never are.
+                            None => self.dangling(
+                                ep.clone(),
+                                "variable",
+                                r,
+                                BUILTIN_VARIABLES
+                                    .iter()
+                                    .copied()
+                                    .chain(raw.variables.iter().filter(|(_, v)| !v.secret).map(|(k, _)| k.as_str())),
+                            ),
                             Some(v) if v.secret => self.error_help(
                                 code::SECRET_LITERAL,
                                 ep.clone(),
@@ -334,23 +464,36 @@ impl Cx {
                             format!("declare a secret variable and write `{key}: {{ secret: VAR }}`"),
                         );
                     }
-                    text = text.replace("${DOMAIN}", &raw.domain).replace("${PROJECT}", &raw.project);
+                    text = text
+                        .replace("${DOMAIN}", &raw.domain)
+                        .replace("${PROJECT}", &raw.project);
                     EnvValue::Text(text)
                 }
                 RawEnvValue::Secret(r) => {
                     match raw.variables.get(&r.secret) {
-                        None => self.dangling(format!("{ep}.secret"), "secret variable", &r.secret, raw.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k)),
+                        None => self.dangling(
+                            format!("{ep}.secret"),
+                            "secret variable",
+                            &r.secret,
+                            raw.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k),
+                        ),
                         Some(v) if !v.secret => self.error(
                             code::INVALID,
                             format!("{ep}.secret"),
-                            format!("`{}` is not declared `secret: true`; pass plain variables as `${{{}}}`", r.secret, r.secret),
+                            format!(
+                                "`{}` is not declared `secret: true`; pass plain variables as `${{{}}}`",
+                                r.secret, r.secret
+                            ),
                         ),
                         Some(_) => {}
                     }
                     if let Some(f) = &r.file_env {
                         self.grammar(format!("{ep}.file_env"), f, grammar::env_name);
                     }
-                    EnvValue::Secret { variable: r.secret.clone(), file_env: r.file_env.clone() }
+                    EnvValue::Secret {
+                        variable: r.secret.clone(),
+                        file_env: r.file_env.clone(),
+                    }
                 }
             };
             environment.insert(key.clone(), v);
@@ -370,12 +513,20 @@ impl Cx {
                 let host_ip = match &port.host_ip {
                     None => IpAddr::V4(Ipv4Addr::LOCALHOST),
                     Some(ip) => grammar::host_ip(ip).unwrap_or_else(|expected| {
-                        self.error(code::GRAMMAR, format!("{pp}.host_ip"), format!("invalid value {ip:?}: expected {expected}"));
+                        self.error(
+                            code::GRAMMAR,
+                            format!("{pp}.host_ip"),
+                            format!("invalid value {ip:?}: expected {expected}"),
+                        );
                         IpAddr::V4(Ipv4Addr::LOCALHOST)
                     }),
                 };
                 if port.host_ip.is_some() && port.published.is_none() {
-                    self.error(code::INVALID, format!("{pp}.host_ip"), "`host_ip` without `published` has no effect");
+                    self.error(
+                        code::INVALID,
+                        format!("{pp}.host_ip"),
+                        "`host_ip` without `published` has no effect",
+                    );
                 }
                 let published = port.published.map(|hp| {
                     if hp == 0 {
@@ -383,7 +534,12 @@ impl Cx {
                     }
                     Published { host_ip, port: hp }
                 });
-                Port { name: port.name.clone(), container: port.container, published, protocol: port.protocol }
+                Port {
+                    name: port.name.clone(),
+                    container: port.container,
+                    published,
+                    protocol: port.protocol,
+                }
             })
             .collect();
 
@@ -396,10 +552,15 @@ impl Cx {
         let mut targets = HashMap::new();
         for (i, m) in mounts.iter().enumerate() {
             if let Some(first) = targets.insert(m.target().to_owned(), i) {
-                self.error(code::DUPLICATE, format!("{p}.mounts[{i}].target"), format!("`{}` is already mounted by {p}.mounts[{first}]", m.target()));
+                self.error(
+                    code::DUPLICATE,
+                    format!("{p}.mounts[{i}].target"),
+                    format!("`{}` is already mounted by {p}.mounts[{first}]", m.target()),
+                );
             }
         }
 
+        let mut listed: HashMap<String, usize> = HashMap::new();
         let depends_on = s
             .depends_on
             .iter()
@@ -410,6 +571,13 @@ impl Cx {
                     RawDependsOn::Long(l) => (l.service.clone(), l.condition),
                 };
                 let dp = format!("{p}.depends_on[{i}]");
+                if let Some(first) = listed.insert(service.clone(), i) {
+                    self.error(
+                        code::DUPLICATE,
+                        dp.clone(),
+                        format!("`{service}` is already listed at {p}.depends_on[{first}]"),
+                    );
+                }
                 if !raw.services.contains_key(&service) {
                     self.dangling(dp, "service", &service, raw.services.keys());
                 } else if service == name {
@@ -425,7 +593,11 @@ impl Cx {
                 (Some(exec), None) if !exec.is_empty() => HealthTest::Exec(exec.clone()),
                 (None, Some(shell)) if !shell.trim().is_empty() => HealthTest::Shell(shell.clone()),
                 _ => {
-                    self.error(code::INVALID, hp.clone(), "a healthcheck needs exactly one of `exec` (a non-empty list) or `shell`");
+                    self.error(
+                        code::INVALID,
+                        hp.clone(),
+                        "a healthcheck needs exactly one of `exec` (a non-empty list) or `shell`",
+                    );
                     HealthTest::Exec(Vec::new())
                 }
             };
@@ -447,7 +619,10 @@ impl Cx {
                 interval: self.duration(format!("{hp}.interval"), &h.interval),
                 timeout: self.duration(format!("{hp}.timeout"), &h.timeout),
                 retries: h.retries,
-                start_period: h.start_period.as_ref().map(|sp| self.duration(format!("{hp}.start_period"), sp)),
+                start_period: h
+                    .start_period
+                    .as_ref()
+                    .map(|sp| self.duration(format!("{hp}.start_period"), sp)),
             }
         });
 
@@ -457,7 +632,11 @@ impl Cx {
             (None, None) => (Vec::new(), p.clone()),
         };
         if networks.is_empty() {
-            self.error(code::INVALID, networks_path.clone(), format!("service `{name}` joins no network"));
+            self.error(
+                code::INVALID,
+                networks_path.clone(),
+                format!("service `{name}` joins no network"),
+            );
         }
         for (i, n) in networks.iter().enumerate() {
             if !raw.networks.contains_key(n) {
@@ -486,8 +665,16 @@ impl Cx {
             (Some(l), _) => self.logging(&format!("{p}.logging"), l),
             (None, Some(l)) => l.clone(),
             (None, None) => {
-                self.error(code::INVALID, p.clone(), format!("service `{name}` has no `logging` and there is no `defaults.logging`"));
-                Logging { driver: LogDriver::JsonFile, max_size: ByteSize::default(), max_file: 1 }
+                self.error(
+                    code::INVALID,
+                    p.clone(),
+                    format!("service `{name}` has no `logging` and there is no `defaults.logging`"),
+                );
+                Logging {
+                    driver: LogDriver::JsonFile,
+                    max_size: ByteSize::default(),
+                    max_file: 1,
+                }
             }
         };
         let restart = s.restart.or(raw.defaults.restart).unwrap_or(Restart::UnlessStopped);
@@ -516,11 +703,22 @@ impl Cx {
         let (repo, tag) = match text.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => (repo, tag),
             _ => {
-                self.error_help(code::GRAMMAR, path, format!("image `{text}` has no tag"), "pin a tag, e.g. postgres:16-alpine");
-                return Image { repo: text.to_owned(), tag: String::new() };
+                self.error_help(
+                    code::GRAMMAR,
+                    path,
+                    format!("image `{text}` has no tag"),
+                    "pin a tag, e.g. postgres:16-alpine",
+                );
+                return Image {
+                    repo: text.to_owned(),
+                    tag: String::new(),
+                };
             }
         };
-        if self.grammar(path, repo, grammar::image_repo) && self.grammar(path, tag, grammar::image_tag) && tag == "latest" {
+        if self.grammar(path, repo, grammar::image_repo)
+            && self.grammar(path, tag, grammar::image_tag)
+            && tag == "latest"
+        {
             self.error_help(
                 code::GRAMMAR,
                 path,
@@ -528,7 +726,10 @@ impl Cx {
                 "pin a released version",
             );
         }
-        Image { repo: repo.to_owned(), tag: tag.to_owned() }
+        Image {
+            repo: repo.to_owned(),
+            tag: tag.to_owned(),
+        }
     }
 
     fn mount(&mut self, raw: &RawStack, path: &str, m: &RawMount) -> Option<Mount> {
@@ -539,18 +740,33 @@ impl Cx {
                 if !raw.volumes.contains_key(v) {
                     self.dangling(format!("{path}.volume"), "volume", v, raw.volumes.keys());
                 }
-                Some(Mount::Volume { name: v.clone(), target, read_only: m.read_only })
+                Some(Mount::Volume {
+                    name: v.clone(),
+                    target,
+                    read_only: m.read_only,
+                })
             }
             (None, Some(b), None) => {
                 self.grammar(format!("{path}.bind"), b, grammar::host_path);
-                Some(Mount::Bind { source: b.clone(), target, read_only: m.read_only })
+                Some(Mount::Bind {
+                    source: b.clone(),
+                    target,
+                    read_only: m.read_only,
+                })
             }
             (None, None, Some(c)) => {
                 self.grammar(format!("{path}.config"), c, grammar::tree_path);
-                Some(Mount::Config { path: c.clone(), target })
+                Some(Mount::Config {
+                    path: c.clone(),
+                    target,
+                })
             }
             _ => {
-                self.error(code::INVALID, path, "a mount needs exactly one of `volume`, `bind` or `config`");
+                self.error(
+                    code::INVALID,
+                    path,
+                    "a mount needs exactly one of `volume`, `bind` or `config`",
+                );
                 None
             }
         }
@@ -571,7 +787,11 @@ impl Cx {
             }
         }
         if t.protocols.is_empty() {
-            self.error(code::TLS, "tls.protocols", "at least one of TLSv1.2 and TLSv1.3 is needed");
+            self.error(
+                code::TLS,
+                "tls.protocols",
+                "at least one of TLSv1.2 and TLSv1.3 is needed",
+            );
         }
         for (i, c) in t.ciphers.iter().enumerate() {
             self.grammar(format!("tls.ciphers[{i}]"), c, grammar::cipher);
@@ -585,7 +805,12 @@ impl Cx {
         self.grammar("tls.certificate.cert_file", &c.cert_file, grammar::file_name);
         self.grammar("tls.certificate.key_file", &c.key_file, grammar::file_name);
         if t.stapling && c.source == CertificateSource::SelfSigned {
-            self.error_help(code::TLS, "tls.stapling", "OCSP stapling needs a CA-issued certificate, not a self-signed one", "set `stapling: false` for this environment");
+            self.error_help(
+                code::TLS,
+                "tls.stapling",
+                "OCSP stapling needs a CA-issued certificate, not a self-signed one",
+                "set `stapling: false` for this environment",
+            );
         }
         Tls {
             protocols,
@@ -620,7 +845,11 @@ impl Cx {
                     if r.port == 0 {
                         cx.error(code::INVALID, format!("{path}[{i}].port"), "port 0 is not a port");
                     }
-                    FirewallRule { name: r.name.clone(), port: r.port, protocol: r.protocol }
+                    FirewallRule {
+                        name: r.name.clone(),
+                        port: r.port,
+                        protocol: r.protocol,
+                    }
                 })
                 .collect()
         };
@@ -628,10 +857,19 @@ impl Cx {
         let deny = rules(self, &f.deny, "deny");
         for (i, d) in deny.iter().enumerate() {
             if allow.iter().any(|a| a.port == d.port && a.protocol == d.protocol) {
-                self.error(code::INVALID, format!("firewall.deny[{i}].port"), format!("port {} is both allowed and denied", d.port));
+                self.error(
+                    code::INVALID,
+                    format!("firewall.deny[{i}].port"),
+                    format!("port {} is both allowed and denied", d.port),
+                );
             }
         }
-        Firewall { default_incoming: f.default_incoming, default_outgoing: f.default_outgoing, allow, deny }
+        Firewall {
+            default_incoming: f.default_incoming,
+            default_outgoing: f.default_outgoing,
+            allow,
+            deny,
+        }
     }
 
     fn monitoring(&mut self, m: &RawMonitoring) -> Monitoring {
@@ -645,11 +883,23 @@ impl Cx {
                 for (i, metric) in j.metrics.iter().enumerate() {
                     self.grammar(format!("{p}.metrics[{i}]"), metric, grammar::metric_name);
                 }
-                (name.clone(), ScrapeJob { service: j.service.clone(), port: j.port.clone(), path: j.path.clone(), metrics: j.metrics.clone() })
+                (
+                    name.clone(),
+                    ScrapeJob {
+                        service: j.service.clone(),
+                        port: j.port.clone(),
+                        path: j.path.clone(),
+                        metrics: j.metrics.clone(),
+                    },
+                )
             })
             .collect();
 
-        self.unique("monitoring.alert_groups", m.alert_groups.iter().map(|g| g.name.as_str()), "alert group");
+        self.unique(
+            "monitoring.alert_groups",
+            m.alert_groups.iter().map(|g| g.name.as_str()),
+            "alert group",
+        );
         let mut alert_names: HashMap<&str, String> = HashMap::new();
         let alert_groups = m
             .alert_groups
@@ -665,10 +915,18 @@ impl Cx {
                     .map(|(ri, r)| {
                         let rp = format!("{gp}.rules[{ri}]");
                         if let Some(first) = alert_names.insert(&r.name, rp.clone()) {
-                            self.error(code::DUPLICATE, format!("{rp}.name"), format!("duplicate alert `{}` (first at {first})", r.name));
+                            self.error(
+                                code::DUPLICATE,
+                                format!("{rp}.name"),
+                                format!("duplicate alert `{}` (first at {first})", r.name),
+                            );
                         }
                         if !r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || r.name.is_empty() {
-                            self.error(code::GRAMMAR, format!("{rp}.name"), format!("invalid value {:?}: expected an alert name like HighErrorRate", r.name));
+                            self.error(
+                                code::GRAMMAR,
+                                format!("{rp}.name"),
+                                format!("invalid value {:?}: expected an alert name like HighErrorRate", r.name),
+                            );
                         }
                         self.promql(&format!("{rp}.expr"), &r.expr);
                         self.grammar(format!("{rp}.summary"), &r.summary, grammar::one_line);
@@ -682,7 +940,11 @@ impl Cx {
                         }
                     })
                     .collect();
-                AlertGroup { name: g.name.clone(), interval: g.interval.as_ref().map(|i| self.duration(format!("{gp}.interval"), i)), rules }
+                AlertGroup {
+                    name: g.name.clone(),
+                    interval: g.interval.as_ref().map(|i| self.duration(format!("{gp}.interval"), i)),
+                    rules,
+                }
             })
             .collect();
 
@@ -694,11 +956,19 @@ impl Cx {
             .map(|(name, r)| {
                 let rp = format!("monitoring.alertmanager.receivers.{name}");
                 let r = match r {
-                    RawReceiver::Slack { channel, webhook_url_secret } => {
+                    RawReceiver::Slack {
+                        channel,
+                        webhook_url_secret,
+                    } => {
                         self.grammar(format!("{rp}.channel"), channel, grammar::slack_channel);
-                        Receiver::Slack { channel: channel.clone(), webhook_url_secret: webhook_url_secret.clone() }
+                        Receiver::Slack {
+                            channel: channel.clone(),
+                            webhook_url_secret: webhook_url_secret.clone(),
+                        }
                     }
-                    RawReceiver::Pagerduty { routing_key_secret } => Receiver::Pagerduty { routing_key_secret: routing_key_secret.clone() },
+                    RawReceiver::Pagerduty { routing_key_secret } => Receiver::Pagerduty {
+                        routing_key_secret: routing_key_secret.clone(),
+                    },
                 };
                 (name.clone(), r)
             })
@@ -706,14 +976,25 @@ impl Cx {
         let mut seen = BTreeMap::new();
         for (i, r) in am.routes.iter().enumerate() {
             if let Some(first) = seen.insert(r.severity, i) {
-                self.error(code::DUPLICATE, format!("monitoring.alertmanager.routes[{i}].severity"), format!("severity {:?} is already routed by routes[{first}]", r.severity));
+                self.error(
+                    code::DUPLICATE,
+                    format!("monitoring.alertmanager.routes[{i}].severity"),
+                    format!("severity {:?} is already routed by routes[{first}]", r.severity),
+                );
             }
         }
         let alertmanager = Alertmanager {
             service: am.service.clone(),
             receivers,
             default_receiver: am.default_receiver.clone(),
-            routes: am.routes.iter().map(|r| Route { severity: r.severity, receivers: r.receivers.clone() }).collect(),
+            routes: am
+                .routes
+                .iter()
+                .map(|r| Route {
+                    severity: r.severity,
+                    receivers: r.receivers.clone(),
+                })
+                .collect(),
         };
 
         let g = &m.grafana;
@@ -726,9 +1007,21 @@ impl Cx {
                 let p = format!("monitoring.grafana.datasources.{name}");
                 self.grammar(format!("{p}.uid"), &d.uid, grammar::uid);
                 if let Some(first) = uids.insert(&d.uid, p.clone()) {
-                    self.error(code::DUPLICATE, format!("{p}.uid"), format!("uid `{}` is already used by {first}", d.uid));
+                    self.error(
+                        code::DUPLICATE,
+                        format!("{p}.uid"),
+                        format!("uid `{}` is already used by {first}", d.uid),
+                    );
                 }
-                (name.clone(), Datasource { uid: d.uid.clone(), service: d.service.clone(), port: d.port.clone(), default: d.default })
+                (
+                    name.clone(),
+                    Datasource {
+                        uid: d.uid.clone(),
+                        service: d.service.clone(),
+                        port: d.port.clone(),
+                        default: d.default,
+                    },
+                )
             })
             .collect();
         self.names("monitoring.grafana.dashboards", &g.dashboards);
@@ -739,13 +1032,26 @@ impl Cx {
                 let p = format!("monitoring.grafana.dashboards.{name}");
                 self.grammar(format!("{p}.uid"), &d.uid, grammar::uid);
                 if let Some(first) = uids.insert(&d.uid, p.clone()) {
-                    self.error(code::DUPLICATE, format!("{p}.uid"), format!("uid `{}` is already used by {first}", d.uid));
+                    self.error(
+                        code::DUPLICATE,
+                        format!("{p}.uid"),
+                        format!("uid `{}` is already used by {first}", d.uid),
+                    );
                 }
                 self.grammar(format!("{p}.title"), &d.title, grammar::one_line);
                 if !g.datasources.contains_key(&d.datasource) {
-                    self.dangling(format!("{p}.datasource"), "datasource", &d.datasource, g.datasources.keys());
+                    self.dangling(
+                        format!("{p}.datasource"),
+                        "datasource",
+                        &d.datasource,
+                        g.datasources.keys(),
+                    );
                 }
-                self.unique(&format!("{p}.panels"), d.panels.iter().map(|x| x.name.as_str()), "panel");
+                self.unique(
+                    &format!("{p}.panels"),
+                    d.panels.iter().map(|x| x.name.as_str()),
+                    "panel",
+                );
                 let panels = d
                     .panels
                     .iter()
@@ -758,10 +1064,19 @@ impl Cx {
                         }
                         let datasource = panel.datasource.clone().unwrap_or_else(|| d.datasource.clone());
                         if panel.datasource.is_some() && !g.datasources.contains_key(&datasource) {
-                            self.dangling(format!("{pp}.datasource"), "datasource", &datasource, g.datasources.keys());
+                            self.dangling(
+                                format!("{pp}.datasource"),
+                                "datasource",
+                                &datasource,
+                                g.datasources.keys(),
+                            );
                         }
                         if panel.queries.is_empty() {
-                            self.error(code::INVALID, format!("{pp}.queries"), "a panel needs at least one query");
+                            self.error(
+                                code::INVALID,
+                                format!("{pp}.queries"),
+                                "a panel needs at least one query",
+                            );
                         }
                         let queries = panel
                             .queries
@@ -769,13 +1084,29 @@ impl Cx {
                             .enumerate()
                             .map(|(qi, q)| {
                                 self.promql(&format!("{pp}.queries[{qi}].expr"), &q.expr);
-                                Query { expr: q.expr.clone(), legend: q.legend.clone() }
+                                Query {
+                                    expr: q.expr.clone(),
+                                    legend: q.legend.clone(),
+                                }
                             })
                             .collect();
-                        Panel { name: panel.name.clone(), kind: panel.kind, unit: panel.unit.clone(), datasource, queries }
+                        Panel {
+                            name: panel.name.clone(),
+                            kind: panel.kind,
+                            unit: panel.unit.clone(),
+                            datasource,
+                            queries,
+                        }
                     })
                     .collect();
-                (name.clone(), Dashboard { title: d.title.clone(), uid: d.uid.clone(), panels })
+                (
+                    name.clone(),
+                    Dashboard {
+                        title: d.title.clone(),
+                        uid: d.uid.clone(),
+                        panels,
+                    },
+                )
             })
             .collect();
 
@@ -787,7 +1118,11 @@ impl Cx {
             scrape_jobs,
             alert_groups,
             alertmanager,
-            grafana: Grafana { service: g.service.clone(), datasources, dashboards },
+            grafana: Grafana {
+                service: g.service.clone(),
+                datasources,
+                dashboards,
+            },
         }
     }
 
@@ -808,17 +1143,40 @@ impl Cx {
             .map(|(name, j)| {
                 let p = format!("backups.jobs.{name}");
                 let schedule = Schedule::parse(&j.schedule).unwrap_or_else(|m| {
-                    self.error(code::CRON, format!("{p}.schedule"), m);
+                    self.error_help(
+                        code::CRON,
+                        format!("{p}.schedule"),
+                        m,
+                        "fields are minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7)",
+                    );
                     Schedule::parse("@daily").unwrap_or_else(|_| unreachable!("a valid literal"))
                 });
                 let retention = self.duration(format!("{p}.retention"), &j.retention);
                 if retention.millis() > 0 && retention.whole_days().is_none() {
-                    self.error(code::UNIT, format!("{p}.retention"), format!("retention is counted in whole days, found {retention}"));
+                    self.error(
+                        code::UNIT,
+                        format!("{p}.retention"),
+                        format!("retention is counted in whole days, found {retention}"),
+                    );
                 }
-                (name.clone(), BackupJob { service: j.service.clone(), volume: j.volume.clone(), method: j.method, schedule, retention })
+                (
+                    name.clone(),
+                    BackupJob {
+                        service: j.service.clone(),
+                        volume: j.volume.clone(),
+                        method: j.method,
+                        schedule,
+                        retention,
+                    },
+                )
             })
             .collect();
-        Backups { local_dir: b.local_dir.clone(), destination: b.destination.clone(), stale_after: self.duration("backups.stale_after", &b.stale_after), jobs }
+        Backups {
+            local_dir: b.local_dir.clone(),
+            destination: b.destination.clone(),
+            stale_after: self.duration("backups.stale_after", &b.stale_after),
+            jobs,
+        }
     }
 
     /// Checks that relate several parts of the stack.
@@ -835,19 +1193,31 @@ impl Cx {
     fn check_services(&mut self, stack: &Stack) {
         for (name, s) in &stack.services {
             for (i, d) in s.depends_on.iter().enumerate() {
-                let Some(target) = stack.services.get(&d.service) else { continue };
+                let Some(target) = stack.services.get(&d.service) else {
+                    continue;
+                };
                 if d.condition == Condition::ServiceHealthy && target.healthcheck.is_none() {
                     self.error_help(
                         code::NO_HEALTHCHECK,
                         format!("services.{name}.depends_on[{i}]"),
-                        format!("`{}` has no healthcheck, so `{name}` would wait for `service_healthy` forever", d.service),
-                        format!("give `{}` a healthcheck, or depend on it with `condition: service_started`", d.service),
+                        format!(
+                            "`{}` has no healthcheck, so `{name}` would wait for `service_healthy` forever",
+                            d.service
+                        ),
+                        format!(
+                            "give `{}` a healthcheck, or depend on it with `condition: service_started`",
+                            d.service
+                        ),
                     );
                 }
             }
             let scaled = stack.scaling.get(name).map_or(0, |s| s.replicas);
             if s.container_name.is_some() && (s.replicas > 1 || scaled > 1) {
-                let (where_, n) = if s.replicas > 1 { (format!("services.{name}.replicas"), s.replicas) } else { (format!("scaling.{name}.replicas"), scaled) };
+                let (where_, n) = if s.replicas > 1 {
+                    (format!("services.{name}.replicas"), s.replicas)
+                } else {
+                    (format!("scaling.{name}.replicas"), scaled)
+                };
                 self.error_help(
                     code::CONTAINER_NAME,
                     format!("services.{name}.container_name"),
@@ -861,7 +1231,11 @@ impl Cx {
             if let Some(cn) = &s.container_name
                 && let Some(first) = names.insert(cn, name)
             {
-                self.error(code::DUPLICATE, format!("services.{name}.container_name"), format!("container name `{cn}` is also used by service `{first}`"));
+                self.error(
+                    code::DUPLICATE,
+                    format!("services.{name}.container_name"),
+                    format!("container name `{cn}` is also used by service `{first}`"),
+                );
             }
         }
         for name in stack.scaling.keys() {
@@ -930,7 +1304,10 @@ impl Cx {
                     self.error_help(
                         code::PORT_COLLISION,
                         path.clone(),
-                        format!("`{name}` runs {replicas} replicas, which cannot all bind host port {}", publ.port),
+                        format!(
+                            "`{name}` runs {replicas} replicas, which cannot all bind host port {}",
+                            publ.port
+                        ),
                         "reach replicas through the proxy instead of publishing the port",
                     );
                 }
@@ -938,14 +1315,23 @@ impl Cx {
                     self.error_help(
                         code::INVALID,
                         format!("services.{name}.ports[{i}].host_ip"),
-                        format!("only the proxy `{}` may publish on a public interface; `{name}` publishes {}:{}", stack.edge.proxy, publ.host_ip, publ.port),
+                        format!(
+                            "only the proxy `{}` may publish on a public interface; `{name}` publishes {}:{}",
+                            stack.edge.proxy, publ.host_ip, publ.port
+                        ),
                         "remove `host_ip` to bind 127.0.0.1, or stop publishing the port (Docker bypasses ufw)",
                     );
                 }
                 for (other, proto, owner) in &taken {
-                    let overlap = other.host_ip == publ.host_ip || other.host_ip.is_unspecified() || publ.host_ip.is_unspecified();
+                    let overlap = other.host_ip == publ.host_ip
+                        || other.host_ip.is_unspecified()
+                        || publ.host_ip.is_unspecified();
                     if overlap && other.port == publ.port && *proto == port.protocol {
-                        self.error(code::PORT_COLLISION, path.clone(), format!("host port {} is already published by {owner}", publ.port));
+                        self.error(
+                            code::PORT_COLLISION,
+                            path.clone(),
+                            format!("host port {} is already published by {owner}", publ.port),
+                        );
                     }
                 }
                 taken.push((publ, port.protocol, format!("services.{name}.ports[{i}]")));
@@ -954,7 +1340,9 @@ impl Cx {
     }
 
     fn check_capacity(&mut self, stack: &Stack) {
-        let Some(vm) = stack.vms.get(&stack.target_vm) else { return };
+        let Some(vm) = stack.vms.get(&stack.target_vm) else {
+            return;
+        };
         let base = stack.totals();
         let scaled = stack.scaled_totals();
         for (label, total) in [("", base), (" with the scale-out plans", scaled)] {
@@ -962,16 +1350,34 @@ impl Cx {
                 continue;
             }
             let over = [
-                ("cpus", total.cpus > vm.cpus, total.cpus.to_string(), vm.cpus.to_string()),
-                ("memory", total.memory > vm.memory, total.memory.to_string(), vm.memory.to_string()),
-                ("disk", total.disk > vm.disk, total.disk.to_string(), vm.disk.to_string()),
+                (
+                    "cpus",
+                    total.cpus > vm.cpus,
+                    total.cpus.to_string(),
+                    vm.cpus.to_string(),
+                ),
+                (
+                    "memory",
+                    total.memory > vm.memory,
+                    total.memory.to_string(),
+                    vm.memory.to_string(),
+                ),
+                (
+                    "disk",
+                    total.disk > vm.disk,
+                    total.disk.to_string(),
+                    vm.disk.to_string(),
+                ),
             ];
             for (what, is_over, have, limit) in over {
                 if is_over {
                     self.error_help(
                         code::CAPACITY,
                         "target_vm",
-                        format!("the services need {have} {what}{label}, more than VM `{}` has ({limit})", stack.target_vm),
+                        format!(
+                            "the services need {have} {what}{label}, more than VM `{}` has ({limit})",
+                            stack.target_vm
+                        ),
                         "pick a larger VM or lower the services' resources",
                     );
                 }
@@ -988,24 +1394,41 @@ impl Cx {
             None => self.dangling("edge.upstream", "service", &e.upstream, stack.services.keys()),
             Some(up) => {
                 if up.port(&e.upstream_port).is_none() {
-                    self.dangling("edge.upstream_port", &format!("port of `{}`", e.upstream), &e.upstream_port, up.ports.iter().map(|p| &p.name));
+                    self.dangling_port(
+                        "edge.upstream_port",
+                        &e.upstream,
+                        &e.upstream_port,
+                        up.ports.iter().map(|p| &p.name),
+                    );
                 }
                 if let Some(proxy) = stack.services.get(&e.proxy)
                     && !proxy.networks.iter().any(|n| up.networks.contains(n))
                 {
-                    self.error(code::INVALID, "edge.upstream", format!("proxy `{}` and upstream `{}` share no network", e.proxy, e.upstream));
+                    self.error(
+                        code::INVALID,
+                        "edge.upstream",
+                        format!("proxy `{}` and upstream `{}` share no network", e.proxy, e.upstream),
+                    );
                 }
             }
         }
         if let Some(proxy) = stack.services.get(&e.proxy) {
             let c = &stack.tls.certificate;
-            let mounted = proxy.mounts.iter().any(|m| matches!(m, Mount::Bind { source, target, .. } if *source == c.host_dir && *target == c.mount_dir));
+            let mounted = proxy.mounts.iter().any(
+                |m| matches!(m, Mount::Bind { source, target, .. } if *source == c.host_dir && *target == c.mount_dir),
+            );
             if !mounted {
                 self.error_help(
                     code::INVALID,
                     "tls.certificate.mount_dir",
-                    format!("the proxy `{}` reads certificates from {} but does not mount {} there", e.proxy, c.mount_dir, c.host_dir),
-                    format!("add `{{ bind: {}, target: {}, read_only: true }}` to services.{}.mounts", c.host_dir, c.mount_dir, e.proxy),
+                    format!(
+                        "the proxy `{}` reads certificates from {} but does not mount {} there",
+                        e.proxy, c.mount_dir, c.host_dir
+                    ),
+                    format!(
+                        "add `{{ bind: {}, target: {}, read_only: true }}` to services.{}.mounts",
+                        c.host_dir, c.mount_dir, e.proxy
+                    ),
                 );
             }
         }
@@ -1013,20 +1436,26 @@ impl Cx {
 
     fn check_monitoring(&mut self, stack: &Stack) {
         let m = &stack.monitoring;
-        let service_ref = |cx: &mut Cx, path: &str, service: &str, port: Option<&str>| match stack.services.get(service) {
+        let service_ref = |cx: &mut Cx, path: &str, service: &str, port: Option<&str>| match stack.services.get(service)
+        {
             None => cx.dangling(path.to_owned(), "service", service, stack.services.keys()),
             Some(s) => {
                 if let Some(port) = port
                     && s.port(port).is_none()
                 {
                     let path = format!("{}.port", path.rsplit_once('.').map_or(path, |(parent, _)| parent));
-                    cx.dangling(path, &format!("port of `{service}`"), port, s.ports.iter().map(|p| &p.name));
+                    cx.dangling_port(path, service, port, s.ports.iter().map(|p| &p.name));
                 }
             }
         };
         service_ref(self, "monitoring.prometheus", &m.prometheus, None);
         for (name, j) in &m.scrape_jobs {
-            service_ref(self, &format!("monitoring.scrape_jobs.{name}.service"), &j.service, Some(&j.port));
+            service_ref(
+                self,
+                &format!("monitoring.scrape_jobs.{name}.service"),
+                &j.service,
+                Some(&j.port),
+            );
         }
         let am = &m.alertmanager;
         service_ref(self, "monitoring.alertmanager.service", &am.service, None);
@@ -1035,10 +1464,18 @@ impl Cx {
                 cx.dangling(path, "receiver", r, am.receivers.keys());
             }
         };
-        receiver_ref(self, "monitoring.alertmanager.default_receiver".into(), &am.default_receiver);
+        receiver_ref(
+            self,
+            "monitoring.alertmanager.default_receiver".into(),
+            &am.default_receiver,
+        );
         for (i, route) in am.routes.iter().enumerate() {
             if route.receivers.is_empty() {
-                self.error(code::INVALID, format!("monitoring.alertmanager.routes[{i}].receivers"), "a route needs at least one receiver");
+                self.error(
+                    code::INVALID,
+                    format!("monitoring.alertmanager.routes[{i}].receivers"),
+                    "a route needs at least one receiver",
+                );
             }
             for (j, r) in route.receivers.iter().enumerate() {
                 receiver_ref(self, format!("monitoring.alertmanager.routes[{i}].receivers[{j}]"), r);
@@ -1054,17 +1491,35 @@ impl Cx {
         let g = &m.grafana;
         service_ref(self, "monitoring.grafana.service", &g.service, None);
         for (name, d) in &g.datasources {
-            service_ref(self, &format!("monitoring.grafana.datasources.{name}.service"), &d.service, Some(&d.port));
+            service_ref(
+                self,
+                &format!("monitoring.grafana.datasources.{name}.service"),
+                &d.service,
+                Some(&d.port),
+            );
         }
         if g.datasources.values().filter(|d| d.default).count() > 1 {
-            self.error(code::INVALID, "monitoring.grafana.datasources", "more than one datasource is marked `default`");
+            self.error(
+                code::INVALID,
+                "monitoring.grafana.datasources",
+                "more than one datasource is marked `default`",
+            );
         }
     }
 
     fn secret_ref(&mut self, stack: &Stack, path: &str, var: &str) {
         match stack.variables.get(var) {
-            None => self.dangling(path.to_owned(), "secret variable", var, stack.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k)),
-            Some(v) if !v.secret => self.error(code::INVALID, path.to_owned(), format!("`{var}` holds a credential but is not declared `secret: true`")),
+            None => self.dangling(
+                path.to_owned(),
+                "secret variable",
+                var,
+                stack.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k),
+            ),
+            Some(v) if !v.secret => self.error(
+                code::INVALID,
+                path.to_owned(),
+                format!("`{var}` holds a credential but is not declared `secret: true`"),
+            ),
             Some(_) => {}
         }
     }
@@ -1077,8 +1532,16 @@ impl Cx {
                 Some(s) => {
                     if !stack.volumes.contains_key(&j.volume) {
                         self.dangling(format!("{p}.volume"), "volume", &j.volume, stack.volumes.keys());
-                    } else if !s.mounts.iter().any(|m| matches!(m, Mount::Volume { name, .. } if *name == j.volume)) {
-                        self.error(code::INVALID, format!("{p}.volume"), format!("service `{}` does not mount volume `{}`", j.service, j.volume));
+                    } else if !s
+                        .mounts
+                        .iter()
+                        .any(|m| matches!(m, Mount::Volume { name, .. } if *name == j.volume))
+                    {
+                        self.error(
+                            code::INVALID,
+                            format!("{p}.volume"),
+                            format!("service `{}` does not mount volume `{}`", j.service, j.volume),
+                        );
                     }
                 }
             }
@@ -1086,8 +1549,12 @@ impl Cx {
         for (name, v) in &stack.volumes {
             if v.kind == VolumeKind::Data && !stack.backups.jobs.values().any(|j| j.volume == *name) {
                 self.diags.push(
-                    Diagnostic::warning(code::INVALID, format!("volumes.{name}"), format!("data volume `{name}` has no backup job"))
-                        .with_help("add a job under backups.jobs, or set `kind: cache` if its content can be rebuilt"),
+                    Diagnostic::warning(
+                        code::INVALID,
+                        format!("volumes.{name}"),
+                        format!("data volume `{name}` has no backup job"),
+                    )
+                    .with_help("add a job under backups.jobs, or set `kind: cache` if its content can be rebuilt"),
                 );
             }
         }

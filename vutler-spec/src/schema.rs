@@ -18,7 +18,10 @@ pub fn json_schema() -> Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(RawStack)).unwrap_or(Value::Null);
     relax(&mut schema);
     if let Value::Object(o) = &mut schema {
-        o.insert("$id".into(), json!("https://vutler.dev/schemas/vutler-spec.schema.json"));
+        o.insert(
+            "$id".into(),
+            json!("https://vutler.dev/schemas/vutler-spec.schema.json"),
+        );
     }
     schema
 }

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use indexmap::IndexMap;
 
 pub use crate::raw::{
-    AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver,
-    PanelKind, Protocol, Restart, SecretsBackend, VolumeKind,
+    AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
+    Protocol, Restart, SecretsBackend, VolumeKind,
 };
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
 

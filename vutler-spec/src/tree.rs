@@ -89,7 +89,11 @@ impl Node {
             let next = match (seg, &node.value) {
                 (Segment::Key(k), Value::Map(entries)) => entries.iter().find(|e| &e.key == k).map(|e| {
                     // Point at the key when the path ends on it, at the value otherwise.
-                    span = if at_key && i + 1 == path.len() { e.key_span } else { e.node.span };
+                    span = if at_key && i + 1 == path.len() {
+                        e.key_span
+                    } else {
+                        e.node.span
+                    };
                     &e.node
                 }),
                 (Segment::Index(n), Value::Seq(items)) => items.get(*n).inspect(|n| span = n.span),
@@ -126,12 +130,7 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.node.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), e.node.to_json())).collect()),
         }
     }
 }
@@ -141,13 +140,19 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
         let m = e.marker();
         let at = offset_of(text, m.line(), m.col());
-        Diagnostic::error(code::SYNTAX, "", format!("YAML syntax error: {}", e.info()))
-            .with_span(Span { file, start: at, end: at })
+        Diagnostic::error(code::SYNTAX, "", format!("YAML syntax error: {}", e.info())).with_span(Span {
+            file,
+            start: at,
+            end: at,
+        })
     })?;
     let whole = Span { file, start: 0, end: 0 };
     let mut docs = docs.into_iter();
     let Some(first) = docs.next() else {
-        return Ok(Node { value: Value::Map(Vec::new()), span: whole });
+        return Ok(Node {
+            value: Value::Map(Vec::new()),
+            span: whole,
+        });
     };
     if let Some(second) = docs.next() {
         let at = span_of(file, text, &second);
@@ -162,7 +167,10 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     match node.value {
         Value::Map(_) => Ok(node),
         // An empty file (or one with only comments) is an empty fragment.
-        Value::Null => Ok(Node { value: Value::Map(Vec::new()), span: node.span }),
+        Value::Null => Ok(Node {
+            value: Value::Map(Vec::new()),
+            span: node.span,
+        }),
         _ => Err(Diagnostic::error(
             code::TYPE,
             "",
@@ -205,15 +213,16 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
                     YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
                     YamlDataOwned::Value(ScalarOwned::Boolean(b)) => b.to_string(),
                     _ => {
-                        return Err(Diagnostic::error(
-                            code::TYPE,
-                            "",
-                            "mapping keys must be plain strings",
-                        )
-                        .with_span(key_span));
+                        return Err(
+                            Diagnostic::error(code::TYPE, "", "mapping keys must be plain strings").with_span(key_span)
+                        );
                     }
                 };
-                entries.push(Entry { key, key_span, node: convert_yaml(file, text, v)? });
+                entries.push(Entry {
+                    key,
+                    key_span,
+                    node: convert_yaml(file, text, v)?,
+                });
             }
             Value::Map(entries)
         }
@@ -226,8 +235,7 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
             .with_span(span));
         }
         YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
-            return Err(Diagnostic::error(code::SYNTAX, "", "this YAML value cannot be read")
-                .with_span(span));
+            return Err(Diagnostic::error(code::SYNTAX, "", "this YAML value cannot be read").with_span(span));
         }
     };
     Ok(Node { value, span })
@@ -242,24 +250,47 @@ pub fn parse_toml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
             "",
             format!("TOML syntax error: {}", e.message().trim_end()),
         )
-        .with_span(Span { file, start: range.start, end: range.end })
+        .with_span(Span {
+            file,
+            start: range.start,
+            end: range.end,
+        })
     })?;
-    let span = Span { file, start: doc.span().start, end: doc.span().end };
+    let span = Span {
+        file,
+        start: doc.span().start,
+        end: doc.span().end,
+    };
     convert_table(file, doc.into_inner(), span)
 }
 
 fn convert_table(file: FileId, table: toml::de::DeTable<'_>, span: Span) -> Result<Node, Diagnostic> {
     let mut entries = Vec::with_capacity(table.len());
     for (k, v) in table {
-        let key_span = Span { file, start: k.span().start, end: k.span().end };
-        entries.push(Entry { key: k.into_inner().into_owned(), key_span, node: convert_toml(file, v)? });
+        let key_span = Span {
+            file,
+            start: k.span().start,
+            end: k.span().end,
+        };
+        entries.push(Entry {
+            key: k.into_inner().into_owned(),
+            key_span,
+            node: convert_toml(file, v)?,
+        });
     }
-    Ok(Node { value: Value::Map(entries), span })
+    Ok(Node {
+        value: Value::Map(entries),
+        span,
+    })
 }
 
 fn convert_toml(file: FileId, value: toml::Spanned<toml::de::DeValue<'_>>) -> Result<Node, Diagnostic> {
     use toml::de::DeValue;
-    let span = Span { file, start: value.span().start, end: value.span().end };
+    let span = Span {
+        file,
+        start: value.span().start,
+        end: value.span().end,
+    };
     let value = match value.into_inner() {
         DeValue::String(s) => Value::Str(s.into_owned()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -312,7 +343,10 @@ mod tests {
     fn locate_points_at_keys_and_items() {
         let text = "a:\n  b:\n    - x\n    - y\n";
         let n = yaml(text);
-        let (span, found) = n.locate(&[Segment::Key("a".into()), Segment::Key("b".into()), Segment::Index(1)], false);
+        let (span, found) = n.locate(
+            &[Segment::Key("a".into()), Segment::Key("b".into()), Segment::Index(1)],
+            false,
+        );
         assert!(found);
         assert_eq!(&text[span.start..span.start + 1], "y");
         let (span, found) = n.locate(&[Segment::Key("a".into()), Segment::Key("zz".into())], true);

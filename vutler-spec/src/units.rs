@@ -98,8 +98,15 @@ impl ByteSize {
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
         let unit = unit.trim_start().to_ascii_uppercase();
-        let prefix = unit.strip_suffix("IB").or_else(|| unit.strip_suffix('B')).unwrap_or(&unit);
-        let power = UNITS.iter().find(|(p, _)| *p == prefix).map(|(_, n)| *n).ok_or_else(bad)?;
+        let prefix = unit
+            .strip_suffix("IB")
+            .or_else(|| unit.strip_suffix('B'))
+            .unwrap_or(&unit);
+        let power = UNITS
+            .iter()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, n)| *n)
+            .ok_or_else(bad)?;
         if number.is_empty() || number.starts_with('.') || number.ends_with('.') || number.matches('.').count() > 1 {
             return Err(bad());
         }
@@ -107,7 +114,11 @@ impl ByteSize {
         let scale = 1024u128.pow(power);
         let whole: u128 = whole.parse().map_err(|_| bad())?;
         let digits = u32::try_from(frac.len()).map_err(|_| bad())?;
-        let frac_value: u128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+        let frac_value: u128 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad())?
+        };
         let denom = 10u128.pow(digits.min(30));
         let frac_bytes = frac_value * scale;
         if frac_bytes % denom != 0 {
@@ -117,7 +128,9 @@ impl ByteSize {
         if total == 0 {
             return Err(format!("a size must be above zero, found `{text}`"));
         }
-        u64::try_from(total).map(Self).map_err(|_| format!("`{text}` is too large"))
+        u64::try_from(total)
+            .map(Self)
+            .map_err(|_| format!("`{text}` is too large"))
     }
 
     /// The largest unit that divides the size: `(512, "M")`, `(4, "G")`, `(100, "")`.
@@ -211,7 +224,10 @@ impl Duration {
             }
             last_rank = rank;
             rest = &rest[unit.len()..];
-            total = n.checked_mul(*scale).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+            total = n
+                .checked_mul(*scale)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(bad)?;
         }
         if total == 0 {
             return Err(format!("a duration must be above zero, found `{text}`"));
@@ -252,12 +268,23 @@ impl Schedule {
     /// `@daily`. Extensions that crontab does not know (`L`, `W`, `#`, `?`, seconds) are refused.
     pub fn parse(text: &str) -> Result<Self, String> {
         let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        const NICKNAMES: [&str; 7] = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+        const NICKNAMES: [&str; 7] = [
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@midnight",
+            "@hourly",
+        ];
         if t.starts_with('@') {
             return if NICKNAMES.contains(&t.as_str()) {
                 Ok(Self(t))
             } else {
-                Err(format!("unknown cron nickname `{text}`, expected one of {}", NICKNAMES.join(", ")))
+                Err(format!(
+                    "unknown cron nickname `{text}`, expected one of {}",
+                    NICKNAMES.join(", ")
+                ))
             };
         }
         let fields = t.split(' ').count();
@@ -266,28 +293,38 @@ impl Schedule {
                 "expected five cron fields (minute hour day-of-month month day-of-week), found {fields} in `{text}`"
             ));
         }
-        if let Some(c) = t.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '*' | ',' | '-' | '/'))) {
+        if let Some(c) = t
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '*' | ',' | '-' | '/')))
+        {
             return Err(format!("`{c}` is not valid in a crontab schedule (`{text}`)"));
         }
         if t.chars().any(|c| c.is_ascii_alphabetic()) {
             // Only month and weekday names are letters in crontab; L and W are library extensions.
-            let words_ok = t.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()).all(|w| {
-                w.len() == 3
-                    && [
-                        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "sun",
-                        "mon", "tue", "wed", "thu", "fri", "sat",
-                    ]
-                    .contains(&w.to_ascii_lowercase().as_str())
-            });
+            let words_ok = t
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty())
+                .all(|w| {
+                    w.len() == 3
+                        && [
+                            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "sun",
+                            "mon", "tue", "wed", "thu", "fri", "sat",
+                        ]
+                        .contains(&w.to_ascii_lowercase().as_str())
+                });
             if !words_ok {
-                return Err(format!("only month and weekday names may be written in letters (`{text}`)"));
+                return Err(format!(
+                    "only month and weekday names may be written in letters (`{text}`)"
+                ));
             }
         }
         let parser = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Disallowed)
             .year(croner::parser::Year::Disallowed)
             .build();
-        parser.parse(&t).map_err(|e| format!("invalid cron schedule `{text}`: {e}"))?;
+        parser
+            .parse(&t)
+            .map_err(|e| format!("invalid cron schedule `{text}`: {e}"))?;
         Ok(Self(t))
     }
 
@@ -348,7 +385,16 @@ mod tests {
         assert!(Schedule::parse("30  2 * * mon-fri").is_ok());
         assert!(Schedule::parse("@daily").is_ok());
         assert!(Schedule::parse("*/15 * * * *").is_ok());
-        for bad in ["0 2 * *", "0 0 2 * * *", "61 2 * * *", "0 25 * * *", "0 2 L * *", "0 2 * * 1#2", "@often", "0 2 * * *; rm -rf /"] {
+        for bad in [
+            "0 2 * *",
+            "0 0 2 * * *",
+            "61 2 * * *",
+            "0 25 * * *",
+            "0 2 L * *",
+            "0 2 * * 1#2",
+            "@often",
+            "0 2 * * *; rm -rf /",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
     }

@@ -45,7 +45,11 @@ fn diagnostics(files: &SpecFiles) -> Vec<String> {
         Ok(loaded) => loaded.warnings,
         Err(report) => report,
     };
-    report.diagnostics.iter().map(|d| d.display(&report.sources).to_string()).collect()
+    report
+        .diagnostics
+        .iter()
+        .map(|d| d.display(&report.sources).to_string())
+        .collect()
 }
 
 fn expectations(text: &str) -> Vec<String> {
@@ -75,7 +79,10 @@ fn invalid_fixtures_give_exactly_their_diagnostics() {
         let (files, expected) = if path.is_dir() {
             let base = spec_files_in(&path.join("base")).iter().map(|p| named(p)).collect();
             let overlay = spec_files_in(&path.join("env")).first().map(|p| named(p));
-            (SpecFiles::new(ENV, base, overlay), expectations(&read(&path.join("expect.txt"))))
+            (
+                SpecFiles::new(ENV, base, overlay),
+                expectations(&read(&path.join("expect.txt"))),
+            )
         } else {
             let base = vec![named(&fixtures().join("base/stack.yaml"))];
             let overlay = named(&path);
@@ -85,7 +92,11 @@ fn invalid_fixtures_give_exactly_their_diagnostics() {
         count += 1;
         let actual = diagnostics(&files);
         if expected.is_empty() {
-            failures.push(format!("{}: no `expect:` lines; it produces:\n{}", path.display(), actual.join("\n")));
+            failures.push(format!(
+                "{}: no `expect:` lines; it produces:\n{}",
+                path.display(),
+                actual.join("\n")
+            ));
         } else if actual != expected {
             failures.push(format!(
                 "{}\n  expected:\n    {}\n  actual:\n    {}",
@@ -95,7 +106,12 @@ fn invalid_fixtures_give_exactly_their_diagnostics() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} fixture(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     assert!(count >= MIN_INVALID_FIXTURES, "only {count} invalid fixtures");
 }
 

@@ -36,8 +36,12 @@ fn every_spec_file_conforms_and_points_editors_at_the_schema() {
                 "{} does not point editors at the schema",
                 path.display()
             );
-            let doc: serde_json::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
+            let doc: serde_json::Value =
+                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let errors: Vec<String> = validator
+                .iter_errors(&doc)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+                .collect();
             assert!(errors.is_empty(), "{}:\n{}", path.display(), errors.join("\n"));
             checked += 1;
         }

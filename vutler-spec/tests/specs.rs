@@ -18,10 +18,13 @@ fn env(name: &str) -> Loaded {
 
 #[test]
 fn every_environment_is_valid_without_warnings() {
-    assert_eq!(vutler_spec::environments(&specs()).ok(), Some(ENVS.iter().map(|e| e.to_string()).collect::<Vec<_>>()).map(|mut v| {
-        v.sort();
-        v
-    }));
+    assert_eq!(
+        vutler_spec::environments(&specs()).ok(),
+        Some(ENVS.iter().map(|e| e.to_string()).collect::<Vec<_>>()).map(|mut v| {
+            v.sort();
+            v
+        })
+    );
     for name in ENVS {
         let loaded = env(name);
         assert!(loaded.warnings.diagnostics.is_empty(), "{name}:\n{}", loaded.warnings);
@@ -48,7 +51,10 @@ fn production_has_the_seed_services_with_the_seed_sizes() {
         assert_eq!(r.cpus, Cpus::parse(cpus).unwrap_or_default(), "{name} cpus");
         assert_eq!(r.memory, ByteSize::parse(memory).unwrap_or_default(), "{name} memory");
         assert_eq!(r.disk, ByteSize::parse(disk).unwrap_or_default(), "{name} disk");
-        assert!(service.container_name.is_none(), "{name}: container_name blocks replicas");
+        assert!(
+            service.container_name.is_none(),
+            "{name}: container_name blocks replicas"
+        );
         assert_ne!(service.image.tag, "latest", "{name}");
     }
     // The exporters the seed's scrape config needs, and Alertmanager for its alerts.
@@ -69,7 +75,10 @@ fn seed_totals_fit_the_vms() {
     let production = env("production").stack;
     assert_eq!(production.vm().cpus, Cpus::from_millis(16_000));
     let scaled = production.scaled_totals();
-    assert!(scaled.cpus > production.totals().cpus, "the scale-out plan adds replicas");
+    assert!(
+        scaled.cpus > production.totals().cpus,
+        "the scale-out plan adds replicas"
+    );
     assert!(scaled.cpus <= production.vm().cpus && scaled.memory <= production.vm().memory);
 }
 
@@ -80,8 +89,14 @@ fn only_the_proxy_publishes_publicly_and_datastores_not_at_all() {
         for (service, s) in &stack.services {
             for port in &s.ports {
                 if let Some(p) = port.published {
-                    assert!(!p.is_public() || *service == stack.edge.proxy, "{name}: {service} publishes {p:?}");
-                    assert!(!["postgres", "mongo", "redis"].contains(&service.as_str()), "{name}: {service}");
+                    assert!(
+                        !p.is_public() || *service == stack.edge.proxy,
+                        "{name}: {service} publishes {p:?}"
+                    );
+                    assert!(
+                        !["postgres", "mongo", "redis"].contains(&service.as_str()),
+                        "{name}: {service}"
+                    );
                 }
             }
         }
@@ -100,8 +115,16 @@ fn environments_differ_as_the_seed_says() {
     assert!(production.scaling["vutler"].sticky_sessions);
     assert!(!dev.tls.stapling, "no OCSP stapling with a self-signed certificate");
     let app = &dev.services["vutler"];
-    assert!(app.mounts.iter().any(|m| matches!(m, Mount::Bind { source, .. } if source == "./src")));
-    assert!(app.port("debug").and_then(|p| p.published).is_some_and(|p| !p.is_public()));
+    assert!(
+        app.mounts
+            .iter()
+            .any(|m| matches!(m, Mount::Bind { source, .. } if source == "./src"))
+    );
+    assert!(
+        app.port("debug")
+            .and_then(|p| p.published)
+            .is_some_and(|p| !p.is_public())
+    );
     assert!(!dev.monitoring.alertmanager.receivers.contains_key("pagerduty"));
     // The app waits for healthy datastores (seed defect 6).
     let deps = &production.services["vutler"].depends_on;

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         ["schema"] => schema(Mode::Write),
         ["check"] => schema(Mode::Check),
         _ => {
-            eprintln!("usage: cargo xtask <schema|check>\n  schema  regenerate specs/{}\n  check   fail if a generated file is stale", vutler_spec::schema::FILE_NAME);
+            eprintln!(
+                "usage: cargo xtask <schema|check>\n  schema  regenerate specs/{}\n  check   fail if a generated file is stale",
+                vutler_spec::schema::FILE_NAME
+            );
             return ExitCode::from(2);
         }
     };
@@ -35,7 +38,10 @@ enum Mode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn schema(mode: Mode) -> anyhow::Result<()> {
