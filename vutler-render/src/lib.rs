@@ -2,9 +2,9 @@
 //!
 //! Architecture invariant: nothing in this crate touches the file system, the environment, the
 //! clock or the terminal. A render is a function of the stack alone, so the same spec gives
-//! byte-identical output on every machine. The renderers themselves arrive with the outputs
-//! (Compose first); this crate currently holds the in-memory tree they fill.
+//! byte-identical output on every machine.
 
 mod rendered;
+pub mod yaml;
 
 pub use rendered::{Rendered, RenderedPathError};

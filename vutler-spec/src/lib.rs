@@ -67,6 +67,7 @@
 
 pub mod diagnostic;
 pub mod grammar;
+pub mod interpolation;
 pub mod load;
 pub mod merge;
 pub mod raw;

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnostic, code};
 use crate::grammar;
+use crate::interpolation::Template;
 use crate::raw::*;
 use crate::stack::*;
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
@@ -53,21 +54,6 @@ fn secret_looking(key: &str) -> bool {
         "ACCESS_KEY",
     ];
     MARKERS.iter().any(|m| key.contains(m)) || key.ends_with("_KEY")
-}
-
-/// `${NAME}` references in a value (also `${NAME:-default}` and friends).
-fn references(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("${") {
-        rest = &rest[i + 2..];
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        out.push(&rest[..end]);
-        rest = &rest[end..];
-    }
-    out
 }
 
 impl Cx {
@@ -411,6 +397,18 @@ impl Cx {
                     format!("{p}.tag_variable"),
                     format!("`{var}` is a secret; an image tag is not"),
                 ),
+                // An invalid or `latest` tag is reported once, by `image`.
+                Some(RawVariable {
+                    default: Some(default), ..
+                }) if default.to_string() != image.tag && image.is_pinned() => self.error_help(
+                    code::INVALID,
+                    format!("{p}.image"),
+                    format!(
+                        "the image tag `{}` differs from the default of `{var}` ({default})",
+                        image.tag
+                    ),
+                    format!("the tag in `image` is the default of `{var}`: make them equal"),
+                ),
                 Some(_) => {}
             }
         }
@@ -429,14 +427,17 @@ impl Cx {
             self.grammar(ep.clone(), key, grammar::env_name);
             let v = match value {
                 RawEnvValue::Text(scalar) => {
-                    let mut text = scalar.to_string();
+                    let text = scalar.to_string();
                     self.grammar(ep.clone(), &text, grammar::one_line);
-                    let refs = references(&text);
-                    for r in &refs {
-                        if BUILTIN_VARIABLES.contains(r) {
+                    let template = Template::parse(&text).unwrap_or_else(|message| {
+                        self.error(code::GRAMMAR, ep.clone(), message);
+                        Template::default()
+                    });
+                    for r in template.variables() {
+                        if BUILTIN_VARIABLES.contains(&r) {
                             continue;
                         }
-                        match raw.variables.get(*r) {
+                        match raw.variables.get(r) {
                             // Only builtins and plain variables may be interpolated; secrets never are.
                             None => self.dangling(
                                 ep.clone(),
@@ -456,7 +457,7 @@ impl Cx {
                             Some(_) => {}
                         }
                     }
-                    if refs.is_empty() && secret_looking(key) && !text.is_empty() {
+                    if template.variables().next().is_none() && secret_looking(key) && !text.is_empty() {
                         self.error_help(
                             code::SECRET_LITERAL,
                             ep.clone(),
@@ -464,10 +465,11 @@ impl Cx {
                             format!("declare a secret variable and write `{key}: {{ secret: VAR }}`"),
                         );
                     }
-                    text = text
-                        .replace("${DOMAIN}", &raw.domain)
-                        .replace("${PROJECT}", &raw.project);
-                    EnvValue::Text(text)
+                    EnvValue::Text(
+                        template
+                            .substitute("DOMAIN", &raw.domain)
+                            .substitute("PROJECT", &raw.project),
+                    )
                 }
                 RawEnvValue::Secret(r) => {
                     match raw.variables.get(&r.secret) {
@@ -1574,12 +1576,6 @@ pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_are_found() {
-        assert_eq!(references("https://${DOMAIN}/x${A:-b}"), vec!["DOMAIN", "A"]);
-        assert!(references("plain").is_empty());
-    }
 
     #[test]
     fn closest_suggests_typos_only() {

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
+use crate::interpolation::Template;
 pub use crate::raw::{
     AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
     Protocol, Restart, SecretsBackend, VolumeKind,
@@ -205,6 +206,13 @@ pub struct Image {
     pub tag: String,
 }
 
+impl Image {
+    /// Whether the tag is a valid tag other than `latest`.
+    pub fn is_pinned(&self) -> bool {
+        crate::grammar::image_tag(&self.tag).is_ok() && self.tag != "latest"
+    }
+}
+
 impl std::fmt::Display for Image {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.repo, self.tag)
@@ -214,9 +222,9 @@ impl std::fmt::Display for Image {
 /// A container environment value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvValue {
-    /// Text with `${VAR}` references to non-secret variables of `.env` (`${DOMAIN}` and
-    /// `${PROJECT}` are already replaced by their values).
-    Text(String),
+    /// Text with references to non-secret variables of `.env` (`${DOMAIN}` and `${PROJECT}`
+    /// are already replaced by their values).
+    Text(Template),
     /// A secret variable.
     Secret {
         /// Name of the secret variable.

@@ -1,0 +1,70 @@
+//! YAML text from serde values, readable by YAML 1.1 and 1.2 parsers alike.
+//!
+//! Outputs are built as typed serde values and turned into text here, never templated. The
+//! emitter is saphyr's, because it quotes every string a YAML 1.1 reader would misread (`yes`,
+//! `on`, `80:80`, `0o17`, numbers), which `serde_yaml` leaves plain: docker-compose v1 and other
+//! PyYAML-based tools read YAML 1.1.
+
+use std::borrow::Cow;
+
+use saphyr::{Mapping, Scalar, Yaml, YamlEmitter};
+use serde::Serialize;
+
+/// Serializes a value as a YAML document (no `---` line), ending with a newline.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_value(value)?;
+    let mut out = String::new();
+    let mut emitter = YamlEmitter::new(&mut out);
+    // Writing into a String cannot fail, and every JSON value has a YAML form.
+    if emitter.dump(&convert(&json)).is_err() {
+        return Err(serde::ser::Error::custom("YAML emitter failed"));
+    }
+    let mut text = out
+        .strip_prefix("---\n")
+        .or_else(|| out.strip_prefix("---"))
+        .unwrap_or(&out)
+        .to_owned();
+    text.push('\n');
+    Ok(text)
+}
+
+fn convert(value: &serde_json::Value) -> Yaml<'_> {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Yaml::Value(Scalar::Null),
+        J::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Value(Scalar::Integer(i)),
+            None => Yaml::Value(Scalar::FloatingPoint(n.as_f64().unwrap_or_default().into())),
+        },
+        J::String(s) => Yaml::Value(Scalar::String(Cow::Borrowed(s))),
+        J::Array(items) => Yaml::Sequence(items.iter().map(convert).collect()),
+        J::Object(map) => {
+            let mut out = Mapping::new();
+            for (k, v) in map {
+                out.insert(Yaml::Value(Scalar::String(Cow::Borrowed(k))), convert(v));
+            }
+            Yaml::Mapping(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ambiguous_strings_are_quoted_and_layout_is_block() {
+        let value = serde_json::json!({
+            "command": ["redis-server", "--appendonly", "yes", "on", "80:80", "0.5", "3"],
+            "n": 3,
+            "empty": {},
+            "nested": { "a": [{ "b": "plain-text" }] }
+        });
+        let text = to_string(&value).unwrap_or_default();
+        assert_eq!(
+            text,
+            "command:\n  - redis-server\n  - \"--appendonly\"\n  - \"yes\"\n  - \"on\"\n  - \"80:80\"\n  - \"0.5\"\n  - \"3\"\nn: 3\nempty: {}\nnested:\n  a:\n    - b: plain-text\n"
+        );
+    }
+}
