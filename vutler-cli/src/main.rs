@@ -1,4 +1,4 @@
-//! `vutler-render`: validate and explain the Vutler stack specs.
+//! `vutler-render`: render, validate and explain the Vutler stack specs.
 //!
 //! The only place (with `xtask`) that reads the terminal, prints and chooses exit codes:
 //! 0 success, 2 invalid input or usage.
@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use codespan_reporting::diagnostic::{Diagnostic as Pretty, Label, Severity as PrettySeverity};
 use codespan_reporting::files::SimpleFiles;
@@ -20,9 +21,17 @@ const EXIT_INVALID: u8 = 2;
 #[command(
     name = "vutler-render",
     version,
-    about = "Render the Vutler stack from its typed specs"
+    about = "Render the Vutler stack from its typed specs",
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  vutler-render --env staging --out deploy/staging   write the staging tree\n  vutler-render --env production | less             every file behind a `# Source: <path>` banner\n  vutler-render validate --env production\n\nExit status: 0 rendered, 2 invalid spec or usage (nothing is written)."
 )]
 struct Cli {
+    /// Environment to render (an overlay file in <spec>/env/).
+    #[arg(long)]
+    env: Option<String>,
+    /// Write the tree into this folder instead of printing it.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// Spec folder (with base/ and env/).
     #[arg(long, global = true, default_value = "specs", value_name = "DIR")]
     spec: PathBuf,
@@ -30,7 +39,7 @@ struct Cli {
     #[arg(long, global = true)]
     no_color: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,7 +76,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        let Some(env) = &cli.env else {
+            eprintln!("error: give `--env <ENV>` to render, or a command (see --help)");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        };
+        return render(cli, env);
+    };
+    match command {
         Command::Validate { env } => {
             let loaded = match vutler_spec::load(&cli.spec, env) {
                 Ok(l) => l,
@@ -105,6 +121,39 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Renders one environment, to a folder or to stdout. Nothing is written unless all of it rendered.
+fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
+    let loaded = match vutler_spec::load(&cli.spec, env) {
+        Ok(l) => l,
+        Err(report) => return Ok(invalid(cli, &report)),
+    };
+    print_report(cli, &loaded.warnings)?;
+    let tree = vutler_render::render(&loaded.stack).context("vutler-render failed on a valid spec (a bug)")?;
+    match &cli.out {
+        Some(dir) => {
+            for (path, contents) in tree.iter() {
+                let target = dir.join(path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                }
+                std::fs::write(&target, contents).with_context(|| format!("writing {}", target.display()))?;
+            }
+            eprintln!("{env}: wrote {} files to {}", tree.len(), dir.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            for (i, (path, contents)) in tree.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "# Source: {path}")?;
+                out.write_all(contents.as_bytes())?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn invalid(cli: &Cli, report: &Report) -> ExitCode {

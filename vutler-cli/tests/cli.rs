@@ -103,7 +103,7 @@ fn serde_yaml_from(text: &str) -> serde_json::Value {
 
 #[test]
 fn a_syntax_error_names_file_line_and_column() {
-    let dir = broken_specs("base/services.yaml", |t| {
+    let dir = broken_specs("base/20-services.yaml", |t| {
         t.replacen(
             "ports:\n      - { name: http, container: 3000 }",
             "ports:\n      - { name: http, container: 3000",
@@ -114,7 +114,7 @@ fn a_syntax_error_names_file_line_and_column() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("error[syntax]: YAML syntax error"), "{stderr}");
-    assert!(stderr.contains("base/services.yaml:"), "{stderr}");
+    assert!(stderr.contains("base/20-services.yaml:"), "{stderr}");
     assert!(stderr.contains("1 error found"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "no colour in a pipe: {stderr}");
 }
@@ -159,7 +159,7 @@ fn a_type_error_says_what_was_expected() {
 
 #[test]
 fn semantic_errors_are_all_reported() {
-    let dir = broken_specs("base/services.yaml", |t| {
+    let dir = broken_specs("base/20-services.yaml", |t| {
         t.replace(
             "depends_on: [mongo, postgres, redis, minio]",
             "depends_on: [mongo, postgress, redis, minio]",

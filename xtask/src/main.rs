@@ -1,21 +1,33 @@
 //! `cargo xtask`: regenerate the files this repository commits, or check that they are fresh.
 //!
 //! - `cargo xtask schema`: writes `specs/vutler-spec.schema.json` from the spec types.
-//! - `cargo xtask check`: fails when a generated file is stale (CI runs this too).
+//! - `cargo xtask golden`: renders every environment of `specs/` into `golden/<env>/`.
+//! - `cargo xtask check`: fails, with a diff, when any generated file is stale (a test and CI run
+//!   the same check).
+//! - `cargo xtask validate`: runs the consuming programs on every golden file (see [`validate`]).
+//!
+//! One generator per kind of file, used in `Mode::Write` by the commands and in `Mode::Check` by
+//! the freshness test.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+mod validate;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["schema"] => schema(Mode::Write),
-        ["check"] => schema(Mode::Check),
+        ["schema"] => schema(&root, Mode::Write).map(drop),
+        ["golden"] => golden(&root, Mode::Write).map(drop),
+        ["check"] => check(&root),
+        ["validate"] => run_validators(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <schema|check>\n  schema  regenerate specs/{}\n  check   fail if a generated file is stale",
+                "usage: cargo xtask <schema|golden|check|validate>\n  schema    regenerate specs/{}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it",
                 vutler_spec::schema::FILE_NAME
             );
             return ExitCode::from(2);
@@ -44,20 +56,158 @@ fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn schema(mode: Mode) -> anyhow::Result<()> {
-    let path = root().join("specs").join(vutler_spec::schema::FILE_NAME);
-    let fresh = vutler_spec::schema::json_schema_text();
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == fresh {
-        println!("{} is up to date", path.display());
+fn check(root: &Path) -> anyhow::Result<()> {
+    let mut stale = schema(root, Mode::Check)?;
+    stale.extend(golden(root, Mode::Check)?);
+    if stale.is_empty() {
+        println!("generated files are up to date");
         return Ok(());
+    }
+    eprintln!("{}", stale.join("\n"));
+    bail!("generated files are stale: run `cargo xtask schema` and `cargo xtask golden`, review and commit")
+}
+
+/// Where CI and developer sessions keep the shared material (schemas of consumed formats).
+fn shared(root: &Path) -> PathBuf {
+    root.join("../shared")
+}
+
+/// Runs every validator; each reports passed or skipped.
+fn run_validators(root: &Path) -> anyhow::Result<()> {
+    let golden = root.join("golden");
+    let results = [
+        ("docker-compose config", validate::compose(&golden)?),
+        ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
+    ];
+    for (name, outcome) in results {
+        match outcome {
+            validate::Outcome::Passed(n) => println!("{name}: {n} checks passed"),
+            validate::Outcome::Skipped(why) => println!("{name}: SKIPPED: {why}"),
+        }
+    }
+    Ok(())
+}
+
+/// Writes or compares one generated file; returns a diff when it is stale in check mode.
+fn sync(path: &Path, fresh: &str, mode: Mode) -> anyhow::Result<Option<String>> {
+    let current = std::fs::read_to_string(path).ok();
+    if current.as_deref() == Some(fresh) {
+        return Ok(None);
     }
     match mode {
         Mode::Write => {
-            std::fs::write(&path, fresh).with_context(|| format!("writing {}", path.display()))?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(path, fresh).with_context(|| format!("writing {}", path.display()))?;
             println!("wrote {}", path.display());
-            Ok(())
+            Ok(None)
         }
-        Mode::Check => bail!("{} is stale: run `cargo xtask schema`", path.display()),
+        Mode::Check => {
+            let old = current.unwrap_or_default();
+            let name = path.display().to_string();
+            let diff = similar::TextDiff::from_lines(old.as_str(), fresh)
+                .unified_diff()
+                .header(&name, &name)
+                .to_string();
+            Ok(Some(if diff.is_empty() {
+                format!("{name}: missing")
+            } else {
+                diff
+            }))
+        }
+    }
+}
+
+/// The JSON schema of spec files.
+fn schema(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
+    let path = root.join("specs").join(vutler_spec::schema::FILE_NAME);
+    Ok(sync(&path, &vutler_spec::schema::json_schema_text(), mode)?
+        .into_iter()
+        .collect())
+}
+
+/// The rendered tree of every environment, under `golden/<env>/`. Files there that the render no
+/// longer produces are deleted (write) or reported (check).
+fn golden(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
+    let specs = root.join("specs");
+    let mut stale = Vec::new();
+    for env in vutler_spec::environments(&specs).map_err(|r| anyhow::anyhow!("{r}"))? {
+        let stack = vutler_spec::load(&specs, &env)
+            .map_err(|r| anyhow::anyhow!("specs/ is invalid:\n{r}"))?
+            .stack;
+        let tree = vutler_render::render(&stack).with_context(|| format!("rendering {env}"))?;
+        let dir = root.join("golden").join(&env);
+        let expected: BTreeMap<PathBuf, &str> = tree.iter().map(|(p, c)| (dir.join(p), c)).collect();
+        for (path, contents) in &expected {
+            stale.extend(sync(path, contents, mode)?);
+        }
+        for extra in files_under(&dir)?.into_iter().filter(|p| !expected.contains_key(p)) {
+            match mode {
+                Mode::Write => {
+                    std::fs::remove_file(&extra).with_context(|| format!("removing {}", extra.display()))?;
+                    println!("removed {}", extra.display());
+                }
+                Mode::Check => stale.push(format!("{}: no longer rendered", extra.display())),
+            }
+        }
+    }
+    Ok(stale)
+}
+
+fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
+        if path.is_dir() {
+            out.extend(files_under(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(name: &str, outcome: anyhow::Result<validate::Outcome>) {
+        match outcome {
+            Ok(validate::Outcome::Passed(n)) => assert!(n > 0, "{name}: nothing was checked"),
+            // Visible in the test output (`cargo test` shows stderr of passing tests with --nocapture,
+            // and .ci/run sets VUTLER_REQUIRE_VALIDATORS=1, which turns this into a failure).
+            Ok(validate::Outcome::Skipped(why)) => eprintln!("SKIPPED {name}: {why}"),
+            Err(e) => panic!("{name}: {e:#}"),
+        }
+    }
+
+    #[test]
+    fn docker_compose_accepts_every_golden_compose_file() {
+        report("docker-compose config", validate::compose(&root().join("golden")));
+    }
+
+    #[test]
+    fn golden_compose_files_match_the_compose_specification() {
+        report(
+            "Compose JSON schema",
+            validate::compose_schema(&root().join("golden"), &shared(&root())),
+        );
+    }
+
+    /// The committed schema and golden trees are what `specs/` generates today.
+    #[test]
+    fn generated_files_are_fresh() {
+        let root = root();
+        let mut stale = schema(&root, Mode::Check).unwrap_or_else(|e| panic!("{e:#}"));
+        stale.extend(golden(&root, Mode::Check).unwrap_or_else(|e| panic!("{e:#}")));
+        assert!(
+            stale.is_empty(),
+            "{}\n\ngenerated files are stale: run `cargo xtask schema` and `cargo xtask golden`, review and commit",
+            stale.join("\n")
+        );
     }
 }

@@ -1,0 +1,147 @@
+//! The "real tools" tier: every golden file is checked by the program that consumes it.
+//!
+//! - `docker-compose config -q` (Debian's Compose v1, which parses and validates without a Docker
+//!   engine) on every Compose file, and on the scale overlay merged with its base, with an env
+//!   file that fills every variable `.env.example` lists;
+//! - the Compose specification's JSON schema (from `../shared/schemas/`, where CI has it), for
+//!   the keys Compose v2 reads and v1 does not know.
+//!
+//! A missing tool is a visible skip on a developer machine, and a failure when
+//! `VUTLER_REQUIRE_VALIDATORS=1` (set by `.ci/run`). `.ci/install-validators` installs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Environment variable that turns a missing validator into a failure.
+pub const REQUIRE_VAR: &str = "VUTLER_REQUIRE_VALIDATORS";
+
+/// Whether validators are required (CI) or may be skipped (a laptop without them).
+pub fn required() -> bool {
+    std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1")
+}
+
+/// The outcome of one validator over all golden trees.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every file passed; how many checks ran.
+    Passed(usize),
+    /// The tool is not available here, and validators are not required.
+    Skipped(String),
+}
+
+/// A tool that is absent: a skip, or an error when validators are required.
+fn absent(what: String) -> anyhow::Result<Outcome> {
+    if required() {
+        bail!("{what}, and {REQUIRE_VAR}=1: run .ci/install-validators");
+    }
+    Ok(Outcome::Skipped(format!(
+        "{what} (run .ci/install-validators, or set {REQUIRE_VAR}=1 to fail instead)"
+    )))
+}
+
+fn env_dirs(golden: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden)
+        .with_context(|| format!("reading {}", golden.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!(
+            "{} has no rendered environments: run `cargo xtask golden`",
+            golden.display()
+        );
+    }
+    Ok(dirs)
+}
+
+/// An env file giving every variable of `.env.example` a value (placeholders for the empty ones).
+fn filled_env_file(dir: &Path, scratch: &Path) -> anyhow::Result<PathBuf> {
+    let example = std::fs::read_to_string(dir.join(".env.example")).context("reading .env.example")?;
+    let filled: String = example
+        .lines()
+        .map(|line| match line.strip_suffix('=') {
+            Some(name) if !name.starts_with('#') => format!("{name}=validator-placeholder\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("env");
+    let path = scratch.join(format!("{name}.env"));
+    std::fs::write(&path, filled).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// `docker-compose config -q` on every golden Compose file (and the scale overlay with its base).
+pub fn compose(golden: &Path) -> anyhow::Result<Outcome> {
+    if Command::new("docker-compose").arg("version").output().is_err() {
+        return absent("docker-compose is not installed".into());
+    }
+    let scratch = std::env::temp_dir().join(format!("vutler-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).context("creating a scratch folder")?;
+    let result = (|| {
+        let mut checks = 0;
+        for dir in env_dirs(golden)? {
+            let env_file = filled_env_file(&dir, &scratch)?;
+            let mut sets = vec![vec!["docker-compose.yml"]];
+            if dir.join("docker-compose.scale.yml").is_file() {
+                sets.push(vec!["docker-compose.yml", "docker-compose.scale.yml"]);
+            }
+            for files in sets {
+                let mut cmd = Command::new("docker-compose");
+                cmd.current_dir(&dir).arg("--env-file").arg(&env_file);
+                for f in &files {
+                    cmd.args(["-f", f]);
+                }
+                let out = cmd.args(["config", "-q"]).output().context("running docker-compose")?;
+                if !out.status.success() {
+                    bail!(
+                        "docker-compose rejects {} in {}:\n{}",
+                        files.join(" + "),
+                        dir.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                checks += 1;
+            }
+        }
+        Ok(Outcome::Passed(checks))
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Every golden Compose file against the Compose specification's JSON schema.
+pub fn compose_schema(golden: &Path, shared: &Path) -> anyhow::Result<Outcome> {
+    let schema_path = shared.join("schemas/compose-spec.json");
+    let Ok(schema_text) = std::fs::read_to_string(&schema_path) else {
+        return absent(format!("{} is not there", schema_path.display()));
+    };
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).context("parsing the Compose schema")?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| anyhow::anyhow!("Compose schema: {e}"))?;
+    let mut checks = 0;
+    for dir in env_dirs(golden)? {
+        for name in ["docker-compose.yml", "docker-compose.scale.yml"] {
+            let path = dir.join(name);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let doc: serde_json::Value =
+                serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            let errors: Vec<String> = validator
+                .iter_errors(&doc)
+                .map(|e| format!("  {}: {e}", e.instance_path()))
+                .collect();
+            if !errors.is_empty() {
+                bail!(
+                    "{} does not match the Compose specification:\n{}",
+                    path.display(),
+                    errors.join("\n")
+                );
+            }
+            checks += 1;
+        }
+    }
+    Ok(Outcome::Passed(checks))
+}
