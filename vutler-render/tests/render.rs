@@ -1,0 +1,210 @@
+//! Renderer tests over fixture stacks (`tests/fixtures/stack`: one base, overlays that add and
+//! remove services) and over the Vutler stack of `specs/`. Snapshots are in `tests/snapshots/`.
+
+use std::path::{Path, PathBuf};
+
+use vutler_render::compose::{COMPOSE_FILE, CONFIG_HASH_LABEL, SCALE_FILE};
+use vutler_render::env_example::ENV_EXAMPLE;
+use vutler_render::{RenderError, Rendered, render};
+use vutler_spec::Stack;
+
+fn dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn stack(spec: &str, env: &str) -> Stack {
+    vutler_spec::load(&dir(spec), env)
+        .unwrap_or_else(|r| panic!("{env}:\n{r}"))
+        .stack
+}
+
+fn fixture(env: &str) -> Rendered {
+    render(&stack("tests/fixtures/stack", env)).unwrap_or_else(|e| panic!("{env}: {e}"))
+}
+
+fn file<'a>(tree: &'a Rendered, path: &str) -> &'a str {
+    tree.get(path).unwrap_or_else(|| panic!("{path} was not rendered"))
+}
+
+#[test]
+fn minimal_stack() {
+    let tree = fixture("minimal");
+    assert_eq!(
+        tree.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        [ENV_EXAMPLE, COMPOSE_FILE]
+    );
+    insta::assert_snapshot!("minimal-compose", file(&tree, COMPOSE_FILE));
+    insta::assert_snapshot!("minimal-env-example", file(&tree, ENV_EXAMPLE));
+}
+
+#[test]
+fn a_service_added_in_the_spec_is_rendered() {
+    let (before, after) = (fixture("minimal"), fixture("added"));
+    assert!(!file(&before, COMPOSE_FILE).contains("worker"));
+    insta::assert_snapshot!("added-compose", file(&after, COMPOSE_FILE));
+    assert!(file(&after, ENV_EXAMPLE).contains("\nQUEUE_URL=redis://queue:6379\n"));
+}
+
+#[test]
+fn a_service_removed_from_the_spec_is_gone() {
+    let tree = fixture("removed");
+    assert!(!file(&tree, COMPOSE_FILE).contains("db-exporter"));
+    insta::assert_snapshot!("removed-compose", file(&tree, COMPOSE_FILE));
+}
+
+#[test]
+fn docker_secrets_and_the_scale_overlay() {
+    let tree = fixture("production");
+    insta::assert_snapshot!("production-compose", file(&tree, COMPOSE_FILE));
+    insta::assert_snapshot!("production-scale", file(&tree, SCALE_FILE));
+    insta::assert_snapshot!("production-env-example", file(&tree, ENV_EXAMPLE));
+}
+
+#[test]
+fn a_mounted_config_is_hashed_onto_its_service() {
+    let mut stack = stack("tests/fixtures/stack", "minimal");
+    let proxy = stack.services.get_mut("proxy").unwrap_or_else(|| panic!("no proxy"));
+    proxy.mounts.push(vutler_spec::stack::Mount::Config {
+        path: "nginx/nginx.conf".into(),
+        target: "/etc/nginx/nginx.conf".into(),
+    });
+    let with = |conf: Option<&str>| -> Result<String, RenderError> {
+        let mut tree = Rendered::new();
+        if let Some(conf) = conf {
+            tree.insert("nginx/nginx.conf", conf)?;
+        }
+        vutler_render::compose::render(&stack, &mut tree)?;
+        Ok(tree.get(COMPOSE_FILE).unwrap_or_default().to_owned())
+    };
+    let label = |compose: &str| {
+        compose
+            .lines()
+            .find(|l| l.contains(CONFIG_HASH_LABEL))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let one = with(Some("events {}\n")).unwrap_or_else(|e| panic!("{e}"));
+    let two = with(Some("events { worker_connections 512; }\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        one.contains("      - \"./nginx/nginx.conf:/etc/nginx/nginx.conf:ro\"\n"),
+        "{one}"
+    );
+    assert!(label(&one).starts_with(&format!("      {CONFIG_HASH_LABEL}: ")) && label(&one).len() > 64);
+    assert_ne!(label(&one), label(&two), "a changed config changes the hash");
+    assert_eq!(one.matches(CONFIG_HASH_LABEL).count(), 1, "only the proxy mounts it");
+    let missing = with(None).map(drop).map_err(|e| e.to_string());
+    assert_eq!(
+        missing,
+        Err("service `proxy` mounts config `nginx/nginx.conf`, which no renderer produces".into())
+    );
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for env in ["dev", "staging", "production"] {
+        let s = stack("../specs", env);
+        assert_eq!(render(&s).ok(), render(&s).ok(), "{env}");
+    }
+}
+
+#[test]
+fn production_compose_carries_the_seed() {
+    let tree = render(&stack("../specs", "production")).unwrap_or_else(|e| panic!("{e}"));
+    let compose: serde_json::Value = serde_json_from_yaml(file(&tree, COMPOSE_FILE));
+    let services = compose["services"]
+        .as_object()
+        .map(|s| s.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    for name in [
+        "vutler",
+        "mongo",
+        "postgres",
+        "redis",
+        "minio",
+        "nginx",
+        "prometheus",
+        "grafana",
+        "alertmanager",
+        "node-exporter",
+        "postgres-exporter",
+        "redis-exporter",
+    ] {
+        assert!(services.contains(&name.to_owned()), "{name} missing");
+    }
+    assert!(compose.get("version").is_none());
+    // Seed 2.2 as limits.
+    for (name, cpus, memory) in [
+        ("vutler", "2", "4g"),
+        ("postgres", "1", "2g"),
+        ("mongo", "1", "2g"),
+        ("redis", "0.5", "512m"),
+        ("minio", "1", "1g"),
+        ("nginx", "0.5", "256m"),
+        ("prometheus", "0.5", "512m"),
+        ("grafana", "0.5", "256m"),
+    ] {
+        let limits = &compose["services"][name]["deploy"]["resources"]["limits"];
+        assert_eq!(
+            (limits["cpus"].as_str(), limits["memory"].as_str()),
+            (Some(cpus), Some(memory)),
+            "{name}"
+        );
+    }
+    // Only the proxy publishes beyond loopback.
+    for (name, service) in compose["services"].as_object().into_iter().flatten() {
+        for port in service["ports"].as_array().into_iter().flatten() {
+            let port = port.as_str().unwrap_or_default();
+            assert!(
+                port.starts_with("127.0.0.1:") || name == "nginx",
+                "{name} publishes {port}"
+            );
+        }
+    }
+    // Healthchecks that work in those images, and the seed's commands.
+    let test = |name: &str| compose["services"][name]["healthcheck"]["test"].to_string();
+    assert!(test("mongo").contains("mongosh"));
+    assert!(test("postgres").contains("pg_isready"));
+    assert!(test("redis").contains("redis-cli"));
+    assert!(test("minio").contains("\"mc\",\"ready\",\"local\""));
+    assert!(
+        compose["services"]["postgres"]["command"]
+            .to_string()
+            .contains("max_connections=100")
+    );
+    assert!(
+        compose["services"]["redis"]["command"]
+            .to_string()
+            .contains("allkeys-lru")
+    );
+    // Docker secrets in production: the image reads the file, nothing secret is in the file.
+    assert_eq!(
+        compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"],
+        "/run/secrets/postgres_password"
+    );
+    assert_eq!(
+        compose["secrets"]["postgres_password"]["file"],
+        "./secrets/postgres_password"
+    );
+    // The app waits for healthy datastores.
+    assert_eq!(
+        compose["services"]["vutler"]["depends_on"]["postgres"]["condition"],
+        "service_healthy"
+    );
+}
+
+#[test]
+fn dev_follows_the_seed_dev_environment() {
+    let tree = render(&stack("../specs", "dev")).unwrap_or_else(|e| panic!("{e}"));
+    let compose = serde_json_from_yaml(file(&tree, COMPOSE_FILE));
+    let app = &compose["services"]["vutler"];
+    assert_eq!(app["environment"]["NODE_ENV"], "development");
+    assert!(app["volumes"].to_string().contains("./src:/app/src"));
+    assert!(app["ports"].to_string().contains("127.0.0.1:9229:9229/tcp"));
+    assert!(tree.get(SCALE_FILE).is_none());
+    assert!(compose.get("secrets").is_none(), "dev reads secrets from .env");
+}
+
+fn serde_json_from_yaml(text: &str) -> serde_json::Value {
+    let files = vutler_spec::SpecFiles::new("x", vec![("compose.yaml".into(), text.into())], None);
+    files.effective().map(|n| n.to_json()).unwrap_or_else(|r| panic!("{r}"))
+}
