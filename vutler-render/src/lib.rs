@@ -14,7 +14,9 @@
 
 pub mod compose;
 pub mod env_example;
+pub mod nginx;
 mod rendered;
+mod templates;
 pub mod yaml;
 
 use std::fmt;
@@ -37,6 +39,8 @@ pub enum RenderError {
     Serialize(serde_json::Error),
     /// A renderer produced an invalid or duplicate path.
     Path(RenderedPathError),
+    /// A template failed (a bug in a template or its context).
+    Template(String),
 }
 
 impl fmt::Display for RenderError {
@@ -50,6 +54,7 @@ impl fmt::Display for RenderError {
             }
             RenderError::Serialize(e) => write!(f, "cannot serialize: {e}"),
             RenderError::Path(e) => e.fmt(f),
+            RenderError::Template(e) => write!(f, "template failed: {e}"),
         }
     }
 }
@@ -80,6 +85,7 @@ pub fn header(stack: &Stack) -> String {
 pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     let mut tree = Rendered::new();
     // Config files come first: the Compose file hashes the ones it mounts.
+    nginx::render(stack, &mut tree)?;
     compose::render(stack, &mut tree)?;
     env_example::render(stack, &mut tree)?;
     Ok(tree)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use vutler_render::compose::{COMPOSE_FILE, CONFIG_HASH_LABEL, SCALE_FILE};
 use vutler_render::env_example::ENV_EXAMPLE;
+use vutler_render::nginx::NGINX_CONF;
 use vutler_render::{RenderError, Rendered, render};
 use vutler_spec::Stack;
 
@@ -31,9 +32,10 @@ fn minimal_stack() {
     let tree = fixture("minimal");
     assert_eq!(
         tree.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-        [ENV_EXAMPLE, COMPOSE_FILE]
+        [ENV_EXAMPLE, COMPOSE_FILE, NGINX_CONF]
     );
     insta::assert_snapshot!("minimal-compose", file(&tree, COMPOSE_FILE));
+    insta::assert_snapshot!("minimal-nginx", file(&tree, NGINX_CONF));
     insta::assert_snapshot!("minimal-env-example", file(&tree, ENV_EXAMPLE));
 }
 
@@ -58,16 +60,18 @@ fn docker_secrets_and_the_scale_overlay() {
     insta::assert_snapshot!("production-compose", file(&tree, COMPOSE_FILE));
     insta::assert_snapshot!("production-scale", file(&tree, SCALE_FILE));
     insta::assert_snapshot!("production-env-example", file(&tree, ENV_EXAMPLE));
+    // A sticky scale-out plan puts ip_hash on the upstream.
+    let nginx = file(&tree, NGINX_CONF);
+    assert!(
+        nginx.contains("    upstream app_backend {\n        ip_hash;\n        server app:3000;\n    }\n"),
+        "{nginx}"
+    );
+    assert!(!file(&fixture("minimal"), NGINX_CONF).contains("ip_hash"));
 }
 
 #[test]
 fn a_mounted_config_is_hashed_onto_its_service() {
-    let mut stack = stack("tests/fixtures/stack", "minimal");
-    let proxy = stack.services.get_mut("proxy").unwrap_or_else(|| panic!("no proxy"));
-    proxy.mounts.push(vutler_spec::stack::Mount::Config {
-        path: "nginx/nginx.conf".into(),
-        target: "/etc/nginx/nginx.conf".into(),
-    });
+    let stack = stack("tests/fixtures/stack", "minimal");
     let with = |conf: Option<&str>| -> Result<String, RenderError> {
         let mut tree = Rendered::new();
         if let Some(conf) = conf {
@@ -97,6 +101,51 @@ fn a_mounted_config_is_hashed_onto_its_service() {
         missing,
         Err("service `proxy` mounts config `nginx/nginx.conf`, which no renderer produces".into())
     );
+}
+
+#[test]
+fn production_nginx_follows_the_seed() {
+    let tree = render(&stack("../specs", "production")).unwrap_or_else(|e| panic!("{e}"));
+    let nginx = file(&tree, NGINX_CONF);
+    for line in [
+        "ssl_protocols TLSv1.3;",
+        "ssl_ciphers ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384;",
+        "ssl_prefer_server_ciphers on;",
+        "ssl_session_cache shared:SSL:10m;",
+        "ssl_stapling on;",
+        "add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;",
+        "return 301 https://$host$request_uri;",
+        "location ^~ /.well-known/acme-challenge/ {",
+        "location ^~ /metrics {",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_read_timeout 3600s;",
+        "client_max_body_size 100m;",
+        "ip_hash;",
+        "server vutler:3000;",
+    ] {
+        assert!(nginx.lines().any(|l| l.trim() == line), "missing `{line}`");
+    }
+    // The certificate paths NGINX reads are mounted into the proxy, and the config itself too.
+    let compose = file(&tree, COMPOSE_FILE);
+    assert!(compose.contains("      - \"./nginx/ssl:/etc/nginx/ssl:ro\"\n"));
+    assert!(compose.contains("      - \"./nginx/nginx.conf:/etc/nginx/nginx.conf:ro\"\n"));
+    assert!(nginx.contains("ssl_certificate /etc/nginx/ssl/fullchain.pem;"));
+}
+
+#[test]
+fn dev_and_staging_nginx() {
+    let dev = render(&stack("../specs", "dev")).unwrap_or_else(|e| panic!("{e}"));
+    let dev = file(&dev, NGINX_CONF);
+    assert!(
+        !dev.contains("ssl_stapling"),
+        "no stapling with a self-signed certificate"
+    );
+    assert!(dev.contains("server_name vutler.localhost;"));
+    let staging = render(&stack("../specs", "staging")).unwrap_or_else(|e| panic!("{e}"));
+    let staging = file(&staging, NGINX_CONF);
+    assert!(staging.contains("ssl_protocols TLSv1.2 TLSv1.3;"));
+    assert!(!staging.contains("ip_hash"), "staging has no scale-out plan");
 }
 
 #[test]

@@ -623,6 +623,14 @@ pub struct RawEdge {
     pub max_body_size: String,
     /// How long an idle proxied connection (WebSocket) is kept open; at least 60s.
     pub read_timeout: String,
+    /// Folder in the proxy where ACME (Let's Encrypt) challenge files are served from; the proxy
+    /// must mount it when the certificate comes from Let's Encrypt.
+    #[serde(default = "acme_root")]
+    pub acme_root: String,
+}
+
+fn acme_root() -> String {
+    "/var/www/certbot".into()
 }
 
 /// TLS termination settings.

@@ -296,7 +296,9 @@ impl Cx {
             upstream_port: raw.edge.upstream_port.clone(),
             max_body_size: self.size("edge.max_body_size", &raw.edge.max_body_size),
             read_timeout: self.duration("edge.read_timeout", &raw.edge.read_timeout),
+            acme_root: raw.edge.acme_root.clone(),
         };
+        self.grammar("edge.acme_root", &edge.acme_root, grammar::absolute_path);
         if edge.read_timeout.millis() > 0 && edge.read_timeout.millis() < MIN_READ_TIMEOUT_MS {
             self.error(
                 code::INVALID,
@@ -1430,6 +1432,21 @@ impl Cx {
                     format!(
                         "add `{{ bind: {}, target: {}, read_only: true }}` to services.{}.mounts",
                         c.host_dir, c.mount_dir, e.proxy
+                    ),
+                );
+            }
+            let serves_acme = proxy.mounts.iter().any(|m| m.target() == e.acme_root);
+            if c.source == CertificateSource::Letsencrypt && !serves_acme {
+                self.error_help(
+                    code::INVALID,
+                    "edge.acme_root",
+                    format!(
+                        "Let's Encrypt challenges are served from {}, which the proxy `{}` does not mount",
+                        e.acme_root, e.proxy
+                    ),
+                    format!(
+                        "mount the certbot webroot there, e.g. `{{ bind: ./certbot/www, target: {} }}`",
+                        e.acme_root
                     ),
                 );
             }

@@ -370,6 +370,8 @@ pub struct Edge {
     pub max_body_size: ByteSize,
     /// Idle timeout of proxied connections.
     pub read_timeout: Duration,
+    /// Folder of ACME challenge files in the proxy.
+    pub acme_root: String,
 }
 
 /// A TLS protocol version.

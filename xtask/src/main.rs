@@ -78,6 +78,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
     let results = [
         ("docker-compose config", validate::compose(&golden)?),
         ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
+        ("nginx -t", validate::nginx(&golden)?),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -188,6 +189,11 @@ mod tests {
     #[test]
     fn docker_compose_accepts_every_golden_compose_file() {
         report("docker-compose config", validate::compose(&root().join("golden")));
+    }
+
+    #[test]
+    fn nginx_accepts_every_golden_nginx_config() {
+        report("nginx -t", validate::nginx(&root().join("golden")));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!   engine) on every Compose file, and on the scale overlay merged with its base, with an env
 //!   file that fills every variable `.env.example` lists;
 //! - the Compose specification's JSON schema (from `../shared/schemas/`, where CI has it), for
-//!   the keys Compose v2 reads and v1 does not know.
+//!   the keys Compose v2 reads and v1 does not know;
+//! - `nginx -t` on every NGINX config, with throwaway certificates at the paths it reads and its
+//!   upstream names resolvable, in a private mount namespace (so nothing on the machine changes).
 //!
 //! A missing tool is a visible skip on a developer machine, and a failure when
 //! `VUTLER_REQUIRE_VALIDATORS=1` (set by `.ci/run`). `.ci/install-validators` installs them.
@@ -142,6 +144,88 @@ pub fn compose_schema(golden: &Path, shared: &Path) -> anyhow::Result<Outcome> {
             }
             checks += 1;
         }
+    }
+    Ok(Outcome::Passed(checks))
+}
+
+/// The shell script run in a private mount namespace: a copy of `/etc/nginx` with throwaway
+/// certificates and the rendered config is bind-mounted over the real one, and a copy of
+/// `/etc/hosts` that resolves the upstream names over the real one. Nothing outside the namespace
+/// changes, and everything is gone when it exits.
+const NGINX_CHECK: &str = r#"set -eu
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -a /etc/nginx "$work/nginx"
+cp "$CONF" "$work/nginx/nginx.conf"
+for pair in $CERTS; do
+  cert=${pair%%,*}; key=${pair#*,}
+  mkdir -p "$work/nginx/$(dirname "$cert")" "$work/nginx/$(dirname "$key")"
+  openssl req -x509 -nodes -newkey rsa:2048 -days 1 -subj /CN=validator.invalid \
+    -keyout "$work/nginx/$key" -out "$work/nginx/$cert" 2>/dev/null
+done
+cp /etc/hosts "$work/hosts"
+for host in $UPSTREAMS; do printf '127.0.0.1 %s\n' "$host" >> "$work/hosts"; done
+mount --bind "$work/nginx" /etc/nginx
+mount --bind "$work/hosts" /etc/hosts
+nginx -t -q -c /etc/nginx/nginx.conf
+"#;
+
+/// The argument of every `directive value;` line.
+fn directive_values<'a>(conf: &'a str, directive: &str) -> Vec<&'a str> {
+    conf.lines()
+        .filter_map(|l| l.trim().strip_prefix(directive)?.strip_prefix(' ')?.strip_suffix(';'))
+        .collect()
+}
+
+/// `nginx -t` on every golden NGINX config.
+pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
+    for tool in ["nginx", "openssl", "unshare"] {
+        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output();
+        if !found.is_ok_and(|o| o.status.success()) {
+            return absent(format!("{tool} is not installed"));
+        }
+    }
+    let mut checks = 0;
+    for dir in env_dirs(golden)? {
+        let path = dir.join("nginx/nginx.conf");
+        let conf = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        // Certificates live under /etc/nginx in the specs; elsewhere this check would have to
+        // touch the machine, so it refuses.
+        let mut certs = Vec::new();
+        for (cert, key) in directive_values(&conf, "ssl_certificate")
+            .into_iter()
+            .zip(directive_values(&conf, "ssl_certificate_key"))
+        {
+            let (Some(cert), Some(key)) = (cert.strip_prefix("/etc/nginx/"), key.strip_prefix("/etc/nginx/")) else {
+                bail!(
+                    "{}: certificates outside /etc/nginx ({cert}, {key}) cannot be faked for nginx -t",
+                    path.display()
+                );
+            };
+            certs.push(format!("{cert},{key}"));
+        }
+        let upstreams: Vec<&str> = directive_values(&conf, "server")
+            .into_iter()
+            .filter_map(|s| s.split(':').next())
+            .collect();
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", NGINX_CHECK])
+            .env("CONF", &path)
+            .env("CERTS", certs.join(" "))
+            .env("UPSTREAMS", upstreams.join(" "))
+            .output()
+            .context("running unshare")?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+                return absent(format!(
+                    "a private mount namespace is not allowed here ({})",
+                    stderr.trim()
+                ));
+            }
+            bail!("nginx -t rejects {}:\n{stderr}", path.display());
+        }
+        checks += 1;
     }
     Ok(Outcome::Passed(checks))
 }
