@@ -237,14 +237,22 @@ fn render_writes_the_same_tree_every_time() {
         ]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(
-            text(&out.stderr).contains("staging: wrote 3 files to"),
+            text(&out.stderr).contains("staging: wrote 4 files to"),
             "{}",
             text(&out.stderr)
         );
         trees.push(files_of(&out_dir));
     }
     let names: Vec<_> = trees[0].iter().map(|(p, _)| p.display().to_string()).collect();
-    assert_eq!(names, [".env.example", "docker-compose.yml", "nginx/nginx.conf"]);
+    assert_eq!(
+        names,
+        [
+            ".env.example",
+            "docker-compose.yml",
+            "firewall/ufw.sh",
+            "nginx/nginx.conf"
+        ]
+    );
     assert_eq!(trees[0], trees[1], "two renders differ");
     // The tree is what golden/ holds for the environment.
     let golden = files_of(&specs().join("../golden/staging"));
@@ -263,6 +271,7 @@ fn render_without_out_prints_every_file_behind_a_banner() {
             "# Source: .env.example",
             "# Source: docker-compose.scale.yml",
             "# Source: docker-compose.yml",
+            "# Source: firewall/ufw.sh",
             "# Source: nginx/nginx.conf"
         ]
     );

@@ -17,6 +17,7 @@ pub mod env_example;
 pub mod nginx;
 mod rendered;
 mod templates;
+pub mod ufw;
 pub mod yaml;
 
 use std::fmt;
@@ -41,6 +42,8 @@ pub enum RenderError {
     Path(RenderedPathError),
     /// A template failed (a bug in a template or its context).
     Template(String),
+    /// The stack breaks an invariant the model is meant to enforce (a bug in the model).
+    Invariant(String),
 }
 
 impl fmt::Display for RenderError {
@@ -55,6 +58,7 @@ impl fmt::Display for RenderError {
             RenderError::Serialize(e) => write!(f, "cannot serialize: {e}"),
             RenderError::Path(e) => e.fmt(f),
             RenderError::Template(e) => write!(f, "template failed: {e}"),
+            RenderError::Invariant(e) => write!(f, "invariant broken: {e}"),
         }
     }
 }
@@ -88,5 +92,6 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     nginx::render(stack, &mut tree)?;
     compose::render(stack, &mut tree)?;
     env_example::render(stack, &mut tree)?;
+    ufw::render(stack, &mut tree)?;
     Ok(tree)
 }

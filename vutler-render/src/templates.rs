@@ -13,8 +13,19 @@ use crate::RenderError;
 
 /// Template id of the NGINX main configuration.
 pub const NGINX_CONF: &str = "nginx.conf.j2";
+/// Template id of the ufw script.
+pub const UFW_SCRIPT: &str = "ufw.sh.j2";
 
-const TEMPLATES: [(&str, &str); 1] = [(NGINX_CONF, include_str!("../templates/nginx.conf.j2"))];
+const TEMPLATES: [(&str, &str); 2] = [
+    (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
+    (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
+];
+
+/// Quotes a value as one shell word: `'...'`, with `'` written `'\''`. Values reaching scripts
+/// already follow the model's grammars; this makes a script safe even if a grammar widens.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -29,6 +40,7 @@ fn environment() -> &'static Environment<'static> {
             Err(e) => panic!("syntax config: {e}"),
         }
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.add_filter("sh", |v: String| shell_quote(&v));
         for (name, source) in TEMPLATES {
             // A template that does not parse is caught by the test below, never at run time.
             if let Err(e) = env.add_template(name, source) {
@@ -56,6 +68,13 @@ mod tests {
         for (name, _) in TEMPLATES {
             assert!(environment().get_template(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn shell_quote_makes_one_inert_word() {
+        assert_eq!(shell_quote("ssh"), "'ssh'");
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        assert_eq!(shell_quote("$(id) `id` ; \n"), "'$(id) `id` ; \n'");
     }
 
     #[test]

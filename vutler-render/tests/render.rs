@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use vutler_render::compose::{COMPOSE_FILE, CONFIG_HASH_LABEL, SCALE_FILE};
 use vutler_render::env_example::ENV_EXAMPLE;
 use vutler_render::nginx::NGINX_CONF;
+use vutler_render::ufw::UFW_SCRIPT;
 use vutler_render::{RenderError, Rendered, render};
 use vutler_spec::Stack;
 
@@ -32,8 +33,9 @@ fn minimal_stack() {
     let tree = fixture("minimal");
     assert_eq!(
         tree.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-        [ENV_EXAMPLE, COMPOSE_FILE, NGINX_CONF]
+        [ENV_EXAMPLE, COMPOSE_FILE, UFW_SCRIPT, NGINX_CONF]
     );
+    insta::assert_snapshot!("minimal-ufw", file(&tree, UFW_SCRIPT));
     insta::assert_snapshot!("minimal-compose", file(&tree, COMPOSE_FILE));
     insta::assert_snapshot!("minimal-nginx", file(&tree, NGINX_CONF));
     insta::assert_snapshot!("minimal-env-example", file(&tree, ENV_EXAMPLE));
@@ -131,6 +133,44 @@ fn production_nginx_follows_the_seed() {
     assert!(compose.contains("      - \"./nginx/ssl:/etc/nginx/ssl:ro\"\n"));
     assert!(compose.contains("      - \"./nginx/nginx.conf:/etc/nginx/nginx.conf:ro\"\n"));
     assert!(nginx.contains("ssl_certificate /etc/nginx/ssl/fullchain.pem;"));
+}
+
+#[test]
+fn the_firewall_opens_exactly_ssh_http_https() {
+    for env in ["dev", "staging", "production"] {
+        let tree = render(&stack("../specs", env)).unwrap_or_else(|e| panic!("{e}"));
+        let ufw = file(&tree, UFW_SCRIPT);
+        let allowed: Vec<&str> = ufw.lines().filter_map(|l| l.strip_prefix("ufw allow ")).collect();
+        assert_eq!(
+            allowed,
+            [
+                "22/tcp comment 'ssh'",
+                "80/tcp comment 'http'",
+                "443/tcp comment 'https'"
+            ],
+            "{env}"
+        );
+        assert!(ufw.contains("\nset -euo pipefail\n"));
+        assert!(ufw.contains("\nufw default deny incoming\nufw default allow outgoing\n"));
+        assert!(ufw.trim_end().ends_with("ufw --force enable\nufw status verbose"));
+        // Every port the Compose file publishes is accounted for in the header.
+        let compose = file(&tree, COMPOSE_FILE);
+        let mut seen = 0;
+        for published in compose
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- \"")?.strip_suffix("/tcp\""))
+        {
+            // address:host-port:container-port
+            let mut parts = published.rsplitn(3, ':').skip(1);
+            let (host_port, address) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            assert!(
+                ufw.contains(&format!("#   {address}:{host_port}/tcp (")),
+                "{env}: {published} not accounted for"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 2, "{env}: the proxy's ports at least");
+    }
 }
 
 #[test]

@@ -1315,6 +1315,22 @@ impl Cx {
                         "reach replicas through the proxy instead of publishing the port",
                     );
                 }
+                let allowed = stack
+                    .firewall
+                    .allow
+                    .iter()
+                    .any(|r| r.port == publ.port && r.protocol == port.protocol);
+                if publ.is_public() && name == &stack.edge.proxy && !allowed {
+                    self.error_help(
+                        code::INVALID,
+                        format!("services.{name}.ports[{i}].published"),
+                        format!(
+                            "port {} is published on a public interface but the firewall does not allow it",
+                            publ.port
+                        ),
+                        "Docker would open it past ufw: add it to firewall.allow, or bind it to 127.0.0.1",
+                    );
+                }
                 if publ.is_public() && name != &stack.edge.proxy {
                     self.error_help(
                         code::INVALID,

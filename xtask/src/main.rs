@@ -79,6 +79,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         ("docker-compose config", validate::compose(&golden)?),
         ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
         ("nginx -t", validate::nginx(&golden)?),
+        ("shellcheck", validate::shellcheck(&golden)?),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -194,6 +195,11 @@ mod tests {
     #[test]
     fn nginx_accepts_every_golden_nginx_config() {
         report("nginx -t", validate::nginx(&root().join("golden")));
+    }
+
+    #[test]
+    fn shellcheck_is_clean_on_every_golden_script() {
+        report("shellcheck", validate::shellcheck(&root().join("golden")));
     }
 
     #[test]

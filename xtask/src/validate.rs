@@ -6,7 +6,8 @@
 //! - the Compose specification's JSON schema (from `../shared/schemas/`, where CI has it), for
 //!   the keys Compose v2 reads and v1 does not know;
 //! - `nginx -t` on every NGINX config, with throwaway certificates at the paths it reads and its
-//!   upstream names resolvable, in a private mount namespace (so nothing on the machine changes).
+//!   upstream names resolvable, in a private mount namespace (so nothing on the machine changes);
+//! - `shellcheck` on every rendered shell script, which must report nothing.
 //!
 //! A missing tool is a visible skip on a developer machine, and a failure when
 //! `VUTLER_REQUIRE_VALIDATORS=1` (set by `.ci/run`). `.ci/install-validators` installs them.
@@ -228,4 +229,38 @@ pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
         checks += 1;
     }
     Ok(Outcome::Passed(checks))
+}
+
+/// Every `*.sh` under a folder, sorted.
+fn scripts_under(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            scripts_under(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "sh") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `shellcheck` on every golden shell script: no finding of any severity.
+pub fn shellcheck(golden: &Path) -> anyhow::Result<Outcome> {
+    if Command::new("shellcheck").arg("--version").output().is_err() {
+        return absent("shellcheck is not installed".into());
+    }
+    let mut scripts = Vec::new();
+    scripts_under(golden, &mut scripts)?;
+    scripts.sort();
+    if scripts.is_empty() {
+        bail!("{} has no shell scripts to check", golden.display());
+    }
+    let out = Command::new("shellcheck")
+        .args(["--severity=style", "--shell=bash"])
+        .args(&scripts)
+        .output()?;
+    if !out.status.success() {
+        bail!("shellcheck reports:\n{}", String::from_utf8_lossy(&out.stdout));
+    }
+    Ok(Outcome::Passed(scripts.len()))
 }

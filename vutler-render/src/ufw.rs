@@ -1,0 +1,113 @@
+//! `firewall/ufw.sh`: the host firewall of seed 8.1, and the proof that Docker's published ports
+//! do not get around it.
+//!
+//! Ports and protocols are typed; rule, service and project names follow the model's name
+//! grammar and are shell-quoted anyway (the `sh` filter), so no spec value can run a command.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use vutler_spec::Stack;
+use vutler_spec::stack::{FirewallPolicy, FirewallRule, Protocol};
+
+use crate::{RenderError, Rendered, header, templates};
+
+/// Path of the script in the rendered tree.
+pub const UFW_SCRIPT: &str = "firewall/ufw.sh";
+
+#[derive(Debug, Serialize)]
+struct UfwCtx {
+    header: String,
+    env: String,
+    project: String,
+    default_incoming: &'static str,
+    default_outgoing: &'static str,
+    allow: Vec<RuleCtx>,
+    deny: Vec<RuleCtx>,
+    published: Vec<PublishedCtx>,
+}
+
+#[derive(Debug, Serialize)]
+struct RuleCtx {
+    name: String,
+    port: u16,
+    protocol: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct PublishedCtx {
+    service: String,
+    address: String,
+    port: u16,
+    protocol: &'static str,
+    verdict: &'static str,
+}
+
+fn policy(p: FirewallPolicy) -> &'static str {
+    match p {
+        FirewallPolicy::Allow => "allow",
+        FirewallPolicy::Deny => "deny",
+        FirewallPolicy::Reject => "reject",
+    }
+}
+
+fn protocol(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+    }
+}
+
+fn rules(list: &[FirewallRule]) -> Vec<RuleCtx> {
+    list.iter()
+        .map(|r| RuleCtx {
+            name: r.name.clone(),
+            port: r.port,
+            protocol: protocol(r.protocol),
+        })
+        .collect()
+}
+
+/// Adds `firewall/ufw.sh` to the tree.
+pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
+    let fw = &stack.firewall;
+    let mut published = Vec::new();
+    for (name, s) in &stack.services {
+        for port in &s.ports {
+            let Some(p) = port.published else { continue };
+            let allowed = fw.allow.iter().any(|r| r.port == p.port && r.protocol == port.protocol);
+            if p.is_public() && !allowed {
+                return Err(RenderError::Invariant(format!(
+                    "service `{name}` publishes {}:{} publicly but the firewall does not allow it",
+                    p.host_ip, p.port
+                )));
+            }
+            published.push(PublishedCtx {
+                service: name.clone(),
+                address: match p.host_ip {
+                    IpAddr::V4(ip) => ip.to_string(),
+                    IpAddr::V6(ip) => format!("[{ip}]"),
+                },
+                port: p.port,
+                protocol: protocol(port.protocol),
+                verdict: if p.is_public() {
+                    "public, opened above"
+                } else {
+                    "loopback only, not reachable from other hosts"
+                },
+            });
+        }
+    }
+    let ctx = UfwCtx {
+        header: header(stack).trim_end().to_owned(),
+        env: stack.env.clone(),
+        project: stack.project.clone(),
+        default_incoming: policy(fw.default_incoming),
+        default_outgoing: policy(fw.default_outgoing),
+        allow: rules(&fw.allow),
+        deny: rules(&fw.deny),
+        published,
+    };
+    tree.insert(UFW_SCRIPT, templates::render(templates::UFW_SCRIPT, &ctx)?)?;
+    Ok(())
+}

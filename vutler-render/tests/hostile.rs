@@ -1,0 +1,99 @@
+//! Hostile values in every spec field that reaches the NGINX config or a shell script are refused
+//! by validation, with a diagnostic naming the field; nothing is rendered from them.
+
+use std::path::Path;
+
+use vutler_spec::SpecFiles;
+
+/// Characters that would end a directive, start a command or break out of quoting.
+const HOSTILE: [&str; 8] = ["a;b", "a\nreturn 200;", "$(id)", "`id`", "a'b", "a\"b", "{a}", "a b"];
+
+/// (spec path that must be named, overlay with `{v}` where the hostile value goes). In a named list
+/// the overlay's item is appended to the inherited ones, so its index is written `[*]`.
+const FIELDS: [(&str, &str); 12] = [
+    ("domain", "domain: {v}"),
+    ("project", "project: {v}"),
+    ("tls.certificate.mount_dir", "tls: { certificate: { mount_dir: {v} } }"),
+    ("tls.certificate.host_dir", "tls: { certificate: { host_dir: {v} } }"),
+    ("tls.certificate.cert_file", "tls: { certificate: { cert_file: {v} } }"),
+    ("tls.certificate.key_file", "tls: { certificate: { key_file: {v} } }"),
+    ("tls.ciphers[0]", "tls: { ciphers: [{v}] }"),
+    ("edge.acme_root", "edge: { acme_root: {v} }"),
+    (
+        "monitoring.scrape_jobs.app.path",
+        "monitoring: { scrape_jobs: { app: { path: {v} } } }",
+    ),
+    (
+        "firewall.allow[*].name",
+        "firewall: { allow: [{ name: {v}, port: 22 }, { name: http, port: 80 }, { name: https, port: 443 }] }",
+    ),
+    (
+        "firewall.deny[*].name",
+        "firewall: { deny: [{ name: {v}, port: 5432 }] }",
+    ),
+    (
+        "services.app.ports[*].name",
+        "services: { app: { ports: [{ name: {v}, container: 3000 }] } }",
+    ),
+];
+
+fn base() -> (String, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stack/base/stack.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    ("base/stack.yaml".into(), text)
+}
+
+/// Whether a diagnostic's path is the field (`[*]` matching any index).
+fn names(field: &str, path: &str) -> bool {
+    match field.split_once("[*]") {
+        Some((prefix, suffix)) => path
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('['))
+            .is_some_and(|rest| {
+                rest.split_once(']')
+                    .is_some_and(|(index, tail)| index.parse::<usize>().is_ok() && tail == suffix)
+            }),
+        None => path == field,
+    }
+}
+
+#[test]
+fn hostile_values_are_refused_with_the_field_named() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (field, overlay) in FIELDS {
+        for value in HOSTILE {
+            // A JSON string is a valid YAML flow scalar, escapes (newlines) included.
+            let quoted = serde_json::to_string(value).unwrap_or_default();
+            let text = overlay.replace("{v}", &quoted);
+            let files = SpecFiles::new("production", vec![base()], Some(("env/production.yaml".into(), text)));
+            match files.resolve() {
+                Ok(_) => failures.push(format!("{field} = {value:?}: accepted")),
+                Err(report) => {
+                    let named = report.diagnostics.iter().any(|d| names(field, &d.path));
+                    if !named {
+                        failures.push(format!("{field} = {value:?}: no diagnostic names the field:\n{report}"));
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(checked, FIELDS.len() * HOSTILE.len());
+}
+
+#[test]
+fn a_hostile_service_name_is_refused() {
+    for value in HOSTILE {
+        let quoted = serde_json::to_string(value).unwrap_or_default();
+        let text = format!("services:\n  {quoted}: {{ image: \"example/x:1\" }}\n");
+        let files = SpecFiles::new("production", vec![base()], Some(("env/production.yaml".into(), text)));
+        let report = files.resolve().err().unwrap_or_else(|| panic!("{value:?} accepted"));
+        let path = format!("services.{value}");
+        assert!(
+            report.diagnostics.iter().any(|d| d.path == path && d.code == "grammar"),
+            "{value:?}:\n{report}"
+        );
+    }
+}
