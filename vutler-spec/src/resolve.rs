@@ -129,6 +129,17 @@ impl Cx {
         }
     }
 
+    /// Grafana uids are one namespace for datasources and dashboards.
+    fn unique_uid<'a>(&mut self, seen: &mut HashMap<&'a str, String>, path: &str, uid: &'a str) {
+        if let Some(first) = seen.insert(uid, path.to_owned()) {
+            self.error(
+                code::DUPLICATE,
+                format!("{path}.uid"),
+                format!("uid `{uid}` is already used by {first}"),
+            );
+        }
+    }
+
     fn dangling(
         &mut self,
         path: impl Into<String>,
@@ -1010,13 +1021,7 @@ impl Cx {
             .map(|(name, d)| {
                 let p = format!("monitoring.grafana.datasources.{name}");
                 self.grammar(format!("{p}.uid"), &d.uid, grammar::uid);
-                if let Some(first) = uids.insert(&d.uid, p.clone()) {
-                    self.error(
-                        code::DUPLICATE,
-                        format!("{p}.uid"),
-                        format!("uid `{}` is already used by {first}", d.uid),
-                    );
-                }
+                self.unique_uid(&mut uids, &p, &d.uid);
                 (
                     name.clone(),
                     Datasource {
@@ -1035,13 +1040,7 @@ impl Cx {
             .map(|(name, d)| {
                 let p = format!("monitoring.grafana.dashboards.{name}");
                 self.grammar(format!("{p}.uid"), &d.uid, grammar::uid);
-                if let Some(first) = uids.insert(&d.uid, p.clone()) {
-                    self.error(
-                        code::DUPLICATE,
-                        format!("{p}.uid"),
-                        format!("uid `{}` is already used by {first}", d.uid),
-                    );
-                }
+                self.unique_uid(&mut uids, &p, &d.uid);
                 self.grammar(format!("{p}.title"), &d.title, grammar::one_line);
                 if !g.datasources.contains_key(&d.datasource) {
                     self.dangling(
