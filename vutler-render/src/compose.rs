@@ -193,13 +193,18 @@ fn service(
     tree: &Rendered,
     secrets: &mut IndexMap<String, ComposeSecret>,
 ) -> Result<ComposeService, RenderError> {
+    let command = match &s.command {
+        Some(args) => Some(args.iter().map(|a| literal(a)).collect()),
+        None if name == stack.monitoring.prometheus => Some(prometheus_command(stack, s)),
+        None => None,
+    };
     let mut out = ComposeService {
         image: Some(match &s.tag_variable {
             Some(var) => format!("{}:${{{var}:-{}}}", s.image.repo, s.image.tag),
             None => s.image.to_string(),
         }),
         container_name: s.container_name.clone(),
-        command: s.command.as_ref().map(|args| args.iter().map(|a| literal(a)).collect()),
+        command,
         restart: Some(match s.restart {
             Restart::No => "no",
             Restart::Always => "always",
@@ -239,6 +244,19 @@ fn service(
             EnvValue::Secret { variable, .. } => reference(stack, variable),
         };
         out.environment.insert(key.clone(), rendered);
+    }
+
+    // Alertmanager cannot read the environment: its credentials are always secret files.
+    if name == stack.monitoring.alertmanager.service {
+        for variable in crate::alertmanager::secrets(stack) {
+            let secret = secret_name(variable);
+            secrets.entry(secret.clone()).or_insert_with(|| ComposeSecret {
+                file: format!("./{SECRETS_DIR}/{secret}"),
+            });
+            if !out.secrets.contains(&secret) {
+                out.secrets.push(secret);
+            }
+        }
     }
 
     out.ports = s
@@ -341,6 +359,32 @@ fn service(
         ]),
     });
     Ok(out)
+}
+
+/// Prometheus's command line: the rendered configuration where the service mounts it, the data
+/// volume, and the retention of the model (seed 5.1: 30 days).
+fn prometheus_command(stack: &Stack, s: &Service) -> Vec<String> {
+    let config = s
+        .mounts
+        .iter()
+        .find_map(|m| match m {
+            Mount::Config { path, target } if path == crate::prometheus::CONFIG => Some(target.as_str()),
+            _ => None,
+        })
+        .unwrap_or("/etc/prometheus/prometheus.yml");
+    let data = s
+        .mounts
+        .iter()
+        .find_map(|m| match m {
+            Mount::Volume { target, .. } => Some(target.as_str()),
+            _ => None,
+        })
+        .unwrap_or("/prometheus");
+    vec![
+        format!("--config.file={config}"),
+        format!("--storage.tsdb.path={data}"),
+        format!("--storage.tsdb.retention.time={}", stack.monitoring.retention),
+    ]
 }
 
 /// Text Compose must not interpolate: `$` is written `$$`.

@@ -35,6 +35,7 @@ fn used(stack: &Stack) -> (IndexSet<&str>, IndexSet<&str>) {
             }
         }
     }
+    from_files.extend(crate::alertmanager::secrets(stack));
     let order = |set: IndexSet<&str>| -> IndexSet<&str> {
         stack
             .variables

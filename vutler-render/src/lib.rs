@@ -12,9 +12,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod alertmanager;
 pub mod compose;
 pub mod env_example;
 pub mod nginx;
+pub mod prometheus;
 mod rendered;
 mod templates;
 pub mod ufw;
@@ -90,6 +92,8 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     let mut tree = Rendered::new();
     // Config files come first: the Compose file hashes the ones it mounts.
     nginx::render(stack, &mut tree)?;
+    prometheus::render(stack, &mut tree)?;
+    alertmanager::render(stack, &mut tree)?;
     compose::render(stack, &mut tree)?;
     env_example::render(stack, &mut tree)?;
     ufw::render(stack, &mut tree)?;

@@ -33,8 +33,19 @@ fn minimal_stack() {
     let tree = fixture("minimal");
     assert_eq!(
         tree.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-        [ENV_EXAMPLE, COMPOSE_FILE, UFW_SCRIPT, NGINX_CONF]
+        [
+            ENV_EXAMPLE,
+            vutler_render::alertmanager::CONFIG,
+            COMPOSE_FILE,
+            UFW_SCRIPT,
+            NGINX_CONF,
+            vutler_render::prometheus::RULES,
+            vutler_render::prometheus::CONFIG
+        ]
     );
+    insta::assert_snapshot!("minimal-prometheus", file(&tree, vutler_render::prometheus::CONFIG));
+    insta::assert_snapshot!("minimal-alerts", file(&tree, vutler_render::prometheus::RULES));
+    insta::assert_snapshot!("minimal-alertmanager", file(&tree, vutler_render::alertmanager::CONFIG));
     insta::assert_snapshot!("minimal-ufw", file(&tree, UFW_SCRIPT));
     insta::assert_snapshot!("minimal-compose", file(&tree, COMPOSE_FILE));
     insta::assert_snapshot!("minimal-nginx", file(&tree, NGINX_CONF));
@@ -290,7 +301,13 @@ fn dev_follows_the_seed_dev_environment() {
     assert!(app["volumes"].to_string().contains("./src:/app/src"));
     assert!(app["ports"].to_string().contains("127.0.0.1:9229:9229/tcp"));
     assert!(tree.get(SCALE_FILE).is_none());
-    assert!(compose.get("secrets").is_none(), "dev reads secrets from .env");
+    // dev reads secrets from .env; only Alertmanager, which cannot, gets a secret file.
+    let secrets: Vec<&String> = compose["secrets"]
+        .as_object()
+        .map(|s| s.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(secrets, ["slack_webhook_url"]);
+    assert!(app.get("secrets").is_none());
 }
 
 fn serde_json_from_yaml(text: &str) -> serde_json::Value {

@@ -776,6 +776,15 @@ pub struct RawScrapeJob {
     /// Metric names this job produces; rules and panels may only use these.
     #[serde(default)]
     pub metrics: Vec<String>,
+    /// The service whose health this job reports, when it is an exporter for another service
+    /// (`postgres-exporter` monitors `postgres`); `service` otherwise. A critical service gets
+    /// `up == 0` and `absent(up)` alerts on the jobs that monitor it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitors: Option<String>,
+}
+
+fn web_port() -> String {
+    "web".into()
 }
 
 fn metrics_path() -> String {
@@ -833,6 +842,9 @@ pub enum AlertSeverity {
 pub struct RawAlertmanager {
     /// The Alertmanager service.
     pub service: String,
+    /// Name of that service's port Prometheus sends alerts to.
+    #[serde(default = "web_port")]
+    pub port: String,
     /// Receivers by name.
     pub receivers: IndexMap<String, RawReceiver>,
     /// Receiver of alerts no route matches.

@@ -905,6 +905,7 @@ impl Cx {
                         port: j.port.clone(),
                         path: j.path.clone(),
                         metrics: j.metrics.clone(),
+                        monitors: j.monitors.clone().unwrap_or_else(|| j.service.clone()),
                     },
                 )
             })
@@ -1000,6 +1001,7 @@ impl Cx {
         }
         let alertmanager = Alertmanager {
             service: am.service.clone(),
+            port: am.port.clone(),
             receivers,
             default_receiver: am.default_receiver.clone(),
             routes: am
@@ -1483,6 +1485,14 @@ impl Cx {
             }
         };
         service_ref(self, "monitoring.prometheus", &m.prometheus, None);
+        if stack.services.get(&m.prometheus).is_some_and(|s| s.command.is_some()) {
+            self.error_help(
+                code::INVALID,
+                format!("services.{}.command", m.prometheus),
+                "the Prometheus command line is rendered from `monitoring` (configuration, retention)",
+                "remove `command`; set `monitoring.retention` instead",
+            );
+        }
         for (name, j) in &m.scrape_jobs {
             service_ref(
                 self,
@@ -1490,9 +1500,17 @@ impl Cx {
                 &j.service,
                 Some(&j.port),
             );
+            if j.monitors != j.service && !stack.services.contains_key(&j.monitors) {
+                self.dangling(
+                    format!("monitoring.scrape_jobs.{name}.monitors"),
+                    "service",
+                    &j.monitors,
+                    stack.services.keys(),
+                );
+            }
         }
         let am = &m.alertmanager;
-        service_ref(self, "monitoring.alertmanager.service", &am.service, None);
+        service_ref(self, "monitoring.alertmanager.service", &am.service, Some(&am.port));
         let receiver_ref = |cx: &mut Cx, path: String, r: &str| {
             if !am.receivers.contains_key(r) {
                 cx.dangling(path, "receiver", r, am.receivers.keys());

@@ -508,6 +508,8 @@ pub struct ScrapeJob {
     pub path: String,
     /// Metrics produced.
     pub metrics: Vec<String>,
+    /// The service whose health the job reports (the scraped service unless an exporter).
+    pub monitors: String,
 }
 
 /// An alert group.
@@ -543,6 +545,8 @@ pub struct AlertRule {
 pub struct Alertmanager {
     /// Service.
     pub service: String,
+    /// Port name alerts are sent to.
+    pub port: String,
     /// Receivers by name.
     pub receivers: IndexMap<String, Receiver>,
     /// Fallback receiver.

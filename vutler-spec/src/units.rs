@@ -241,6 +241,13 @@ impl Duration {
     }
 }
 
+impl std::ops::Mul<u64> for Duration {
+    type Output = Duration;
+    fn mul(self, rhs: u64) -> Duration {
+        Duration(self.0.saturating_mul(rhs))
+    }
+}
+
 impl fmt::Display for Duration {
     /// The canonical form, which Compose, Prometheus and Alertmanager all read: `1m30s`, `30d`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

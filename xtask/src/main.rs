@@ -80,6 +80,8 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
         ("nginx -t", validate::nginx(&golden)?),
         ("shellcheck", validate::shellcheck(&golden)?),
+        ("promtool", validate::promtool(&golden, &root.join("xtask/promtool"))?),
+        ("amtool", validate::amtool(&golden)?),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -200,6 +202,19 @@ mod tests {
     #[test]
     fn shellcheck_is_clean_on_every_golden_script() {
         report("shellcheck", validate::shellcheck(&root().join("golden")));
+    }
+
+    #[test]
+    fn promtool_accepts_every_golden_prometheus_file_and_the_rule_tests_pass() {
+        report(
+            "promtool",
+            validate::promtool(&root().join("golden"), &root().join("xtask/promtool")),
+        );
+    }
+
+    #[test]
+    fn amtool_accepts_every_golden_alertmanager_file() {
+        report("amtool", validate::amtool(&root().join("golden")));
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //!   the keys Compose v2 reads and v1 does not know;
 //! - `nginx -t` on every NGINX config, with throwaway certificates at the paths it reads and its
 //!   upstream names resolvable, in a private mount namespace (so nothing on the machine changes);
-//! - `shellcheck` on every rendered shell script, which must report nothing.
+//! - `shellcheck` on every rendered shell script, which must report nothing;
+//! - `promtool check config` (which loads the rules too) and `promtool check rules` on every
+//!   Prometheus file, `promtool test rules` on the rule unit tests in `xtask/promtool/`, and
+//!   `amtool check-config` on every Alertmanager file.
 //!
 //! A missing tool is a visible skip on a developer machine, and a failure when
 //! `VUTLER_REQUIRE_VALIDATORS=1` (set by `.ci/run`). `.ci/install-validators` installs them.
@@ -263,4 +266,74 @@ pub fn shellcheck(golden: &Path) -> anyhow::Result<Outcome> {
         bail!("shellcheck reports:\n{}", String::from_utf8_lossy(&out.stdout));
     }
     Ok(Outcome::Passed(scripts.len()))
+}
+
+/// Runs a command; its output is the error when it fails.
+fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} fails:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// promtool on every golden Prometheus file, and the rule unit tests.
+pub fn promtool(golden: &Path, tests: &Path) -> anyhow::Result<Outcome> {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        return absent("promtool is not installed".into());
+    }
+    let mut checks = 0;
+    for dir in env_dirs(golden)? {
+        let config = dir.join("prometheus/prometheus.yml");
+        let rules = dir.join("prometheus/alerts.yml");
+        run(
+            Command::new("promtool").args(["check", "config"]).arg(&config),
+            &format!("promtool check config {}", config.display()),
+        )?;
+        run(
+            Command::new("promtool").args(["check", "rules"]).arg(&rules),
+            &format!("promtool check rules {}", rules.display()),
+        )?;
+        checks += 2;
+    }
+    let mut unit = Vec::new();
+    for entry in std::fs::read_dir(tests).with_context(|| format!("reading {}", tests.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            unit.push(path);
+        }
+    }
+    unit.sort();
+    if unit.is_empty() {
+        bail!("{} has no rule unit tests", tests.display());
+    }
+    for test in unit {
+        run(
+            Command::new("promtool").args(["test", "rules"]).arg(&test),
+            &format!("promtool test rules {}", test.display()),
+        )?;
+        checks += 1;
+    }
+    Ok(Outcome::Passed(checks))
+}
+
+/// `amtool check-config` on every golden Alertmanager file.
+pub fn amtool(golden: &Path) -> anyhow::Result<Outcome> {
+    if Command::new("amtool").arg("--version").output().is_err() {
+        return absent("amtool is not installed".into());
+    }
+    let mut checks = 0;
+    for dir in env_dirs(golden)? {
+        let config = dir.join("alertmanager/alertmanager.yml");
+        run(
+            Command::new("amtool").arg("check-config").arg(&config),
+            &format!("amtool check-config {}", config.display()),
+        )?;
+        checks += 1;
+    }
+    Ok(Outcome::Passed(checks))
 }

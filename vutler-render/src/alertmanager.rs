@@ -1,0 +1,168 @@
+//! `alertmanager/alertmanager.yml`: routes by severity, receivers whose credentials are read from
+//! Docker secret files (never written into the file), and critical alerts inhibiting warnings of
+//! the same alert.
+//!
+//! Alertmanager cannot read environment variables in its configuration, so its credentials are
+//! Docker secrets in every environment (`./secrets/<name>`, listed in `.env.example`).
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use vutler_spec::Stack;
+use vutler_spec::stack::{AlertSeverity, Receiver};
+
+use crate::compose::secret_name;
+use crate::{RenderError, Rendered, header, yaml};
+
+/// Path of the configuration in the rendered tree.
+pub const CONFIG: &str = "alertmanager/alertmanager.yml";
+
+#[derive(Debug, Serialize)]
+struct Config {
+    route: Route,
+    receivers: Vec<ReceiverConfig>,
+    inhibit_rules: Vec<Inhibit>,
+}
+
+#[derive(Debug, Serialize)]
+struct Route {
+    receiver: String,
+    // Child routes inherit the parent's grouping.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    group_by: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_wait: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_interval: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat_interval: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    matchers: Vec<String>,
+    #[serde(rename = "continue", skip_serializing_if = "std::ops::Not::not")]
+    continue_: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    routes: Vec<Route>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReceiverConfig {
+    name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    slack_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pagerduty_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Inhibit {
+    source_matchers: Vec<String>,
+    target_matchers: Vec<String>,
+    equal: Vec<&'static str>,
+}
+
+/// Where a secret variable is readable inside the Alertmanager container.
+pub fn secret_path(variable: &str) -> String {
+    format!("/run/secrets/{}", secret_name(variable))
+}
+
+/// The secret variables Alertmanager's receivers read.
+pub fn secrets(stack: &Stack) -> Vec<&str> {
+    stack
+        .monitoring
+        .alertmanager
+        .receivers
+        .values()
+        .map(|r| match r {
+            Receiver::Slack { webhook_url_secret, .. } => webhook_url_secret.as_str(),
+            Receiver::Pagerduty { routing_key_secret } => routing_key_secret.as_str(),
+        })
+        .collect()
+}
+
+fn severity(s: AlertSeverity) -> &'static str {
+    match s {
+        AlertSeverity::Info => "info",
+        AlertSeverity::Warning => "warning",
+        AlertSeverity::Critical => "critical",
+    }
+}
+
+fn child(receiver: &str, matcher: String, continue_: bool) -> Route {
+    Route {
+        receiver: receiver.to_owned(),
+        group_by: Vec::new(),
+        group_wait: None,
+        group_interval: None,
+        repeat_interval: None,
+        matchers: vec![matcher],
+        continue_,
+        routes: Vec::new(),
+    }
+}
+
+/// Adds the Alertmanager configuration to the tree.
+pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
+    let am = &stack.monitoring.alertmanager;
+    // One child route per (severity, receiver); all but the last receiver of a severity
+    // `continue`, so every receiver of the severity is notified.
+    let mut routes = Vec::new();
+    for r in &am.routes {
+        let matcher = format!("severity=\"{}\"", severity(r.severity));
+        for (i, receiver) in r.receivers.iter().enumerate() {
+            routes.push(child(receiver, matcher.clone(), i + 1 < r.receivers.len()));
+        }
+    }
+    let receivers = am
+        .receivers
+        .iter()
+        .map(|(name, r)| {
+            let mut out = ReceiverConfig {
+                name: name.clone(),
+                slack_configs: Vec::new(),
+                pagerduty_configs: Vec::new(),
+            };
+            match r {
+                Receiver::Slack {
+                    channel,
+                    webhook_url_secret,
+                } => out.slack_configs.push(IndexMap::from([
+                    ("api_url_file", secret_path(webhook_url_secret).into()),
+                    ("channel", channel.clone().into()),
+                    ("send_resolved", true.into()),
+                    (
+                        "title",
+                        "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}".into(),
+                    ),
+                    (
+                        "text",
+                        "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}".into(),
+                    ),
+                ])),
+                Receiver::Pagerduty { routing_key_secret } => out.pagerduty_configs.push(IndexMap::from([
+                    ("routing_key_file", secret_path(routing_key_secret).into()),
+                    ("send_resolved", true.into()),
+                ])),
+            }
+            out
+        })
+        .collect();
+    let config = Config {
+        route: Route {
+            receiver: am.default_receiver.clone(),
+            group_by: vec!["alertname", "severity"],
+            group_wait: Some("30s"),
+            group_interval: Some("5m"),
+            repeat_interval: Some("4h"),
+            matchers: Vec::new(),
+            continue_: false,
+            routes,
+        },
+        receivers,
+        inhibit_rules: vec![Inhibit {
+            source_matchers: vec!["severity=\"critical\"".into()],
+            target_matchers: vec!["severity=\"warning\"".into()],
+            equal: vec!["alertname"],
+        }],
+    };
+    tree.insert(CONFIG, format!("{}{}", header(stack), yaml::to_string(&config)?))?;
+    Ok(())
+}
