@@ -291,14 +291,23 @@ fn service(
                 read_only,
             } => (source.clone(), target, *read_only),
             Mount::Config { path, target } => {
-                let contents = tree.get(path).ok_or_else(|| RenderError::MissingConfig {
-                    service: name.to_owned(),
-                    path: path.clone(),
-                })?;
-                hasher.update(path.as_bytes());
-                hasher.update([0]);
-                hasher.update(contents.as_bytes());
-                hasher.update([0]);
+                // A rendered file, or a rendered folder (every file under it).
+                let files: Vec<(&str, &str)> = match tree.get(path) {
+                    Some(contents) => vec![(path.as_str(), contents)],
+                    None => tree.under(path).collect(),
+                };
+                if files.is_empty() {
+                    return Err(RenderError::MissingConfig {
+                        service: name.to_owned(),
+                        path: path.clone(),
+                    });
+                }
+                for (file, contents) in files {
+                    hasher.update(file.as_bytes());
+                    hasher.update([0]);
+                    hasher.update(contents.as_bytes());
+                    hasher.update([0]);
+                }
                 configs += 1;
                 (format!("./{path}"), target, true)
             }

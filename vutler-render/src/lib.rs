@@ -15,6 +15,7 @@
 pub mod alertmanager;
 pub mod compose;
 pub mod env_example;
+pub mod grafana;
 pub mod nginx;
 pub mod prometheus;
 mod rendered;
@@ -94,6 +95,7 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     nginx::render(stack, &mut tree)?;
     prometheus::render(stack, &mut tree)?;
     alertmanager::render(stack, &mut tree)?;
+    grafana::render(stack, &mut tree)?;
     compose::render(stack, &mut tree)?;
     env_example::render(stack, &mut tree)?;
     ufw::render(stack, &mut tree)?;

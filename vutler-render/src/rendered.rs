@@ -61,6 +61,15 @@ impl Rendered {
         self.files.get(path).map(String::as_str)
     }
 
+    /// The files under a folder (`grafana/provisioning`), in path order.
+    pub fn under<'a>(&'a self, folder: &str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let prefix = format!("{folder}/");
+        self.files
+            .range(prefix.clone()..)
+            .take_while(move |(p, _)| p.starts_with(&prefix))
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+    }
+
     /// Every file, in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.files.iter().map(|(p, c)| (p.as_str(), c.as_str()))

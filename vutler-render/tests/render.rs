@@ -38,6 +38,9 @@ fn minimal_stack() {
             vutler_render::alertmanager::CONFIG,
             COMPOSE_FILE,
             UFW_SCRIPT,
+            "grafana/dashboards/overview.json",
+            vutler_render::grafana::PROVIDERS,
+            vutler_render::grafana::DATASOURCES,
             NGINX_CONF,
             vutler_render::prometheus::RULES,
             vutler_render::prometheus::CONFIG
@@ -46,6 +49,14 @@ fn minimal_stack() {
     insta::assert_snapshot!("minimal-prometheus", file(&tree, vutler_render::prometheus::CONFIG));
     insta::assert_snapshot!("minimal-alerts", file(&tree, vutler_render::prometheus::RULES));
     insta::assert_snapshot!("minimal-alertmanager", file(&tree, vutler_render::alertmanager::CONFIG));
+    insta::assert_snapshot!(
+        "minimal-grafana-datasources",
+        file(&tree, vutler_render::grafana::DATASOURCES)
+    );
+    insta::assert_snapshot!(
+        "minimal-grafana-dashboard",
+        file(&tree, "grafana/dashboards/overview.json")
+    );
     insta::assert_snapshot!("minimal-ufw", file(&tree, UFW_SCRIPT));
     insta::assert_snapshot!("minimal-compose", file(&tree, COMPOSE_FILE));
     insta::assert_snapshot!("minimal-nginx", file(&tree, NGINX_CONF));
@@ -313,4 +324,71 @@ fn dev_follows_the_seed_dev_environment() {
 fn serde_json_from_yaml(text: &str) -> serde_json::Value {
     let files = vutler_spec::SpecFiles::new("x", vec![("compose.yaml".into(), text.into())], None);
     files.effective().map(|n| n.to_json()).unwrap_or_else(|r| panic!("{r}"))
+}
+
+#[test]
+fn every_dashboard_query_uses_a_provisioned_datasource() {
+    for env in ["dev", "staging", "production"] {
+        let tree = render(&stack("../specs", env)).unwrap_or_else(|e| panic!("{e}"));
+        let provisioned = serde_json_from_yaml(file(&tree, vutler_render::grafana::DATASOURCES));
+        let uids: Vec<&str> = provisioned["datasources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["uid"].as_str())
+            .collect();
+        assert_eq!(uids, ["vutler-prometheus"], "{env}");
+        let dashboards: Vec<(&str, &str)> = tree.under(vutler_render::grafana::DASHBOARDS).collect();
+        let titles: Vec<String> = dashboards
+            .iter()
+            .map(|(_, text)| {
+                let d: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+                for panel in d["panels"].as_array().into_iter().flatten() {
+                    for target in panel["targets"].as_array().into_iter().flatten() {
+                        let uid = target["datasource"]["uid"].as_str().unwrap_or_default();
+                        assert!(uids.contains(&uid), "{env}: {} uses datasource {uid}", panel["title"]);
+                        assert!(target["expr"].as_str().is_some_and(|e| !e.is_empty()));
+                    }
+                }
+                d["title"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect();
+        // Seed 5.2's three dashboards.
+        assert_eq!(
+            titles,
+            ["Agent Experience", "Infrastructure Health", "Vutler Overview"],
+            "{env}"
+        );
+    }
+}
+
+#[test]
+fn grafana_provisioning_is_mounted_and_hashed() {
+    let tree = render(&stack("../specs", "production")).unwrap_or_else(|e| panic!("{e}"));
+    let compose = serde_json_from_yaml(file(&tree, COMPOSE_FILE));
+    let grafana = &compose["services"]["grafana"];
+    let volumes = grafana["volumes"].to_string();
+    assert!(
+        volumes.contains("./grafana/provisioning:/etc/grafana/provisioning:ro"),
+        "{volumes}"
+    );
+    assert!(
+        volumes.contains("./grafana/dashboards:/etc/grafana/dashboards:ro"),
+        "{volumes}"
+    );
+    assert!(
+        grafana["labels"][CONFIG_HASH_LABEL]
+            .as_str()
+            .is_some_and(|h| h.len() == 64)
+    );
+    let providers = file(&tree, vutler_render::grafana::PROVIDERS);
+    assert!(
+        providers.contains("      path: /etc/grafana/dashboards\n"),
+        "{providers}"
+    );
+    // The admin password is a Docker secret in production.
+    assert_eq!(
+        grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"],
+        "/run/secrets/grafana_password"
+    );
 }
