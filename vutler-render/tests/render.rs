@@ -392,3 +392,40 @@ fn grafana_provisioning_is_mounted_and_hashed() {
         "/run/secrets/grafana_password"
     );
 }
+
+#[test]
+fn prometheus_reads_only_mounted_files_and_keeps_30_days() {
+    for env in ["dev", "staging", "production"] {
+        let tree = render(&stack("../specs", env)).unwrap_or_else(|e| panic!("{e}"));
+        let compose = serde_json_from_yaml(file(&tree, COMPOSE_FILE));
+        let prometheus = &compose["services"]["prometheus"];
+        let command: Vec<&str> = prometheus["command"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+            .collect();
+        assert!(
+            command.contains(&"--storage.tsdb.retention.time=30d"),
+            "{env}: {command:?}"
+        );
+        let config = command
+            .iter()
+            .find_map(|a| a.strip_prefix("--config.file="))
+            .unwrap_or_default();
+        let volumes = prometheus["volumes"].to_string();
+        // The configuration and, next to it, the rules it loads (`rule_files: [alerts.yml]`).
+        assert!(
+            volumes.contains(&format!("./prometheus/prometheus.yml:{config}:ro")),
+            "{env}: {volumes}"
+        );
+        let rules_target = format!("{}/alerts.yml", config.rsplit_once('/').map_or("", |(dir, _)| dir));
+        assert!(
+            volumes.contains(&format!("./prometheus/alerts.yml:{rules_target}:ro")),
+            "{env}: {volumes}"
+        );
+        assert!(file(&tree, vutler_render::prometheus::CONFIG).contains("rule_files:\n  - alerts.yml\n"));
+        let alertmanager = compose["services"]["alertmanager"]["volumes"].to_string();
+        assert!(alertmanager.contains("./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"));
+    }
+}
