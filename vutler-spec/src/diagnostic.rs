@@ -45,6 +45,9 @@ pub mod code {
     pub const CRON: &str = "cron";
     /// An alert expression that is not valid PromQL.
     pub const PROMQL: &str = "promql";
+    /// An alert rule or panel query uses a metric that no scrape job produces, or that the job
+    /// its `job="..."` matcher selects does not produce (`scrape_jobs.*.metrics`).
+    pub const UNKNOWN_METRIC: &str = "unknown-metric";
     /// A TLS protocol outside TLSv1.2 and TLSv1.3.
     pub const TLS: &str = "tls";
     /// A service without resource limits outside dev.

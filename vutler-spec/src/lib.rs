@@ -70,6 +70,7 @@ pub mod grammar;
 pub mod interpolation;
 pub mod load;
 pub mod merge;
+pub mod promql;
 pub mod raw;
 pub mod resolve;
 pub mod schema;

@@ -1,7 +1,7 @@
 //! From the raw document to the validated [`Stack`]: parse units, resolve references, check every
 //! invariant, and collect every problem rather than stopping at the first.
 //!
-//! Diagnostics are produced with spec paths only; [`crate::load`] attaches file positions by
+//! Diagnostics are produced with spec paths only; [`SpecFiles::resolve`](crate::SpecFiles::resolve) attaches file positions by
 //! looking the paths up in the merged document tree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 use crate::diagnostic::{Diagnostic, code};
 use crate::grammar;
 use crate::interpolation::Template;
+use crate::promql;
 use crate::raw::*;
 use crate::stack::*;
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
@@ -889,7 +890,7 @@ impl Cx {
 
     fn monitoring(&mut self, m: &RawMonitoring) -> Monitoring {
         self.names("monitoring.scrape_jobs", &m.scrape_jobs);
-        let scrape_jobs = m
+        let scrape_jobs: IndexMap<String, ScrapeJob> = m
             .scrape_jobs
             .iter()
             .map(|(name, j)| {
@@ -944,7 +945,12 @@ impl Cx {
                                 format!("invalid value {:?}: expected an alert name like HighErrorRate", r.name),
                             );
                         }
-                        self.promql(&format!("{rp}.expr"), &r.expr);
+                        self.query(
+                            &format!("{rp}.expr"),
+                            &format!("alert `{}`", r.name),
+                            &r.expr,
+                            &scrape_jobs,
+                        );
                         self.grammar(format!("{rp}.summary"), &r.summary, grammar::one_line);
                         AlertRule {
                             name: r.name.clone(),
@@ -1088,7 +1094,12 @@ impl Cx {
                             .iter()
                             .enumerate()
                             .map(|(qi, q)| {
-                                self.promql(&format!("{pp}.queries[{qi}].expr"), &q.expr);
+                                self.query(
+                                    &format!("{pp}.queries[{qi}].expr"),
+                                    &format!("panel `{}`", panel.name),
+                                    &q.expr,
+                                    &scrape_jobs,
+                                );
                                 Query {
                                     expr: q.expr.clone(),
                                     legend: q.legend.clone(),
@@ -1131,10 +1142,113 @@ impl Cx {
         }
     }
 
-    fn promql(&mut self, path: &str, expr: &str) {
-        if let Err(e) = promql_parser::parser::parse(expr) {
-            let first_line = e.lines().next().unwrap_or_default().trim().to_owned();
-            self.error(code::PROMQL, path, format!("not valid PromQL: {first_line}"));
+    /// Checks an alert rule expression or a panel query (`owner` names it: "alert `X`", "panel
+    /// `Y`"): it parses as PromQL, and what it selects is scraped (see [`Cx::selections`]).
+    fn query(&mut self, path: &str, owner: &str, expr: &str, jobs: &IndexMap<String, ScrapeJob>) {
+        if let Some(ast) = self.promql(path, expr) {
+            self.selections(path, owner, &ast, jobs);
+        }
+    }
+
+    /// Parses PromQL once; a syntax or type error is reported and gives `None`.
+    fn promql(&mut self, path: &str, expr: &str) -> Option<promql_parser::parser::Expr> {
+        promql_parser::parser::parse(expr)
+            .map_err(|e| {
+                let first_line = e.lines().next().unwrap_or_default().trim().to_owned();
+                self.error(code::PROMQL, path, format!("not valid PromQL: {first_line}"));
+            })
+            .ok()
+    }
+
+    /// Relates the selectors of a parsed expression to the scrape jobs: every `job="..."`
+    /// matcher names a job, and every metric is produced by some job or, when the selector
+    /// names an existing job, by that job. Series Prometheus writes itself (`up`, `ALERTS`,
+    /// `scrape_*`) come from every job. Each problem is reported once per expression.
+    fn selections(
+        &mut self,
+        path: &str,
+        owner: &str,
+        ast: &promql_parser::parser::Expr,
+        jobs: &IndexMap<String, ScrapeJob>,
+    ) {
+        let mut reported = BTreeSet::new();
+        for selector in promql::selectors(ast) {
+            let mut selected = Vec::new();
+            for job in &selector.jobs {
+                if jobs.contains_key(job) {
+                    selected.push(job.as_str());
+                } else if reported.insert(format!("job {job}")) {
+                    self.dangling_message(
+                        path,
+                        format!("{owner} selects job `{job}`, which is not a scrape job"),
+                        job,
+                        jobs.keys(),
+                    );
+                }
+            }
+            let Some(metric) = selector.metric.as_deref() else {
+                continue;
+            };
+            if promql::is_synthetic(metric) {
+                continue;
+            }
+            let producers: Vec<&str> = jobs
+                .iter()
+                .filter(|(_, j)| j.metrics.iter().any(|x| x == metric))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let by_jobs = |names: &[&str]| {
+                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                format!("job{} {}", if names.len() == 1 { "" } else { "s" }, list.join(", "))
+            };
+            if selected.is_empty() {
+                if producers.is_empty() && reported.insert(format!("metric {metric}")) {
+                    let add = "add it to the `metrics` of the scrape job that exports it";
+                    let typo = closest(
+                        metric,
+                        jobs.values()
+                            .flat_map(|j| &j.metrics)
+                            .map(String::as_str)
+                            .chain(promql::SYNTHETIC_METRICS),
+                    );
+                    let help = match typo {
+                        Some(best) => format!("did you mean `{best}`? If not, {add}"),
+                        None => add.to_owned(),
+                    };
+                    self.error_help(
+                        code::UNKNOWN_METRIC,
+                        path,
+                        format!("{owner} uses metric `{metric}`, which no scrape job produces"),
+                        help,
+                    );
+                }
+                continue;
+            }
+            for job in selected {
+                if producers.contains(&job) || !reported.insert(format!("metric {metric} of {job}")) {
+                    continue;
+                }
+                let list = format!("monitoring.scrape_jobs.{job}.metrics");
+                let help = if producers.is_empty() {
+                    format!("no scrape job produces it; if `{job}` exports it, add it to {list}")
+                } else {
+                    format!(
+                        "it is produced by {}; select {} instead, or add it to {list} if `{job}` exports it too",
+                        by_jobs(&producers),
+                        if producers.len() == 1 {
+                            "that job"
+                        } else {
+                            "one of them"
+                        },
+                    )
+                };
+                self.error_help(
+                    code::UNKNOWN_METRIC,
+                    path,
+                    format!("{owner} uses metric `{metric}` of job `{job}`, which does not produce it"),
+                    help,
+                );
+            }
         }
     }
 
