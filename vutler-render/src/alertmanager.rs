@@ -8,7 +8,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{AlertSeverity, Receiver};
+use vutler_spec::stack::Receiver;
 
 use crate::compose::secret_name;
 use crate::{RenderError, Rendered, header, yaml};
@@ -78,14 +78,6 @@ pub fn secrets(stack: &Stack) -> Vec<&str> {
         .collect()
 }
 
-fn severity(s: AlertSeverity) -> &'static str {
-    match s {
-        AlertSeverity::Info => "info",
-        AlertSeverity::Warning => "warning",
-        AlertSeverity::Critical => "critical",
-    }
-}
-
 fn child(receiver: &str, matcher: String, continue_: bool) -> Route {
     Route {
         receiver: receiver.to_owned(),
@@ -106,7 +98,7 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     // `continue`, so every receiver of the severity is notified.
     let mut routes = Vec::new();
     for r in &am.routes {
-        let matcher = format!("severity=\"{}\"", severity(r.severity));
+        let matcher = format!("severity=\"{}\"", r.severity.as_str());
         for (i, receiver) in r.receivers.iter().enumerate() {
             routes.push(child(receiver, matcher.clone(), i + 1 < r.receivers.len()));
         }

@@ -11,9 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use vutler_spec::Stack;
 use vutler_spec::interpolation::Part;
-use vutler_spec::stack::{
-    Condition, EnvValue, HealthTest, LogDriver, Mount, Protocol, Restart, SecretsBackend, Service,
-};
+use vutler_spec::stack::{Condition, EnvValue, HealthTest, LogDriver, Mount, Restart, SecretsBackend, Service};
 use vutler_spec::units::ByteSize;
 
 use crate::{RenderError, Rendered, header, yaml};
@@ -268,10 +266,7 @@ fn service(
                 IpAddr::V4(ip) => ip.to_string(),
                 IpAddr::V6(ip) => format!("[{ip}]"),
             };
-            let protocol = match p.protocol {
-                Protocol::Tcp => "tcp",
-                Protocol::Udp => "udp",
-            };
+            let protocol = p.protocol.as_str();
             Some(format!("{ip}:{}:{}/{protocol}", published.port, p.container))
         })
         .collect();

@@ -83,21 +83,12 @@ struct Rule {
     annotations: IndexMap<&'static str, String>,
 }
 
-fn severity(s: AlertSeverity) -> String {
-    match s {
-        AlertSeverity::Info => "info",
-        AlertSeverity::Warning => "warning",
-        AlertSeverity::Critical => "critical",
-    }
-    .to_owned()
-}
-
 fn rule(alert: String, expr: String, for_: Duration, sev: AlertSeverity, summary: String) -> Rule {
     Rule {
         alert,
         expr,
         for_: Some(for_.to_string()),
-        labels: IndexMap::from([("severity", severity(sev))]),
+        labels: IndexMap::from([("severity", sev.as_str().to_owned())]),
         annotations: IndexMap::from([("summary", summary)]),
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{FirewallPolicy, FirewallRule, Protocol};
+use vutler_spec::stack::{FirewallPolicy, FirewallRule};
 
 use crate::{RenderError, Rendered, header, templates};
 
@@ -51,19 +51,12 @@ fn policy(p: FirewallPolicy) -> &'static str {
     }
 }
 
-fn protocol(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-    }
-}
-
 fn rules(list: &[FirewallRule]) -> Vec<RuleCtx> {
     list.iter()
         .map(|r| RuleCtx {
             name: r.name.clone(),
             port: r.port,
-            protocol: protocol(r.protocol),
+            protocol: r.protocol.as_str(),
         })
         .collect()
 }
@@ -89,7 +82,7 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
                     IpAddr::V6(ip) => format!("[{ip}]"),
                 },
                 port: p.port,
-                protocol: protocol(port.protocol),
+                protocol: port.protocol.as_str(),
                 verdict: if p.is_public() {
                     "public, opened above"
                 } else {
