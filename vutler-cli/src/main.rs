@@ -26,7 +26,7 @@ const EXIT_INVALID: u8 = 2;
     after_help = "Examples:\n  vutler-render --env staging --out deploy/staging   write the staging tree\n  vutler-render --env production | less             every file behind a `# Source: <path>` banner\n  vutler-render validate --env production\n\nExit status: 0 rendered, 2 invalid spec or usage (nothing is written)."
 )]
 struct Cli {
-    /// Environment to render (an overlay file in <spec>/env/).
+    /// Environment to render (an overlay file in the spec folder's env/).
     #[arg(long)]
     env: Option<String>,
     /// Write the tree into this folder instead of printing it.
@@ -49,7 +49,7 @@ enum Command {
         after_help = "Examples:\n  vutler-render validate --env production\n  vutler-render validate --env dev --spec path/to/specs\n\nExit status: 0 valid (warnings are printed), 2 invalid."
     )]
     Validate {
-        /// Environment (an overlay file in <spec>/env/).
+        /// Environment (an overlay file in the spec folder's env/).
         #[arg(long)]
         env: String,
     },
@@ -58,7 +58,7 @@ enum Command {
         after_help = "Examples:\n  vutler-render explain --env production\n  vutler-render explain --env dev > dev-effective.yaml\n\nExit status: 0 printed, 2 invalid spec."
     )]
     Explain {
-        /// Environment (an overlay file in <spec>/env/).
+        /// Environment (an overlay file in the spec folder's env/).
         #[arg(long)]
         env: String,
     },
