@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use vutler_spec::Stack;
 use vutler_spec::stack::{Mount, PanelKind};
 
-use crate::{RenderError, Rendered, header, yaml};
+use crate::{RenderError, Rendered, endpoint, header, yaml};
 
 /// Folder of provisioning files in the rendered tree (mounted at `/etc/grafana/provisioning`).
 pub const PROVISIONING: &str = "grafana/provisioning";
@@ -117,18 +117,17 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
             .datasources
             .iter()
             .map(|(name, d)| {
-                let port = stack.services[&d.service].port(&d.port).map_or(0, |p| p.container);
-                DatasourceConfig {
+                Ok(DatasourceConfig {
                     name: name.clone(),
                     uid: d.uid.clone(),
                     kind: "prometheus",
                     access: "proxy",
-                    url: format!("http://{}:{port}", d.service),
+                    url: format!("http://{}", endpoint(stack, &d.service, &d.port)?),
                     is_default: d.default,
                     editable: false,
-                }
+                })
             })
-            .collect(),
+            .collect::<Result<_, RenderError>>()?,
     };
     tree.insert(
         DATASOURCES,

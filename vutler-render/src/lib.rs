@@ -80,6 +80,13 @@ impl From<RenderedPathError> for RenderError {
     }
 }
 
+/// The endpoint of a service's named port, which a validated stack always has.
+pub(crate) fn endpoint(stack: &Stack, service: &str, port: &str) -> Result<String, RenderError> {
+    stack
+        .endpoint(service, port)
+        .ok_or_else(|| RenderError::Invariant(format!("service `{service}` has no port `{port}`")))
+}
+
 /// The first lines of every generated text file (all of them read `#` as a comment).
 pub fn header(stack: &Stack) -> String {
     format!(

@@ -13,10 +13,9 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::CertificateSource;
 use vutler_spec::units::{ByteSize, Duration};
 
-use crate::{RenderError, Rendered, header, templates};
+use crate::{RenderError, Rendered, endpoint, header, templates};
 
 /// Path of the config in the rendered tree (mounted into the proxy with a `config:` mount).
 pub const NGINX_CONF: &str = "nginx/nginx.conf";
@@ -68,8 +67,7 @@ fn nginx_secs(d: Duration) -> String {
 /// Adds `nginx/nginx.conf` to the tree.
 pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     let edge = &stack.edge;
-    let app = &stack.services[&edge.upstream];
-    let port = app.port(&edge.upstream_port).map_or(0, |p| p.container);
+    let upstream_server = endpoint(stack, &edge.upstream, &edge.upstream_port)?;
     let sticky = stack.scaling.get(&edge.upstream).is_some_and(|s| s.sticky_sessions);
     let metrics_path = stack
         .monitoring
@@ -100,7 +98,7 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
         upstream: UpstreamCtx {
             name: format!("{}_backend", edge.upstream.replace('-', "_")),
             ip_hash: sticky,
-            servers: vec![format!("{}:{port}", edge.upstream)],
+            servers: vec![upstream_server],
         },
         tls: TlsCtx {
             certificate: tls.certificate.cert_path(),
@@ -110,9 +108,8 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
             prefer_server_ciphers: if tls.prefer_server_ciphers { "on" } else { "off" },
             session_cache: format!("shared:SSL:{}", nginx_size(tls.session_cache)),
             session_timeout: nginx_secs(tls.session_timeout),
-            // The model refuses stapling with a self-signed certificate; this keeps the two apart
-            // even if that rule changes.
-            stapling: tls.stapling && tls.certificate.source != CertificateSource::SelfSigned,
+            // The model refuses stapling with a self-signed certificate.
+            stapling: tls.stapling,
             hsts,
         },
     };

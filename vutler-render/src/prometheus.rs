@@ -13,7 +13,7 @@ use vutler_spec::Stack;
 use vutler_spec::stack::AlertSeverity;
 use vutler_spec::units::Duration;
 
-use crate::{RenderError, Rendered, header, yaml};
+use crate::{RenderError, Rendered, endpoint, header, yaml};
 
 /// Path of the configuration in the rendered tree.
 pub const CONFIG: &str = "prometheus/prometheus.yml";
@@ -105,12 +105,6 @@ fn camel(name: &str) -> String {
         .collect()
 }
 
-/// A `host:port` target for a service's named port.
-fn target(stack: &Stack, service: &str, port: &str) -> String {
-    let number = stack.services[service].port(port).map_or(0, |p| p.container);
-    format!("{service}:{number}")
-}
-
 fn derived_rules(stack: &Stack) -> Vec<Rule> {
     let m = &stack.monitoring;
     let written: Vec<&str> = m
@@ -195,21 +189,23 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
         alerting: Alerting {
             alertmanagers: vec![StaticConfigs {
                 static_configs: vec![Targets {
-                    targets: vec![target(stack, &am.service, &am.port)],
+                    targets: vec![endpoint(stack, &am.service, &am.port)?],
                 }],
             }],
         },
         scrape_configs: m
             .scrape_jobs
             .iter()
-            .map(|(name, j)| ScrapeConfig {
-                job_name: name.clone(),
-                metrics_path: j.path.clone(),
-                static_configs: vec![Targets {
-                    targets: vec![target(stack, &j.service, &j.port)],
-                }],
+            .map(|(name, j)| {
+                Ok(ScrapeConfig {
+                    job_name: name.clone(),
+                    metrics_path: j.path.clone(),
+                    static_configs: vec![Targets {
+                        targets: vec![endpoint(stack, &j.service, &j.port)?],
+                    }],
+                })
             })
-            .collect(),
+            .collect::<Result<_, RenderError>>()?,
     };
     tree.insert(CONFIG, format!("{}{}", header(stack), yaml::to_string(&config)?))?;
 

@@ -60,6 +60,14 @@ impl Stack {
         &self.vms[&self.target_vm]
     }
 
+    /// `service:port` of a service's named port, as other containers reach it on the Docker
+    /// network; `None` only for names the stack does not have (every reference in a validated
+    /// stack resolves).
+    pub fn endpoint(&self, service: &str, port: &str) -> Option<String> {
+        let number = self.services.get(service)?.port(port)?.container;
+        Some(format!("{service}:{number}"))
+    }
+
     /// Sum of the resources of every service, replicas counted, without scale-out plans.
     pub fn totals(&self) -> Resources {
         self.totals_with(|_| None)
