@@ -130,7 +130,15 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         Err(report) => return Ok(invalid(cli, &report)),
     };
     print_report(cli, &loaded.warnings)?;
-    let tree = vutler_render::render(&loaded.stack).context("vutler-render failed on a valid spec (a bug)")?;
+    let tree = match vutler_render::render(&loaded.stack) {
+        Ok(tree) => tree,
+        // A config mount of a file nothing renders is a mistake in the spec, not in the tool.
+        Err(e @ vutler_render::RenderError::MissingConfig { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("vutler-render failed on a valid spec (a bug)")),
+    };
     match &cli.out {
         Some(dir) => {
             for (path, contents) in tree.iter() {

@@ -305,3 +305,26 @@ fn render_needs_an_environment() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_config_mount_of_a_file_nothing_renders_is_an_input_error() {
+    let dir = broken_specs("base/30-monitoring.yaml", |t| {
+        t.replace("{ config: grafana/provisioning,", "{ config: grafana/provisionin,")
+    });
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "--env",
+        "staging",
+        "--spec",
+        &spec_arg(&dir),
+        "--out",
+        &out_dir.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("service `grafana` mounts config `grafana/provisionin`, which no renderer produces"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!out_dir.exists());
+}

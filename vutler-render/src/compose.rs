@@ -226,13 +226,7 @@ fn service(
                 variable,
                 file_env: Some(file_env),
             } if stack.secrets_backend == SecretsBackend::Docker => {
-                let secret = secret_name(variable);
-                secrets.entry(secret.clone()).or_insert_with(|| ComposeSecret {
-                    file: format!("./{SECRETS_DIR}/{secret}"),
-                });
-                if !out.secrets.contains(&secret) {
-                    out.secrets.push(secret.clone());
-                }
+                let secret = attach_secret(variable, &mut out, secrets);
                 out.environment
                     .insert(file_env.clone(), format!("/run/secrets/{secret}"));
                 continue;
@@ -247,13 +241,7 @@ fn service(
     // Alertmanager cannot read the environment: its credentials are always secret files.
     if name == stack.monitoring.alertmanager.service {
         for variable in crate::alertmanager::secrets(stack) {
-            let secret = secret_name(variable);
-            secrets.entry(secret.clone()).or_insert_with(|| ComposeSecret {
-                file: format!("./{SECRETS_DIR}/{secret}"),
-            });
-            if !out.secrets.contains(&secret) {
-                out.secrets.push(secret);
-            }
+            attach_secret(variable, &mut out, secrets);
         }
     }
 
@@ -262,10 +250,7 @@ fn service(
         .iter()
         .filter_map(|p| {
             let published = p.published?;
-            let ip = match published.host_ip {
-                IpAddr::V4(ip) => ip.to_string(),
-                IpAddr::V6(ip) => format!("[{ip}]"),
-            };
+            let ip = host_address(published.host_ip);
             let protocol = p.protocol.as_str();
             Some(format!("{ip}:{}:{}/{protocol}", published.port, p.container))
         })
@@ -389,6 +374,31 @@ fn prometheus_command(stack: &Stack, s: &Service) -> Vec<String> {
         format!("--storage.tsdb.path={data}"),
         format!("--storage.tsdb.retention.time={}", stack.monitoring.retention),
     ]
+}
+
+/// Gives a service the Docker secret holding a secret variable (declared once at the top level,
+/// from `./secrets/<name>`); returns the secret's name.
+fn attach_secret(
+    variable: &str,
+    service: &mut ComposeService,
+    secrets: &mut IndexMap<String, ComposeSecret>,
+) -> String {
+    let secret = secret_name(variable);
+    secrets.entry(secret.clone()).or_insert_with(|| ComposeSecret {
+        file: format!("./{SECRETS_DIR}/{secret}"),
+    });
+    if !service.secrets.contains(&secret) {
+        service.secrets.push(secret.clone());
+    }
+    secret
+}
+
+/// A host address as Compose and ufw write it next to a port (`[::1]` for IPv6).
+pub fn host_address(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    }
 }
 
 /// Text Compose must not interpolate: `$` is written `$$`.

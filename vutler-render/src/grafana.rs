@@ -72,6 +72,15 @@ fn dashboards_target(stack: &Stack) -> String {
         .unwrap_or_else(|| DEFAULT_DASHBOARDS_TARGET.to_owned())
 }
 
+/// Query ids unique within a panel: `A`..`Z`, then `A1`, `B1`, ...
+fn ref_id(i: usize) -> String {
+    let letter = char::from(b'A' + u8::try_from(i % 26).unwrap_or(0));
+    match i / 26 {
+        0 => letter.to_string(),
+        round => format!("{letter}{round}"),
+    }
+}
+
 fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
     let uid = &stack.monitoring.grafana.datasources[&p.datasource].uid;
     let datasource = json!({ "type": "prometheus", "uid": uid });
@@ -81,7 +90,7 @@ fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
         .enumerate()
         .map(|(i, q)| {
             let mut t = json!({
-                "refId": char::from(b'A' + u8::try_from(i % 26).unwrap_or(0)).to_string(),
+                "refId": ref_id(i),
                 "datasource": datasource,
                 "expr": q.expr,
             });
@@ -167,4 +176,15 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
         tree.insert(format!("{DASHBOARDS}/{name}.json"), text)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_ids_are_unique() {
+        let ids: std::collections::BTreeSet<String> = (0..60).map(super::ref_id).collect();
+        assert_eq!(ids.len(), 60);
+        assert_eq!(super::ref_id(0), "A");
+        assert_eq!(super::ref_id(27), "B1");
+    }
 }

@@ -55,8 +55,11 @@ struct TlsCtx {
 
 /// Sizes as NGINX writes them: `100m`, `10m`.
 fn nginx_size(size: ByteSize) -> String {
-    let (n, unit) = size.whole_unit();
-    format!("{n}{}", unit.to_ascii_lowercase())
+    // NGINX knows k, m and g; a whole number of terabytes is written in gigabytes.
+    match size.whole_unit() {
+        (n, "T") => format!("{}g", n * 1024),
+        (n, unit) => format!("{n}{}", unit.to_ascii_lowercase()),
+    }
 }
 
 /// Durations in whole seconds (`3600s`), which every NGINX time directive reads.

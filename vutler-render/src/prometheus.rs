@@ -237,8 +237,14 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
         .collect();
     let derived = derived_rules(stack);
     if !derived.is_empty() {
+        // promtool refuses two groups of one name: take one the spec does not use.
+        let taken = |name: &str| groups.iter().any(|g| g.name == name);
+        let name = std::iter::once(DERIVED_GROUP.to_owned())
+            .chain((2..).map(|n| format!("{DERIVED_GROUP}_{n}")))
+            .find(|n| !taken(n))
+            .unwrap_or_default();
         groups.push(Group {
-            name: DERIVED_GROUP.into(),
+            name,
             interval: None,
             rules: derived,
         });

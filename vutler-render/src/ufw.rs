@@ -4,8 +4,6 @@
 //! Ports and protocols are typed; rule, service and project names follow the model's name
 //! grammar and are shell-quoted anyway (the `sh` filter), so no spec value can run a command.
 
-use std::net::IpAddr;
-
 use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{FirewallPolicy, FirewallRule};
@@ -68,19 +66,9 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     for (name, s) in &stack.services {
         for port in &s.ports {
             let Some(p) = port.published else { continue };
-            let allowed = fw.allow.iter().any(|r| r.port == p.port && r.protocol == port.protocol);
-            if p.is_public() && !allowed {
-                return Err(RenderError::Invariant(format!(
-                    "service `{name}` publishes {}:{} publicly but the firewall does not allow it",
-                    p.host_ip, p.port
-                )));
-            }
             published.push(PublishedCtx {
                 service: name.clone(),
-                address: match p.host_ip {
-                    IpAddr::V4(ip) => ip.to_string(),
-                    IpAddr::V6(ip) => format!("[{ip}]"),
-                },
+                address: crate::compose::host_address(p.host_ip),
                 port: p.port,
                 protocol: port.protocol.as_str(),
                 verdict: if p.is_public() {

@@ -1,5 +1,6 @@
-//! Hostile values in every spec field that reaches the NGINX config or a shell script are refused
-//! by validation, with a diagnostic naming the field; nothing is rendered from them.
+//! Hostile values in the spec fields that reach the NGINX config, a shell script or a comment
+//! header are refused by validation, with a diagnostic naming the field; nothing is rendered
+//! from them. Names that only reach YAML keys (port names) follow the same name grammar.
 
 use std::path::Path;
 
@@ -93,6 +94,22 @@ fn a_hostile_service_name_is_refused() {
         let path = format!("services.{value}");
         assert!(
             report.diagnostics.iter().any(|d| d.path == path && d.code == "grammar"),
+            "{value:?}:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn a_hostile_environment_name_is_refused() {
+    // The environment name reaches every file's header and the ufw script.
+    for value in HOSTILE.iter().chain(&["evil\ntouch pwned #"]) {
+        let files = SpecFiles::new(*value, vec![base()], None);
+        let report = files.resolve().err().unwrap_or_else(|| panic!("{value:?} accepted"));
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "grammar" && d.message.starts_with("invalid environment name")),
             "{value:?}:\n{report}"
         );
     }

@@ -211,7 +211,9 @@ fn dev_and_staging_nginx() {
 }
 
 #[test]
-fn rendering_is_deterministic() {
+fn rendering_a_stack_twice_gives_equal_trees() {
+    // Across processes and runs, the CLI test `render_writes_the_same_tree_every_time` and the
+    // golden drift test cover it.
     for env in ["dev", "staging", "production"] {
         let s = stack("../specs", env);
         assert_eq!(render(&s).ok(), render(&s).ok(), "{env}");

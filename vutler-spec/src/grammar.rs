@@ -184,6 +184,27 @@ pub fn host_ip(s: &str) -> Result<IpAddr, String> {
     s.parse::<IpAddr>().map_err(|_| "an IP address like 127.0.0.1".into())
 }
 
+/// A variable's default value, written into `${VAR:-default}` and `.env`: printable ASCII without
+/// `$`, braces, `#`, quotes or backslashes, and no space at either end.
+pub fn env_default(s: &str) -> Result<(), String> {
+    let ok = s.trim() == s
+        && all(s, |c| c.is_ascii_graphic() || c == ' ')
+        && !s.contains(['$', '{', '}', '#', '"', '\'', '\\', '`']);
+    ok.then_some(())
+        .ok_or_else(|| "a plain value without `$`, braces, `#`, quotes or surrounding spaces".into())
+}
+
+/// A placeholder for a secret in `.env.example`: `<strong-password>`, never a value.
+pub fn placeholder(s: &str) -> Result<(), String> {
+    let inner = s.strip_prefix('<').and_then(|r| r.strip_suffix('>')).unwrap_or("");
+    let ok = !inner.is_empty()
+        && all(inner, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ' | '.')
+        });
+    ok.then_some(())
+        .ok_or_else(|| "a placeholder like <strong-password>, never a real value".into())
+}
+
 /// Free text that ends up in a comment or a quoted value: one line, no control characters.
 pub fn one_line(s: &str) -> Result<(), String> {
     (!s.chars().any(char::is_control))

@@ -82,6 +82,15 @@ impl SpecFiles {
 
     /// The effective document: base files joined, overlay applied.
     pub fn effective(&self) -> Result<Node, Report> {
+        // The environment name reaches rendered files (headers, comments): it follows the name
+        // grammar like every other name.
+        if let Err(expected) = crate::grammar::name(&self.env) {
+            return Err(self.report(vec![Diagnostic::error(
+                code::GRAMMAR,
+                "",
+                format!("invalid environment name {:?}: expected {expected}", self.env),
+            )]));
+        }
         let mut diags = Vec::new();
         let mut parsed = Vec::new();
         for &id in &self.base {

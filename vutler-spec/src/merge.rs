@@ -202,6 +202,16 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
                 path.pop();
             }
         }
+        // An empty value (`key:` or `key: ~`) would silently drop the inherited one.
+        (inherited, Value::Null) if *inherited != Value::Null => diags.push(
+            Diagnostic::error(
+                code::OVERLAY,
+                path.to_string(),
+                "an empty value here would drop the inherited one",
+            )
+            .with_span(overlay.span)
+            .with_help("write the new value, or `{ $remove: true }` to remove the entry on purpose"),
+        ),
         (_, value) => {
             *base = Node {
                 value,

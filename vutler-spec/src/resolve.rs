@@ -130,6 +130,16 @@ impl Cx {
         }
     }
 
+    /// YAML and TOML read `3.10` as the number 3.1: a value meant as text must be quoted.
+    fn float_as_text(&mut self, path: String) {
+        self.error_help(
+            code::TYPE,
+            path,
+            "a number with a fraction here would lose how it is written (3.10 reads as 3.1)",
+            "quote it",
+        );
+    }
+
     /// Grafana uids are one namespace for datasources and dashboards.
     fn unique_uid<'a>(&mut self, seen: &mut HashMap<&'a str, String>, path: &str, uid: &'a str) {
         if let Some(first) = seen.insert(uid, path.to_owned()) {
@@ -245,9 +255,21 @@ impl Cx {
                         "remove `default`; secrets are set in the deployment's .env or secret files, never in specs/",
                     );
                 }
+                self.grammar(format!("{p}.group"), &v.group, grammar::one_line);
+                if let Some(example) = &v.example {
+                    let check = if v.secret {
+                        grammar::placeholder
+                    } else {
+                        grammar::one_line
+                    };
+                    self.grammar(format!("{p}.example"), example, check);
+                }
+                if let Some(RawScalar::Float(_)) = &v.default {
+                    self.float_as_text(format!("{p}.default"));
+                }
                 let default = v.default.as_ref().map(ToString::to_string);
                 if let Some(d) = &default {
-                    self.grammar(format!("{p}.default"), d, grammar::one_line);
+                    self.grammar(format!("{p}.default"), d, grammar::env_default);
                 }
                 let var = Variable {
                     description: v.description.clone(),
@@ -441,6 +463,9 @@ impl Cx {
             self.grammar(ep.clone(), key, grammar::env_name);
             let v = match value {
                 RawEnvValue::Text(scalar) => {
+                    if let RawScalar::Float(_) = scalar {
+                        self.float_as_text(ep.clone());
+                    }
                     let text = scalar.to_string();
                     self.grammar(ep.clone(), &text, grammar::one_line);
                     let template = Template::parse(&text).unwrap_or_else(|message| {
@@ -471,6 +496,11 @@ impl Cx {
                             Some(_) => {}
                         }
                     }
+                    let template = template
+                        .substitute("DOMAIN", &raw.domain)
+                        .substitute("PROJECT", &raw.project);
+                    // Checked once the spec's own values are in: a literal with `${PROJECT}` in it
+                    // is still a literal.
                     if template.variables().next().is_none() && secret_looking(key) && !text.is_empty() {
                         self.error_help(
                             code::SECRET_LITERAL,
@@ -479,11 +509,7 @@ impl Cx {
                             format!("declare a secret variable and write `{key}: {{ secret: VAR }}`"),
                         );
                     }
-                    EnvValue::Text(
-                        template
-                            .substitute("DOMAIN", &raw.domain)
-                            .substitute("PROJECT", &raw.project),
-                    )
+                    EnvValue::Text(template)
                 }
                 RawEnvValue::Secret(r) => {
                     match raw.variables.get(&r.secret) {
@@ -1548,6 +1574,30 @@ impl Cx {
             }
         }
         if let Some(proxy) = stack.services.get(&e.proxy) {
+            // The proxy listens on 80 (ACME, redirect) and 443 (TLS) in its container.
+            for port in [80, 443] {
+                if !proxy.ports.iter().any(|p| p.container == port && p.published.is_some()) {
+                    self.error_help(
+                        code::INVALID,
+                        format!("services.{}.ports", e.proxy),
+                        format!("the proxy `{}` must publish its container port {port}", e.proxy),
+                        format!("add `{{ name: ..., container: {port}, published: {port}, host_ip: 0.0.0.0 }}`"),
+                    );
+                }
+            }
+            // NGINX resolves the upstream when it starts: it must start after the app is up.
+            let waits = proxy
+                .depends_on
+                .iter()
+                .any(|d| d.service == e.upstream && d.condition == Condition::ServiceHealthy);
+            if !waits && stack.services.contains_key(&e.upstream) {
+                self.error_help(
+                    code::INVALID,
+                    format!("services.{}.depends_on", e.proxy),
+                    format!("the proxy `{}` must wait for `{}` to be healthy", e.proxy, e.upstream),
+                    format!("add `{}` to services.{}.depends_on", e.upstream, e.proxy),
+                );
+            }
             let c = &stack.tls.certificate;
             let mounted = proxy.mounts.iter().any(
                 |m| matches!(m, Mount::Bind { source, target, .. } if *source == c.host_dir && *target == c.mount_dir),

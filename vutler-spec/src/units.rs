@@ -111,20 +111,26 @@ impl ByteSize {
             return Err(bad());
         }
         let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+        let too_large = || format!("`{text}` is too large");
+        if frac.len() > 12 {
+            return Err(format!("`{text}` has more decimals than a size needs"));
+        }
         let scale = 1024u128.pow(power);
-        let whole: u128 = whole.parse().map_err(|_| bad())?;
-        let digits = u32::try_from(frac.len()).map_err(|_| bad())?;
+        let whole: u128 = whole.parse().map_err(|_| too_large())?;
         let frac_value: u128 = if frac.is_empty() {
             0
         } else {
             frac.parse().map_err(|_| bad())?
         };
-        let denom = 10u128.pow(digits.min(30));
-        let frac_bytes = frac_value * scale;
+        let denom = 10u128.pow(u32::try_from(frac.len()).map_err(|_| bad())?);
+        let frac_bytes = frac_value.checked_mul(scale).ok_or_else(too_large)?;
         if frac_bytes % denom != 0 {
             return Err(format!("`{text}` is not a whole number of bytes"));
         }
-        let total = whole * scale + frac_bytes / denom;
+        let total = whole
+            .checked_mul(scale)
+            .and_then(|w| w.checked_add(frac_bytes / denom))
+            .ok_or_else(too_large)?;
         if total == 0 {
             return Err(format!("a size must be above zero, found `{text}`"));
         }
@@ -369,7 +375,20 @@ mod tests {
         assert_eq!(ByteSize::parse("4GiB"), ByteSize::parse("4g"));
         assert_eq!(ByteSize::parse("1.5GB").map(|s| s.to_string()), Ok("1536MB".into()));
         assert_eq!(ByteSize::parse("10m").map(|s| s.whole_unit()), Ok((10, "M")));
-        for bad in ["", "MB", "4 GBs", "1.2.3G", "0MB", "-1GB", "4XB", ".5G", "0.1B"] {
+        for bad in [
+            "",
+            "MB",
+            "4 GBs",
+            "1.2.3G",
+            "0MB",
+            "-1GB",
+            "4XB",
+            ".5G",
+            "0.1B",
+            "999999999999999999999999999999TB",
+            "1.5000000000000000000000000000TB",
+            "1.5000000000000000000000000000000B",
+        ] {
             assert!(ByteSize::parse(bad).is_err(), "{bad}");
         }
     }
