@@ -101,6 +101,10 @@ fn a_mounted_config_is_hashed_onto_its_service() {
         if let Some(conf) = conf {
             tree.insert("nginx/nginx.conf", conf)?;
         }
+        // The other configs the fixture mounts, as the pipeline renders them.
+        vutler_render::prometheus::render(&stack, &mut tree)?;
+        vutler_render::alertmanager::render(&stack, &mut tree)?;
+        vutler_render::grafana::render(&stack, &mut tree)?;
         vutler_render::compose::render(&stack, &mut tree)?;
         Ok(tree.get(COMPOSE_FILE).unwrap_or_default().to_owned())
     };
@@ -119,7 +123,17 @@ fn a_mounted_config_is_hashed_onto_its_service() {
     );
     assert!(label(&one).starts_with(&format!("      {CONFIG_HASH_LABEL}: ")) && label(&one).len() > 64);
     assert_ne!(label(&one), label(&two), "a changed config changes the hash");
-    assert_eq!(one.matches(CONFIG_HASH_LABEL).count(), 1, "only the proxy mounts it");
+    // Only the service that mounts it changes: the other labels stay.
+    let labels = |compose: &str| -> Vec<String> {
+        compose
+            .lines()
+            .filter(|l| l.contains(CONFIG_HASH_LABEL))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (first, second) = (labels(&one), labels(&two));
+    assert_eq!(first.len(), 4, "proxy, prometheus, alertmanager, grafana");
+    assert_eq!(first.iter().zip(&second).filter(|(a, b)| a != b).count(), 1);
     let missing = with(None).map(drop).map_err(|e| e.to_string());
     assert_eq!(
         missing,
