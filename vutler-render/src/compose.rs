@@ -14,7 +14,7 @@ use vutler_spec::interpolation::Part;
 use vutler_spec::stack::{Condition, EnvValue, HealthTest, LogDriver, Mount, Restart, SecretsBackend, Service};
 use vutler_spec::units::ByteSize;
 
-use crate::{RenderError, Rendered, header, yaml};
+use crate::{RenderError, Rendered, header, short_size, yaml};
 
 /// Path of the Compose file in the rendered tree.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -225,7 +225,7 @@ fn service(
             EnvValue::Secret {
                 variable,
                 file_env: Some(file_env),
-            } if stack.secrets_backend == SecretsBackend::Docker => {
+            } if reads_secret_file(stack, value) => {
                 let secret = attach_secret(variable, &mut out, secrets);
                 out.environment
                     .insert(file_env.clone(), format!("/run/secrets/{secret}"));
@@ -376,6 +376,12 @@ fn prometheus_command(stack: &Stack, s: &Service) -> Vec<String> {
     ]
 }
 
+/// Whether a container reads this secret from a Docker secret file (the `docker` backend and an
+/// image with a `*_FILE` variable) rather than from `.env`.
+pub(crate) fn reads_secret_file(stack: &Stack, value: &EnvValue) -> bool {
+    matches!(value, EnvValue::Secret { file_env: Some(_), .. }) && stack.secrets_backend == SecretsBackend::Docker
+}
+
 /// Gives a service the Docker secret holding a secret variable (declared once at the top level,
 /// from `./secrets/<name>`); returns the secret's name.
 fn attach_secret(
@@ -421,12 +427,10 @@ pub fn secret_name(variable: &str) -> String {
     variable.to_ascii_lowercase()
 }
 
-/// Sizes as Compose writes them: `512m`, `4g`.
+/// Sizes as Compose writes them: `512m`, `4g`, `100b`.
 fn compose_size(size: ByteSize) -> String {
-    let (n, unit) = size.whole_unit();
-    if unit.is_empty() {
-        format!("{n}b")
-    } else {
-        format!("{n}{}", unit.to_ascii_lowercase())
+    match short_size(size) {
+        (n, "") => format!("{n}b"),
+        (n, unit) => format!("{n}{unit}"),
     }
 }

@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use indexmap::{IndexMap, IndexSet};
 use vutler_spec::Stack;
-use vutler_spec::stack::{EnvValue, SecretsBackend};
+use vutler_spec::stack::EnvValue;
 
-use crate::compose::{SECRETS_DIR, secret_name};
+use crate::compose::{SECRETS_DIR, reads_secret_file, secret_name};
 use crate::{RenderError, Rendered, header};
 
 /// Path of the file in the rendered tree.
@@ -23,10 +23,7 @@ fn used(stack: &Stack) -> (IndexSet<&str>, IndexSet<&str>) {
         for value in s.environment.values() {
             match value {
                 EnvValue::Text(t) => from_env.extend(t.variables()),
-                EnvValue::Secret {
-                    variable,
-                    file_env: Some(_),
-                } if stack.secrets_backend == SecretsBackend::Docker => {
+                EnvValue::Secret { variable, .. } if reads_secret_file(stack, value) => {
                     from_files.insert(variable.as_str());
                 }
                 EnvValue::Secret { variable, .. } => {

@@ -87,6 +87,18 @@ pub(crate) fn endpoint(stack: &Stack, service: &str, port: &str) -> Result<Strin
         .ok_or_else(|| RenderError::Invariant(format!("service `{service}` has no port `{port}`")))
 }
 
+/// A size in the largest unit Docker, Compose and NGINX all read (`k`, `m`, `g`; never `t`):
+/// `(512, "m")`, `(1024, "g")`, `(100, "")` for bytes.
+pub(crate) fn short_size(size: vutler_spec::units::ByteSize) -> (u64, &'static str) {
+    match size.whole_unit() {
+        (n, "T") => (n * 1024, "g"),
+        (n, "G") => (n, "g"),
+        (n, "M") => (n, "m"),
+        (n, "K") => (n, "k"),
+        (n, _) => (n, ""),
+    }
+}
+
 /// The first lines of every generated text file (all of them read `#` as a comment).
 pub fn header(stack: &Stack) -> String {
     format!(
@@ -107,4 +119,18 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     env_example::render(stack, &mut tree)?;
     ufw::render(stack, &mut tree)?;
     Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use vutler_spec::units::ByteSize;
+
+    #[test]
+    fn short_sizes_never_use_terabytes() {
+        let size = |s: &str| super::short_size(ByteSize::parse(s).unwrap_or_default());
+        assert_eq!(size("1TB"), (1024, "g"));
+        assert_eq!(size("512MB"), (512, "m"));
+        assert_eq!(size("1536KB"), (1536, "k"));
+        assert_eq!(size("100"), (100, ""));
+    }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::units::{ByteSize, Duration};
 
-use crate::{RenderError, Rendered, endpoint, header, templates};
+use crate::{RenderError, Rendered, endpoint, header, short_size, templates};
 
 /// Path of the config in the rendered tree (mounted into the proxy with a `config:` mount).
 pub const NGINX_CONF: &str = "nginx/nginx.conf";
@@ -37,7 +37,7 @@ struct NginxCtx {
 struct UpstreamCtx {
     name: String,
     ip_hash: bool,
-    servers: Vec<String>,
+    server: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,11 +55,8 @@ struct TlsCtx {
 
 /// Sizes as NGINX writes them: `100m`, `10m`.
 fn nginx_size(size: ByteSize) -> String {
-    // NGINX knows k, m and g; a whole number of terabytes is written in gigabytes.
-    match size.whole_unit() {
-        (n, "T") => format!("{}g", n * 1024),
-        (n, unit) => format!("{n}{}", unit.to_ascii_lowercase()),
-    }
+    let (n, unit) = short_size(size);
+    format!("{n}{unit}")
 }
 
 /// Durations in whole seconds (`3600s`), which every NGINX time directive reads.
@@ -101,7 +98,7 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
         upstream: UpstreamCtx {
             name: format!("{}_backend", edge.upstream.replace('-', "_")),
             ip_hash: sticky,
-            servers: vec![upstream_server],
+            server: upstream_server,
         },
         tls: TlsCtx {
             certificate: tls.certificate.cert_path(),

@@ -83,11 +83,11 @@ struct Rule {
     annotations: IndexMap<&'static str, String>,
 }
 
-fn rule(alert: String, expr: String, for_: Duration, sev: AlertSeverity, summary: String) -> Rule {
+fn rule(alert: String, expr: String, for_: Option<Duration>, sev: AlertSeverity, summary: String) -> Rule {
     Rule {
         alert,
         expr,
-        for_: Some(for_.to_string()),
+        for_: for_.map(|d| d.to_string()),
         labels: IndexMap::from([("severity", sev.as_str().to_owned())]),
         annotations: IndexMap::from([("summary", summary)]),
     }
@@ -126,7 +126,7 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
                 rules.push(rule(
                     format!("{}Down", camel(job_name)),
                     down,
-                    minute,
+                    Some(minute),
                     AlertSeverity::Critical,
                     summary,
                 ));
@@ -136,7 +136,7 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
             rules.push(rule(
                 format!("{}Absent", camel(job_name)),
                 absent,
-                minute * 5,
+                Some(minute * 5),
                 AlertSeverity::Critical,
                 summary,
             ));
@@ -147,7 +147,7 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         rules.push(rule(
             "RedisMemoryHigh".into(),
             "redis_memory_max_bytes > 0 and redis_memory_used_bytes / redis_memory_max_bytes > 0.9".into(),
-            minute * 5,
+            Some(minute * 5),
             AlertSeverity::Warning,
             "Redis uses over 90% of its maxmemory: presence data will be evicted".into(),
         ));
@@ -159,14 +159,14 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
             rules.push(rule(
                 format!("BackupStale{}", camel(job)),
                 format!("time() - {selector} > {}", stale.secs()),
-                minute * 10,
+                Some(minute * 10),
                 AlertSeverity::Critical,
                 format!("The {job} backup has not succeeded for more than {stale}"),
             ));
             rules.push(rule(
                 format!("BackupMissing{}", camel(job)),
                 format!("absent({selector})"),
-                stale,
+                Some(stale),
                 AlertSeverity::Critical,
                 format!("No successful {job} backup has been recorded"),
             ));
@@ -219,14 +219,7 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
                 .rules
                 .iter()
                 .map(|r| {
-                    let mut out = rule(
-                        r.name.clone(),
-                        r.expr.clone(),
-                        Duration::default(),
-                        r.severity,
-                        r.summary.clone(),
-                    );
-                    out.for_ = r.for_.map(|d| d.to_string());
+                    let mut out = rule(r.name.clone(), r.expr.clone(), r.for_, r.severity, r.summary.clone());
                     if let Some(d) = &r.description {
                         out.annotations.insert("description", d.clone());
                     }

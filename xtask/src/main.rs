@@ -159,6 +159,7 @@ fn golden(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
     Ok(stale)
 }
 
+/// Every file under a folder, at any depth (none when the folder does not exist).
 fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -37,6 +37,22 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// The first of these programs that is not on the `PATH`, if any.
+fn first_missing<'a>(tools: &[&'a str]) -> Option<&'a str> {
+    tools.iter().copied().find(|tool| {
+        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output();
+        !found.is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Skips (or, when validators are required, fails) unless every tool is installed.
+fn require(tools: &[&str]) -> anyhow::Result<Option<Outcome>> {
+    match first_missing(tools) {
+        Some(tool) => absent(format!("{tool} is not installed")).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A tool that is absent: a skip, or an error when validators are required.
 fn absent(what: String) -> anyhow::Result<Outcome> {
     if required() {
@@ -81,8 +97,8 @@ fn filled_env_file(dir: &Path, scratch: &Path) -> anyhow::Result<PathBuf> {
 
 /// `docker-compose config -q` on every golden Compose file (and the scale overlay with its base).
 pub fn compose(golden: &Path) -> anyhow::Result<Outcome> {
-    if Command::new("docker-compose").arg("version").output().is_err() {
-        return absent("docker-compose is not installed".into());
+    if let Some(skip) = require(&["docker-compose"])? {
+        return Ok(skip);
     }
     let scratch = std::env::temp_dir().join(format!("vutler-validate-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).context("creating a scratch folder")?;
@@ -100,15 +116,8 @@ pub fn compose(golden: &Path) -> anyhow::Result<Outcome> {
                 for f in &files {
                     cmd.args(["-f", f]);
                 }
-                let out = cmd.args(["config", "-q"]).output().context("running docker-compose")?;
-                if !out.status.success() {
-                    bail!(
-                        "docker-compose rejects {} in {}:\n{}",
-                        files.join(" + "),
-                        dir.display(),
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                }
+                let what = format!("docker-compose config on {} in {}", files.join(" + "), dir.display());
+                run(cmd.args(["config", "-q"]), &what)?;
                 checks += 1;
             }
         }
@@ -183,11 +192,8 @@ fn directive_values<'a>(conf: &'a str, directive: &str) -> Vec<&'a str> {
 
 /// `nginx -t` on every golden NGINX config.
 pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
-    for tool in ["nginx", "openssl", "unshare"] {
-        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output();
-        if !found.is_ok_and(|o| o.status.success()) {
-            return absent(format!("{tool} is not installed"));
-        }
+    if let Some(skip) = require(&["nginx", "openssl", "unshare"])? {
+        return Ok(skip);
     }
     let mut checks = 0;
     for dir in env_dirs(golden)? {
@@ -234,37 +240,25 @@ pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Passed(checks))
 }
 
-/// Every `*.sh` under a folder, sorted.
-fn scripts_under(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            scripts_under(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "sh") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// `shellcheck` on every golden shell script: no finding of any severity.
 pub fn shellcheck(golden: &Path) -> anyhow::Result<Outcome> {
-    if Command::new("shellcheck").arg("--version").output().is_err() {
-        return absent("shellcheck is not installed".into());
+    if let Some(skip) = require(&["shellcheck"])? {
+        return Ok(skip);
     }
-    let mut scripts = Vec::new();
-    scripts_under(golden, &mut scripts)?;
+    let mut scripts: Vec<PathBuf> = crate::files_under(golden)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
     scripts.sort();
     if scripts.is_empty() {
         bail!("{} has no shell scripts to check", golden.display());
     }
-    let out = Command::new("shellcheck")
-        .args(["--severity=style", "--shell=bash"])
-        .args(&scripts)
-        .output()?;
-    if !out.status.success() {
-        bail!("shellcheck reports:\n{}", String::from_utf8_lossy(&out.stdout));
-    }
+    run(
+        Command::new("shellcheck")
+            .args(["--severity=style", "--shell=bash"])
+            .args(&scripts),
+        "shellcheck",
+    )?;
     Ok(Outcome::Passed(scripts.len()))
 }
 
@@ -283,8 +277,8 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
 
 /// promtool on every golden Prometheus file, and the rule unit tests.
 pub fn promtool(golden: &Path, tests: &Path) -> anyhow::Result<Outcome> {
-    if Command::new("promtool").arg("--version").output().is_err() {
-        return absent("promtool is not installed".into());
+    if let Some(skip) = require(&["promtool"])? {
+        return Ok(skip);
     }
     let mut checks = 0;
     for dir in env_dirs(golden)? {
@@ -323,8 +317,8 @@ pub fn promtool(golden: &Path, tests: &Path) -> anyhow::Result<Outcome> {
 
 /// `amtool check-config` on every golden Alertmanager file.
 pub fn amtool(golden: &Path) -> anyhow::Result<Outcome> {
-    if Command::new("amtool").arg("--version").output().is_err() {
-        return absent("amtool is not installed".into());
+    if let Some(skip) = require(&["amtool"])? {
+        return Ok(skip);
     }
     let mut checks = 0;
     for dir in env_dirs(golden)? {
