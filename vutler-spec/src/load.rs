@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::diagnostic::{Diagnostic, Report, Severity, code};
 use crate::merge;
 use crate::raw::{RawStack, TOP_LEVEL_KEYS};
-use crate::resolve::{closest, resolve};
+use crate::resolve::{closest, resolve_allowing};
 use crate::source::{FileId, Sources};
 use crate::stack::Stack;
 use crate::tree::{self, Node, Segment};
@@ -36,7 +36,8 @@ pub struct Loaded {
     pub tree: Node,
     /// The effective spec after overlays, as raw types.
     pub raw: RawStack,
-    /// Warnings (no errors), with the sources they point into.
+    /// Warnings, with the sources they point into; errors only with the codes allowed by
+    /// [`SpecFiles::resolve_allowing`].
     pub warnings: Report,
 }
 
@@ -126,9 +127,16 @@ impl SpecFiles {
     /// Parses, merges, deserializes and validates. On success the stack comes with any warnings;
     /// on failure the report holds every error found (and the warnings).
     pub fn resolve(&self) -> Result<Loaded, Report> {
+        self.resolve_allowing(&[])
+    }
+
+    /// Like [`SpecFiles::resolve`], but a stack whose only errors have one of the `allowed`
+    /// codes is still returned, those errors included in [`Loaded::warnings`]. `plan` uses it
+    /// with [`crate::diagnostic::code::CAPACITY`] to show the totals of a stack that does not fit.
+    pub fn resolve_allowing(&self, allowed: &[&str]) -> Result<Loaded, Report> {
         let tree = self.effective()?;
         let raw = deserialize(&tree).map_err(|d| self.report(vec![d]))?;
-        let (stack, mut diags) = resolve(&raw, &self.env);
+        let (stack, mut diags) = resolve_allowing(&raw, &self.env, allowed);
         for d in &mut diags {
             if d.span.is_none() {
                 let (span, _) = tree.locate(&parse_path(&d.path), false);

@@ -30,13 +30,19 @@ const MIN_READ_TIMEOUT_MS: u64 = 60_000;
 /// Resolves and validates a raw stack. Returns the stack when there is no error, and every
 /// diagnostic (errors and warnings) in either case.
 pub fn resolve(raw: &RawStack, env: &str) -> (Option<Stack>, Vec<Diagnostic>) {
+    resolve_allowing(raw, env, &[])
+}
+
+/// Like [`resolve`], but the stack is also returned when every error found has one of the
+/// `allowed` codes (e.g. [`code::CAPACITY`], to report on a stack that does not fit its VM).
+pub fn resolve_allowing(raw: &RawStack, env: &str, allowed: &[&str]) -> (Option<Stack>, Vec<Diagnostic>) {
     let mut cx = Cx { diags: Vec::new() };
     let stack = cx.stack(raw, env);
     cx.check_stack(&stack);
-    let ok = !cx
+    let ok = cx
         .diags
         .iter()
-        .any(|d| d.severity == crate::diagnostic::Severity::Error);
+        .all(|d| d.severity != crate::diagnostic::Severity::Error || allowed.contains(&d.code));
     (ok.then_some(stack), cx.diags)
 }
 
@@ -1501,13 +1507,12 @@ impl Cx {
     }
 
     fn check_capacity(&mut self, stack: &Stack) {
-        let Some(vm) = stack.vms.get(&stack.target_vm) else {
+        let Some(capacity) = stack.capacity() else {
             return;
         };
-        let base = stack.totals();
-        let scaled = stack.scaled_totals();
-        for (label, total) in [("", base), (" with the scale-out plans", scaled)] {
-            if !label.is_empty() && total == base {
+        let vm = capacity.vm;
+        for (label, total) in [("", capacity.base), (" with the scale-out plans", capacity.scaled)] {
+            if !label.is_empty() && total == capacity.base {
                 continue;
             }
             let over = [

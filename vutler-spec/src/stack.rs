@@ -68,6 +68,16 @@ impl Stack {
         Some(format!("{service}:{number}"))
     }
 
+    /// The resource totals against the VM, or `None` when `target_vm` names no VM (which a
+    /// validated stack never does).
+    pub fn capacity(&self) -> Option<Capacity> {
+        Some(Capacity {
+            vm: self.vms.get(&self.target_vm)?.resources(),
+            base: self.totals(),
+            scaled: self.scaled_totals(),
+        })
+    }
+
     /// Sum of the resources of every service, replicas counted, without scale-out plans.
     pub fn totals(&self) -> Resources {
         self.totals_with(|_| None)
@@ -106,6 +116,37 @@ pub struct Vm {
     pub disk: ByteSize,
     /// Monthly cost.
     pub monthly_usd: CostRange,
+}
+
+impl Vm {
+    /// The VM's size as resources.
+    pub fn resources(&self) -> Resources {
+        Resources {
+            cpus: self.cpus,
+            memory: self.memory,
+            disk: self.disk,
+        }
+    }
+}
+
+/// The resources a stack needs against the VM it runs on (seed 2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// What the VM has.
+    pub vm: Resources,
+    /// What the services need, replicas counted.
+    pub base: Resources,
+    /// What they need with every scale-out plan applied (equal to `base` without plans).
+    pub scaled: Resources,
+}
+
+impl Capacity {
+    /// Whether the stack fits the VM, scale-out plans included.
+    pub fn fits(&self) -> bool {
+        [self.base, self.scaled]
+            .iter()
+            .all(|t| t.cpus <= self.vm.cpus && t.memory <= self.vm.memory && t.disk <= self.vm.disk)
+    }
 }
 
 /// A monthly cost line.
