@@ -33,6 +33,11 @@ fn used(stack: &Stack) -> (IndexSet<&str>, IndexSet<&str>) {
         }
     }
     from_files.extend(crate::alertmanager::secrets(stack));
+    // The scripts read the backup destination's credentials from the environment or `.env`.
+    if let Some(c) = &stack.backups.credentials {
+        from_env.insert(c.access_key_id.as_str());
+        from_env.insert(c.secret_access_key.as_str());
+    }
     let order = |set: IndexSet<&str>| -> IndexSet<&str> {
         stack
             .variables

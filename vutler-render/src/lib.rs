@@ -17,6 +17,7 @@ pub mod compose;
 pub mod env_example;
 pub mod grafana;
 pub mod nginx;
+pub mod ops;
 pub mod prometheus;
 mod rendered;
 mod templates;
@@ -118,6 +119,7 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     compose::render(stack, &mut tree)?;
     env_example::render(stack, &mut tree)?;
     ufw::render(stack, &mut tree)?;
+    ops::render(stack, &mut tree)?;
     Ok(tree)
 }
 

@@ -21,8 +21,7 @@ pub const CONFIG: &str = "prometheus/prometheus.yml";
 pub const RULES: &str = "prometheus/alerts.yml";
 /// Name of the generated rule group.
 pub const DERIVED_GROUP: &str = "vutler_derived";
-/// Metric written by `scripts/backup.sh` through node-exporter's textfile collector.
-pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
+pub use vutler_spec::stack::BACKUP_METRIC;
 
 #[derive(Debug, Serialize)]
 struct Config {

@@ -75,6 +75,11 @@ impl Rendered {
         self.files.iter().map(|(p, c)| (p.as_str(), c.as_str()))
     }
 
+    /// Whether the file at a path is a script to be written executable (it starts with `#!`).
+    pub fn is_executable(&self, path: &str) -> bool {
+        self.get(path).is_some_and(|c| c.starts_with("#!"))
+    }
+
     /// Number of files.
     pub fn len(&self) -> usize {
         self.files.len()

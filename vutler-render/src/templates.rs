@@ -2,7 +2,8 @@
 //!
 //! Templates are files under `vutler-render/templates/`, compiled into the binary. Decisions are
 //! made in Rust and passed in a `*Ctx` struct; templates only lay out text. Undefined values are
-//! errors, nothing is auto-escaped (the targets are not HTML), and the trailing newline is kept.
+//! errors, nothing is auto-escaped (the targets are not HTML), the trailing newline is kept, and
+//! comments are written `{## ##}` (shell scripts use `{#`).
 
 use std::sync::OnceLock;
 
@@ -16,15 +17,46 @@ pub const NGINX_CONF: &str = "nginx.conf.j2";
 /// Template id of the ufw script.
 pub const UFW_SCRIPT: &str = "ufw.sh.j2";
 
-const TEMPLATES: [(&str, &str); 2] = [
+/// Template id of `scripts/backup.sh`.
+pub const BACKUP_SCRIPT: &str = "ops/backup.sh.j2";
+/// Template id of `scripts/restore.sh`.
+pub const RESTORE_SCRIPT: &str = "ops/restore.sh.j2";
+/// Template id of `scripts/healthcheck.sh`.
+pub const HEALTHCHECK_SCRIPT: &str = "ops/healthcheck.sh.j2";
+/// Template id of `scripts/update.sh`.
+pub const UPDATE_SCRIPT: &str = "ops/update.sh.j2";
+/// Template id of `scripts/rollback.sh`.
+pub const ROLLBACK_SCRIPT: &str = "ops/rollback.sh.j2";
+/// Template id of the backup crontab.
+pub const CRON: &str = "ops/cron.j2";
+
+const TEMPLATES: [(&str, &str); 10] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
+    // Partials included by the scripts: shared helpers, and the update/rollback steps.
+    ("ops/lib.sh.j2", include_str!("../templates/ops/lib.sh.j2")),
+    ("ops/deploy.sh.j2", include_str!("../templates/ops/deploy.sh.j2")),
+    (BACKUP_SCRIPT, include_str!("../templates/ops/backup.sh.j2")),
+    (RESTORE_SCRIPT, include_str!("../templates/ops/restore.sh.j2")),
+    (HEALTHCHECK_SCRIPT, include_str!("../templates/ops/healthcheck.sh.j2")),
+    (UPDATE_SCRIPT, include_str!("../templates/ops/update.sh.j2")),
+    (ROLLBACK_SCRIPT, include_str!("../templates/ops/rollback.sh.j2")),
+    (CRON, include_str!("../templates/ops/cron.j2")),
 ];
 
-/// Quotes a value as one shell word: `'...'`, with `'` written `'\''`. Values reaching scripts
-/// already follow the model's grammars; this makes a script safe even if a grammar widens.
+/// Quotes a value as one shell word: unchanged when it is made only of characters no shell
+/// treats specially (`[A-Za-z0-9_./:=@%+,-]`), else `'...'` with `'` written `'\''`. Values reaching scripts already follow the model's grammars; this
+/// keeps a script safe even if a grammar widens.
 pub fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 fn environment() -> &'static Environment<'static> {
@@ -32,8 +64,10 @@ fn environment() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // `{#` opens a Jinja comment, but shell scripts write `${#array[@]}`: comments are `{## ##}`.
         match minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
+            .comment_delimiters("{##", "##}")
             .build()
         {
             Ok(syntax) => env.set_syntax(syntax),
@@ -72,7 +106,11 @@ mod tests {
 
     #[test]
     fn shell_quote_makes_one_inert_word() {
-        assert_eq!(shell_quote("ssh"), "'ssh'");
+        assert_eq!(shell_quote("ssh"), "ssh");
+        assert_eq!(shell_quote("/opt/app-1.0"), "/opt/app-1.0");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("~root"), "'~root'");
         assert_eq!(shell_quote("a'b"), r"'a'\''b'");
         assert_eq!(shell_quote("$(id) `id` ; \n"), "'$(id) `id` ; \n'");
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use vutler_render::compose::{COMPOSE_FILE, CONFIG_HASH_LABEL, SCALE_FILE};
 use vutler_render::env_example::ENV_EXAMPLE;
 use vutler_render::nginx::NGINX_CONF;
+use vutler_render::ops;
 use vutler_render::ufw::UFW_SCRIPT;
 use vutler_render::{RenderError, Rendered, render};
 use vutler_spec::Stack;
@@ -36,6 +37,7 @@ fn minimal_stack() {
         [
             ENV_EXAMPLE,
             vutler_render::alertmanager::CONFIG,
+            "cron/fixture",
             COMPOSE_FILE,
             UFW_SCRIPT,
             "grafana/dashboards/overview.json",
@@ -43,7 +45,12 @@ fn minimal_stack() {
             vutler_render::grafana::DATASOURCES,
             NGINX_CONF,
             vutler_render::prometheus::RULES,
-            vutler_render::prometheus::CONFIG
+            vutler_render::prometheus::CONFIG,
+            ops::BACKUP_SCRIPT,
+            ops::HEALTHCHECK_SCRIPT,
+            ops::RESTORE_SCRIPT,
+            ops::ROLLBACK_SCRIPT,
+            ops::UPDATE_SCRIPT,
         ]
     );
     insta::assert_snapshot!("minimal-prometheus", file(&tree, vutler_render::prometheus::CONFIG));
@@ -61,6 +68,34 @@ fn minimal_stack() {
     insta::assert_snapshot!("minimal-compose", file(&tree, COMPOSE_FILE));
     insta::assert_snapshot!("minimal-nginx", file(&tree, NGINX_CONF));
     insta::assert_snapshot!("minimal-env-example", file(&tree, ENV_EXAMPLE));
+    insta::assert_snapshot!("minimal-backup", file(&tree, ops::BACKUP_SCRIPT));
+    insta::assert_snapshot!("minimal-restore", file(&tree, ops::RESTORE_SCRIPT));
+    insta::assert_snapshot!("minimal-healthcheck", file(&tree, ops::HEALTHCHECK_SCRIPT));
+    insta::assert_snapshot!("minimal-update", file(&tree, ops::UPDATE_SCRIPT));
+    insta::assert_snapshot!("minimal-rollback", file(&tree, ops::ROLLBACK_SCRIPT));
+    insta::assert_snapshot!("minimal-cron", file(&tree, "cron/fixture"));
+}
+
+#[test]
+fn a_data_volume_added_with_its_backup_job_gets_a_step_and_a_schedule() {
+    let (before, after) = (fixture("minimal"), fixture("backup-added"));
+    for path in [ops::BACKUP_SCRIPT, ops::RESTORE_SCRIPT, "cron/fixture"] {
+        assert!(!file(&before, path).contains("docs"), "{path}");
+    }
+    let backup = file(&after, ops::BACKUP_SCRIPT);
+    assert!(backup.contains("JOBS=(db docs)\n"), "{backup}");
+    assert!(
+        backup.contains("    docs)\n      # mongodump of every database (service docs)."),
+        "{backup}"
+    );
+    // Docker secrets are not used here: the password is the container's variable.
+    assert!(
+        backup.contains(r#"--username="$MONGO_INITDB_ROOT_USERNAME" --password="$MONGO_INITDB_ROOT_PASSWORD""#),
+        "{backup}"
+    );
+    assert!(file(&after, ops::RESTORE_SCRIPT).contains("exec mongorestore --archive --gzip --drop"));
+    insta::assert_snapshot!("backup-added-backup", backup);
+    insta::assert_snapshot!("backup-added-cron", file(&after, "cron/fixture"));
 }
 
 #[test]
@@ -179,11 +214,7 @@ fn the_firewall_opens_exactly_ssh_http_https() {
         let allowed: Vec<&str> = ufw.lines().filter_map(|l| l.strip_prefix("ufw allow ")).collect();
         assert_eq!(
             allowed,
-            [
-                "22/tcp comment 'ssh'",
-                "80/tcp comment 'http'",
-                "443/tcp comment 'https'"
-            ],
+            ["22/tcp comment ssh", "80/tcp comment http", "443/tcp comment https"],
             "{env}"
         );
         assert!(ufw.contains("\nset -euo pipefail\n"));

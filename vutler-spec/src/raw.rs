@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// The top-level keys of [`RawStack`] in declaration order, which is also the order of the
 /// effective document that `explain` prints (base files may define them in any order).
-pub const TOP_LEVEL_KEYS: [&str; 17] = [
+pub const TOP_LEVEL_KEYS: [&str; 18] = [
     "project",
     "domain",
     "target_vm",
@@ -30,6 +30,7 @@ pub const TOP_LEVEL_KEYS: [&str; 17] = [
     "firewall",
     "monitoring",
     "backups",
+    "operations",
     "scaling",
 ];
 
@@ -76,6 +77,9 @@ pub struct RawStack {
     pub monitoring: RawMonitoring,
     /// Backup jobs (seed 6).
     pub backups: RawBackups,
+    /// Where the operations scripts run and what they do besides backups (seed 4, 9).
+    #[serde(default)]
+    pub operations: RawOperations,
     /// Horizontal scale-out plans by service name (seed 7.1), rendered as a separate overlay.
     #[serde(default)]
     pub scaling: IndexMap<String, RawScale>,
@@ -996,8 +1000,26 @@ pub struct RawBackups {
     pub destination: String,
     /// Age after which a missing fresh backup raises an alert, e.g. `26h`.
     pub stale_after: String,
+    /// Secret variables with the object store's credentials, read by `backup.sh` from its
+    /// environment or `.env`. Without them the AWS CLI's own credential chain is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<RawBackupCredentials>,
+    /// Host folder of node-exporter's textfile collector, where `backup.sh` records each
+    /// successful backup for the stale-backup alerts (`/var/lib/node_exporter/textfile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub textfile_dir: Option<String>,
     /// Backup jobs by name.
     pub jobs: IndexMap<String, RawBackupJob>,
+}
+
+/// Credentials of the backup destination, as names of secret variables (never values).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackupCredentials {
+    /// Variable holding the access key id (`BACKUP_S3_ACCESS_KEY_ID`).
+    pub access_key_id: String,
+    /// Variable holding the secret access key (`BACKUP_S3_SECRET_ACCESS_KEY`).
+    pub secret_access_key: String,
 }
 
 /// One backup job.
@@ -1010,6 +1032,20 @@ pub struct RawBackupJob {
     pub volume: String,
     /// How the data is dumped.
     pub method: BackupMethod,
+    /// Database to dump: required by `pg_dump`; `mongodump` dumps every database without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Variable of the service's environment holding the user the dump connects as
+    /// (`POSTGRES_USER`, `MONGO_INITDB_ROOT_USERNAME`, `MINIO_ROOT_USER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_env: Option<String>,
+    /// Variable of the service's environment holding that user's password (`mongodump` and
+    /// `minio_mirror`; `pg_dump` uses the container's local socket, which needs none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// Name of the service's S3 API port (`minio_mirror`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
     /// When, as a crontab schedule in UTC (`0 2 * * *`).
     pub schedule: String,
     /// How long backups are kept, e.g. `30d`.
@@ -1026,6 +1062,41 @@ pub enum BackupMethod {
     Mongodump,
     /// `mc mirror` of the object store.
     MinioMirror,
+}
+
+impl BackupMethod {
+    /// The name used in specs (`pg_dump`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupMethod::PgDump => "pg_dump",
+            BackupMethod::Mongodump => "mongodump",
+            BackupMethod::MinioMirror => "minio_mirror",
+        }
+    }
+}
+
+/// Where the operations scripts (`scripts/`, `cron/`) run and what they check.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperations {
+    /// Folder the rendered tree is deployed to on the host; cron runs the scripts from there.
+    /// Default `/opt/<project>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_dir: Option<String>,
+    /// Folder of the scripts' log files when cron runs them. Default `/var/log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_dir: Option<String>,
+    /// Command run in a one-off container of the new app image before `update.sh` rolls the
+    /// app (`[npm, run, migrate, up]`). No migration step without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Vec<String>>,
+    /// HTTP path on the public domain that answers 200 with the running version in its body
+    /// (`/api/info`); `healthcheck.sh`, `update.sh` and `rollback.sh` check it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_path: Option<String>,
+    /// Highest disk usage `healthcheck.sh` accepts, in percent. Default 85.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_usage_max: Option<u8>,
 }
 
 /// A horizontal scale-out plan for one service.

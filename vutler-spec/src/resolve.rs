@@ -354,6 +354,7 @@ impl Cx {
         let firewall = self.firewall(&raw.firewall);
         let monitoring = self.monitoring(&raw.monitoring);
         let backups = self.backups(&raw.backups);
+        let operations = self.operations(&raw.project, &raw.operations);
         self.names("scaling", &raw.scaling);
         let scaling = raw
             .scaling
@@ -393,6 +394,7 @@ impl Cx {
             firewall,
             monitoring,
             backups,
+            operations,
             scaling,
         }
     }
@@ -1302,6 +1304,7 @@ impl Cx {
                     );
                     Schedule::parse("@daily").unwrap_or_else(|_| unreachable!("a valid literal"))
                 });
+                self.backup_method_fields(&p, j);
                 let retention = self.duration(format!("{p}.retention"), &j.retention);
                 if retention.millis() > 0 && retention.whole_days().is_none() {
                     self.error(
@@ -1316,17 +1319,117 @@ impl Cx {
                         service: j.service.clone(),
                         volume: j.volume.clone(),
                         method: j.method,
+                        database: j.database.clone(),
+                        user_env: j.user_env.clone().unwrap_or_default(),
+                        password_env: j.password_env.clone(),
+                        port: j.port.clone(),
                         schedule,
                         retention,
                     },
                 )
             })
             .collect();
+        if let Some(dir) = &b.textfile_dir {
+            self.grammar("backups.textfile_dir", dir, grammar::absolute_path);
+        }
+        let credentials = b.credentials.as_ref().map(|c| {
+            self.grammar("backups.credentials.access_key_id", &c.access_key_id, grammar::env_name);
+            self.grammar(
+                "backups.credentials.secret_access_key",
+                &c.secret_access_key,
+                grammar::env_name,
+            );
+            BackupCredentials {
+                access_key_id: c.access_key_id.clone(),
+                secret_access_key: c.secret_access_key.clone(),
+            }
+        });
         Backups {
             local_dir: b.local_dir.clone(),
             destination: b.destination.clone(),
             stale_after: self.duration("backups.stale_after", &b.stale_after),
+            credentials,
+            textfile_dir: b.textfile_dir.clone(),
             jobs,
+        }
+    }
+
+    /// Each method reads its own fields: a missing one is an error, and so is one it ignores.
+    fn backup_method_fields(&mut self, path: &str, j: &RawBackupJob) {
+        use BackupMethod::*;
+        // (field, set, required by, accepted by)
+        let fields: [(&str, bool, &[BackupMethod], &[BackupMethod]); 4] = [
+            ("database", j.database.is_some(), &[PgDump], &[PgDump, Mongodump]),
+            (
+                "user_env",
+                j.user_env.is_some(),
+                &[PgDump, Mongodump, MinioMirror],
+                &[PgDump, Mongodump, MinioMirror],
+            ),
+            (
+                "password_env",
+                j.password_env.is_some(),
+                &[Mongodump, MinioMirror],
+                &[Mongodump, MinioMirror],
+            ),
+            ("port", j.port.is_some(), &[MinioMirror], &[MinioMirror]),
+        ];
+        let method = j.method.as_str();
+        for (field, set, required, accepted) in fields {
+            if !set && required.contains(&j.method) {
+                self.error(
+                    code::INVALID,
+                    path.to_owned(),
+                    format!("method `{method}` needs `{field}`"),
+                );
+            } else if set && !accepted.contains(&j.method) {
+                self.error(
+                    code::INVALID,
+                    format!("{path}.{field}"),
+                    format!("`{field}` does not apply to method `{method}`"),
+                );
+            }
+        }
+        if let Some(db) = &j.database {
+            self.grammar(format!("{path}.database"), db, grammar::name);
+        }
+        for (field, value) in [("user_env", &j.user_env), ("password_env", &j.password_env)] {
+            if let Some(v) = value {
+                self.grammar(format!("{path}.{field}"), v, grammar::env_name);
+            }
+        }
+    }
+
+    fn operations(&mut self, project: &str, o: &RawOperations) -> Operations {
+        let install_dir = o.install_dir.clone().unwrap_or_else(|| format!("/opt/{project}"));
+        self.grammar("operations.install_dir", &install_dir, grammar::absolute_path);
+        let log_dir = o.log_dir.clone().unwrap_or_else(|| "/var/log".to_owned());
+        self.grammar("operations.log_dir", &log_dir, grammar::absolute_path);
+        if let Some(migrate) = &o.migrate {
+            if migrate.is_empty() {
+                self.error(code::INVALID, "operations.migrate", "the migration command is empty");
+            }
+            for (i, arg) in migrate.iter().enumerate() {
+                self.grammar(format!("operations.migrate[{i}]"), arg, grammar::one_line);
+            }
+        }
+        if let Some(path) = &o.verify_path {
+            self.grammar("operations.verify_path", path, grammar::url_path);
+        }
+        let disk_usage_max = o.disk_usage_max.unwrap_or(85);
+        if !(1..=99).contains(&disk_usage_max) {
+            self.error(
+                code::INVALID,
+                "operations.disk_usage_max",
+                format!("{disk_usage_max}% is not a usage limit: use 1 to 99"),
+            );
+        }
+        Operations {
+            install_dir,
+            log_dir,
+            migrate: o.migrate.clone(),
+            verify_path: o.verify_path.clone(),
+            disk_usage_max,
         }
     }
 
@@ -1751,6 +1854,27 @@ impl Cx {
             match stack.services.get(&j.service) {
                 None => self.dangling(format!("{p}.service"), "service", &j.service, stack.services.keys()),
                 Some(s) => {
+                    for (field, var) in [
+                        ("user_env", Some(&j.user_env)),
+                        ("password_env", j.password_env.as_ref()),
+                    ] {
+                        if let Some(var) = var
+                            && !var.is_empty()
+                            && !s.environment.contains_key(var)
+                        {
+                            self.dangling_message(
+                                format!("{p}.{field}"),
+                                format!("service `{}` has no variable `{var}` in its environment", j.service),
+                                var,
+                                s.environment.keys(),
+                            );
+                        }
+                    }
+                    if let Some(port) = &j.port
+                        && s.port(port).is_none()
+                    {
+                        self.dangling_port(format!("{p}.port"), &j.service, port, s.ports.iter().map(|p| &p.name));
+                    }
                     if !stack.volumes.contains_key(&j.volume) {
                         self.dangling(format!("{p}.volume"), "volume", &j.volume, stack.volumes.keys());
                     } else if !s
@@ -1778,6 +1902,113 @@ impl Cx {
                     .with_help("add a job under backups.jobs, or set `kind: cache` if its content can be rebuilt"),
                 );
             }
+        }
+        if let Some(c) = &stack.backups.credentials {
+            for (field, var) in [
+                ("access_key_id", &c.access_key_id),
+                ("secret_access_key", &c.secret_access_key),
+            ] {
+                let path = format!("backups.credentials.{field}");
+                match stack.variables.get(var) {
+                    None => self.dangling(path, "variable", var, stack.variables.keys()),
+                    Some(v) if !v.secret => self.error_help(
+                        code::INVALID,
+                        path,
+                        format!("`{var}` holds a credential but is not a secret variable"),
+                        format!("set `secret: true` on variables.{var}"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        self.check_backup_metric(stack);
+        self.check_operations(stack);
+    }
+
+    /// The stale-backup alerts watch a metric `backup.sh` writes for node-exporter's textfile
+    /// collector: the folder it writes must be the one the exporter reads.
+    fn check_backup_metric(&mut self, stack: &Stack) {
+        let b = &stack.backups;
+        if b.jobs.is_empty() {
+            return;
+        }
+        let exporter = stack
+            .monitoring
+            .scrape_jobs
+            .values()
+            .find(|j| j.metrics.iter().any(|m| m == BACKUP_METRIC));
+        let Some(exporter) = exporter else {
+            self.diags.push(
+                Diagnostic::warning(
+                    code::INVALID,
+                    "backups",
+                    format!("no scrape job lists `{BACKUP_METRIC}`: failed or stale backups raise no alert"),
+                )
+                .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
+            );
+            return;
+        };
+        let Some(dir) = &b.textfile_dir else {
+            self.error_help(
+                code::INVALID,
+                "backups",
+                format!(
+                    "`{BACKUP_METRIC}` is scraped, but `backups.textfile_dir` does not say where backup.sh writes it"
+                ),
+                "set `textfile_dir` to the host folder of node-exporter's textfile collector",
+            );
+            return;
+        };
+        let Some(service) = stack.services.get(&exporter.service) else {
+            return;
+        };
+        let in_container = service.mounts.iter().find_map(|m| match m {
+            Mount::Bind { source, target, .. } => {
+                let rest = if source == "/" {
+                    dir.strip_prefix('/')
+                } else {
+                    dir.strip_prefix(source.as_str()).and_then(|r| r.strip_prefix('/'))
+                };
+                rest.map(|rest| format!("{}/{rest}", target.trim_end_matches('/')))
+            }
+            _ => None,
+        });
+        let Some(in_container) = in_container else {
+            self.error(
+                code::INVALID,
+                "backups.textfile_dir",
+                format!("service `{}` does not mount `{dir}` from the host", exporter.service),
+            );
+            return;
+        };
+        let flag = format!("--collector.textfile.directory={in_container}");
+        if !service.command.iter().flatten().any(|a| *a == flag) {
+            self.error_help(
+                code::INVALID,
+                "backups.textfile_dir",
+                format!(
+                    "service `{}` mounts `{dir}` at `{in_container}` but does not read textfile metrics from it",
+                    exporter.service
+                ),
+                format!("add `{flag}` to its command"),
+            );
+        }
+    }
+
+    fn check_operations(&mut self, stack: &Stack) {
+        let Some(app) = stack.services.get(&stack.edge.upstream) else {
+            return;
+        };
+        if app.tag_variable.is_none() {
+            self.error_help(
+                code::INVALID,
+                format!("services.{}", stack.edge.upstream),
+                format!(
+                    "update.sh and rollback.sh set the version of `{}` through its `tag_variable`, which it lacks",
+                    stack.edge.upstream
+                ),
+                "add `tag_variable: VERSION` and declare VERSION under `variables`",
+            );
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Stack {
     pub monitoring: Monitoring,
     /// Backups.
     pub backups: Backups,
+    /// Operations scripts.
+    pub operations: Operations,
     /// Scale-out plans by service.
     pub scaling: IndexMap<String, Scale>,
 }
@@ -698,9 +700,26 @@ pub struct Backups {
     pub destination: String,
     /// Staleness threshold for the alert.
     pub stale_after: Duration,
+    /// Secret variables with the destination's credentials.
+    pub credentials: Option<BackupCredentials>,
+    /// Host folder of node-exporter's textfile collector.
+    pub textfile_dir: Option<String>,
     /// Jobs by name.
     pub jobs: IndexMap<String, BackupJob>,
 }
+
+/// Names of the secret variables holding the backup destination's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupCredentials {
+    /// Access key id variable.
+    pub access_key_id: String,
+    /// Secret access key variable.
+    pub secret_access_key: String,
+}
+
+/// Metric `backup.sh` writes through node-exporter's textfile collector after each successful
+/// job, labelled `backup="<job>"`; the derived stale-backup alerts watch it.
+pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
 
 /// A backup job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -711,10 +730,33 @@ pub struct BackupJob {
     pub volume: String,
     /// Method.
     pub method: BackupMethod,
+    /// Database (`pg_dump` always, `mongodump` optionally).
+    pub database: Option<String>,
+    /// Variable of the service's environment with the user (every method).
+    pub user_env: String,
+    /// Variable of the service's environment with the password (`mongodump`, `minio_mirror`).
+    pub password_env: Option<String>,
+    /// Name of the service's S3 API port (`minio_mirror`).
+    pub port: Option<String>,
     /// Schedule.
     pub schedule: Schedule,
     /// Retention.
     pub retention: Duration,
+}
+
+/// Operations scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operations {
+    /// Deployment folder on the host.
+    pub install_dir: String,
+    /// Log folder of cron runs.
+    pub log_dir: String,
+    /// Migration command run with the new app image.
+    pub migrate: Option<Vec<String>>,
+    /// Public HTTP path answering with the running version.
+    pub verify_path: Option<String>,
+    /// Highest accepted disk usage, in percent.
+    pub disk_usage_max: u8,
 }
 
 /// A scale-out plan.

@@ -92,6 +92,47 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether a file has its executable bit (always true where there are no such bits).
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.exists()
+    }
+}
+
+/// Makes a script executable (`0755`).
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("making {} executable", path.display()))?;
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// Writes or compares one generated script, which must also be executable.
+fn sync_script(path: &Path, fresh: &str, mode: Mode) -> anyhow::Result<Option<String>> {
+    let stale = sync(path, fresh, mode)?;
+    if stale.is_some() || is_executable(path) {
+        return Ok(stale);
+    }
+    match mode {
+        Mode::Write => {
+            make_executable(path)?;
+            println!("made {} executable", path.display());
+            Ok(None)
+        }
+        Mode::Check => Ok(Some(format!("{}: not executable", path.display()))),
+    }
+}
+
 /// Writes or compares one generated file; returns a diff when it is stale in check mode.
 fn sync(path: &Path, fresh: &str, mode: Mode) -> anyhow::Result<Option<String>> {
     let current = std::fs::read_to_string(path).ok();
@@ -143,8 +184,13 @@ fn golden(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
         let tree = vutler_render::render(&stack).with_context(|| format!("rendering {env}"))?;
         let dir = root.join("golden").join(&env);
         let expected: BTreeMap<PathBuf, &str> = tree.iter().map(|(p, c)| (dir.join(p), c)).collect();
-        for (path, contents) in &expected {
-            stale.extend(sync(path, contents, mode)?);
+        for (path, contents) in tree.iter() {
+            let target = dir.join(path);
+            stale.extend(if tree.is_executable(path) {
+                sync_script(&target, contents, mode)?
+            } else {
+                sync(&target, contents, mode)?
+            });
         }
         for extra in files_under(&dir)?.into_iter().filter(|p| !expected.contains_key(p)) {
             match mode {

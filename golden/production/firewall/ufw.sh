@@ -33,18 +33,18 @@ fi
 ufw default deny incoming
 ufw default allow outgoing
 
-ufw allow 22/tcp comment 'ssh'
-ufw allow 80/tcp comment 'http'
-ufw allow 443/tcp comment 'https'
+ufw allow 22/tcp comment ssh
+ufw allow 80/tcp comment http
+ufw allow 443/tcp comment https
 
-ufw deny 3000/tcp comment 'app'
-ufw deny 3001/tcp comment 'grafana'
-ufw deny 5432/tcp comment 'postgres'
-ufw deny 6379/tcp comment 'redis'
-ufw deny 9000/tcp comment 'minio-api'
-ufw deny 9001/tcp comment 'minio-console'
-ufw deny 9090/tcp comment 'prometheus'
-ufw deny 27017/tcp comment 'mongo'
+ufw deny 3000/tcp comment app
+ufw deny 3001/tcp comment grafana
+ufw deny 5432/tcp comment postgres
+ufw deny 6379/tcp comment redis
+ufw deny 9000/tcp comment minio-api
+ufw deny 9001/tcp comment minio-console
+ufw deny 9090/tcp comment prometheus
+ufw deny 27017/tcp comment mongo
 
 ufw --force enable
 ufw status verbose
