@@ -1,19 +1,29 @@
-//! `vutler-render`: render, validate and explain the Vutler stack specs.
+//! `vutler-render`: render, validate, explain, check and plan the Vutler stack specs.
 //!
 //! The only place (with `xtask`) that reads the terminal, prints and chooses exit codes:
-//! 0 success, 2 invalid input or usage.
+//! 0 success, 1 drift or a stack that does not fit (`check`, `diff`, `plan`), 2 invalid input or
+//! usage.
+//!
+//! Modules: `check` compares trees (`check`, `diff`), `write` writes a tree into a folder with its
+//! manifest, `plan` prints the capacity and cost plan.
+
+mod check;
+mod plan;
+mod write;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 use codespan_reporting::diagnostic::{Diagnostic as Pretty, Label, Severity as PrettySeverity};
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
-use vutler_spec::{Report, Severity};
+use vutler_render::Rendered;
+use vutler_spec::{Loaded, Report, Severity};
 
+/// Exit code for drift (`check`, `diff`) or a stack that does not fit its VM (`plan`).
+const EXIT_DIFFERENT: u8 = 1;
 /// Exit code for invalid input or usage.
 const EXIT_INVALID: u8 = 2;
 
@@ -23,19 +33,21 @@ const EXIT_INVALID: u8 = 2;
     version,
     about = "Render the Vutler stack from its typed specs",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  vutler-render --env staging --out deploy/staging   write the staging tree\n  vutler-render --env production | less             every file behind a `# Source: <path>` banner\n  vutler-render validate --env production\n\nExit status: 0 rendered, 2 invalid spec or usage (nothing is written)."
+    after_help = "Examples:\n  vutler-render --env staging --out deploy/staging   write the staging tree\n  vutler-render --env production | less             every file behind a `# Source: <path>` banner\n  vutler-render validate --env production\n  vutler-render check --env production --against deploy/production\n\nExit status: 0 rendered, 2 invalid spec or usage (nothing is written)."
 )]
 struct Cli {
     /// Environment to render (an overlay file in the spec folder's env/).
     #[arg(long)]
     env: Option<String>,
-    /// Write the tree into this folder instead of printing it.
+    /// Write the tree into this folder instead of printing it. Files the folder holds that
+    /// vutler-render did not generate are left alone; generated files it no longer renders are
+    /// removed (they are listed in DIR/.vutler-render.manifest).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Spec folder (with base/ and env/).
     #[arg(long, global = true, default_value = "specs", value_name = "DIR")]
     spec: PathBuf,
-    /// Never colour diagnostics (colour is only used on a terminal anyway).
+    /// Never colour output (colour is only used on a terminal, and never with NO_COLOR set).
     #[arg(long, global = true)]
     no_color: bool,
     #[command(subcommand)]
@@ -62,6 +74,73 @@ enum Command {
         #[arg(long)]
         env: String,
     },
+    /// Render in memory and compare with a folder: changed files (as unified diffs), missing
+    /// ones, and generated ones no longer rendered. Files vutler-render does not generate are
+    /// ignored; secret-looking values are never printed.
+    #[command(
+        after_help = "Examples:\n  vutler-render check --env production --against deploy/production\n  vutler-render check --env staging --against golden/staging --format json | jq .in_sync\n\nExit status: 0 in sync, 1 drift, 2 invalid spec, usage or an unreadable folder."
+    )]
+    Check {
+        /// Environment (an overlay file in the spec folder's env/).
+        #[arg(long)]
+        env: String,
+        /// Folder holding a rendered tree (written by `--out`, or a copy of one).
+        #[arg(long, value_name = "DIR")]
+        against: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show what differs between the trees of two environments.
+    #[command(
+        after_help = "Examples:\n  vutler-render diff --env staging --env production\n  vutler-render diff --env dev --env staging --format json\n\nExit status: 0 identical, 1 different, 2 invalid spec or usage."
+    )]
+    Diff {
+        /// The two environments to compare: give `--env` twice, the first is the old side.
+        #[arg(long = "env", value_name = "ENV", required = true, action = ArgAction::Append)]
+        envs: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print the capacity plan (each service's cpu, memory and disk, the totals against the VM,
+    /// with and without the scale-out plans) and the monthly cost estimate.
+    #[command(
+        after_help = "Examples:\n  vutler-render plan --env production\n  vutler-render plan --env staging --spec path/to/specs\n\nExit status: 0 the stack fits its VM, 1 it does not (the plan is still printed), 2 invalid spec."
+    )]
+    Plan {
+        /// Environment (an overlay file in the spec folder's env/).
+        #[arg(long)]
+        env: String,
+    },
+    /// Print the JSON schema of spec files (what specs/vutler-spec.schema.json holds).
+    #[command(
+        after_help = "Examples:\n  vutler-render schema > specs/vutler-spec.schema.json\n  vutler-render schema | jq '.properties | keys'\n\nExit status: 0 printed."
+    )]
+    Schema,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  vutler-render completions bash > ~/.local/share/bash-completion/completions/vutler-render\n  vutler-render completions zsh > ~/.zfunc/_vutler-render\n  vutler-render completions fish > ~/.config/fish/completions/vutler-render.fish\n\nExit status: 0 printed, 2 unknown shell."
+    )]
+    Completions {
+        /// Shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(
+        after_help = "Examples:\n  vutler-render man > vutler-render.1\n  vutler-render man | man -l -\n\nExit status: 0 printed."
+    )]
+    Man,
+}
+
+/// How `check` and `diff` print their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Unified diffs and lists, for people.
+    Text,
+    /// One JSON object, for other tools.
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -70,7 +149,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // Exit status 1 means drift (check, diff) or a stack that does not fit (plan): any
+            // other failure of those commands must not read as one.
+            match cli.command {
+                Some(Command::Check { .. } | Command::Diff { .. } | Command::Plan { .. }) => {
+                    ExitCode::from(EXIT_INVALID)
+                }
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -120,36 +206,61 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             out.write_all(yaml.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check { env, against, format } => check::check(cli, env, against, *format),
+        Command::Diff { envs, format } => match envs.as_slice() {
+            [a, b] => check::diff_envs(cli, a, b, *format),
+            _ => {
+                let message = format!(
+                    "`diff` compares two environments: give `--env` exactly twice (got {})",
+                    envs.len()
+                );
+                let kind = clap::error::ErrorKind::WrongNumberOfValues;
+                let mut cmd = Cli::command();
+                // Built, so the usage line names the subcommand (`vutler-render diff ...`).
+                cmd.build();
+                let err = match cmd.find_subcommand_mut("diff") {
+                    Some(diff) => diff.error(kind, message),
+                    None => cmd.error(kind, message),
+                };
+                err.print()?;
+                Ok(ExitCode::from(EXIT_INVALID))
+            }
+        },
+        Command::Plan { env } => plan::plan(cli, env),
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(vutler_spec::schema::json_schema_text().as_bytes())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            // Generated into a buffer: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "vutler-render", &mut script);
+            let mut out = std::io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&page)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 /// Renders one environment, to a folder or to stdout. Nothing is written unless all of it rendered.
 fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
-    let loaded = match vutler_spec::load(&cli.spec, env) {
-        Ok(l) => l,
-        Err(report) => return Ok(invalid(cli, &report)),
-    };
-    print_report(cli, &loaded.warnings)?;
-    let tree = match vutler_render::render(&loaded.stack) {
-        Ok(tree) => tree,
-        // A config mount of a file nothing renders is a mistake in the spec, not in the tool.
-        Err(e @ vutler_render::RenderError::MissingConfig { .. }) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context("vutler-render failed on a valid spec (a bug)")),
+    let (_, tree) = match load_and_render(cli, env)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
     };
     match &cli.out {
-        Some(dir) => {
-            for (path, contents) in tree.iter() {
-                let target = dir.join(path);
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-                }
-                std::fs::write(&target, contents).with_context(|| format!("writing {}", target.display()))?;
-            }
-            eprintln!("{env}: wrote {} files to {}", tree.len(), dir.display());
-        }
+        Some(dir) => write::write_tree(dir, env, &tree)?,
         None => {
             let mut out = std::io::stdout().lock();
             for (i, (path, contents)) in tree.iter().enumerate() {
@@ -162,6 +273,27 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads and renders an environment. An invalid spec (or a spec the renderer refuses) has its
+/// problems printed and gives `Ok(Err(exit code))`; `Err` is a failure of the tool.
+fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Loaded, Rendered), ExitCode>> {
+    let loaded = match vutler_spec::load(&cli.spec, env) {
+        Ok(l) => l,
+        Err(report) => return Ok(Err(invalid(cli, &report))),
+    };
+    print_report(cli, &loaded.warnings)?;
+    match vutler_render::render(&loaded.stack) {
+        Ok(tree) => Ok(Ok((loaded, tree))),
+        // A config mount of a file nothing renders is a mistake in the spec, not in the tool.
+        Err(e @ vutler_render::RenderError::MissingConfig { .. }) => {
+            eprintln!("error: {e}");
+            Ok(Err(ExitCode::from(EXIT_INVALID)))
+        }
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)")))
+        }
+    }
 }
 
 fn invalid(cli: &Cli, report: &Report) -> ExitCode {
@@ -177,6 +309,16 @@ fn invalid(cli: &Cli, report: &Report) -> ExitCode {
     ExitCode::from(EXIT_INVALID)
 }
 
+/// Whether to colour what goes to a stream: only on a terminal, and never with `--no-color` or
+/// `NO_COLOR` set.
+fn color_choice(cli: &Cli, is_terminal: bool) -> termcolor::ColorChoice {
+    if cli.no_color || std::env::var_os("NO_COLOR").is_some() || !is_terminal {
+        termcolor::ColorChoice::Never
+    } else {
+        termcolor::ColorChoice::Auto
+    }
+}
+
 /// Prints diagnostics to stderr with source excerpts, coloured only on a terminal.
 fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
     let mut files = SimpleFiles::new();
@@ -185,12 +327,7 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         .iter()
         .map(|(_, f)| files.add(f.name.clone(), f.text.clone()))
         .collect();
-    let color = if cli.no_color || std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal() {
-        termcolor::ColorChoice::Never
-    } else {
-        termcolor::ColorChoice::Auto
-    };
-    let stream = termcolor::StandardStream::stderr(color);
+    let stream = termcolor::StandardStream::stderr(color_choice(cli, std::io::stderr().is_terminal()));
     let mut lock = stream.lock();
     let config = term::Config::default();
     for d in &report.diagnostics {

@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The manifest of generated files that `--out` keeps in the folder.
+const MANIFEST: &str = ".vutler-render.manifest";
+
 fn specs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
 }
@@ -192,13 +195,22 @@ fn an_unknown_environment_is_a_usage_error() {
 
 #[test]
 fn help_has_examples() {
-    for sub in ["validate", "explain"] {
+    for sub in ["validate", "explain", "check", "diff", "plan"] {
         let out = run(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        assert!(help.contains(&format!("vutler-render {sub} --env ")), "{sub}: {help}");
+        assert!(help.contains("Exit status:"), "{sub}: {help}");
+    }
+    for sub in ["schema", "completions", "man"] {
+        let out = run(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
         assert!(
-            text(&out.stdout).contains(&format!("vutler-render {sub} --env production")),
-            "{sub}"
+            help.contains(&format!("Examples:\n  vutler-render {sub}")),
+            "{sub}: {help}"
         );
+        assert!(help.contains("Exit status:"), "{sub}: {help}");
     }
 }
 
@@ -247,7 +259,17 @@ fn render_writes_the_same_tree_every_time() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let wrote = format!("staging: wrote {} files to", golden.len());
         assert!(text(&out.stderr).contains(&wrote), "{}", text(&out.stderr));
-        trees.push(files_of(&out_dir));
+        assert!(
+            text(&out.stderr).contains("wrote docker-compose.yml\n"),
+            "{}",
+            text(&out.stderr)
+        );
+        let (manifest, tree): (Vec<_>, Vec<_>) = files_of(&out_dir)
+            .into_iter()
+            .partition(|(p, _)| p == Path::new(MANIFEST));
+        let listed: Vec<String> = text(&manifest[0].1).lines().skip(1).map(str::to_owned).collect();
+        assert_eq!(listed, golden_names("staging"), "the manifest lists every file written");
+        trees.push(tree);
     }
     let names: Vec<String> = trees[0].iter().map(|(p, _)| p.display().to_string()).collect();
     for expected in [
@@ -261,6 +283,40 @@ fn render_writes_the_same_tree_every_time() {
     assert_eq!(trees[0], trees[1], "two renders differ");
     // The tree is what golden/ holds for the environment.
     assert_eq!(trees[0], golden);
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn scripts_are_written_executable_and_keep_an_operators_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out_dir = tmp.path().join("deploy");
+    let args = [
+        "--env",
+        "production",
+        "--out",
+        &out_dir.display().to_string(),
+        "--spec",
+        &specs().display().to_string(),
+    ];
+    assert_eq!(run(&args).status.code(), Some(0));
+    for script in ["scripts/backup.sh", "scripts/restore.sh", "firewall/ufw.sh"] {
+        assert_eq!(mode(&out_dir.join(script)), 0o755, "{script}");
+    }
+    assert_eq!(mode(&out_dir.join("docker-compose.yml")), 0o644);
+    assert_eq!(mode(&out_dir.join("cron/vutler")), 0o644);
+    // Into an existing folder: an operator's tighter mode is kept, scripts stay executable.
+    let backup = out_dir.join("scripts/backup.sh");
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o600)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run(&args).status.code(), Some(0));
+    assert_eq!(mode(&backup), 0o700);
+    assert_eq!(mode(&out_dir.join("scripts/update.sh")), 0o755);
 }
 
 #[test]
@@ -327,4 +383,390 @@ fn a_config_mount_of_a_file_nothing_renders_is_an_input_error() {
         text(&out.stderr)
     );
     assert!(!out_dir.exists());
+}
+
+/// Copies a folder recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for (path, bytes) in files_of(from) {
+        let target = to.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(target, bytes).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// A copy of `golden/<env>` in a temporary folder (as `<tmp>/tree`), with the temporary folder.
+fn golden_copy(env: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tree = tmp.path().join("tree");
+    copy_tree(&specs().join("../golden").join(env), &tree);
+    (tmp, tree)
+}
+
+fn edit_file(path: &Path, edit: impl FnOnce(String) -> String) {
+    let original = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let edited = edit(original.clone());
+    assert_ne!(original, edited, "the edit changed nothing");
+    std::fs::write(path, edited).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn check(env: &str, against: &Path, extra: &[&str]) -> Output {
+    let spec = specs().display().to_string();
+    let against = against.display().to_string();
+    let mut args = vec!["check", "--env", env, "--against", &against, "--spec", &spec];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn render_to(env: &str, dir: &Path, spec: &str) -> Output {
+    run(&["--env", env, "--out", &dir.display().to_string(), "--spec", spec])
+}
+
+#[test]
+fn check_is_in_sync_with_every_golden_tree() {
+    for env in ["dev", "staging", "production"] {
+        let (_tmp, tree) = golden_copy(env);
+        let out = check(env, &tree, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{env}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains("is in sync"), "{env}: {}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn check_shows_an_edited_file_as_a_diff() {
+    let (_tmp, tree) = golden_copy("staging");
+    edit_file(&tree.join("docker-compose.yml"), |t| {
+        t.replacen("restart: unless-stopped", "restart: always", 1)
+    });
+    let out = check("staging", &tree, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("+++ rendered/docker-compose.yml\n@@ "), "{stdout}");
+    assert!(
+        stdout.contains("\n-    restart: always\n+    restart: unless-stopped\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 changed, 0 missing, 0 unexpected"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "no colour in a pipe: {stdout}");
+}
+
+#[test]
+fn check_sees_a_lost_trailing_newline() {
+    let (_tmp, tree) = golden_copy("dev");
+    edit_file(&tree.join("prometheus/prometheus.yml"), |t| t.trim_end().to_owned());
+    let out = check("dev", &tree, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("\\ No newline at end of file"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn check_lists_a_deleted_file_as_missing() {
+    let (_tmp, tree) = golden_copy("production");
+    std::fs::remove_file(tree.join("firewall/ufw.sh")).unwrap_or_else(|e| panic!("{e}"));
+    let out = check("production", &tree, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("missing (rendered, absent from the folder):\n  firewall/ufw.sh\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_of_an_invalid_spec_is_an_input_error() {
+    let dir = broken_specs("env/staging.yaml", |t| t.replace("target_vm: mvp", "target_vm: huge"));
+    let (_tmp, tree) = golden_copy("staging");
+    let out = run(&[
+        "check",
+        "--env",
+        "staging",
+        "--against",
+        &tree.display().to_string(),
+        "--spec",
+        &spec_arg(&dir),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("unknown VM `huge`"), "{stderr}");
+    assert!(stderr.contains("1 error found"), "{stderr}");
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn check_prints_json_for_other_tools() {
+    let (_tmp, tree) = golden_copy("staging");
+    edit_file(&tree.join("nginx/nginx.conf"), |t| t.replacen("http {", "http  {", 1));
+    std::fs::remove_file(tree.join(".env.example")).unwrap_or_else(|e| panic!("{e}"));
+    let out = check("staging", &tree, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert_eq!(json["env"], "staging");
+    assert_eq!(json["in_sync"], false);
+    assert_eq!(json["changed"][0]["path"], "nginx/nginx.conf");
+    assert!(
+        json["changed"][0]["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("-http  {\n+http {\n")),
+        "{json}"
+    );
+    assert_eq!(json["missing"], serde_json::json!([".env.example"]));
+    assert_eq!(json["unexpected"], serde_json::json!([]));
+
+    let (_tmp, tree) = golden_copy("staging");
+    let out = check("staging", &tree, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["in_sync"], true);
+    assert_eq!(json["changed"], serde_json::json!([]));
+}
+
+#[test]
+fn check_never_prints_a_secret_value() {
+    let (_tmp, tree) = golden_copy("staging");
+    edit_file(&tree.join(".env.example"), |t| {
+        t.replace("SMTP_PASSWORD=\n", "SMTP_PASSWORD=s3cr3t-smtp\n") + "POSTGRES_PASSWORD=hunter2\n"
+    });
+    edit_file(&tree.join("docker-compose.yml"), |t| {
+        t.replacen(
+            "      NODE_ENV: production\n",
+            "      NODE_ENV: production\n      SNIPARA_API_KEY: \"sk-live-42\"\n",
+            1,
+        )
+    });
+    for format in ["text", "json"] {
+        let out = check("staging", &tree, &["--format", format]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let all = text(&out.stdout) + &text(&out.stderr);
+        for secret in ["hunter2", "s3cr3t-smtp", "sk-live-42"] {
+            assert!(!all.contains(secret), "{format}: `{secret}` printed: {all}");
+        }
+        assert!(all.contains("POSTGRES_PASSWORD=<redacted>"), "{format}: {all}");
+        assert!(all.contains("SMTP_PASSWORD=<redacted>"), "{format}: {all}");
+        assert!(
+            all.contains("SNIPARA_API_KEY: \\\"<redacted>\\\"") || all.contains("SNIPARA_API_KEY: \"<redacted>\""),
+            "{format}: {all}"
+        );
+    }
+}
+
+#[test]
+fn render_prunes_what_it_no_longer_generates_and_keeps_foreign_files() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = specs().display().to_string();
+    let dir = tmp.path().join("deploy");
+    let out = render_to("staging", &dir, &spec);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let check_fresh = check("staging", &dir, &[]);
+    assert_eq!(check_fresh.status.code(), Some(0), "{}", text(&check_fresh.stdout));
+
+    // Files of the operator's, and a file an earlier render generated and this one does not.
+    let foreign = [
+        ("notes.txt", "my notes\n"),
+        ("secrets/x", "pw\n"),
+        (".env", "POSTGRES_PASSWORD=pw\n"),
+    ];
+    for (path, contents) in foreign {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap_or(&dir)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(path, contents).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::create_dir_all(dir.join("old/sub")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("old/sub/stale.yml"), "x\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(tmp.path().join("outside.txt"), "keep\n").unwrap_or_else(|e| panic!("{e}"));
+    edit_file(&dir.join(MANIFEST), |t| {
+        t + "old/sub/stale.yml\n../outside.txt\n/etc/hostname\n"
+    });
+
+    let drifted = check("staging", &dir, &[]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", text(&drifted.stdout));
+    assert!(
+        text(&drifted.stdout).contains("unexpected (generated before, no longer rendered):\n  old/sub/stale.yml\n"),
+        "{}",
+        text(&drifted.stdout)
+    );
+
+    let out = render_to("staging", &dir, &spec);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("removed old/sub/stale.yml\n"), "{stderr}");
+    assert!(stderr.contains("(removed 1 stale file)"), "{stderr}");
+    assert!(stderr.contains("ignoring `../outside.txt`"), "{stderr}");
+    assert!(!dir.join("old").exists(), "the emptied folders it created are removed");
+    assert!(tmp.path().join("outside.txt").exists(), "never outside DIR");
+    for (path, contents) in foreign {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(path)).ok().as_deref(),
+            Some(contents),
+            "{path}"
+        );
+    }
+    let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !manifest.contains("stale") && !manifest.contains("outside"),
+        "{manifest}"
+    );
+    let in_sync = check("staging", &dir, &[]);
+    assert_eq!(in_sync.status.code(), Some(0), "{}", text(&in_sync.stdout));
+    // Nothing is left behind next to DIR (the staging folder is gone).
+    let siblings: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(siblings.len(), 2, "{siblings:?}");
+}
+
+#[test]
+fn a_failing_render_leaves_an_existing_folder_untouched() {
+    let dir = broken_specs("env/staging.yaml", |t| t.replace("target_vm: mvp", "target_vm: huge"));
+    let out_dir = dir.path().join("out");
+    let out = render_to("staging", &out_dir, &specs().display().to_string());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::write(out_dir.join("notes.txt"), "mine\n").unwrap_or_else(|e| panic!("{e}"));
+    let before = files_of(&out_dir);
+    let out = render_to("staging", &out_dir, &spec_arg(&dir));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(files_of(&out_dir), before);
+}
+
+#[test]
+fn diff_of_two_environments() {
+    let spec = specs().display().to_string();
+    let out = run(&["diff", "--env", "staging", "--env", "production", "--spec", &spec]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("--- staging/docker-compose.yml\n+++ production/docker-compose.yml\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("only in production:\n  docker-compose.scale.yml\n"),
+        "{stdout}"
+    );
+
+    let out = run(&["diff", "--env", "staging", "--env", "staging", "--spec", &spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("identical"), "{}", text(&out.stdout));
+
+    let out = run(&["diff", "--env", "staging", "--spec", &spec]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("exactly twice"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn plan_shows_every_service_the_totals_and_the_headroom() {
+    let out = run(&["plan", "--env", "production", "--spec", &specs().display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for service in [
+        "vutler",
+        "postgres",
+        "mongo",
+        "redis",
+        "minio",
+        "nginx",
+        "prometheus",
+        "grafana",
+        "alertmanager",
+        "postgres-exporter",
+        "redis-exporter",
+        "node-exporter",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{service} "))),
+            "{service}: {stdout}"
+        );
+    }
+    for expected in [
+        "\ntotal  ",
+        "\ntotal, scaled  ",
+        "\nVM `production`  ",
+        "\nheadroom  ",
+        "\nused  ",
+        "\nheadroom, scaled  ",
+        "16    32GB    500GB\n",
+        // Totals that are no whole unit read in the largest one, to a tenth.
+        "  7.4  10.8GB  212.3GB\n",
+        "production: fits VM `production`",
+        "VM `production`  200-300",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?}: {stdout}");
+    }
+    // The cost total: the VM (200-300) and every other line (50 + 10 + 0 + 0).
+    assert!(
+        stdout.lines().any(|l| l.starts_with("total") && l.ends_with("260-360")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plan_of_a_stack_that_does_not_fit() {
+    let dir = broken_specs("base/20-services.yaml", |t| {
+        t.replace(
+            "resources: { cpus: 2, memory: 4GB, disk: 10GB }",
+            "resources: { cpus: 64, memory: 4GB, disk: 10GB }",
+        )
+    });
+    let out = run(&["plan", "--env", "production", "--spec", &spec_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("production: does not fit VM `production`:"), "{stdout}");
+    assert!(stdout.contains("cpus: 69.4 needed, the VM has 16"), "{stdout}");
+    assert!(stdout.contains("\nheadroom "), "the full table is printed: {stdout}");
+    assert!(stdout.contains("Monthly cost (USD)"), "{stdout}");
+    assert!(!text(&out.stderr).contains("error"), "{}", text(&out.stderr));
+    // validate still refuses that stack.
+    let out = run(&["validate", "--env", "production", "--spec", &spec_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn plan_of_an_invalid_spec_is_an_input_error() {
+    let dir = broken_specs("env/production.yaml", |t| t.replace("replicas: 3", "replicas: three"));
+    let out = run(&["plan", "--env", "production", "--spec", &spec_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).is_empty());
+}
+
+#[test]
+fn schema_prints_the_committed_schema() {
+    let out = run(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read(specs().join("vutler-spec.schema.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.stdout == committed,
+        "`vutler-render schema` differs from specs/vutler-spec.schema.json (run `cargo xtask schema`)"
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("vutler-render") && script.contains("check"),
+            "{shell}: {script}"
+        );
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = text(&out.stdout);
+    assert!(page.contains("\n.TH vutler-render 1"), "{page}");
+    assert!(page.contains("check"), "{page}");
 }

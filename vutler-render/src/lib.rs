@@ -12,8 +12,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod alertmanager;
 pub mod compose;
+pub mod diff;
 pub mod env_example;
 pub mod grafana;
 pub mod nginx;

@@ -6,7 +6,7 @@
 //! `cron/<project>` schedules the jobs. Dumps run inside each service's container with the
 //! credentials the container already has (its environment or its Docker secret files), so no
 //! script carries a secret. Every spec value reaching a script follows a grammar of the model and
-//! is shell-quoted on top (the `sh` filter and [`shell_quote`]).
+//! is shell-quoted on top (the `sh` filter and `shell_quote`).
 
 use serde::Serialize;
 use vutler_spec::Stack;

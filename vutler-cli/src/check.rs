@@ -1,0 +1,232 @@
+//! `check` (a fresh render against a folder) and `diff` (two environments against each other).
+//!
+//! The comparison itself is `vutler_render::diff`; this module reads the folder, prints the
+//! result as text or JSON and chooses the exit status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use codespan_reporting::term::termcolor::{Color, ColorSpec, StandardStream, WriteColor};
+use serde::Serialize;
+use vutler_render::Rendered;
+use vutler_render::diff::{FileDiff, Labels, TreeDiff, diff_rendered, diff_trees};
+
+use crate::{Cli, EXIT_DIFFERENT, EXIT_INVALID, Format, color_choice, load_and_render, write};
+
+/// What `check --format json` prints. Field names are a stable interface.
+#[derive(Debug, Serialize)]
+struct CheckJson<'a> {
+    env: &'a str,
+    against: String,
+    in_sync: bool,
+    changed: Vec<ChangedJson<'a>>,
+    missing: &'a [String],
+    unexpected: &'a [String],
+}
+
+/// What `diff --format json` prints. Field names are a stable interface.
+#[derive(Debug, Serialize)]
+struct DiffJson<'a> {
+    a: &'a str,
+    b: &'a str,
+    identical: bool,
+    changed: Vec<ChangedJson<'a>>,
+    only_in_a: &'a [String],
+    only_in_b: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+struct ChangedJson<'a> {
+    path: &'a str,
+    diff: &'a str,
+}
+
+fn changed_json(changed: &[FileDiff]) -> Vec<ChangedJson<'_>> {
+    changed
+        .iter()
+        .map(|c| ChangedJson {
+            path: &c.path,
+            diff: &c.diff,
+        })
+        .collect()
+}
+
+/// `vutler-render check --env ENV --against DIR`.
+pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let (_, tree) = match load_and_render(cli, env)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    if !against.is_dir() {
+        eprintln!("error: {} is not a folder", against.display());
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let on_disk = read_generated(against, &tree)?;
+    let dir_label = against.display().to_string();
+    let diff = diff_trees(
+        on_disk.iter().map(|(p, c)| (p.as_str(), c.as_slice())),
+        tree.iter().map(|(p, c)| (p, c.as_bytes())),
+        Labels {
+            old: dir_label.trim_end_matches('/'),
+            new: "rendered",
+        },
+    );
+    match format {
+        Format::Json => print_json(&CheckJson {
+            env,
+            against: dir_label.clone(),
+            in_sync: diff.is_empty(),
+            changed: changed_json(&diff.changed),
+            missing: &diff.missing,
+            unexpected: &diff.unexpected,
+        })?,
+        Format::Text => {
+            let mut out = StandardStream::stdout(color_choice(cli, std::io::stdout().is_terminal()));
+            print_diffs(&mut out, &diff.changed)?;
+            print_list(&mut out, "missing (rendered, absent from the folder):", &diff.missing)?;
+            print_list(
+                &mut out,
+                "unexpected (generated before, no longer rendered):",
+                &diff.unexpected,
+            )?;
+            if diff.is_empty() {
+                writeln!(out, "{env}: {dir_label} is in sync ({} files)", tree.len())?;
+            } else {
+                writeln!(
+                    out,
+                    "{env}: {dir_label} has drifted: {} changed, {} missing, {} unexpected",
+                    diff.changed.len(),
+                    diff.missing.len(),
+                    diff.unexpected.len()
+                )?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(exit_status(&diff))
+}
+
+/// `vutler-render diff --env A --env B`.
+pub(crate) fn diff_envs(cli: &Cli, a: &str, b: &str, format: Format) -> anyhow::Result<ExitCode> {
+    // Both environments are loaded before giving up, so every problem of both is reported.
+    let first = load_and_render(cli, a)?;
+    let second = load_and_render(cli, b)?;
+    let (tree_a, tree_b): (Rendered, Rendered) = match (first, second) {
+        (Ok((_, ta)), Ok((_, tb))) => (ta, tb),
+        (Err(code), _) | (_, Err(code)) => return Ok(code),
+    };
+    let diff = diff_rendered(&tree_a, &tree_b, Labels { old: a, new: b });
+    match format {
+        Format::Json => print_json(&DiffJson {
+            a,
+            b,
+            identical: diff.is_empty(),
+            changed: changed_json(&diff.changed),
+            only_in_a: &diff.unexpected,
+            only_in_b: &diff.missing,
+        })?,
+        Format::Text => {
+            let mut out = StandardStream::stdout(color_choice(cli, std::io::stdout().is_terminal()));
+            print_diffs(&mut out, &diff.changed)?;
+            print_list(&mut out, &format!("only in {a}:"), &diff.unexpected)?;
+            print_list(&mut out, &format!("only in {b}:"), &diff.missing)?;
+            if diff.is_empty() {
+                writeln!(out, "{a} and {b} render identical trees ({} files)", tree_a.len())?;
+            } else {
+                writeln!(
+                    out,
+                    "{a} and {b} differ: {} changed, {} only in {a}, {} only in {b}",
+                    diff.changed.len(),
+                    diff.unexpected.len(),
+                    diff.missing.len()
+                )?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(exit_status(&diff))
+}
+
+fn exit_status(diff: &TreeDiff) -> ExitCode {
+    if diff.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIFFERENT)
+    }
+}
+
+/// The generated files of `dir`: every path the render has, and every path its manifest lists,
+/// that exists there. Other files in `dir` (`.env`, `secrets/`, notes) are not read.
+fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    let manifest = write::read_manifest(dir)?;
+    let paths: BTreeSet<&str> = tree
+        .iter()
+        .map(|(p, _)| p)
+        .chain(manifest.iter().map(String::as_str))
+        .collect();
+    let mut files = BTreeMap::new();
+    for path in paths {
+        let full = dir.join(path);
+        match std::fs::read(&full) {
+            Ok(bytes) => {
+                files.insert(path.to_owned(), bytes);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", full.display())),
+        }
+    }
+    Ok(files)
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).context("writing JSON")?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Prints unified diffs, coloured line by line when the stream allows it.
+fn print_diffs(out: &mut impl WriteColor, changed: &[FileDiff]) -> std::io::Result<()> {
+    for file in changed {
+        for line in file.diff.split_inclusive('\n') {
+            let mut spec = ColorSpec::new();
+            if line.starts_with("--- ") || line.starts_with("+++ ") {
+                spec.set_bold(true);
+            } else if line.starts_with("@@") {
+                spec.set_fg(Some(Color::Cyan));
+            } else if line.starts_with('-') {
+                spec.set_fg(Some(Color::Red));
+            } else if line.starts_with('+') {
+                spec.set_fg(Some(Color::Green));
+            }
+            let line = line.trim_end_matches('\n');
+            if spec.is_none() {
+                writeln!(out, "{line}")?;
+            } else {
+                out.set_color(&spec)?;
+                out.write_all(line.as_bytes())?;
+                out.reset()?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_list(out: &mut impl WriteColor, title: &str, paths: &[String]) -> std::io::Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    out.set_color(ColorSpec::new().set_bold(true))?;
+    write!(out, "{title}")?;
+    out.reset()?;
+    writeln!(out)?;
+    for path in paths {
+        writeln!(out, "  {path}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! `plan`: what each service needs, the totals against the VM (with and without the scale-out
+//! plans), the headroom left, and the monthly cost estimate (seed 2.2 and 11).
+//!
+//! A stack that does not fit its VM is still a stack worth planning: it is loaded with capacity
+//! errors allowed, the table shows every figure, and the exit status says it does not fit.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use vutler_spec::Stack;
+use vutler_spec::diagnostic::code;
+use vutler_spec::stack::{Capacity, Resources};
+use vutler_spec::units::{ByteSize, Cpus};
+
+use crate::{Cli, EXIT_DIFFERENT, invalid, print_report};
+
+/// `vutler-render plan --env ENV`.
+pub(crate) fn plan(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
+    let files = match vutler_spec::read_dir(&cli.spec, env) {
+        Ok(f) => f,
+        Err(report) => return Ok(invalid(cli, &report)),
+    };
+    let loaded = match files.resolve_allowing(&[code::CAPACITY]) {
+        Ok(l) => l,
+        Err(report) => return Ok(invalid(cli, &report)),
+    };
+    // Capacity errors are what the plan shows; they are not printed as errors.
+    let mut others = loaded.warnings.clone();
+    others.diagnostics.retain(|d| d.code != code::CAPACITY);
+    print_report(cli, &others)?;
+    let stack = &loaded.stack;
+    let capacity = stack.capacity().with_context(|| {
+        format!(
+            "VM `{}` is not among the stack's VMs (a bug in the model)",
+            stack.target_vm
+        )
+    })?;
+    print!("{}", render_plan(stack, &capacity));
+    Ok(if capacity.fits() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIFFERENT)
+    })
+}
+
+/// The whole plan as text.
+fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
+    let vm = stack.vm();
+    let scaled = !stack.scaling.is_empty();
+    let mut out = format!(
+        "{} on VM `{}` ({}): {} CPUs, {} memory, {} disk\n\n",
+        stack.env,
+        stack.target_vm,
+        vm.description,
+        vm.cpus,
+        size(vm.memory),
+        size(vm.disk)
+    );
+
+    let mut rows = vec![Row::cells(["SERVICE", "REPLICAS", "CPUS", "MEMORY", "DISK"])];
+    for (name, service) in &stack.services {
+        let replicas = match stack.scaling.get(name) {
+            Some(plan) if plan.replicas != service.replicas => format!("{} → {}", service.replicas, plan.replicas),
+            _ => service.replicas.to_string(),
+        };
+        let row = match service.resources {
+            // Replicas share their volumes: disk is counted once, as in the totals.
+            Some(r) => [
+                name.clone(),
+                replicas,
+                (r.cpus * service.replicas).to_string(),
+                size(r.memory * service.replicas),
+                size(r.disk),
+            ],
+            None => [name.clone(), replicas, "-".into(), "-".into(), "-".into()],
+        };
+        rows.push(Row::Cells(row));
+    }
+    rows.push(Row::Rule);
+    let containers: u32 = stack.services.values().map(|s| s.replicas).sum();
+    rows.push(resources_row("total", containers.to_string(), capacity.base));
+    if scaled {
+        let containers: u32 = stack
+            .services
+            .iter()
+            .map(|(name, s)| stack.scaling.get(name).map_or(s.replicas, |p| p.replicas))
+            .sum();
+        rows.push(resources_row("total, scaled", containers.to_string(), capacity.scaled));
+    }
+    rows.push(Row::Rule);
+    rows.push(resources_row(
+        &format!("VM `{}`", stack.target_vm),
+        String::new(),
+        capacity.vm,
+    ));
+    let mut totals = vec![("", capacity.base)];
+    if scaled {
+        totals.push((", scaled", capacity.scaled));
+    }
+    for (suffix, total) in &totals {
+        rows.push(Row::Cells([
+            format!("headroom{suffix}"),
+            String::new(),
+            signed_cpus(capacity.vm.cpus, total.cpus),
+            signed_size(capacity.vm.memory, total.memory),
+            signed_size(capacity.vm.disk, total.disk),
+        ]));
+        rows.push(Row::Cells([
+            format!("used{suffix}"),
+            String::new(),
+            percent(u64::from(total.cpus.millis()), u64::from(capacity.vm.cpus.millis())),
+            percent(total.memory.bytes(), capacity.vm.memory.bytes()),
+            percent(total.disk.bytes(), capacity.vm.disk.bytes()),
+        ]));
+    }
+    out.push_str(&table(&rows, &[false, true, true, true, true]));
+
+    let short: Vec<String> = totals
+        .iter()
+        .flat_map(|(suffix, total)| shortfalls(capacity.vm, *total, suffix))
+        .collect();
+    if short.is_empty() {
+        out.push_str(&format!(
+            "\n{}: fits VM `{}`{}\n",
+            stack.env,
+            stack.target_vm,
+            if scaled { ", scale-out plans included" } else { "" }
+        ));
+    } else {
+        out.push_str(&format!("\n{}: does not fit VM `{}`:\n", stack.env, stack.target_vm));
+        for line in short {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+
+    out.push_str("\nMonthly cost (USD)\n");
+    let mut rows = vec![Row::Cells([
+        format!("VM `{}`", stack.target_vm),
+        range(vm.monthly_usd.min.into(), vm.monthly_usd.max.into()),
+        vm.description.clone(),
+        String::new(),
+        String::new(),
+    ])];
+    let (mut min, mut max) = (u64::from(vm.monthly_usd.min), u64::from(vm.monthly_usd.max));
+    for (name, cost) in &stack.costs {
+        min += u64::from(cost.monthly_usd.min);
+        max += u64::from(cost.monthly_usd.max);
+        rows.push(Row::Cells([
+            name.clone(),
+            range(cost.monthly_usd.min.into(), cost.monthly_usd.max.into()),
+            cost.description.clone(),
+            String::new(),
+            String::new(),
+        ]));
+    }
+    rows.push(Row::Rule);
+    rows.push(Row::Cells([
+        "total".into(),
+        range(min, max),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]));
+    out.push_str(&table(&rows, &[false, true, false, false, false]));
+    out
+}
+
+/// A line of a table: five cells, or a rule across it.
+enum Row {
+    Cells([String; 5]),
+    Rule,
+}
+
+impl Row {
+    fn cells(cells: [&str; 5]) -> Row {
+        Row::Cells(cells.map(str::to_owned))
+    }
+}
+
+fn resources_row(label: &str, replicas: String, r: Resources) -> Row {
+    Row::Cells([
+        label.to_owned(),
+        replicas,
+        r.cpus.to_string(),
+        size(r.memory),
+        size(r.disk),
+    ])
+}
+
+/// Lays out rows in aligned columns (right-aligned where `right` says so), two spaces apart.
+fn table(rows: &[Row], right: &[bool; 5]) -> String {
+    let mut widths = [0usize; 5];
+    for row in rows {
+        if let Row::Cells(cells) = row {
+            for (w, cell) in widths.iter_mut().zip(cells) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let used: Vec<usize> = widths.iter().copied().filter(|w| *w > 0).collect();
+    let full = used.iter().sum::<usize>() + 2 * used.len().saturating_sub(1);
+    let mut out = String::new();
+    for row in rows {
+        match row {
+            Row::Rule => out.push_str(&"-".repeat(full)),
+            Row::Cells(cells) => {
+                let mut line = String::new();
+                for (i, cell) in cells.iter().enumerate() {
+                    if widths[i] == 0 {
+                        continue;
+                    }
+                    if i > 0 {
+                        line.push_str("  ");
+                    }
+                    let w = widths[i];
+                    if right[i] {
+                        line.push_str(&format!("{cell:>w$}"));
+                    } else {
+                        line.push_str(&format!("{cell:<w$}"));
+                    }
+                }
+                out.push_str(line.trim_end());
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A size as the spec writes it when that is short (`512MB`, `4GB`), else in the largest unit
+/// it reaches with one decimal (`10.8GB` rather than `11072MB`); `0B` for nothing.
+fn size(s: ByteSize) -> String {
+    const UNITS: [(&str, u32); 4] = [("TB", 4), ("GB", 3), ("MB", 2), ("KB", 1)];
+    let bytes = s.bytes();
+    let (whole, _) = s.whole_unit();
+    if bytes == 0 || whole < 1024 {
+        return if bytes == 0 { "0B".into() } else { s.to_string() };
+    }
+    for (unit, power) in UNITS {
+        let scale = 1024u64.pow(power);
+        if bytes >= scale {
+            // Tenths, rounded; sizes are far below where u64 tenths would overflow.
+            let tenths = (bytes.saturating_mul(10) + scale / 2) / scale;
+            return format!("{}.{}{unit}", tenths / 10, tenths % 10);
+        }
+    }
+    s.to_string()
+}
+
+/// `have - need`, negative when short.
+fn signed_cpus(have: Cpus, need: Cpus) -> String {
+    let (have, need) = (have.millis(), need.millis());
+    if need <= have {
+        Cpus::from_millis(have - need).to_string()
+    } else {
+        format!("-{}", Cpus::from_millis(need - have))
+    }
+}
+
+/// `have - need`, negative when short.
+fn signed_size(have: ByteSize, need: ByteSize) -> String {
+    let (have, need) = (have.bytes(), need.bytes());
+    if need <= have {
+        size(ByteSize::from_bytes(have - need))
+    } else {
+        format!("-{}", size(ByteSize::from_bytes(need - have)))
+    }
+}
+
+/// `part` as a whole percentage of `whole`, rounded.
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    let p = (u128::from(part) * 100 + u128::from(whole) / 2) / u128::from(whole);
+    format!("{p}%")
+}
+
+/// `80-120`, or `50` for an exact cost.
+fn range(min: u64, max: u64) -> String {
+    if max > min {
+        format!("{min}-{max}")
+    } else {
+        min.to_string()
+    }
+}
+
+/// What `need` lacks on `vm`, one line per resource.
+fn shortfalls(vm: Resources, need: Resources, suffix: &str) -> Vec<String> {
+    let when = if suffix.is_empty() {
+        ""
+    } else {
+        " with the scale-out plans"
+    };
+    let mut lines = Vec::new();
+    if need.cpus > vm.cpus {
+        lines.push(format!("cpus: {} needed{when}, the VM has {}", need.cpus, vm.cpus));
+    }
+    if need.memory > vm.memory {
+        lines.push(format!(
+            "memory: {} needed{when}, the VM has {}",
+            size(need.memory),
+            size(vm.memory)
+        ));
+    }
+    if need.disk > vm.disk {
+        lines.push(format!(
+            "disk: {} needed{when}, the VM has {}",
+            size(need.disk),
+            size(vm.disk)
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_like_the_spec() {
+        let gb = |n: u64| ByteSize::from_bytes(n << 30);
+        assert_eq!(signed_size(gb(32), gb(12)), "20GB");
+        assert_eq!(signed_size(gb(4), gb(6)), "-2GB");
+        assert_eq!(signed_size(gb(4), gb(4)), "0B");
+        assert_eq!(signed_cpus(Cpus::from_millis(8000), Cpus::from_millis(7400)), "0.6");
+        assert_eq!(signed_cpus(Cpus::from_millis(1000), Cpus::from_millis(1500)), "-0.5");
+        assert_eq!(percent(7400, 8000), "93%");
+        assert_eq!(percent(1, 3), "33%");
+        assert_eq!(range(80, 120), "80-120");
+        assert_eq!(range(50, 50), "50");
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let rows = [
+            Row::cells(["a", "1", "x", "", ""]),
+            Row::Rule,
+            Row::cells(["long name", "10", "y", "", ""]),
+        ];
+        assert_eq!(
+            table(&rows, &[false, true, false, false, false]),
+            "a           1  x\n----------------\nlong name  10  y\n"
+        );
+    }
+}

@@ -1,0 +1,409 @@
+//! Writing a rendered tree into a folder (`--out DIR`), and the manifest of generated files.
+//!
+//! A crash, a full disk or a killed process must never leave a generated file half-written, and
+//! the folder may hold files vutler-render does not own (`.env`, `secrets/`, TLS certificates, an
+//! operator's notes) that must survive every render. So:
+//!
+//! 1. The render happens first, in memory: an invalid spec writes nothing and creates no folder.
+//! 2. Every file is written into a staging folder, a hidden sibling of DIR on the same file
+//!    system (`.DIR.vutler-tmp-XXXX`; inside DIR when DIR is a mount point), and synced to disk.
+//!    A full disk fails here, before anything in DIR has changed.
+//! 3. When DIR does not exist yet, the staging folder becomes DIR with one rename: the whole
+//!    tree appears at once. Otherwise each staged file is moved over its target with its own
+//!    rename, which is atomic on one file system: a reader (or Compose) sees the old file or the
+//!    new one, never a mix. Swapping whole folders instead would need copying the foreign files
+//!    into the staging folder (secrets and large data included), and a file added to DIR
+//!    between the copy and the swap would be lost; per-file renames never touch a foreign file.
+//!    The price is that a crash in the middle of step 3 leaves some files new and some old,
+//!    each complete; the next render finishes the job.
+//! 4. DIR's manifest (`.vutler-render.manifest`, one path per line) lists the files
+//!    vutler-render generated there. Before the first rename it is rewritten to list the old
+//!    and the new files, so that even after a crash every generated file is listed. After the
+//!    renames, the files the old manifest lists and the render no longer produces are removed
+//!    (with the folders that held them, once empty), and the manifest is rewritten with exactly
+//!    the files just written. A file the manifest does not list is never touched; neither is an
+//!    entry that is absolute or contains `..`, nor a path that crosses a symlink.
+//!
+//! Every manifest write is itself a staged file moved in with one rename.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use vutler_render::Rendered;
+
+/// File name of the manifest of generated files, in the output folder.
+pub(crate) const MANIFEST: &str = ".vutler-render.manifest";
+
+/// The manifest's first line.
+const MANIFEST_HEADER: &str =
+    "# Files vutler-render generated in this folder, removed when it no longer renders them. Do not edit.";
+
+/// Reads the manifest of `dir`: the paths of the files vutler-render generated there (none when
+/// there is no manifest). Entries that are absolute or contain `..` are refused, with a warning.
+pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let path = dir.join(MANIFEST);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut entries = Vec::new();
+    for line in text.lines() {
+        let entry = line.trim_end_matches('\r');
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        if is_safe_entry(entry) {
+            entries.push(entry.to_owned());
+        } else {
+            eprintln!(
+                "warning: {}: ignoring `{entry}`: entries are relative paths without `.` or `..`",
+                path.display()
+            );
+        }
+    }
+    Ok(entries)
+}
+
+/// Whether a manifest entry names a file inside the folder: relative, `/`-separated, with no
+/// empty, `.` or `..` segment.
+fn is_safe_entry(entry: &str) -> bool {
+    !entry.starts_with('/')
+        && !entry.contains('\\')
+        && !Path::new(entry).has_root()
+        && entry.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+fn manifest_text(paths: &BTreeSet<&str>) -> String {
+    let mut text = format!("{MANIFEST_HEADER}\n");
+    for path in paths {
+        text.push_str(path);
+        text.push('\n');
+    }
+    text
+}
+
+/// Writes the rendered tree of `env` into `dir` (see the module documentation), printing each
+/// file written and each stale file removed to stderr.
+pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Result<()> {
+    if tree.get(MANIFEST).is_some() {
+        bail!("the render produced a file named {MANIFEST}, which is the manifest's name (a bug)");
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let exists = match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => true,
+        Ok(_) => bail!("{} exists and is not a folder", dir.display()),
+        Err(e) if e.kind() == ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    if exists {
+        check_targets(dir, tree)?;
+    } else {
+        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+
+    // Staged where a rename into DIR stays on one file system.
+    let staging_in = if exists && is_mount_point(dir, &parent)? {
+        dir.to_path_buf()
+    } else {
+        parent.clone()
+    };
+    let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.vutler-tmp-"))
+        .tempdir_in(&staging_in)
+        .with_context(|| format!("creating a staging folder in {}", staging_in.display()))?;
+    for (path, contents) in tree.iter() {
+        let target = staging.path().join(path);
+        if let Some(folder) = target.parent() {
+            fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+        }
+        write_synced(&target, contents.as_bytes())?;
+        if tree.is_executable(path) {
+            make_executable(&target)?;
+        }
+    }
+    let rendered: BTreeSet<&str> = tree.iter().map(|(p, _)| p).collect();
+
+    if !exists {
+        write_synced(&staging.path().join(MANIFEST), manifest_text(&rendered).as_bytes())?;
+        for folder in folders_of(staging.path(), &rendered) {
+            sync_dir(&folder)?;
+        }
+        make_readable(staging.path())?;
+        fs::rename(staging.path(), dir)
+            .with_context(|| format!("moving {} to {}", staging.path().display(), dir.display()))?;
+        // Renamed away: there is nothing left to clean up.
+        let _ = staging.keep();
+        sync_dir(&parent)?;
+        for path in &rendered {
+            eprintln!("wrote {path}");
+        }
+        eprintln!("{env}: wrote {} files to {}", tree.len(), dir.display());
+        return Ok(());
+    }
+
+    let old = read_manifest(dir)?;
+    let both: BTreeSet<&str> = rendered.iter().copied().chain(old.iter().map(String::as_str)).collect();
+    install_manifest(dir, staging.path(), &both)?;
+
+    for path in &rendered {
+        let staged = staging.path().join(path);
+        let target = dir.join(path);
+        if let Some(folder) = target.parent() {
+            fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+        }
+        // Keep the mode an operator gave the file (`chmod 600`); scripts stay executable.
+        match fs::symlink_metadata(&target) {
+            Ok(m) if m.is_file() => {
+                fs::set_permissions(&staged, m.permissions())
+                    .with_context(|| format!("setting the mode of {}", staged.display()))?;
+                if tree.is_executable(path) {
+                    make_executable(&staged)?;
+                }
+            }
+            _ => {}
+        }
+        fs::rename(&staged, &target).with_context(|| format!("moving {} to {}", staged.display(), target.display()))?;
+        eprintln!("wrote {path}");
+    }
+    for folder in folders_of(dir, &rendered) {
+        sync_dir(&folder)?;
+    }
+
+    let mut removed = 0;
+    for path in old.iter().filter(|p| !rendered.contains(p.as_str())) {
+        match prune(dir, path).with_context(|| format!("removing {}", dir.join(path).display()))? {
+            Pruned::Removed => {
+                eprintln!("removed {path}");
+                removed += 1;
+            }
+            Pruned::Gone => {}
+            Pruned::Kept(why) => eprintln!("warning: left {path} alone: {why}"),
+        }
+    }
+    install_manifest(dir, staging.path(), &rendered)?;
+    eprintln!(
+        "{env}: wrote {} files to {}{}",
+        tree.len(),
+        dir.display(),
+        match removed {
+            0 => String::new(),
+            1 => " (removed 1 stale file)".to_owned(),
+            n => format!(" (removed {n} stale files)"),
+        }
+    );
+    Ok(())
+}
+
+/// Refuses, before anything is written, a target that is a folder or lies behind a symlink or a
+/// file: a rename through a symlinked folder would write outside DIR.
+fn check_targets(dir: &Path, tree: &Rendered) -> anyhow::Result<()> {
+    for (path, _) in tree.iter() {
+        let mut at = dir.to_path_buf();
+        let segments: Vec<&str> = path.split('/').collect();
+        for (i, seg) in segments.iter().enumerate() {
+            at.push(seg);
+            let last = i + 1 == segments.len();
+            match fs::symlink_metadata(&at) {
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) => return Err(e).with_context(|| format!("reading {}", at.display())),
+                Ok(m) if last && m.is_dir() => bail!("cannot write {path}: {} is a folder", at.display()),
+                Ok(m) if !last && m.file_type().is_symlink() => {
+                    bail!("refusing to write {path}: {} is a symlink", at.display())
+                }
+                Ok(m) if !last && !m.is_dir() => bail!("cannot write {path}: {} is not a folder", at.display()),
+                Ok(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a file and syncs it to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes `dir`'s manifest listing `paths`: staged, synced, then moved in with one rename.
+fn install_manifest(dir: &Path, staging: &Path, paths: &BTreeSet<&str>) -> anyhow::Result<()> {
+    let staged = staging.join(MANIFEST);
+    write_synced(&staged, manifest_text(paths).as_bytes())?;
+    let target = dir.join(MANIFEST);
+    fs::rename(&staged, &target).with_context(|| format!("moving {} to {}", staged.display(), target.display()))?;
+    sync_dir(dir)
+}
+
+/// `root` and every folder under it that holds one of `paths`.
+fn folders_of(root: &Path, paths: &BTreeSet<&str>) -> BTreeSet<PathBuf> {
+    let mut folders = BTreeSet::from([root.to_path_buf()]);
+    for path in paths {
+        let mut at = root.to_path_buf();
+        let segments: Vec<&str> = path.split('/').collect();
+        for seg in &segments[..segments.len().saturating_sub(1)] {
+            at.push(seg);
+            folders.insert(at.clone());
+        }
+    }
+    folders
+}
+
+/// Syncs a folder, so the renames in it survive a power cut.
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    if cfg!(unix) {
+        File::open(dir)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Gives the staging folder (created private) the mode of a folder created normally, before it
+/// becomes DIR.
+fn make_readable(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("setting the mode of {}", dir.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Adds the executable bits to a generated script (each where it can already read: `0644`
+/// becomes `0755`, `0600` becomes `0700`).
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        let executable = mode | ((mode & 0o444) >> 2);
+        fs::set_permissions(path, fs::Permissions::from_mode(executable))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Whether `dir` is on another file system than its parent (a mount point), where a rename from
+/// the parent would fail.
+fn is_mount_point(dir: &Path, parent: &Path) -> anyhow::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| {
+            fs::metadata(p)
+                .map(|m| m.dev())
+                .with_context(|| format!("reading {}", p.display()))
+        };
+        Ok(dev(dir)? != dev(parent)?)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, parent);
+        Ok(false)
+    }
+}
+
+/// What pruning a stale manifest entry did.
+#[derive(Debug, PartialEq, Eq)]
+enum Pruned {
+    /// The file was removed.
+    Removed,
+    /// It was already gone.
+    Gone,
+    /// It was left in place, for this reason.
+    Kept(&'static str),
+}
+
+/// Removes the stale generated file `entry` (a checked manifest entry) from `dir`, then the
+/// folders that held it once they are empty. Never follows a symlink: a symlinked folder on the
+/// way, or a symlink or folder where the file was, is left alone.
+fn prune(dir: &Path, entry: &str) -> std::io::Result<Pruned> {
+    let segments: Vec<&str> = entry.split('/').collect();
+    let Some((file, folders)) = segments.split_last() else {
+        return Ok(Pruned::Gone);
+    };
+    let mut at = dir.to_path_buf();
+    for seg in folders {
+        at.push(seg);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => return Ok(Pruned::Kept("a folder on its path is a symlink")),
+            Ok(_) => return Ok(Pruned::Kept("a folder on its path is a file")),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Pruned::Gone),
+            Err(e) => return Err(e),
+        }
+    }
+    at.push(file);
+    match fs::symlink_metadata(&at) {
+        Ok(m) if m.is_file() => fs::remove_file(&at)?,
+        Ok(m) if m.file_type().is_symlink() => return Ok(Pruned::Kept("it is a symlink now")),
+        Ok(_) => return Ok(Pruned::Kept("it is not a file now")),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Pruned::Gone),
+        Err(e) => return Err(e),
+    }
+    // Folders that held only generated files go too; a folder with anything else in it stays.
+    let mut folder = at.parent();
+    for _ in folders {
+        let Some(f) = folder else { break };
+        if fs::remove_dir(f).is_err() {
+            break;
+        }
+        folder = f.parent();
+    }
+    Ok(Pruned::Removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_entries_stay_inside_the_folder() {
+        for ok in ["a", "nginx/nginx.conf", ".env.example"] {
+            assert!(is_safe_entry(ok), "{ok}");
+        }
+        for bad in ["/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/", "", "a\\b"] {
+            assert!(!is_safe_entry(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pruning_removes_emptied_folders_but_never_follows_symlinks() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path().join("out");
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(dir.join("a/b")).unwrap_or_else(|e| panic!("{e}"));
+        fs::create_dir_all(&outside).unwrap_or_else(|e| panic!("{e}"));
+        fs::write(dir.join("a/b/stale"), "x").unwrap_or_else(|e| panic!("{e}"));
+        fs::write(outside.join("victim"), "x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(prune(&dir, "a/b/stale").ok(), Some(Pruned::Removed));
+        assert!(!dir.join("a").exists(), "emptied folders are removed");
+        assert!(dir.exists(), "DIR itself stays");
+        assert_eq!(prune(&dir, "a/b/stale").ok(), Some(Pruned::Gone));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap_or_else(|e| panic!("{e}"));
+            std::os::unix::fs::symlink(outside.join("victim"), dir.join("file-link")).unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(prune(&dir, "link/victim"), Ok(Pruned::Kept(_))));
+            assert!(matches!(prune(&dir, "file-link"), Ok(Pruned::Kept(_))));
+            assert!(outside.join("victim").exists());
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! Comparing two file trees: the changed files with unified diffs, and the files only one side has.
+//!
+//! `vutler-render check` compares the files on disk (the old tree) with a fresh render (the new
+//! tree); `vutler-render diff` compares the renders of two environments. Like the rest of this
+//! crate, the comparison is pure: the caller reads the files and hands them over as bytes.
+//!
+//! Files are compared byte for byte (a trailing newline added or lost is a change). The diffs are
+//! for people and logs, so secret-looking values never appear in them: before printing, the value
+//! of every line that assigns to a secret-looking key (see [`is_secret_key`]) is replaced with
+//! [`REDACTED`], on both sides. Lines are matched on their original text, so a changed secret
+//! still shows as a changed line, with both values redacted.
+//!
+//! ```
+//! use vutler_render::diff::{Labels, diff_trees};
+//!
+//! let on_disk = [(".env", "DB_PASSWORD=hunter2\nPORT=80\n".as_bytes())];
+//! let rendered = [(".env", "DB_PASSWORD=swordfish\nPORT=80\n".as_bytes()), ("new.yml", b"a: 1\n".as_slice())];
+//! let diff = diff_trees(on_disk, rendered, Labels { old: "deploy", new: "rendered" });
+//! assert_eq!(diff.missing, ["new.yml"]);
+//! assert_eq!(
+//!     diff.changed[0].diff,
+//!     "--- deploy/.env\n+++ rendered/.env\n@@ -1,2 +1,2 @@\n-DB_PASSWORD=<redacted>\n+DB_PASSWORD=<redacted>\n PORT=80\n",
+//! );
+//! assert!(!diff.changed[0].diff.contains("hunter2"));
+//! ```
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use similar::{Algorithm, ChangeTag, capture_diff_slices, group_diff_ops, udiff::UnifiedHunkHeader};
+
+use crate::Rendered;
+
+/// What replaces a secret-looking value in a diff.
+pub const REDACTED: &str = "<redacted>";
+
+/// Lines of unchanged context around each change in a unified diff.
+pub const CONTEXT_LINES: usize = 3;
+
+/// Parts of key names that make a key secret-looking (compared in upper case, with `-` and `.`
+/// read as `_`). A key ending in `_KEY` is secret-looking too.
+pub const SECRET_KEY_PARTS: [&str; 8] = [
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "PRIVATE_KEY",
+    "API_KEY",
+    "ACCESS_KEY",
+    "WEBHOOK",
+];
+
+/// The prefixes naming each side in diff headers: `--- {old}/{path}` and `+++ {new}/{path}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// The old side (for a check: the folder on disk; for two environments: the first).
+    pub old: &'a str,
+    /// The new side (for a check: the render; for two environments: the second).
+    pub new: &'a str,
+}
+
+/// One file present on both sides with different contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// Relative, `/`-separated path.
+    pub path: String,
+    /// A unified diff from the old contents to the new ones, with headers and secret-looking
+    /// values redacted; a one-line note when the contents differ only in bytes that are not
+    /// UTF-8 text.
+    pub diff: String,
+}
+
+/// How two trees differ. Every list is in path order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeDiff {
+    /// Files on both sides whose bytes differ.
+    pub changed: Vec<FileDiff>,
+    /// Paths only the new side has (for a check: rendered, but absent on disk).
+    pub missing: Vec<String>,
+    /// Paths only the old side has (for a check: generated before, and no longer rendered).
+    pub unexpected: Vec<String>,
+}
+
+impl TreeDiff {
+    /// Whether the two trees are identical.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+/// Compares two trees given as `(path, bytes)` pairs, with `/`-separated relative paths. A path
+/// given twice on one side keeps its last contents.
+pub fn diff_trees<'a>(
+    old: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    new: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    labels: Labels<'_>,
+) -> TreeDiff {
+    let old: BTreeMap<&str, &[u8]> = old.into_iter().collect();
+    let new: BTreeMap<&str, &[u8]> = new.into_iter().collect();
+    let mut diff = TreeDiff::default();
+    for (path, new_bytes) in &new {
+        match old.get(path) {
+            None => diff.missing.push((*path).to_owned()),
+            Some(old_bytes) if old_bytes == new_bytes => {}
+            Some(old_bytes) => diff.changed.push(FileDiff {
+                path: (*path).to_owned(),
+                diff: file_diff(path, old_bytes, new_bytes, labels),
+            }),
+        }
+    }
+    diff.unexpected = old
+        .keys()
+        .filter(|p| !new.contains_key(*p))
+        .map(|p| (*p).to_owned())
+        .collect();
+    diff
+}
+
+/// Compares two rendered trees (two environments, or two versions of the specs).
+pub fn diff_rendered(old: &Rendered, new: &Rendered, labels: Labels<'_>) -> TreeDiff {
+    diff_trees(
+        old.iter().map(|(p, c)| (p, c.as_bytes())),
+        new.iter().map(|(p, c)| (p, c.as_bytes())),
+        labels,
+    )
+}
+
+fn file_diff(path: &str, old: &[u8], new: &[u8], labels: Labels<'_>) -> String {
+    let (old_text, new_text) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    let old_label = format!("{}/{path}", labels.old);
+    let new_label = format!("{}/{path}", labels.new);
+    let diff = unified_diff(&old_text, &new_text, &old_label, &new_label);
+    if diff.is_empty() {
+        // Only bytes that are not UTF-8 differ: both sides read alike once decoded.
+        format!("Files {old_label} and {new_label} differ (in bytes that are not UTF-8 text)\n")
+    } else {
+        diff
+    }
+}
+
+/// A unified diff (`---`/`+++` headers, `@@` hunks with [`CONTEXT_LINES`] lines of context) from
+/// `old` to `new`, with secret-looking values redacted; empty when the texts are equal. A last
+/// line without a newline is followed by `\ No newline at end of file`.
+pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    // Lines are matched on their real text; only what is printed is redacted, so a changed
+    // secret is still a changed line.
+    let ops = capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines);
+    let groups = group_diff_ops(ops, CONTEXT_LINES);
+    if groups.is_empty() {
+        return String::new();
+    }
+    let old_shown: Vec<Cow<'_, str>> = old_lines.iter().map(|l| redact_line(l)).collect();
+    let new_shown: Vec<Cow<'_, str>> = new_lines.iter().map(|l| redact_line(l)).collect();
+    let mut out = format!("--- {old_label}\n+++ {new_label}\n");
+    for group in &groups {
+        let _ = writeln!(out, "{}", UnifiedHunkHeader::new(group));
+        for op in group {
+            for change in op.iter_changes(&old_shown, &new_shown) {
+                let sign = match change.tag() {
+                    ChangeTag::Equal => ' ',
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                };
+                let line = change.value();
+                out.push(sign);
+                out.push_str(&line);
+                if !line.ends_with('\n') {
+                    out.push_str("\n\\ No newline at end of file\n");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a key name looks like it holds a secret: it contains one of [`SECRET_KEY_PARTS`] or
+/// ends in `_KEY`, ignoring case, with `-` and `.` read as `_` (`api-key`, `smtp.password`).
+pub fn is_secret_key(key: &str) -> bool {
+    let key: String = key
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    key.ends_with("_KEY") || SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+}
+
+/// Redacts every line of a text (see [`redact_line`]).
+pub fn redact(text: &str) -> String {
+    text.split_inclusive('\n').map(redact_line).collect()
+}
+
+/// Replaces the value of a line that assigns to a secret-looking key with [`REDACTED`], and the
+/// password of a URL with credentials (`scheme://user:password@host`); other lines are returned
+/// as they are, and so is the line ending.
+///
+/// The key is the name just before the first `=` or `:` that follows a secret-looking name
+/// (`KEY=value`, `KEY: value`, `- KEY=value`, `"key": "value"`, `export KEY=value`). An empty
+/// value and a single `${...}` reference are kept: they hold no secret. Quotes around the value
+/// are kept too.
+///
+/// ```
+/// use vutler_render::diff::redact_line;
+///
+/// assert_eq!(redact_line("POSTGRES_PASSWORD=hunter2\n"), "POSTGRES_PASSWORD=<redacted>\n");
+/// assert_eq!(redact_line("  api_key: \"abc\""), "  api_key: \"<redacted>\"");
+/// assert_eq!(redact_line("TOKEN: ${TOKEN:?required}"), "TOKEN: ${TOKEN:?required}");
+/// assert_eq!(redact_line("SMTP_PASSWORD="), "SMTP_PASSWORD=");
+/// assert_eq!(redact_line("url: https://bob:hunter2@db:5432/x"), "url: https://bob:<redacted>@db:5432/x");
+/// assert_eq!(redact_line("PORT=80"), "PORT=80");
+/// ```
+pub fn redact_line(line: &str) -> Cow<'_, str> {
+    let (body, ending) = split_ending(line);
+    let redacted = match redact_assignment(body) {
+        Some(r) => Cow::Owned(r),
+        None => Cow::Borrowed(body),
+    };
+    let redacted = match redact_url_passwords(&redacted) {
+        Some(r) => Cow::Owned(r),
+        None => redacted,
+    };
+    match redacted {
+        Cow::Borrowed(_) => Cow::Borrowed(line),
+        Cow::Owned(mut r) => {
+            r.push_str(ending);
+            Cow::Owned(r)
+        }
+    }
+}
+
+/// Splits `line` into its text and its line ending (`\n`, `\r\n` or nothing).
+fn split_ending(line: &str) -> (&str, &str) {
+    let body = line.strip_suffix('\n').unwrap_or(line);
+    let body = body.strip_suffix('\r').unwrap_or(body);
+    line.split_at(body.len())
+}
+
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// The line with the value after the first secret-looking key redacted, or `None` to keep it.
+fn redact_assignment(body: &str) -> Option<String> {
+    for (at, sep) in body.char_indices().filter(|(_, c)| matches!(c, '=' | ':')) {
+        let before = body[..at].trim_end();
+        let before = before.strip_suffix(['"', '\'']).unwrap_or(before);
+        let key_start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_key_char(*c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        let key = &before[key_start..];
+        if key.is_empty() || !is_secret_key(key) {
+            continue;
+        }
+        // The first secret-looking key decides: in `KEY: ${KEY:?KEY is required}` the inner
+        // `KEY:` is part of a reference, not a second assignment.
+        let value_start = at + sep.len_utf8();
+        let rest = &body[value_start..];
+        let value = rest.trim();
+        let leading = &rest[..rest.len() - rest.trim_start().len()];
+        let (open, inner, close) = unquote(value);
+        if inner.is_empty() || is_reference(inner) {
+            return None;
+        }
+        return Some(format!("{}{leading}{open}{REDACTED}{close}", &body[..value_start]));
+    }
+    None
+}
+
+/// Splits a value into its opening quote, its text and its closing quote (with a trailing `,`).
+fn unquote(value: &str) -> (&str, &str, &str) {
+    let core = value.strip_suffix(',').map_or(value, str::trim_end);
+    for q in ['"', '\''] {
+        if core.len() >= 2 && core.starts_with(q) && core.ends_with(q) {
+            return (&value[..1], &core[1..core.len() - 1], &value[core.len() - 1..]);
+        }
+    }
+    ("", value, "")
+}
+
+/// Whether a value is exactly one `${...}` reference (braces balanced, nothing after).
+fn is_reference(value: &str) -> bool {
+    let Some(inner) = value.strip_prefix("${") else {
+        return false;
+    };
+    let mut depth = 1usize;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1 == inner.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The line with the password of every `scheme://user:password@` redacted, or `None` if none.
+fn redact_url_passwords(body: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = body;
+    let mut changed = false;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail.find(['/', ' ', '"', '\'', '?', '#']).unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority
+            .rfind('@')
+            .and_then(|a| authority[..a].find(':').map(|c| (c, a)))
+        {
+            Some((colon, at_sign)) if !is_reference(&authority[colon + 1..at_sign]) && colon + 1 < at_sign => {
+                out.push_str(&authority[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&authority[at_sign..]);
+                changed = true;
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Labels<'static> {
+        Labels { old: "a", new: "b" }
+    }
+
+    #[test]
+    fn identical_trees_have_no_diff() {
+        let tree = [("x.yml", b"a: 1\n".as_slice())];
+        assert!(diff_trees(tree, tree, labels()).is_empty());
+    }
+
+    #[test]
+    fn missing_unexpected_and_changed_are_sorted() {
+        let old = [
+            ("z", b"1\n".as_slice()),
+            ("gone", b"".as_slice()),
+            ("same", b"s".as_slice()),
+        ];
+        let new = [
+            ("z", b"2\n".as_slice()),
+            ("b/new", b"".as_slice()),
+            ("a/new", b"".as_slice()),
+            ("same", b"s".as_slice()),
+        ];
+        let d = diff_trees(old, new, labels());
+        assert_eq!(d.missing, ["a/new", "b/new"]);
+        assert_eq!(d.unexpected, ["gone"]);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].diff, "--- a/z\n+++ b/z\n@@ -1 +1 @@\n-1\n+2\n");
+    }
+
+    #[test]
+    fn a_lost_trailing_newline_is_a_change() {
+        let d = diff_trees([("f", b"x\n".as_slice())], [("f", b"x".as_slice())], labels());
+        assert_eq!(
+            d.changed[0].diff,
+            "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n+x\n\\ No newline at end of file\n"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_still_compared() {
+        let d = diff_trees([("f", b"\xff".as_slice())], [("f", b"\xfe".as_slice())], labels());
+        assert!(d.changed[0].diff.contains("not UTF-8"), "{}", d.changed[0].diff);
+    }
+
+    #[test]
+    fn hunks_keep_three_lines_of_context() {
+        let old: String = (1..=20).map(|i| format!("{i}\n")).collect();
+        let new = old.replace("10\n", "ten\n");
+        let diff = unified_diff(&old, &new, "a", "b");
+        assert_eq!(
+            diff,
+            "--- a\n+++ b\n@@ -7,7 +7,7 @@\n 7\n 8\n 9\n-10\n+ten\n 11\n 12\n 13\n"
+        );
+    }
+
+    #[test]
+    fn secret_lines_change_but_never_show_their_values() {
+        let diff = unified_diff("A=1\nAPI_TOKEN=old\n", "A=1\nAPI_TOKEN=new\n", "a", "b");
+        assert_eq!(
+            diff,
+            "--- a\n+++ b\n@@ -1,2 +1,2 @@\n A=1\n-API_TOKEN=<redacted>\n+API_TOKEN=<redacted>\n"
+        );
+    }
+
+    #[test]
+    fn secret_looking_keys() {
+        for key in [
+            "POSTGRES_PASSWORD",
+            "smtp_passwd",
+            "MINIO_SECRET_KEY",
+            "GITHUB_TOKEN",
+            "ssh-private-key",
+            "snipara.api_key",
+            "AWS_ACCESS_KEY_ID",
+            "slack_webhook_url",
+            "PAGERDUTY_ROUTING_KEY",
+            "Password",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["PORT", "SMTP_USER", "KEYBOARD", "url", "MONKEY", "file"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn redaction_of_assignments() {
+        for (line, expected) in [
+            ("POSTGRES_PASSWORD=hunter2", "POSTGRES_PASSWORD=<redacted>"),
+            ("export DB_PASSWORD='x y'", "export DB_PASSWORD='<redacted>'"),
+            ("  - SECRET_KEY=abc\r\n", "  - SECRET_KEY=<redacted>\r\n"),
+            (
+                "      MINIO_SECRET_KEY: \"s3cr3t\"\n",
+                "      MINIO_SECRET_KEY: \"<redacted>\"\n",
+            ),
+            ("  \"password\": \"pw\",", "  \"password\": \"<redacted>\","),
+            (
+                "{\"user\": \"bob\", \"password\": \"pw\"}",
+                "{\"user\": \"bob\", \"password\": <redacted>",
+            ),
+            (
+                "# old: SLACK_WEBHOOK_URL=https://hooks",
+                "# old: SLACK_WEBHOOK_URL=<redacted>",
+            ),
+            (
+                "SLACK_WEBHOOK_URL: https://hooks.slack.com/x",
+                "SLACK_WEBHOOK_URL: <redacted>",
+            ),
+            ("API_KEY=${X}tail", "API_KEY=<redacted>"),
+        ] {
+            assert_eq!(redact_line(line), expected, "{line}");
+        }
+        for kept in [
+            "POSTGRES_PASSWORD=",
+            "POSTGRES_PASSWORD:",
+            "POSTGRES_PASSWORD: \"${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required: set it in .env}\"",
+            "SMTP_PASSWORD: \"${SMTP_PASSWORD:-}\"",
+            "- postgres_password",
+            "PORT=80",
+            "# Password of the vutler PostgreSQL user (secret, required, e.g. <strong-password>)",
+            "url: http://host:9090/metrics",
+            "url: http://${USER}:${PASS}@host/",
+        ] {
+            assert_eq!(redact_line(kept), kept);
+        }
+    }
+
+    #[test]
+    fn url_credentials_are_redacted() {
+        assert_eq!(
+            redact("DATABASE_URL=postgres://app:pw@db:5432/app\nother\n"),
+            "DATABASE_URL=postgres://app:<redacted>@db:5432/app\nother\n"
+        );
+    }
+}
