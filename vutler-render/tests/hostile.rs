@@ -11,7 +11,7 @@ const HOSTILE: [&str; 8] = ["a;b", "a\nreturn 200;", "$(id)", "`id`", "a'b", "a\
 
 /// (spec path that must be named, overlay with `{v}` where the hostile value goes). In a named list
 /// the overlay's item is appended to the inherited ones, so its index is written `[*]`.
-const FIELDS: [(&str, &str); 12] = [
+const FIELDS: [(&str, &str); 19] = [
     ("domain", "domain: {v}"),
     ("project", "project: {v}"),
     ("tls.certificate.mount_dir", "tls: { certificate: { mount_dir: {v} } }"),
@@ -36,6 +36,23 @@ const FIELDS: [(&str, &str); 12] = [
         "services.app.ports[*].name",
         "services: { app: { ports: [{ name: {v}, container: 3000 }] } }",
     ),
+    // Values that reach the operations scripts and the crontab.
+    (
+        "backups.jobs.db.database",
+        "backups: { jobs: { db: { database: {v} } } }",
+    ),
+    (
+        "backups.jobs.db.user_env",
+        "backups: { jobs: { db: { user_env: {v} } } }",
+    ),
+    ("backups.textfile_dir", "backups: { textfile_dir: {v} }"),
+    (
+        "backups.credentials.access_key_id",
+        "backups: { credentials: { access_key_id: {v}, secret_access_key: DB_PASSWORD } }",
+    ),
+    ("operations.install_dir", "operations: { install_dir: {v} }"),
+    ("operations.log_dir", "operations: { log_dir: {v} }"),
+    ("operations.verify_path", "operations: { verify_path: {v} }"),
 ];
 
 fn base() -> (String, String) {
