@@ -38,18 +38,7 @@ pub const REDACTED: &str = "<redacted>";
 /// Lines of unchanged context around each change in a unified diff.
 pub const CONTEXT_LINES: usize = 3;
 
-/// Parts of key names that make a key secret-looking (compared in upper case, with `-` and `.`
-/// read as `_`). A key ending in `_KEY` is secret-looking too.
-pub const SECRET_KEY_PARTS: [&str; 8] = [
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "PRIVATE_KEY",
-    "API_KEY",
-    "ACCESS_KEY",
-    "WEBHOOK",
-];
+pub use vutler_spec::grammar::SECRET_KEY_PARTS;
 
 /// The prefixes naming each side in diff headers: `--- {old}/{path}` and `+++ {new}/{path}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,17 +165,10 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
     out
 }
 
-/// Whether a key name looks like it holds a secret: it contains one of [`SECRET_KEY_PARTS`] or
-/// ends in `_KEY`, ignoring case, with `-` and `.` read as `_` (`api-key`, `smtp.password`).
+/// Whether a key name looks like it holds a secret; the model's rule for secret-looking
+/// variables ([`vutler_spec::grammar::secret_looking_key`]), applied to any key.
 pub fn is_secret_key(key: &str) -> bool {
-    let key: String = key
-        .chars()
-        .map(|c| match c {
-            '-' | '.' => '_',
-            c => c.to_ascii_uppercase(),
-        })
-        .collect();
-    key.ends_with("_KEY") || SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+    vutler_spec::grammar::secret_looking_key(key)
 }
 
 /// Redacts every line of a text (see [`redact_line`]).

@@ -212,6 +212,33 @@ pub fn one_line(s: &str) -> Result<(), String> {
         .ok_or_else(|| "a single line of text".into())
 }
 
+/// Parts of key names that make a key secret-looking (compared in upper case, with `-` and `.`
+/// read as `_`). A key ending in `_KEY` is secret-looking too.
+pub const SECRET_KEY_PARTS: [&str; 8] = [
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "PRIVATE_KEY",
+    "API_KEY",
+    "ACCESS_KEY",
+    "WEBHOOK",
+];
+
+/// Whether a key name looks like it holds a secret: it contains one of [`SECRET_KEY_PARTS`] or
+/// ends in `_KEY`, ignoring case, with `-` and `.` read as `_` (`api-key`, `smtp.password`).
+/// The model refuses literal values in such variables; `check` redacts their values in diffs.
+pub fn secret_looking_key(key: &str) -> bool {
+    let key: String = key
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    key.ends_with("_KEY") || SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +287,21 @@ mod tests {
         assert!(s3_url("https://x").is_err());
         assert!(host_ip("127.0.0.1").is_ok());
         assert!(slack_channel("#vutler-alerts").is_ok());
+    }
+
+    #[test]
+    fn secret_looking_keys() {
+        for key in [
+            "POSTGRES_PASSWORD",
+            "api-key",
+            "smtp.password",
+            "SLACK_WEBHOOK_URL",
+            "AWS_ACCESS_KEY_ID",
+        ] {
+            assert!(secret_looking_key(key), "{key}");
+        }
+        for key in ["POSTGRES_USER", "KEYCLOAK_URL", "MONGO_URL", "PORT"] {
+            assert!(!secret_looking_key(key), "{key}");
+        }
     }
 }

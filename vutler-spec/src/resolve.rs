@@ -50,19 +50,6 @@ struct Cx {
     diags: Vec<Diagnostic>,
 }
 
-fn secret_looking(key: &str) -> bool {
-    const MARKERS: [&str; 7] = [
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "TOKEN",
-        "PRIVATE_KEY",
-        "API_KEY",
-        "ACCESS_KEY",
-    ];
-    MARKERS.iter().any(|m| key.contains(m)) || key.ends_with("_KEY")
-}
-
 impl Cx {
     fn error(&mut self, code: &'static str, path: impl Into<String>, message: impl Into<String>) {
         self.diags.push(Diagnostic::error(code, path, message));
@@ -509,7 +496,7 @@ impl Cx {
                         .substitute("PROJECT", &raw.project);
                     // Checked once the spec's own values are in: a literal with `${PROJECT}` in it
                     // is still a literal.
-                    if template.variables().next().is_none() && secret_looking(key) && !text.is_empty() {
+                    if template.variables().next().is_none() && grammar::secret_looking_key(key) && !text.is_empty() {
                         self.error_help(
                             code::SECRET_LITERAL,
                             ep.clone(),
