@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use vutler_spec::Stack;
 use vutler_spec::diagnostic::code;
-use vutler_spec::stack::{Capacity, Resources};
+use vutler_spec::stack::{Capacity, Resource, Resources, Shortfall};
 use vutler_spec::units::{ByteSize, Cpus};
 
 use crate::{Cli, EXIT_DIFFERENT, invalid, print_report};
@@ -115,9 +115,10 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
     }
     out.push_str(&table(&rows, &[false, true, true, true, true]));
 
-    let short: Vec<String> = totals
+    let short: Vec<String> = capacity
+        .shortfalls()
         .iter()
-        .flat_map(|(suffix, total)| shortfalls(capacity.vm, *total, suffix))
+        .map(|s| shortfall(capacity.vm, s))
         .collect();
     if short.is_empty() {
         out.push_str(&format!(
@@ -285,32 +286,15 @@ fn range(min: u64, max: u64) -> String {
     }
 }
 
-/// What `need` lacks on `vm`, one line per resource.
-fn shortfalls(vm: Resources, need: Resources, suffix: &str) -> Vec<String> {
-    let when = if suffix.is_empty() {
-        ""
-    } else {
-        " with the scale-out plans"
+/// What a shortfall lacks on `vm`, as one line.
+fn shortfall(vm: Resources, short: &Shortfall) -> String {
+    let when = if short.scaled { " with the scale-out plans" } else { "" };
+    let (need, have) = match short.resource {
+        Resource::Cpus => (short.need.cpus.to_string(), vm.cpus.to_string()),
+        Resource::Memory => (size(short.need.memory), size(vm.memory)),
+        Resource::Disk => (size(short.need.disk), size(vm.disk)),
     };
-    let mut lines = Vec::new();
-    if need.cpus > vm.cpus {
-        lines.push(format!("cpus: {} needed{when}, the VM has {}", need.cpus, vm.cpus));
-    }
-    if need.memory > vm.memory {
-        lines.push(format!(
-            "memory: {} needed{when}, the VM has {}",
-            size(need.memory),
-            size(vm.memory)
-        ));
-    }
-    if need.disk > vm.disk {
-        lines.push(format!(
-            "disk: {} needed{when}, the VM has {}",
-            size(need.disk),
-            size(vm.disk)
-        ));
-    }
-    lines
+    format!("{}: {need} needed{when}, the VM has {have}", short.resource.as_str())
 }
 
 #[cfg(test)]

@@ -165,11 +165,9 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
     out
 }
 
-/// Whether a key name looks like it holds a secret; the model's rule for secret-looking
-/// variables ([`vutler_spec::grammar::secret_looking_key`]), applied to any key.
-pub fn is_secret_key(key: &str) -> bool {
-    vutler_spec::grammar::secret_looking_key(key)
-}
+/// Whether a key name looks like it holds a secret: the model's rule for secret-looking
+/// variables, applied to any key.
+pub use vutler_spec::grammar::secret_looking_key as is_secret_key;
 
 /// Redacts every line of a text (see [`redact_line`]).
 pub fn redact(text: &str) -> String {

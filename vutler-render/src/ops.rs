@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{BACKUP_METRIC, BackupJob, BackupMethod, CertificateSource, EnvValue, HealthTest, Service};
+use vutler_spec::stack::{BACKUP_METRIC, BackupJob, CertificateSource, Dump, EnvValue, HealthTest, Service};
 
 use crate::compose::reads_secret_file;
 use crate::templates::{self, shell_quote};
@@ -144,44 +144,36 @@ fn container_value(stack: &Stack, service: &str, variable: &str) -> Result<Strin
 }
 
 fn job_ctx(stack: &Stack, name: &str, job: &BackupJob) -> Result<JobCtx, RenderError> {
-    let user = container_value(stack, &job.service, &job.user_env)?;
-    let password = || -> Result<String, RenderError> {
-        let var = job.password_env.as_deref().ok_or_else(|| {
-            RenderError::Invariant(format!(
-                "backup job `{name}` ({}) has no password_env",
-                job.method.as_str()
-            ))
-        })?;
-        container_value(stack, &job.service, var)
-    };
-    let database = job.database.as_deref().map(shell_quote);
-    let (mode, dump, restore, ext, summary) = match job.method {
-        BackupMethod::PgDump => {
-            let db =
-                database.ok_or_else(|| RenderError::Invariant(format!("pg_dump job `{name}` names no database")))?;
+    let var = |variable: &str| container_value(stack, &job.service, variable);
+    let (mode, dump, restore, ext, summary) = match &job.dump {
+        Dump::PgDump { database, user_env } => {
+            let (user, db) = (var(user_env)?, shell_quote(database));
             (
                 "gzip",
                 format!("exec pg_dump --username={user} --dbname={db} --clean --if-exists --no-owner"),
                 // One transaction: a restore that fails leaves the database as it was.
                 format!("exec psql --username={user} --dbname={db} --set=ON_ERROR_STOP=1 --single-transaction --quiet"),
                 "sql.gz",
-                format!(
-                    "pg_dump of database {} (service {})",
-                    job.database.as_deref().unwrap_or_default(),
-                    job.service
-                ),
+                format!("pg_dump of database {database} (service {})", job.service),
             )
         }
-        BackupMethod::Mongodump => {
-            let password = password()?;
-            let auth = format!("--authenticationDatabase=admin --username={user} --password={password}");
-            let (only_dump, only_restore, what) = match (&database, &job.database) {
-                (Some(q), Some(db)) => (
-                    format!(" --db={q}"),
+        Dump::Mongodump {
+            database,
+            user_env,
+            password_env,
+        } => {
+            let auth = format!(
+                "--authenticationDatabase=admin --username={} --password={}",
+                var(user_env)?,
+                var(password_env)?
+            );
+            let (only_dump, only_restore, what) = match database {
+                Some(db) => (
+                    format!(" --db={}", shell_quote(db)),
                     format!(" --nsInclude={}", shell_quote(&format!("{db}.*"))),
                     format!("database {db}"),
                 ),
-                _ => (String::new(), String::new(), "every database".to_owned()),
+                None => (String::new(), String::new(), "every database".to_owned()),
             };
             (
                 "stream",
@@ -191,14 +183,17 @@ fn job_ctx(stack: &Stack, name: &str, job: &BackupJob) -> Result<JobCtx, RenderE
                 format!("mongodump of {what} (service {})", job.service),
             )
         }
-        BackupMethod::MinioMirror => {
-            let password = password()?;
-            let port = job
-                .port
-                .as_deref()
-                .ok_or_else(|| RenderError::Invariant(format!("minio_mirror job `{name}` names no port")))?;
+        Dump::MinioMirror {
+            user_env,
+            password_env,
+            port,
+        } => {
             let url = shell_quote(&format!("http://{}", endpoint(stack, &job.service, port)?));
-            let alias = format!("mc alias set backup-source {url} {user} {password} >/dev/null");
+            let alias = format!(
+                "mc alias set backup-source {url} {} {} >/dev/null",
+                var(user_env)?,
+                var(password_env)?
+            );
             (
                 "mirror",
                 format!("{alias} && exec mc mirror --quiet backup-source /backup-out"),
@@ -326,7 +321,7 @@ fn deploy_ctx(stack: &Stack) -> Result<DeployCtx, RenderError> {
             .backups
             .jobs
             .iter()
-            .filter(|(_, j)| matches!(j.method, BackupMethod::PgDump | BackupMethod::Mongodump))
+            .filter(|(_, j)| matches!(j.dump, Dump::PgDump { .. } | Dump::Mongodump { .. }))
             .map(|(n, _)| n.clone())
             .collect(),
         migrate: migrate.map(|args| args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),

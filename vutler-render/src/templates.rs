@@ -30,11 +30,13 @@ pub const ROLLBACK_SCRIPT: &str = "ops/rollback.sh.j2";
 /// Template id of the backup crontab.
 pub const CRON: &str = "ops/cron.j2";
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
-    // Partials included by the scripts: shared helpers, and the update/rollback steps.
+    // Partials included by the scripts: shared helpers, the backup jobs (backup and restore),
+    // and the update/rollback steps.
     ("ops/lib.sh.j2", include_str!("../templates/ops/lib.sh.j2")),
+    ("ops/jobs.sh.j2", include_str!("../templates/ops/jobs.sh.j2")),
     ("ops/deploy.sh.j2", include_str!("../templates/ops/deploy.sh.j2")),
     (BACKUP_SCRIPT, include_str!("../templates/ops/backup.sh.j2")),
     (RESTORE_SCRIPT, include_str!("../templates/ops/restore.sh.j2")),

@@ -1305,11 +1305,7 @@ impl Cx {
                     BackupJob {
                         service: j.service.clone(),
                         volume: j.volume.clone(),
-                        method: j.method,
-                        database: j.database.clone(),
-                        user_env: j.user_env.clone().unwrap_or_default(),
-                        password_env: j.password_env.clone(),
-                        port: j.port.clone(),
+                        dump: dump(j),
                         schedule,
                         retention,
                     },
@@ -1341,7 +1337,8 @@ impl Cx {
         }
     }
 
-    /// Each method reads its own fields: a missing one is an error, and so is one it ignores.
+    /// Each method reads its own fields: a missing one is an error, and so is one it ignores
+    /// (so [`dump`] only fills in a value where an error was already reported).
     fn backup_method_fields(&mut self, path: &str, j: &RawBackupJob) {
         use BackupMethod::*;
         // (field, set, required by, accepted by)
@@ -1601,43 +1598,23 @@ impl Cx {
             return;
         };
         let vm = capacity.vm;
-        for (label, total) in [("", capacity.base), (" with the scale-out plans", capacity.scaled)] {
-            if !label.is_empty() && total == capacity.base {
-                continue;
-            }
-            let over = [
-                (
-                    "cpus",
-                    total.cpus > vm.cpus,
-                    total.cpus.to_string(),
-                    vm.cpus.to_string(),
+        for short in capacity.shortfalls() {
+            let (have, limit) = match short.resource {
+                Resource::Cpus => (short.need.cpus.to_string(), vm.cpus.to_string()),
+                Resource::Memory => (short.need.memory.to_string(), vm.memory.to_string()),
+                Resource::Disk => (short.need.disk.to_string(), vm.disk.to_string()),
+            };
+            self.error_help(
+                code::CAPACITY,
+                "target_vm",
+                format!(
+                    "the services need {have} {}{}, more than VM `{}` has ({limit})",
+                    short.resource.as_str(),
+                    if short.scaled { " with the scale-out plans" } else { "" },
+                    stack.target_vm
                 ),
-                (
-                    "memory",
-                    total.memory > vm.memory,
-                    total.memory.to_string(),
-                    vm.memory.to_string(),
-                ),
-                (
-                    "disk",
-                    total.disk > vm.disk,
-                    total.disk.to_string(),
-                    vm.disk.to_string(),
-                ),
-            ];
-            for (what, is_over, have, limit) in over {
-                if is_over {
-                    self.error_help(
-                        code::CAPACITY,
-                        "target_vm",
-                        format!(
-                            "the services need {have} {what}{label}, more than VM `{}` has ({limit})",
-                            stack.target_vm
-                        ),
-                        "pick a larger VM or lower the services' resources",
-                    );
-                }
-            }
+                "pick a larger VM or lower the services' resources",
+            );
         }
     }
 
@@ -1841,14 +1818,8 @@ impl Cx {
             match stack.services.get(&j.service) {
                 None => self.dangling(format!("{p}.service"), "service", &j.service, stack.services.keys()),
                 Some(s) => {
-                    for (field, var) in [
-                        ("user_env", Some(&j.user_env)),
-                        ("password_env", j.password_env.as_ref()),
-                    ] {
-                        if let Some(var) = var
-                            && !var.is_empty()
-                            && !s.environment.contains_key(var)
-                        {
+                    for (field, var) in j.dump.credential_vars() {
+                        if !var.is_empty() && !s.environment.contains_key(var) {
                             self.dangling_message(
                                 format!("{p}.{field}"),
                                 format!("service `{}` has no variable `{var}` in its environment", j.service),
@@ -1857,7 +1828,8 @@ impl Cx {
                             );
                         }
                     }
-                    if let Some(port) = &j.port
+                    if let Dump::MinioMirror { port, .. } = &j.dump
+                        && !port.is_empty()
                         && s.port(port).is_none()
                     {
                         self.dangling_port(format!("{p}.port"), &j.service, port, s.ports.iter().map(|p| &p.name));
@@ -1997,6 +1969,28 @@ impl Cx {
                 "add `tag_variable: VERSION` and declare VERSION under `variables`",
             );
         }
+    }
+}
+
+/// The typed dump of a backup job; fields its method needs and lacks are empty, after
+/// `backup_method_fields` reported them.
+fn dump(j: &RawBackupJob) -> Dump {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    match j.method {
+        BackupMethod::PgDump => Dump::PgDump {
+            database: text(&j.database),
+            user_env: text(&j.user_env),
+        },
+        BackupMethod::Mongodump => Dump::Mongodump {
+            database: j.database.clone(),
+            user_env: text(&j.user_env),
+            password_env: text(&j.password_env),
+        },
+        BackupMethod::MinioMirror => Dump::MinioMirror {
+            user_env: text(&j.user_env),
+            password_env: text(&j.password_env),
+            port: text(&j.port),
+        },
     }
 }
 

@@ -143,12 +143,65 @@ pub struct Capacity {
 }
 
 impl Capacity {
+    /// Every resource the stack needs more of than the VM has: first without the scale-out
+    /// plans, then with them (only where they change the totals).
+    pub fn shortfalls(&self) -> Vec<Shortfall> {
+        let mut out = Vec::new();
+        for (scaled, need) in [(false, self.base), (true, self.scaled)] {
+            if scaled && need == self.base {
+                continue;
+            }
+            let over = [
+                (Resource::Cpus, need.cpus > self.vm.cpus),
+                (Resource::Memory, need.memory > self.vm.memory),
+                (Resource::Disk, need.disk > self.vm.disk),
+            ];
+            out.extend(
+                over.into_iter()
+                    .filter(|(_, over)| *over)
+                    .map(|(resource, _)| Shortfall { resource, scaled, need }),
+            );
+        }
+        out
+    }
+
     /// Whether the stack fits the VM, scale-out plans included.
     pub fn fits(&self) -> bool {
-        [self.base, self.scaled]
-            .iter()
-            .all(|t| t.cpus <= self.vm.cpus && t.memory <= self.vm.memory && t.disk <= self.vm.disk)
+        self.shortfalls().is_empty()
     }
+}
+
+/// One of the resources a VM provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// vCPUs.
+    Cpus,
+    /// Memory.
+    Memory,
+    /// Disk.
+    Disk,
+}
+
+impl Resource {
+    /// `cpus`, `memory` or `disk`, as the spec names them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Cpus => "cpus",
+            Resource::Memory => "memory",
+            Resource::Disk => "disk",
+        }
+    }
+}
+
+/// A resource the stack needs more of than its VM has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    /// Which resource.
+    pub resource: Resource,
+    /// Whether only the scale-out plans make it short.
+    pub scaled: bool,
+    /// The totals that do not fit (`Capacity::base` or `Capacity::scaled`).
+    pub need: Resources,
 }
 
 /// A monthly cost line.
@@ -728,20 +781,69 @@ pub struct BackupJob {
     pub service: String,
     /// Volume.
     pub volume: String,
-    /// Method.
-    pub method: BackupMethod,
-    /// Database (`pg_dump` always, `mongodump` optionally).
-    pub database: Option<String>,
-    /// Variable of the service's environment with the user (every method).
-    pub user_env: String,
-    /// Variable of the service's environment with the password (`mongodump`, `minio_mirror`).
-    pub password_env: Option<String>,
-    /// Name of the service's S3 API port (`minio_mirror`).
-    pub port: Option<String>,
+    /// How the data is dumped, with exactly what the method reads.
+    pub dump: Dump,
     /// Schedule.
     pub schedule: Schedule,
     /// Retention.
     pub retention: Duration,
+}
+
+/// How a backup job dumps its service's data. Credentials are named by the variables of the
+/// service's environment that hold them (`*_env`), never given as values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dump {
+    /// `pg_dump` of one database, over the container's local socket (no password).
+    PgDump {
+        /// Database.
+        database: String,
+        /// Variable with the user.
+        user_env: String,
+    },
+    /// `mongodump --archive` of one database, or of all of them.
+    Mongodump {
+        /// Database, or every one.
+        database: Option<String>,
+        /// Variable with the user.
+        user_env: String,
+        /// Variable with the password.
+        password_env: String,
+    },
+    /// `mc mirror` of every bucket, through the service's S3 API.
+    MinioMirror {
+        /// Variable with the user (access key).
+        user_env: String,
+        /// Variable with the password (secret key).
+        password_env: String,
+        /// Name of the S3 API port.
+        port: String,
+    },
+}
+
+impl Dump {
+    /// The method, as specs name it.
+    pub fn method(&self) -> BackupMethod {
+        match self {
+            Dump::PgDump { .. } => BackupMethod::PgDump,
+            Dump::Mongodump { .. } => BackupMethod::Mongodump,
+            Dump::MinioMirror { .. } => BackupMethod::MinioMirror,
+        }
+    }
+
+    /// The variables of the service's environment the dump reads: the user's, then the
+    /// password's when the method needs one.
+    pub fn credential_vars(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let (user, password) = match self {
+            Dump::PgDump { user_env, .. } => (user_env, None),
+            Dump::Mongodump {
+                user_env, password_env, ..
+            }
+            | Dump::MinioMirror {
+                user_env, password_env, ..
+            } => (user_env, Some(password_env)),
+        };
+        std::iter::once(("user_env", user.as_str())).chain(password.map(|p| ("password_env", p.as_str())))
+    }
 }
 
 /// Operations scripts.

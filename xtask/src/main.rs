@@ -151,10 +151,7 @@ fn sync(path: &Path, fresh: &str, mode: Mode) -> anyhow::Result<Option<String>> 
         Mode::Check => {
             let old = current.unwrap_or_default();
             let name = path.display().to_string();
-            let diff = similar::TextDiff::from_lines(old.as_str(), fresh)
-                .unified_diff()
-                .header(&name, &name)
-                .to_string();
+            let diff = vutler_render::diff::unified_diff(&old, fresh, &name, &name);
             Ok(Some(if diff.is_empty() {
                 format!("{name}: missing")
             } else {

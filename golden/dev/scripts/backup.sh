@@ -128,10 +128,19 @@ env_get() {
 SCRIPT=scripts/backup.sh
 LOCAL_DIR=/backup
 DESTINATION=s3://vutler-backups/daily
-TEXTFILE_DIR=/var/lib/node_exporter/textfile
-METRIC=vutler_backup_last_success_timestamp_seconds
 JOBS=(postgres mongo minio)
 declare -A EXT=([postgres]=sql.gz [mongo]=archive.gz [minio]=tar.gz)
+
+is_job() {
+  local job
+  for job in "${JOBS[@]}"; do
+    [[ $job == "$1" ]] && return 0
+  done
+  return 1
+}
+
+TEXTFILE_DIR=/var/lib/node_exporter/textfile
+METRIC=vutler_backup_last_success_timestamp_seconds
 declare -A DAYS=([postgres]=30 [mongo]=30 [minio]=30)
 
 usage() {
@@ -158,14 +167,6 @@ BACKUP_S3_SECRET_ACCESS_KEY, in the environment or in .env.
 
 Exit status: 0 every job succeeded, 1 a job failed, 2 usage error.
 USAGE
-}
-
-is_job() {
-  local job
-  for job in "${JOBS[@]}"; do
-    [[ $job == "$1" ]] && return 0
-  done
-  return 1
 }
 
 # Mirrors an object store into a .tar.gz through a one-off container of its service, which has

@@ -131,6 +131,14 @@ DESTINATION=s3://vutler-backups/daily
 JOBS=(postgres mongo minio)
 declare -A EXT=([postgres]=sql.gz [mongo]=archive.gz [minio]=tar.gz)
 
+is_job() {
+  local job
+  for job in "${JOBS[@]}"; do
+    [[ $job == "$1" ]] && return 0
+  done
+  return 1
+}
+
 usage() {
   cat <<'USAGE'
 Usage: scripts/restore.sh [--dry-run] --yes JOB NAME
@@ -153,14 +161,6 @@ Options:
 
 Exit status: 0 restored, 1 the restore failed (the stopped services stay stopped), 2 usage error.
 USAGE
-}
-
-is_job() {
-  local job
-  for job in "${JOBS[@]}"; do
-    [[ $job == "$1" ]] && return 0
-  done
-  return 1
 }
 
 # Services stopped while a job is restored: the ones that depend on its service.
