@@ -179,8 +179,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let warnings = loaded.warnings.diagnostics.len();
             println!(
                 "{env}: valid ({} services on VM `{}`{})",
-                loaded.stack.services.len(),
-                loaded.stack.target_vm,
+                loaded.stack.services().len(),
+                loaded.stack.vm().name,
                 match warnings {
                     0 => String::new(),
                     1 => ", 1 warning".to_owned(),
@@ -283,13 +283,9 @@ fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Loaded, Rende
         Err(report) => return Ok(Err(invalid(cli, &report))),
     };
     print_report(cli, &loaded.warnings)?;
+    // Validation accepts exactly what renders: a failure here is a bug of the tool.
     match vutler_render::render(&loaded.stack) {
         Ok(tree) => Ok(Ok((loaded, tree))),
-        // A config mount of a file nothing renders is a mistake in the spec, not in the tool.
-        Err(e @ vutler_render::RenderError::MissingConfig { .. }) => {
-            eprintln!("error: {e}");
-            Ok(Err(ExitCode::from(EXIT_INVALID)))
-        }
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)")))
         }
@@ -340,7 +336,7 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         } else {
             format!("{}: {}", d.path, d.message)
         };
-        let mut pretty = Pretty::new(severity).with_code(d.code).with_message(message);
+        let mut pretty = Pretty::new(severity).with_code(d.rule.id()).with_message(message);
         let mut labels = Vec::new();
         if let Some(span) = d.span {
             labels.push(Label::primary(ids[span.file.index()], span.range()));

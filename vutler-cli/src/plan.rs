@@ -6,11 +6,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use vutler_spec::Stack;
-use vutler_spec::diagnostic::code;
 use vutler_spec::stack::{Capacity, Resource, Resources, Shortfall};
 use vutler_spec::units::{ByteSize, Cpus};
+use vutler_spec::{Rule, Stack};
 
 use crate::{Cli, EXIT_DIFFERENT, invalid, print_report};
 
@@ -20,21 +18,16 @@ pub(crate) fn plan(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         Ok(f) => f,
         Err(report) => return Ok(invalid(cli, &report)),
     };
-    let loaded = match files.resolve_allowing(&[code::CAPACITY]) {
+    let loaded = match files.resolve_allowing(&[Rule::Capacity]) {
         Ok(l) => l,
         Err(report) => return Ok(invalid(cli, &report)),
     };
     // Capacity errors are what the plan shows; they are not printed as errors.
     let mut others = loaded.warnings.clone();
-    others.diagnostics.retain(|d| d.code != code::CAPACITY);
+    others.diagnostics.retain(|d| d.rule != Rule::Capacity);
     print_report(cli, &others)?;
     let stack = &loaded.stack;
-    let capacity = stack.capacity().with_context(|| {
-        format!(
-            "VM `{}` is not among the stack's VMs (a bug in the model)",
-            stack.target_vm
-        )
-    })?;
+    let capacity = stack.capacity();
     print!("{}", render_plan(stack, &capacity));
     Ok(if capacity.fits() {
         ExitCode::SUCCESS
@@ -46,11 +39,11 @@ pub(crate) fn plan(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
 /// The whole plan as text.
 fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
     let vm = stack.vm();
-    let scaled = !stack.scaling.is_empty();
+    let scaled = !stack.scaling().is_empty();
     let mut out = format!(
         "{} on VM `{}` ({}): {} CPUs, {} memory, {} disk\n\n",
-        stack.env,
-        stack.target_vm,
+        stack.env(),
+        vm.name,
         vm.description,
         vm.cpus,
         size(vm.memory),
@@ -58,41 +51,38 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
     );
 
     let mut rows = vec![Row::cells(["SERVICE", "REPLICAS", "CPUS", "MEMORY", "DISK"])];
-    for (name, service) in &stack.services {
-        let replicas = match stack.scaling.get(name) {
+    for service in stack.services() {
+        let name = service.name.to_string();
+        let replicas = match stack.scale_of(service.id) {
             Some(plan) if plan.replicas != service.replicas => format!("{} → {}", service.replicas, plan.replicas),
             _ => service.replicas.to_string(),
         };
         let row = match service.resources {
             // Replicas share their volumes: disk is counted once, as in the totals.
             Some(r) => [
-                name.clone(),
+                name,
                 replicas,
                 (r.cpus * service.replicas).to_string(),
                 size(r.memory * service.replicas),
                 size(r.disk),
             ],
-            None => [name.clone(), replicas, "-".into(), "-".into(), "-".into()],
+            None => [name, replicas, "-".into(), "-".into(), "-".into()],
         };
         rows.push(Row::Cells(row));
     }
     rows.push(Row::Rule);
-    let containers: u32 = stack.services.values().map(|s| s.replicas).sum();
+    let containers: u32 = stack.services().iter().map(|s| s.replicas).sum();
     rows.push(resources_row("total", containers.to_string(), capacity.base));
     if scaled {
         let containers: u32 = stack
-            .services
+            .services()
             .iter()
-            .map(|(name, s)| stack.scaling.get(name).map_or(s.replicas, |p| p.replicas))
+            .map(|s| stack.scale_of(s.id).map_or(s.replicas, |p| p.replicas))
             .sum();
         rows.push(resources_row("total, scaled", containers.to_string(), capacity.scaled));
     }
     rows.push(Row::Rule);
-    rows.push(resources_row(
-        &format!("VM `{}`", stack.target_vm),
-        String::new(),
-        capacity.vm,
-    ));
+    rows.push(resources_row(&format!("VM `{}`", vm.name), String::new(), capacity.vm));
     let mut totals = vec![("", capacity.base)];
     if scaled {
         totals.push((", scaled", capacity.scaled));
@@ -123,12 +113,12 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
     if short.is_empty() {
         out.push_str(&format!(
             "\n{}: fits VM `{}`{}\n",
-            stack.env,
-            stack.target_vm,
+            stack.env(),
+            vm.name,
             if scaled { ", scale-out plans included" } else { "" }
         ));
     } else {
-        out.push_str(&format!("\n{}: does not fit VM `{}`:\n", stack.env, stack.target_vm));
+        out.push_str(&format!("\n{}: does not fit VM `{}`:\n", stack.env(), vm.name));
         for line in short {
             out.push_str(&format!("  {line}\n"));
         }
@@ -136,20 +126,20 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
 
     out.push_str("\nMonthly cost (USD)\n");
     let mut rows = vec![Row::Cells([
-        format!("VM `{}`", stack.target_vm),
+        format!("VM `{}`", vm.name),
         range(vm.monthly_usd.min.into(), vm.monthly_usd.max.into()),
-        vm.description.clone(),
+        vm.description.to_string(),
         String::new(),
         String::new(),
     ])];
     let (mut min, mut max) = (u64::from(vm.monthly_usd.min), u64::from(vm.monthly_usd.max));
-    for (name, cost) in &stack.costs {
+    for cost in stack.costs() {
         min += u64::from(cost.monthly_usd.min);
         max += u64::from(cost.monthly_usd.max);
         rows.push(Row::Cells([
-            name.clone(),
+            cost.name.to_string(),
             range(cost.monthly_usd.min.into(), cost.monthly_usd.max.into()),
-            cost.description.clone(),
+            cost.description.to_string(),
             String::new(),
             String::new(),
         ]));

@@ -178,7 +178,7 @@ fn semantic_errors_are_all_reported() {
     );
     assert!(stderr.contains("help: did you mean `postgres`?"), "{stderr}");
     assert!(
-        stderr.contains("error[grammar]: services.redis.image: image `redis:latest` uses the `latest` tag"),
+        stderr.contains("error[image-tag]: services.redis.image: image `redis:latest` uses the `latest` tag"),
         "{stderr}"
     );
     assert!(stderr.contains("2 errors found"), "{stderr}");
@@ -363,12 +363,25 @@ fn render_needs_an_environment() {
 }
 
 #[test]
-fn a_config_mount_of_a_file_nothing_renders_is_an_input_error() {
+fn a_config_mount_of_a_file_nothing_renders_is_refused_by_validate_and_render_alike() {
     let dir = broken_specs("base/30-monitoring.yaml", |t| {
         t.replace("{ config: grafana/provisioning,", "{ config: grafana/provisionin,")
     });
+    let file = dir.path().join("base/30-monitoring.yaml");
+    let line = std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .lines()
+        .position(|l| l.contains("grafana/provisionin,"))
+        .map_or(0, |i| i + 1);
+    let expected = [
+        "error[config-mount-unknown]: services.grafana.mounts[0].config: `grafana/provisionin` is not a file or folder that vutler-render renders".to_owned(),
+        format!("{}:{line}:19", file.display()),
+        "help: did you mean `grafana/provisioning`?".to_owned(),
+        "1 error found".to_owned(),
+    ];
+    let validate = run(&["validate", "--env", "staging", "--spec", &spec_arg(&dir)]);
     let out_dir = dir.path().join("out");
-    let out = run(&[
+    let render = run(&[
         "--env",
         "staging",
         "--spec",
@@ -376,12 +389,13 @@ fn a_config_mount_of_a_file_nothing_renders_is_an_input_error() {
         "--out",
         &out_dir.display().to_string(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("service `grafana` mounts config `grafana/provisionin`, which no renderer produces"),
-        "{}",
-        text(&out.stderr)
-    );
+    for out in [&validate, &render] {
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        for part in &expected {
+            assert!(stderr.contains(part.as_str()), "missing {part:?} in:\n{stderr}");
+        }
+    }
     assert!(!out_dir.exists());
 }
 

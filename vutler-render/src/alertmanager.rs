@@ -8,13 +8,13 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::Receiver;
+use vutler_spec::stack::ReceiverKind;
 
-use crate::compose::secret_name;
-use crate::{RenderError, Rendered, header, yaml};
+use crate::runtime::Runtime;
+use crate::{RenderError, header, yaml};
 
 /// Path of the configuration in the rendered tree.
-pub const CONFIG: &str = "alertmanager/alertmanager.yml";
+pub const CONFIG: &str = vutler_spec::configs::ALERTMANAGER_CONFIG;
 
 #[derive(Debug, Serialize)]
 struct Config {
@@ -59,25 +59,6 @@ struct Inhibit {
     equal: Vec<&'static str>,
 }
 
-/// Where a secret variable is readable inside the Alertmanager container.
-pub fn secret_path(variable: &str) -> String {
-    format!("/run/secrets/{}", secret_name(variable))
-}
-
-/// The secret variables Alertmanager's receivers read.
-pub fn secrets(stack: &Stack) -> Vec<&str> {
-    stack
-        .monitoring
-        .alertmanager
-        .receivers
-        .values()
-        .map(|r| match r {
-            Receiver::Slack { webhook_url_secret, .. } => webhook_url_secret.as_str(),
-            Receiver::Pagerduty { routing_key_secret } => routing_key_secret.as_str(),
-        })
-        .collect()
-}
-
 fn child(receiver: &str, matcher: String, continue_: bool) -> Route {
     Route {
         receiver: receiver.to_owned(),
@@ -91,34 +72,37 @@ fn child(receiver: &str, matcher: String, continue_: bool) -> Route {
     }
 }
 
-/// Adds the Alertmanager configuration to the tree.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-    let am = &stack.monitoring.alertmanager;
+/// The contents of `alertmanager/alertmanager.yml`. Credentials are the paths of the secret
+/// files the runtime gives the Alertmanager container.
+pub fn render(stack: &Stack, runtime: &Runtime<'_>) -> Result<String, RenderError> {
+    let am = &stack.monitoring().alertmanager;
+    let secret_path = |variable| runtime.secret_file(variable).container_path();
     // One child route per (severity, receiver); all but the last receiver of a severity
     // `continue`, so every receiver of the severity is notified.
     let mut routes = Vec::new();
     for r in &am.routes {
         let matcher = format!("severity=\"{}\"", r.severity.as_str());
         for (i, receiver) in r.receivers.iter().enumerate() {
-            routes.push(child(receiver, matcher.clone(), i + 1 < r.receivers.len()));
+            routes.push(child(
+                &am.receiver(*receiver).name,
+                matcher.clone(),
+                i + 1 < r.receivers.len(),
+            ));
         }
     }
     let receivers = am
         .receivers
         .iter()
-        .map(|(name, r)| {
+        .map(|r| {
             let mut out = ReceiverConfig {
-                name: name.clone(),
+                name: r.name.to_string(),
                 slack_configs: Vec::new(),
                 pagerduty_configs: Vec::new(),
             };
-            match r {
-                Receiver::Slack {
-                    channel,
-                    webhook_url_secret,
-                } => out.slack_configs.push(IndexMap::from([
-                    ("api_url_file", secret_path(webhook_url_secret).into()),
-                    ("channel", channel.clone().into()),
+            match &r.kind {
+                ReceiverKind::Slack { channel, webhook_url } => out.slack_configs.push(IndexMap::from([
+                    ("api_url_file", secret_path(*webhook_url).into()),
+                    ("channel", channel.to_string().into()),
                     ("send_resolved", true.into()),
                     (
                         "title",
@@ -129,8 +113,8 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
                         "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}".into(),
                     ),
                 ])),
-                Receiver::Pagerduty { routing_key_secret } => out.pagerduty_configs.push(IndexMap::from([
-                    ("routing_key_file", secret_path(routing_key_secret).into()),
+                ReceiverKind::Pagerduty { routing_key } => out.pagerduty_configs.push(IndexMap::from([
+                    ("routing_key_file", secret_path(*routing_key).into()),
                     ("send_resolved", true.into()),
                 ])),
             }
@@ -139,7 +123,7 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
         .collect();
     let config = Config {
         route: Route {
-            receiver: am.default_receiver.clone(),
+            receiver: am.receiver(am.default_receiver).name.to_string(),
             group_by: vec!["alertname", "severity"],
             group_wait: Some("30s"),
             group_interval: Some("5m"),
@@ -155,6 +139,5 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
             equal: vec!["alertname"],
         }],
     };
-    tree.insert(CONFIG, format!("{}{}", header(stack), yaml::to_string(&config)?))?;
-    Ok(())
+    Ok(format!("{}{}", header(stack), yaml::to_string(&config)?))
 }

@@ -4,17 +4,15 @@
 //! and docker-compose v1.29 accept (no top-level `name`, no `version`), so the real v1 parser
 //! can check every rendered file in CI.
 
-use std::net::IpAddr;
-
 use indexmap::IndexMap;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use vutler_spec::Stack;
-use vutler_spec::interpolation::Part;
-use vutler_spec::stack::{Condition, EnvValue, HealthTest, LogDriver, Mount, Restart, SecretsBackend, Service};
+use vutler_spec::stack::{Condition, HealthTest, LogDriver, Mount, Restart, TextPart, Variable};
 use vutler_spec::units::ByteSize;
 
-use crate::{RenderError, Rendered, header, short_size, yaml};
+use crate::configs::Configs;
+use crate::runtime::{Container, EnvSource, Runtime, SecretFile};
+use crate::{RenderError, Rendered, header, host_address, short_size, yaml};
 
 /// Path of the Compose file in the rendered tree.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -22,8 +20,6 @@ pub const COMPOSE_FILE: &str = "docker-compose.yml";
 pub const SCALE_FILE: &str = "docker-compose.scale.yml";
 /// Label carrying the hash of every config file mounted into a service.
 pub const CONFIG_HASH_LABEL: &str = "vutler.config-hash";
-/// Folder (in the deployment) holding Docker secret files.
-pub const SECRETS_DIR: &str = "secrets";
 
 #[derive(Debug, Serialize)]
 struct ComposeFile {
@@ -124,17 +120,19 @@ struct ComposeSecret {
 #[derive(Debug, Serialize)]
 struct Empty {}
 
-/// Adds the Compose files to the tree. Config files mounted into services must already be in it:
-/// their hash goes on the service, so that a changed config recreates the container.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
+/// Adds the Compose files to the tree: every container of the runtime description, each
+/// service labelled with the hash of the configs it mounts, so that a changed config recreates
+/// its container.
+pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> Result<(), RenderError> {
+    let stack = runtime.stack();
     let mut file = ComposeFile {
         services: IndexMap::new(),
         networks: stack
-            .networks
+            .networks()
             .iter()
-            .map(|(name, n)| {
+            .map(|n| {
                 (
-                    name.clone(),
+                    n.name.to_string(),
                     ComposeNetwork {
                         driver: "bridge",
                         internal: n.internal,
@@ -142,28 +140,33 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
                 )
             })
             .collect(),
-        volumes: stack.volumes.keys().map(|name| (name.clone(), Empty {})).collect(),
+        volumes: stack.volumes().iter().map(|v| (v.name.to_string(), Empty {})).collect(),
         secrets: IndexMap::new(),
     };
-    for (name, service) in &stack.services {
-        let rendered = self::service(stack, name, service, tree, &mut file.secrets)?;
-        file.services.insert(name.clone(), rendered);
+    for container in runtime.containers() {
+        for secret in &container.secret_files {
+            file.secrets.entry(secret.name()).or_insert_with(|| ComposeSecret {
+                file: secret.host_path(),
+            });
+        }
+        let rendered = self::service(stack, container, configs);
+        file.services.insert(container.service.name.to_string(), rendered);
     }
     let text = format!("{}{}", header(stack), yaml::to_string(&file)?);
     tree.insert(COMPOSE_FILE, text)?;
 
-    if !stack.scaling.is_empty() {
+    if !stack.scaling().is_empty() {
         let scale = ComposeFile {
             services: stack
-                .scaling
+                .scaling()
                 .iter()
-                .map(|(name, plan)| {
+                .map(|plan| {
                     let deploy = ComposeDeploy {
                         replicas: Some(plan.replicas),
                         resources: None,
                     };
                     (
-                        name.clone(),
+                        stack.service(plan.service).name.to_string(),
                         ComposeService {
                             deploy: Some(deploy),
                             ..ComposeService::default()
@@ -184,68 +187,44 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     Ok(())
 }
 
-fn service(
-    stack: &Stack,
-    name: &str,
-    s: &Service,
-    tree: &Rendered,
-    secrets: &mut IndexMap<String, ComposeSecret>,
-) -> Result<ComposeService, RenderError> {
-    let command = match &s.command {
-        Some(args) => Some(args.iter().map(|a| literal(a)).collect()),
-        None if name == stack.monitoring.prometheus => Some(prometheus_command(stack, s)),
-        None => None,
-    };
+fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeService {
+    let s = c.service;
     let mut out = ComposeService {
-        image: Some(match &s.tag_variable {
-            Some(var) => format!("{}:${{{var}:-{}}}", s.image.repo, s.image.tag),
-            None => s.image.to_string(),
+        image: Some(match c.image.tag_variable {
+            Some(var) => format!("{}:${{{}:-{}}}", c.image.image.repo(), var.name, c.image.image.tag()),
+            None => c.image.image.to_string(),
         }),
-        container_name: s.container_name.clone(),
-        command,
-        restart: Some(match s.restart {
+        container_name: s.container_name.as_ref().map(ToString::to_string),
+        command: c.command.as_ref().map(|args| args.iter().map(|a| literal(a)).collect()),
+        restart: Some(match c.restart {
             Restart::No => "no",
             Restart::Always => "always",
             Restart::OnFailure => "on-failure",
             Restart::UnlessStopped => "unless-stopped",
         }),
+        secrets: c.secret_files.iter().map(SecretFile::name).collect(),
         ..ComposeService::default()
     };
 
-    for (key, value) in &s.environment {
-        let rendered = match value {
-            EnvValue::Text(template) => template
-                .0
+    for env in &c.environment {
+        let rendered = match env.value {
+            EnvSource::Text(text) => text
+                .parts()
                 .iter()
                 .map(|part| match part {
-                    Part::Literal(text) => literal(text),
-                    Part::Variable(var) => reference(stack, var),
+                    TextPart::Literal(text) => literal(text),
+                    TextPart::Variable(var) => reference(stack.variable(*var)),
                 })
                 .collect(),
-            EnvValue::Secret {
-                variable,
-                file_env: Some(file_env),
-            } if reads_secret_file(stack, value) => {
-                let secret = attach_secret(variable, &mut out, secrets);
-                out.environment
-                    .insert(file_env.clone(), format!("/run/secrets/{secret}"));
-                continue;
-            }
+            EnvSource::SecretFile(file) => file.container_path(),
             // The image cannot read the secret from a file (or secrets come from .env): it is
             // passed from .env, and Compose refuses to start without it.
-            EnvValue::Secret { variable, .. } => reference(stack, variable),
+            EnvSource::Secret(variable) => reference(variable),
         };
-        out.environment.insert(key.clone(), rendered);
+        out.environment.insert(env.key.to_string(), rendered);
     }
 
-    // Alertmanager cannot read the environment: its credentials are always secret files.
-    if name == stack.monitoring.alertmanager.service {
-        for variable in crate::alertmanager::secrets(stack) {
-            attach_secret(variable, &mut out, secrets);
-        }
-    }
-
-    out.ports = s
+    out.ports = c
         .ports
         .iter()
         .filter_map(|p| {
@@ -256,47 +235,27 @@ fn service(
         })
         .collect();
 
-    let mut hasher = Sha256::new();
-    let mut configs = 0;
-    for mount in &s.mounts {
-        let (source, target, read_only) = match mount {
-            Mount::Volume {
-                name,
-                target,
-                read_only,
-            } => (name.clone(), target, *read_only),
-            Mount::Bind {
-                source,
-                target,
-                read_only,
-            } => (source.clone(), target, *read_only),
-            Mount::Config { path, target } => {
-                // A rendered file, or a rendered folder (every file under it).
-                let files: Vec<(&str, &str)> = match tree.get(path) {
-                    Some(contents) => vec![(path.as_str(), contents)],
-                    None => tree.under(path).collect(),
-                };
-                if files.is_empty() {
-                    return Err(RenderError::MissingConfig {
-                        service: name.to_owned(),
-                        path: path.clone(),
-                    });
-                }
-                for (file, contents) in files {
-                    hasher.update(file.as_bytes());
-                    hasher.update([0]);
-                    hasher.update(contents.as_bytes());
-                    hasher.update([0]);
-                }
-                configs += 1;
-                (format!("./{path}"), target, true)
-            }
-        };
-        out.volumes
-            .push(format!("{source}:{target}{}", if read_only { ":ro" } else { "" }));
-    }
-    if configs > 0 {
-        let digest = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>();
+    out.volumes = s
+        .mounts
+        .iter()
+        .map(|mount| {
+            let (source, target, read_only) = match mount {
+                Mount::Volume {
+                    volume,
+                    target,
+                    read_only,
+                } => (stack.volume(*volume).name.to_string(), target, *read_only),
+                Mount::Bind {
+                    source,
+                    target,
+                    read_only,
+                } => (source.to_string(), target, *read_only),
+                Mount::Config(config) => (format!("./{}", config.source), &config.target, true),
+            };
+            format!("{source}:{target}{}", if read_only { ":ro" } else { "" })
+        })
+        .collect();
+    if let Some(digest) = configs.hash(stack, &c.configs) {
         out.labels.insert(CONFIG_HASH_LABEL.to_owned(), digest);
     }
 
@@ -309,11 +268,14 @@ fn service(
                 Condition::ServiceStarted => "service_started",
                 Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
             };
-            (d.service.clone(), ComposeDependency { condition })
+            (
+                stack.service(d.service).name.to_string(),
+                ComposeDependency { condition },
+            )
         })
         .collect();
 
-    out.healthcheck = s.healthcheck.as_ref().map(|h| ComposeHealthcheck {
+    out.healthcheck = c.probe.map(|h| ComposeHealthcheck {
         test: match &h.test {
             HealthTest::Exec(args) => std::iter::once("CMD".to_owned())
                 .chain(args.iter().map(|a| literal(a)))
@@ -325,86 +287,29 @@ fn service(
         retries: h.retries,
         start_period: h.start_period.map(|d| d.to_string()),
     });
-    out.networks = s.networks.clone();
+    out.networks = s.networks.iter().map(|n| stack.network(*n).name.to_string()).collect();
 
-    let resources = s.resources.map(|r| ComposeResources {
+    let resources = c.resources.map(|r| ComposeResources {
         limits: ComposeLimits {
             cpus: r.cpus.to_string(),
             memory: compose_size(r.memory),
         },
     });
-    let replicas = (s.replicas > 1).then_some(s.replicas);
+    let replicas = (c.replicas > 1).then_some(c.replicas);
     if resources.is_some() || replicas.is_some() {
         out.deploy = Some(ComposeDeploy { replicas, resources });
     }
     out.logging = Some(ComposeLogging {
-        driver: match s.logging.driver {
+        driver: match c.logging.driver {
             LogDriver::JsonFile => "json-file",
             LogDriver::Local => "local",
         },
         options: IndexMap::from([
-            ("max-size", compose_size(s.logging.max_size)),
-            ("max-file", s.logging.max_file.to_string()),
+            ("max-size", compose_size(c.logging.max_size)),
+            ("max-file", c.logging.max_file.to_string()),
         ]),
     });
-    Ok(out)
-}
-
-/// Prometheus's command line: the rendered configuration where the service mounts it, the data
-/// volume, and the retention of the model (seed 5.1: 30 days).
-fn prometheus_command(stack: &Stack, s: &Service) -> Vec<String> {
-    let config = s
-        .mounts
-        .iter()
-        .find_map(|m| match m {
-            Mount::Config { path, target } if path == crate::prometheus::CONFIG => Some(target.as_str()),
-            _ => None,
-        })
-        .unwrap_or("/etc/prometheus/prometheus.yml");
-    let data = s
-        .mounts
-        .iter()
-        .find_map(|m| match m {
-            Mount::Volume { target, .. } => Some(target.as_str()),
-            _ => None,
-        })
-        .unwrap_or("/prometheus");
-    vec![
-        format!("--config.file={config}"),
-        format!("--storage.tsdb.path={data}"),
-        format!("--storage.tsdb.retention.time={}", stack.monitoring.retention),
-    ]
-}
-
-/// Whether a container reads this secret from a Docker secret file (the `docker` backend and an
-/// image with a `*_FILE` variable) rather than from `.env`.
-pub(crate) fn reads_secret_file(stack: &Stack, value: &EnvValue) -> bool {
-    matches!(value, EnvValue::Secret { file_env: Some(_), .. }) && stack.secrets_backend == SecretsBackend::Docker
-}
-
-/// Gives a service the Docker secret holding a secret variable (declared once at the top level,
-/// from `./secrets/<name>`); returns the secret's name.
-fn attach_secret(
-    variable: &str,
-    service: &mut ComposeService,
-    secrets: &mut IndexMap<String, ComposeSecret>,
-) -> String {
-    let secret = secret_name(variable);
-    secrets.entry(secret.clone()).or_insert_with(|| ComposeSecret {
-        file: format!("./{SECRETS_DIR}/{secret}"),
-    });
-    if !service.secrets.contains(&secret) {
-        service.secrets.push(secret.clone());
-    }
-    secret
-}
-
-/// A host address as Compose and ufw write it next to a port (`[::1]` for IPv6).
-pub fn host_address(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-    }
+    out
 }
 
 /// Text Compose must not interpolate: `$` is written `$$`.
@@ -414,17 +319,13 @@ fn literal(text: &str) -> String {
 
 /// How a `.env` variable is read: with its default, as required (Compose refuses to start
 /// without it), or as optional.
-fn reference(stack: &Stack, variable: &str) -> String {
-    match stack.variables.get(variable) {
-        Some(v) if v.default.is_some() => format!("${{{variable}:-{}}}", v.default.as_deref().unwrap_or_default()),
-        Some(v) if !v.required => format!("${{{variable}:-}}"),
-        _ => format!("${{{variable}:?{variable} is required: set it in .env}}"),
+fn reference(v: &Variable) -> String {
+    let name = &v.name;
+    match &v.default {
+        Some(default) => format!("${{{name}:-{default}}}"),
+        None if !v.required => format!("${{{name}:-}}"),
+        None => format!("${{{name}:?{name} is required: set it in .env}}"),
     }
-}
-
-/// The Docker secret (and its file under `secrets/`) holding a secret variable.
-pub fn secret_name(variable: &str) -> String {
-    variable.to_ascii_lowercase()
 }
 
 /// Sizes as Compose writes them: `512m`, `4g`, `100b`.

@@ -5,44 +5,42 @@
 use std::fmt::Write;
 
 use indexmap::{IndexMap, IndexSet};
-use vutler_spec::Stack;
-use vutler_spec::stack::EnvValue;
+use vutler_spec::stack::VariableId;
 
-use crate::compose::{SECRETS_DIR, reads_secret_file, secret_name};
+use crate::runtime::{EnvSource, Runtime, SECRETS_DIR};
 use crate::{RenderError, Rendered, header};
 
 /// Path of the file in the rendered tree.
 pub const ENV_EXAMPLE: &str = ".env.example";
 
 /// Variables the tree reads from `.env`, in declaration order, and the secrets read from files.
-fn used(stack: &Stack) -> (IndexSet<&str>, IndexSet<&str>) {
+fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) {
+    let stack = runtime.stack();
     let mut from_env = IndexSet::new();
     let mut from_files = IndexSet::new();
-    for s in stack.services.values() {
-        from_env.extend(s.tag_variable.as_deref());
-        for value in s.environment.values() {
-            match value {
-                EnvValue::Text(t) => from_env.extend(t.variables()),
-                EnvValue::Secret { variable, .. } if reads_secret_file(stack, value) => {
-                    from_files.insert(variable.as_str());
+    for c in runtime.containers() {
+        from_env.extend(c.image.tag_variable.map(|v| v.id));
+        for env in &c.environment {
+            match env.value {
+                EnvSource::Text(text) => from_env.extend(text.variables()),
+                EnvSource::Secret(v) => {
+                    from_env.insert(v.id);
                 }
-                EnvValue::Secret { variable, .. } => {
-                    from_env.insert(variable.as_str());
-                }
+                EnvSource::SecretFile(_) => {}
             }
         }
+        from_files.extend(c.secret_files.iter().map(|f| f.variable.id));
     }
-    from_files.extend(crate::alertmanager::secrets(stack));
     // The scripts read the backup destination's credentials from the environment or `.env`.
-    if let Some(c) = &stack.backups.credentials {
-        from_env.insert(c.access_key_id.as_str());
-        from_env.insert(c.secret_access_key.as_str());
+    if let Some(c) = &stack.backups().credentials {
+        from_env.insert(c.access_key_id);
+        from_env.insert(c.secret_access_key);
     }
-    let order = |set: IndexSet<&str>| -> IndexSet<&str> {
+    let order = |set: IndexSet<VariableId>| -> Vec<VariableId> {
         stack
-            .variables
-            .keys()
-            .map(String::as_str)
+            .variables()
+            .iter()
+            .map(|v| v.id)
             .filter(|v| set.contains(v))
             .collect()
     };
@@ -50,24 +48,22 @@ fn used(stack: &Stack) -> (IndexSet<&str>, IndexSet<&str>) {
 }
 
 /// Adds `.env.example` to the tree.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-    let (from_env, from_files) = used(stack);
+pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderError> {
+    let stack = runtime.stack();
+    let (from_env, from_files) = used(runtime);
     let mut out = header(stack);
     out.push_str("# Copy to .env next to docker-compose.yml and fill in. Never commit .env.\n");
     out.push_str("# Secrets are left empty: Compose refuses to start until they are set.\n\n");
-    let _ = writeln!(out, "COMPOSE_PROJECT_NAME={}", stack.project);
+    let _ = writeln!(out, "COMPOSE_PROJECT_NAME={}", stack.project());
 
-    let mut groups: IndexMap<&str, Vec<&str>> = IndexMap::new();
-    for name in &from_env {
-        groups
-            .entry(stack.variables[*name].group.as_str())
-            .or_default()
-            .push(name);
+    let mut groups: IndexMap<&str, Vec<VariableId>> = IndexMap::new();
+    for id in from_env {
+        groups.entry(stack.variable(id).group.as_str()).or_default().push(id);
     }
-    for (group, names) in groups {
+    for (group, ids) in groups {
         let _ = writeln!(out, "\n# === {group} ===");
-        for name in names {
-            let v = &stack.variables[name];
+        for id in ids {
+            let v = stack.variable(id);
             let mut notes = Vec::new();
             if v.secret {
                 notes.push("secret".to_owned());
@@ -84,12 +80,11 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
                 notes.push(format!("e.g. {example}"));
             }
             let _ = writeln!(out, "# {} ({})", v.description, notes.join(", "));
-            let value = if v.secret {
-                ""
-            } else {
-                v.default.as_deref().unwrap_or_default()
+            // A secret never has a default, so its line stays empty.
+            let _ = match &v.default {
+                Some(default) => writeln!(out, "{}={default}", v.name),
+                None => writeln!(out, "{}=", v.name),
             };
-            let _ = writeln!(out, "{name}={value}");
         }
     }
 
@@ -99,12 +94,13 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
             out,
             "# Not read from this file: one file per secret under ./{SECRETS_DIR}/ (chmod 600):"
         );
-        for name in from_files {
+        for id in from_files {
+            let file = runtime.secret_file(id);
             let _ = writeln!(
                 out,
                 "#   {SECRETS_DIR}/{:<28} {}",
-                secret_name(name),
-                stack.variables[name].description
+                file.name(),
+                file.variable.description
             );
         }
     }

@@ -5,20 +5,15 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 use vutler_spec::Stack;
-use vutler_spec::stack::{Mount, PanelKind};
+use vutler_spec::stack::{DashboardId, PanelKind};
+use vutler_spec::text::AbsolutePath;
 
-use crate::{RenderError, Rendered, endpoint, header, yaml};
+use crate::{RenderError, header, yaml};
 
-/// Folder of provisioning files in the rendered tree (mounted at `/etc/grafana/provisioning`).
-pub const PROVISIONING: &str = "grafana/provisioning";
-/// Datasources file in the rendered tree.
-pub const DATASOURCES: &str = "grafana/provisioning/datasources/datasources.yml";
-/// Dashboard provider file in the rendered tree.
-pub const PROVIDERS: &str = "grafana/provisioning/dashboards/dashboards.yml";
-/// Folder of dashboard JSON files in the rendered tree.
-pub const DASHBOARDS: &str = "grafana/dashboards";
-/// Where the dashboards folder is mounted when the spec does not say.
-const DEFAULT_DASHBOARDS_TARGET: &str = "/etc/grafana/dashboards";
+pub use vutler_spec::configs::{
+    GRAFANA_DASHBOARDS as DASHBOARDS, GRAFANA_DATASOURCES as DATASOURCES, GRAFANA_PROVIDERS as PROVIDERS,
+    GRAFANA_PROVISIONING as PROVISIONING,
+};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,21 +55,10 @@ struct Provider {
     options: IndexMap<&'static str, String>,
 }
 
-/// Where the Grafana service reads the dashboards folder.
-fn dashboards_target(stack: &Stack) -> String {
-    stack.services[&stack.monitoring.grafana.service]
-        .mounts
-        .iter()
-        .find_map(|m| match m {
-            Mount::Config { path, target } if path == DASHBOARDS => Some(target.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| DEFAULT_DASHBOARDS_TARGET.to_owned())
-}
-
 /// Query ids unique within a panel: `A`..`Z`, then `A1`, `B1`, ...
 fn ref_id(i: usize) -> String {
-    let letter = char::from(b'A' + u8::try_from(i % 26).unwrap_or(0));
+    const LETTERS: &[u8; 26] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let letter = char::from(LETTERS[i % 26]);
     match i / 26 {
         0 => letter.to_string(),
         round => format!("{letter}{round}"),
@@ -82,7 +66,7 @@ fn ref_id(i: usize) -> String {
 }
 
 fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
-    let uid = &stack.monitoring.grafana.datasources[&p.datasource].uid;
+    let uid = &stack.monitoring().grafana.datasource(p.datasource).uid;
     let datasource = json!({ "type": "prometheus", "uid": uid });
     let targets: Vec<Value> = p
         .queries
@@ -92,7 +76,7 @@ fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
             let mut t = json!({
                 "refId": ref_id(i),
                 "datasource": datasource,
-                "expr": q.expr,
+                "expr": q.expr.as_str(),
             });
             if let Some(legend) = &q.legend {
                 t["legendFormat"] = json!(legend);
@@ -111,71 +95,70 @@ fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
         "title": p.name,
         "datasource": datasource,
         "gridPos": { "h": 8, "w": 12, "x": (id % 2) * 12, "y": (id / 2) * 8 },
-        "fieldConfig": { "defaults": { "unit": p.unit.as_deref().unwrap_or("short") }, "overrides": [] },
+        "fieldConfig": { "defaults": { "unit": p.unit }, "overrides": [] },
         "options": {},
         "targets": targets,
     })
 }
 
-/// Adds the Grafana provisioning files and dashboards to the tree.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-    let g = &stack.monitoring.grafana;
+/// The contents of the datasources file: every datasource of the model, with its fixed uid.
+pub fn datasources(stack: &Stack) -> Result<String, RenderError> {
+    let g = &stack.monitoring().grafana;
     let datasources = Datasources {
         api_version: 1,
         datasources: g
             .datasources
             .iter()
-            .map(|(name, d)| {
-                Ok(DatasourceConfig {
-                    name: name.clone(),
-                    uid: d.uid.clone(),
-                    kind: "prometheus",
-                    access: "proxy",
-                    url: format!("http://{}", endpoint(stack, &d.service, &d.port)?),
-                    is_default: d.default,
-                    editable: false,
-                })
+            .map(|d| DatasourceConfig {
+                name: d.name.to_string(),
+                uid: d.uid.to_string(),
+                kind: "prometheus",
+                access: "proxy",
+                url: format!("http://{}", stack.endpoint(d.target)),
+                is_default: d.default,
+                editable: false,
             })
-            .collect::<Result<_, RenderError>>()?,
+            .collect(),
     };
-    tree.insert(
-        DATASOURCES,
-        format!("{}{}", header(stack), yaml::to_string(&datasources)?),
-    )?;
+    Ok(format!("{}{}", header(stack), yaml::to_string(&datasources)?))
+}
 
+/// The contents of the dashboard provider, which reads the dashboards where Grafana sees them.
+pub fn providers(stack: &Stack, dashboards: &AbsolutePath) -> Result<String, RenderError> {
     let providers = Providers {
         api_version: 1,
         providers: vec![Provider {
-            name: stack.project.clone(),
+            name: stack.project().to_string(),
             org_id: 1,
-            folder: stack.project.clone(),
+            folder: stack.project().to_string(),
             kind: "file",
             disable_deletion: true,
             allow_ui_updates: false,
-            options: IndexMap::from([("path", dashboards_target(stack))]),
+            options: IndexMap::from([("path", dashboards.to_string())]),
         }],
     };
-    tree.insert(PROVIDERS, format!("{}{}", header(stack), yaml::to_string(&providers)?))?;
+    Ok(format!("{}{}", header(stack), yaml::to_string(&providers)?))
+}
 
-    for (name, d) in &g.dashboards {
-        let dashboard = json!({
-            "uid": d.uid,
-            "title": d.title,
-            "description": format!("Generated by vutler-render from specs/ for the `{}` environment. Do not edit: change the specs and render again.", stack.env),
-            "tags": [stack.project],
-            "editable": false,
-            "schemaVersion": 39,
-            "version": 1,
-            "time": { "from": "now-6h", "to": "now" },
-            "refresh": "30s",
-            "timezone": "utc",
-            "panels": d.panels.iter().enumerate().map(|(i, p)| panel(stack, i, p)).collect::<Vec<_>>(),
-        });
-        let mut text = serde_json::to_string_pretty(&dashboard)?;
-        text.push('\n');
-        tree.insert(format!("{DASHBOARDS}/{name}.json"), text)?;
-    }
-    Ok(())
+/// The JSON of one dashboard.
+pub fn dashboard(stack: &Stack, id: DashboardId) -> Result<String, RenderError> {
+    let d = stack.monitoring().grafana.dashboard(id);
+    let dashboard = json!({
+        "uid": d.uid,
+        "title": d.title,
+        "description": format!("Generated by vutler-render from specs/ for the `{}` environment. Do not edit: change the specs and render again.", stack.env()),
+        "tags": [stack.project()],
+        "editable": false,
+        "schemaVersion": 39,
+        "version": 1,
+        "time": { "from": "now-6h", "to": "now" },
+        "refresh": "30s",
+        "timezone": "utc",
+        "panels": d.panels.iter().enumerate().map(|(i, p)| panel(stack, i, p)).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&dashboard)?;
+    text.push('\n');
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -15,10 +15,9 @@ use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::units::{ByteSize, Duration};
 
-use crate::{RenderError, Rendered, endpoint, header, short_size, templates};
+use crate::{RenderError, header, short_size, templates};
 
-/// Path of the config in the rendered tree (mounted into the proxy with a `config:` mount).
-pub const NGINX_CONF: &str = "nginx/nginx.conf";
+pub use vutler_spec::configs::NGINX_CONF;
 
 #[derive(Debug, Serialize)]
 struct NginxCtx {
@@ -27,7 +26,8 @@ struct NginxCtx {
     max_body_size: String,
     read_timeout: String,
     acme_root: String,
-    metrics_path: String,
+    /// The app's metrics paths, which only Prometheus on the internal network may read.
+    metrics_paths: Vec<String>,
     upstream_note: &'static str,
     upstream: UpstreamCtx,
     tls: TlsCtx,
@@ -59,23 +59,29 @@ fn nginx_size(size: ByteSize) -> String {
     format!("{n}{unit}")
 }
 
-/// Durations in whole seconds (`3600s`), which every NGINX time directive reads.
+/// Durations in whole seconds (`3600s`), which every NGINX time directive reads; a duration
+/// under a second is written `1s`, since NGINX reads `0s` as "no timeout".
 fn nginx_secs(d: Duration) -> String {
     format!("{}s", d.secs().max(1))
 }
 
-/// Adds `nginx/nginx.conf` to the tree.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-    let edge = &stack.edge;
-    let upstream_server = endpoint(stack, &edge.upstream, &edge.upstream_port)?;
-    let sticky = stack.scaling.get(&edge.upstream).is_some_and(|s| s.sticky_sessions);
-    let metrics_path = stack
-        .monitoring
+/// The contents of `nginx/nginx.conf`.
+pub fn render(stack: &Stack) -> Result<String, RenderError> {
+    let edge = stack.edge();
+    let app = edge.upstream.service;
+    let sticky = stack.scale_of(app).is_some_and(|s| s.sticky_sessions);
+    let mut metrics_paths: Vec<String> = Vec::new();
+    for job in stack
+        .monitoring()
         .scrape_jobs
-        .values()
-        .find(|j| j.service == edge.upstream)
-        .map_or_else(|| "/metrics".to_owned(), |j| j.path.clone());
-    let tls = &stack.tls;
+        .iter()
+        .filter(|j| j.target.service == app)
+    {
+        if !metrics_paths.iter().any(|p| *p == job.path.as_str()) {
+            metrics_paths.push(job.path.to_string());
+        }
+    }
+    let tls = stack.tls();
     let mut hsts = format!("max-age={}", tls.hsts.max_age.secs());
     if tls.hsts.include_subdomains {
         hsts.push_str("; includeSubDomains");
@@ -83,28 +89,29 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     if tls.hsts.preload {
         hsts.push_str("; preload");
     }
+    let app_name = &stack.service(app).name;
     let ctx = NginxCtx {
         header: header(stack).trim_end().to_owned(),
-        domain: stack.domain.clone(),
+        domain: stack.domain().to_string(),
         max_body_size: nginx_size(edge.max_body_size),
         read_timeout: nginx_secs(edge.read_timeout),
-        acme_root: edge.acme_root.clone(),
-        metrics_path,
+        acme_root: edge.acme_root.to_string(),
+        metrics_paths,
         upstream_note: if sticky {
             "Docker's DNS returns every replica of the service; ip_hash keeps each client on one."
         } else {
             "One server; Docker's DNS would return every replica if the service were scaled."
         },
         upstream: UpstreamCtx {
-            name: format!("{}_backend", edge.upstream.replace('-', "_")),
+            name: format!("{}_backend", app_name.replace('-', "_")),
             ip_hash: sticky,
-            server: upstream_server,
+            server: stack.endpoint(edge.upstream).to_string(),
         },
         tls: TlsCtx {
             certificate: tls.certificate.cert_path(),
             certificate_key: tls.certificate.key_path(),
             protocols: tls.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "),
-            ciphers: tls.ciphers.join(":"),
+            ciphers: tls.ciphers.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(":"),
             prefer_server_ciphers: if tls.prefer_server_ciphers { "on" } else { "off" },
             session_cache: format!("shared:SSL:{}", nginx_size(tls.session_cache)),
             session_timeout: nginx_secs(tls.session_timeout),
@@ -113,6 +120,5 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
             hsts,
         },
     };
-    tree.insert(NGINX_CONF, templates::render(templates::NGINX_CONF, &ctx)?)?;
-    Ok(())
+    templates::render(templates::NGINX_CONF, &ctx)
 }

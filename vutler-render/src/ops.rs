@@ -10,11 +10,11 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{BACKUP_METRIC, BackupJob, CertificateSource, Dump, EnvValue, HealthTest, Service};
+use vutler_spec::stack::{BACKUP_METRIC, BackupJob, CertificateSource, Dump, EnvRef, HealthTest, Service};
 
-use crate::compose::reads_secret_file;
+use crate::runtime::{InContainer, Runtime};
 use crate::templates::{self, shell_quote};
-use crate::{RenderError, Rendered, endpoint, header};
+use crate::{RenderError, Rendered, header};
 
 /// Path of the backup script in the rendered tree.
 pub const BACKUP_SCRIPT: &str = "scripts/backup.sh";
@@ -29,7 +29,7 @@ pub const ROLLBACK_SCRIPT: &str = "scripts/rollback.sh";
 
 /// Path of the crontab (a file for `/etc/cron.d/`, named after the project).
 pub fn cron_path(stack: &Stack) -> String {
-    format!("cron/{}", stack.project)
+    format!("cron/{}", stack.project())
 }
 
 #[derive(Debug, Serialize)]
@@ -104,7 +104,7 @@ struct DeployCtx {
     backup_jobs: Vec<String>,
     /// The migration command, shell-quoted.
     migrate: Option<String>,
-    migrate_display: String,
+    migrate_display: Option<String>,
     url: Option<String>,
     insecure: bool,
     app_healthcheck: bool,
@@ -122,50 +122,40 @@ struct CronCtx {
 }
 
 /// How a script running in a service's container reads one of the service's environment
-/// variables: the variable itself, or the Docker secret file its `*_FILE` twin points to.
-fn container_value(stack: &Stack, service: &str, variable: &str) -> Result<String, RenderError> {
-    let value = stack
-        .services
-        .get(service)
-        .and_then(|s| s.environment.get(variable))
-        .ok_or_else(|| {
-            RenderError::Invariant(format!(
-                "service `{service}` has no variable `{variable}` in its environment"
-            ))
-        })?;
-    Ok(match value {
-        EnvValue::Secret {
-            file_env: Some(file), ..
-        } if reads_secret_file(stack, value) => {
-            format!("\"$(cat \"${file}\")\"")
-        }
-        _ => format!("\"${variable}\""),
-    })
+/// variables, as a quoted shell word: the variable itself, or the Docker secret file its
+/// `*_FILE` twin points to.
+fn container_value(runtime: &Runtime<'_>, var: EnvRef) -> String {
+    match runtime.in_container(var) {
+        InContainer::File(file) => format!("\"$(cat \"${file}\")\""),
+        InContainer::Variable(name) => format!("\"${name}\""),
+    }
 }
 
-fn job_ctx(stack: &Stack, name: &str, job: &BackupJob) -> Result<JobCtx, RenderError> {
-    let var = |variable: &str| container_value(stack, &job.service, variable);
+fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
+    let stack = runtime.stack();
+    let var = |v: EnvRef| container_value(runtime, v);
+    let service = &stack.service(job.service).name;
     let (mode, dump, restore, ext, summary) = match &job.dump {
-        Dump::PgDump { database, user_env } => {
-            let (user, db) = (var(user_env)?, shell_quote(database));
+        Dump::PgDump { database, user } => {
+            let (user, db) = (var(*user), shell_quote(database));
             (
                 "gzip",
                 format!("exec pg_dump --username={user} --dbname={db} --clean --if-exists --no-owner"),
                 // One transaction: a restore that fails leaves the database as it was.
                 format!("exec psql --username={user} --dbname={db} --set=ON_ERROR_STOP=1 --single-transaction --quiet"),
                 "sql.gz",
-                format!("pg_dump of database {database} (service {})", job.service),
+                format!("pg_dump of database {database} (service {service})"),
             )
         }
         Dump::Mongodump {
             database,
-            user_env,
-            password_env,
+            user,
+            password,
         } => {
             let auth = format!(
                 "--authenticationDatabase=admin --username={} --password={}",
-                var(user_env)?,
-                var(password_env)?
+                var(*user),
+                var(*password)
             );
             let (only_dump, only_restore, what) = match database {
                 Some(db) => (
@@ -180,56 +170,48 @@ fn job_ctx(stack: &Stack, name: &str, job: &BackupJob) -> Result<JobCtx, RenderE
                 format!("exec mongodump --archive --gzip {auth}{only_dump}"),
                 format!("exec mongorestore --archive --gzip --drop {auth}{only_restore}"),
                 "archive.gz",
-                format!("mongodump of {what} (service {})", job.service),
+                format!("mongodump of {what} (service {service})"),
             )
         }
-        Dump::MinioMirror {
-            user_env,
-            password_env,
-            port,
-        } => {
-            let url = shell_quote(&format!("http://{}", endpoint(stack, &job.service, port)?));
+        Dump::MinioMirror { user, password, api } => {
+            let url = shell_quote(&format!("http://{}", stack.endpoint(*api)));
             let alias = format!(
                 "mc alias set backup-source {url} {} {} >/dev/null",
-                var(user_env)?,
-                var(password_env)?
+                var(*user),
+                var(*password)
             );
             (
                 "mirror",
                 format!("{alias} && exec mc mirror --quiet backup-source /backup-out"),
                 format!("{alias} && exec mc mirror --quiet --overwrite /backup-in backup-source"),
                 "tar.gz",
-                format!("mc mirror of every bucket (service {})", job.service),
+                format!("mc mirror of every bucket (service {service})"),
             )
         }
     };
-    let dependents = stack
-        .services
-        .iter()
-        .filter(|(_, s)| s.depends_on.iter().any(|d| d.service == job.service))
-        .map(|(n, _)| n.clone())
-        .collect();
-    Ok(JobCtx {
-        name: name.to_owned(),
-        service: job.service.clone(),
+    let name = &job.name;
+    JobCtx {
+        name: name.to_string(),
+        service: service.to_string(),
         mode,
         dump,
         restore,
         ext,
-        retention_days: job.retention.whole_days().unwrap_or(1).max(1),
+        retention_days: job.retention_days,
         schedule: job.schedule.to_string(),
         usage_line: format!("{name:<12} {summary}"),
         summary,
-        dependents,
-    })
+        dependents: stack.dependents(job.service).map(|s| s.name.to_string()).collect(),
+    }
 }
 
-fn jobs(stack: &Stack) -> Result<Vec<JobCtx>, RenderError> {
-    stack
-        .backups
+fn jobs(runtime: &Runtime<'_>) -> Vec<JobCtx> {
+    runtime
+        .stack()
+        .backups()
         .jobs
         .iter()
-        .map(|(name, job)| job_ctx(stack, name, job))
+        .map(|job| job_ctx(runtime, job))
         .collect()
 }
 
@@ -237,17 +219,17 @@ fn jobs(stack: &Stack) -> Result<Vec<JobCtx>, RenderError> {
 /// self-signed (then curl does not verify it).
 fn verify_url(stack: &Stack) -> (Option<String>, bool) {
     let url = stack
-        .operations
+        .operations()
         .verify_path
         .as_ref()
-        .map(|p| format!("https://{}{p}", stack.domain));
-    (url, stack.tls.certificate.source == CertificateSource::SelfSigned)
+        .map(|p| format!("https://{}{p}", stack.domain()));
+    (url, stack.tls().certificate.source == CertificateSource::SelfSigned)
 }
 
 fn healthcheck_words(s: &Service) -> Option<String> {
     let words: Vec<String> = match &s.healthcheck.as_ref()?.test {
-        HealthTest::Exec(args) => args.clone(),
-        HealthTest::Shell(cmd) => vec!["sh".into(), "-c".into(), cmd.clone()],
+        HealthTest::Exec(args) => args.iter().map(ToString::to_string).collect(),
+        HealthTest::Shell(cmd) => vec!["sh".into(), "-c".into(), cmd.to_string()],
     };
     Some(words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "))
 }
@@ -261,110 +243,107 @@ fn count(min: u32, max: u32) -> String {
     }
 }
 
-fn health_ctx(stack: &Stack) -> HealthCtx {
+fn health_ctx(runtime: &Runtime<'_>) -> HealthCtx {
+    let stack = runtime.stack();
     let (url, insecure) = verify_url(stack);
     let (mut min_total, mut max_total) = (0, 0);
-    let services = stack
-        .services
+    let services = runtime
+        .containers()
         .iter()
-        .map(|(name, s)| {
-            let min = s.replicas;
-            let max = stack.scaling.get(name).map_or(min, |p| p.replicas.max(min));
+        .map(|c| {
+            let name = &c.service.name;
+            let min = c.replicas;
+            let max = c.scaled_replicas.map_or(min, |scaled| scaled.max(min));
             min_total += min;
             max_total += max;
             ServiceCheckCtx {
-                name: name.clone(),
+                name: name.to_string(),
                 what: format!("{name} runs {}", count(min, max)),
                 min,
                 max,
-                healthcheck: healthcheck_words(s),
+                healthcheck: healthcheck_words(c.service),
             }
         })
         .collect();
     HealthCtx {
         header: header(stack).trim_end().to_owned(),
-        env: stack.env.clone(),
+        env: stack.env().to_string(),
         services,
         containers: count(min_total, max_total),
         url,
         insecure,
-        disk_usage_max: stack.operations.disk_usage_max,
-        local_dir: stack.backups.local_dir.clone(),
+        disk_usage_max: stack.operations().disk_usage_max,
+        local_dir: stack.backups().local_dir.to_string(),
     }
 }
 
-fn deploy_ctx(stack: &Stack) -> Result<DeployCtx, RenderError> {
-    let app = &stack.edge.upstream;
-    let service = stack
-        .services
-        .get(app)
-        .ok_or_else(|| RenderError::Invariant(format!("the upstream `{app}` is not a service")))?;
-    let tag_variable = service
-        .tag_variable
-        .clone()
-        .ok_or_else(|| RenderError::Invariant(format!("the app `{app}` has no tag_variable")))?;
+fn deploy_ctx(stack: &Stack) -> DeployCtx {
+    let app = stack.service(stack.edge().upstream.service);
+    let operations = stack.operations();
     let (url, insecure) = verify_url(stack);
-    let migrate = stack.operations.migrate.as_ref();
+    let migrate = operations.migrate.as_ref();
     let verify_what = match &url {
         Some(url) => format!("{url} answers with that version"),
-        None if service.healthcheck.is_some() => format!("every {app} container is healthy"),
-        None => format!("{app} runs"),
+        None if app.healthcheck.is_some() => format!("every {} container is healthy", app.name),
+        None => format!("{} runs", app.name),
     };
-    Ok(DeployCtx {
+    DeployCtx {
         header: header(stack).trim_end().to_owned(),
-        env: stack.env.clone(),
-        app: app.clone(),
-        image_repo: service.image.repo.clone(),
-        tag_variable,
-        default_version: service.image.tag.clone(),
+        env: stack.env().to_string(),
+        app: app.name.to_string(),
+        image_repo: app.image.repo().to_string(),
+        tag_variable: stack.variable(operations.app_version).name.to_string(),
+        default_version: app.image.tag().to_string(),
         backup_jobs: stack
-            .backups
+            .backups()
             .jobs
             .iter()
-            .filter(|(_, j)| matches!(j.dump, Dump::PgDump { .. } | Dump::Mongodump { .. }))
-            .map(|(n, _)| n.clone())
+            .filter(|j| j.dump.is_database())
+            .map(|j| j.name.to_string())
             .collect(),
         migrate: migrate.map(|args| args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),
-        migrate_display: migrate.map(|args| args.join(" ")).unwrap_or_default(),
+        migrate_display: migrate.map(|args| args.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" ")),
         url,
         insecure,
-        app_healthcheck: service.healthcheck.is_some(),
+        app_healthcheck: app.healthcheck.is_some(),
         verify_what,
-    })
+    }
 }
 
 /// Adds the operations scripts and the crontab to the tree.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
+pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderError> {
+    let stack = runtime.stack();
     let head = header(stack).trim_end().to_owned();
-    let b = &stack.backups;
+    let b = stack.backups();
     let backup = BackupCtx {
         header: head.clone(),
-        env: stack.env.clone(),
-        local_dir: b.local_dir.clone(),
-        destination: b.destination.clone(),
-        textfile_dir: b.textfile_dir.clone(),
+        env: stack.env().to_string(),
+        local_dir: b.local_dir.to_string(),
+        destination: b.destination.to_string(),
+        textfile_dir: b.textfile_dir.as_ref().map(ToString::to_string),
         metric: BACKUP_METRIC,
         credentials: b.credentials.as_ref().map(|c| CredentialsCtx {
-            access_key_id: c.access_key_id.clone(),
-            secret_access_key: c.secret_access_key.clone(),
+            access_key_id: stack.variable(c.access_key_id).name.to_string(),
+            secret_access_key: stack.variable(c.secret_access_key).name.to_string(),
         }),
-        jobs: jobs(stack)?,
+        jobs: jobs(runtime),
     };
     tree.insert(BACKUP_SCRIPT, templates::render(templates::BACKUP_SCRIPT, &backup)?)?;
     tree.insert(RESTORE_SCRIPT, templates::render(templates::RESTORE_SCRIPT, &backup)?)?;
     tree.insert(
         HEALTHCHECK_SCRIPT,
-        templates::render(templates::HEALTHCHECK_SCRIPT, &health_ctx(stack))?,
+        templates::render(templates::HEALTHCHECK_SCRIPT, &health_ctx(runtime))?,
     )?;
-    let deploy = deploy_ctx(stack)?;
+    let deploy = deploy_ctx(stack);
     tree.insert(UPDATE_SCRIPT, templates::render(templates::UPDATE_SCRIPT, &deploy)?)?;
     tree.insert(ROLLBACK_SCRIPT, templates::render(templates::ROLLBACK_SCRIPT, &deploy)?)?;
+    let operations = stack.operations();
     let cron = CronCtx {
         header: head,
-        env: stack.env.clone(),
-        file_name: stack.project.clone(),
-        install_dir: stack.operations.install_dir.clone(),
-        log_file: format!("{}/{}-backup.log", stack.operations.log_dir, stack.project),
+        env: stack.env().to_string(),
+        file_name: stack.project().to_string(),
+        install_dir: operations.install_dir.to_string(),
+        log_file: format!("{}/{}-backup.log", operations.log_dir, stack.project()),
         jobs: backup.jobs,
     };
     tree.insert(cron_path(stack), templates::render(templates::CRON, &cron)?)?;

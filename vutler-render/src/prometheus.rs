@@ -13,12 +13,14 @@ use vutler_spec::Stack;
 use vutler_spec::stack::AlertSeverity;
 use vutler_spec::units::Duration;
 
-use crate::{RenderError, Rendered, endpoint, header, yaml};
+use crate::{RenderError, header, yaml};
 
 /// Path of the configuration in the rendered tree.
-pub const CONFIG: &str = "prometheus/prometheus.yml";
+pub const CONFIG: &str = vutler_spec::configs::PROMETHEUS_CONFIG;
 /// Path of the rules in the rendered tree.
-pub const RULES: &str = "prometheus/alerts.yml";
+pub const RULES: &str = vutler_spec::configs::PROMETHEUS_RULES;
+/// The rules as the configuration names them: relative to itself, beside it.
+const RULES_FILE: &str = "alerts.yml";
 /// Name of the generated rule group.
 pub const DERIVED_GROUP: &str = "vutler_derived";
 pub use vutler_spec::stack::BACKUP_METRIC;
@@ -94,31 +96,34 @@ fn rule(alert: String, expr: String, for_: Option<Duration>, sev: AlertSeverity,
 
 /// `postgres-exporter` -> `PostgresExporter`.
 fn camel(name: &str) -> String {
-    name.split(['-', '_'])
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
+    let mut out = String::with_capacity(name.len());
+    for word in name.split(['-', '_']) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    out
 }
 
 fn derived_rules(stack: &Stack) -> Vec<Rule> {
-    let m = &stack.monitoring;
+    let m = stack.monitoring();
     let written: Vec<&str> = m
         .alert_groups
         .iter()
         .flat_map(|g| &g.rules)
-        .map(|r| r.expr.trim())
+        .map(|r| r.expr.as_str().trim())
         .collect();
     let minute = Duration::from_millis(60_000);
     let mut rules = Vec::new();
-    for (name, service) in &stack.services {
+    for service in stack.services() {
         if !service.critical {
             continue;
         }
-        for (job_name, _) in m.scrape_jobs.iter().filter(|(_, j)| j.monitors == *name) {
+        let name = &service.name;
+        for job in m.scrape_jobs.iter().filter(|j| j.monitors == service.id) {
+            let job_name = &job.name;
             let down = format!("up{{job=\"{job_name}\"}} == 0");
             if !written.contains(&down.as_str()) {
                 let summary = format!("{name} is down: job {job_name} cannot scrape {{{{ $labels.instance }}}}");
@@ -141,7 +146,7 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
             ));
         }
     }
-    let produces = |metric: &str| m.scrape_jobs.values().any(|j| j.metrics.iter().any(|x| x == metric));
+    let produces = |metric: &str| m.scrape_jobs.iter().any(|j| j.metrics.iter().any(|x| *x == metric));
     if produces("redis_memory_used_bytes") && produces("redis_memory_max_bytes") {
         rules.push(rule(
             "RedisMemoryHigh".into(),
@@ -152,8 +157,9 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         ));
     }
     if produces(BACKUP_METRIC) {
-        let stale = stack.backups.stale_after;
-        for job in stack.backups.jobs.keys() {
+        let stale = stack.backups().stale_after;
+        for job in &stack.backups().jobs {
+            let job = &job.name;
             let selector = format!("{BACKUP_METRIC}{{backup=\"{job}\"}}");
             rules.push(rule(
                 format!("BackupStale{}", camel(job)),
@@ -174,53 +180,60 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
     rules
 }
 
-/// Adds the Prometheus configuration and rules to the tree.
-pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-    let m = &stack.monitoring;
-    let am = &m.alertmanager;
+/// The contents of `prometheus/prometheus.yml`.
+pub fn config(stack: &Stack) -> Result<String, RenderError> {
+    let m = stack.monitoring();
     let config = Config {
         global: Global {
             scrape_interval: m.scrape_interval.to_string(),
             evaluation_interval: m.evaluation_interval.to_string(),
         },
         // Relative to this file: the rules sit next to it, in the container and in the tree.
-        rule_files: vec![RULES.rsplit('/').next().unwrap_or(RULES).to_owned()],
+        rule_files: vec![RULES_FILE.to_owned()],
         alerting: Alerting {
             alertmanagers: vec![StaticConfigs {
                 static_configs: vec![Targets {
-                    targets: vec![endpoint(stack, &am.service, &am.port)?],
+                    targets: vec![stack.endpoint(m.alertmanager.target).to_string()],
                 }],
             }],
         },
         scrape_configs: m
             .scrape_jobs
             .iter()
-            .map(|(name, j)| {
-                Ok(ScrapeConfig {
-                    job_name: name.clone(),
-                    metrics_path: j.path.clone(),
-                    static_configs: vec![Targets {
-                        targets: vec![endpoint(stack, &j.service, &j.port)?],
-                    }],
-                })
+            .map(|j| ScrapeConfig {
+                job_name: j.name.to_string(),
+                metrics_path: j.path.to_string(),
+                static_configs: vec![Targets {
+                    targets: vec![stack.endpoint(j.target).to_string()],
+                }],
             })
-            .collect::<Result<_, RenderError>>()?,
+            .collect(),
     };
-    tree.insert(CONFIG, format!("{}{}", header(stack), yaml::to_string(&config)?))?;
+    Ok(format!("{}{}", header(stack), yaml::to_string(&config)?))
+}
 
+/// The contents of `prometheus/alerts.yml`: the spec's groups, then the derived one.
+pub fn rules(stack: &Stack) -> Result<String, RenderError> {
+    let m = stack.monitoring();
     let mut groups: Vec<Group> = m
         .alert_groups
         .iter()
         .map(|g| Group {
-            name: g.name.clone(),
+            name: g.name.to_string(),
             interval: g.interval.map(|d| d.to_string()),
             rules: g
                 .rules
                 .iter()
                 .map(|r| {
-                    let mut out = rule(r.name.clone(), r.expr.clone(), r.for_, r.severity, r.summary.clone());
+                    let mut out = rule(
+                        r.name.to_string(),
+                        r.expr.to_string(),
+                        r.for_,
+                        r.severity,
+                        r.summary.to_string(),
+                    );
                     if let Some(d) = &r.description {
-                        out.annotations.insert("description", d.clone());
+                        out.annotations.insert("description", d.to_string());
                     }
                     out
                 })
@@ -231,19 +244,29 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     if !derived.is_empty() {
         // promtool refuses two groups of one name: take one the spec does not use.
         let taken = |name: &str| groups.iter().any(|g| g.name == name);
-        let name = std::iter::once(DERIVED_GROUP.to_owned())
-            .chain((2..).map(|n| format!("{DERIVED_GROUP}_{n}")))
-            .find(|n| !taken(n))
-            .unwrap_or_default();
+        let mut name = DERIVED_GROUP.to_owned();
+        let mut n = 2;
+        while taken(&name) {
+            name = format!("{DERIVED_GROUP}_{n}");
+            n += 1;
+        }
         groups.push(Group {
             name,
             interval: None,
             rules: derived,
         });
     }
-    tree.insert(
-        RULES,
-        format!("{}{}", header(stack), yaml::to_string(&Rules { groups })?),
-    )?;
-    Ok(())
+    Ok(format!("{}{}", header(stack), yaml::to_string(&Rules { groups })?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rules_file_is_the_rules_path_beside_the_config() {
+        let dir = |p: &str| p.rsplit_once('/').map(|(d, _)| d.to_owned());
+        assert_eq!(dir(super::CONFIG), dir(super::RULES));
+        assert!(super::RULES.ends_with(&format!("/{}", super::RULES_FILE)));
+        assert_eq!(super::camel("postgres-exporter"), "PostgresExporter");
+        assert_eq!(super::camel("a__b"), "AB");
+    }
 }

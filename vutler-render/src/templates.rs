@@ -92,7 +92,7 @@ pub fn render<C: Serialize>(name: &str, ctx: &C) -> Result<String, RenderError> 
     environment()
         .get_template(name)
         .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(ctx))))
-        .map_err(|e| RenderError::Template(format!("{e:#}")))
+        .map_err(RenderError::Template)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{FirewallPolicy, FirewallRule};
 
-use crate::{RenderError, Rendered, header, templates};
+use crate::{RenderError, Rendered, header, host_address, templates};
 
 /// Path of the script in the rendered tree.
 pub const UFW_SCRIPT: &str = "firewall/ufw.sh";
@@ -52,7 +52,7 @@ fn policy(p: FirewallPolicy) -> &'static str {
 fn rules(list: &[FirewallRule]) -> Vec<RuleCtx> {
     list.iter()
         .map(|r| RuleCtx {
-            name: r.name.clone(),
+            name: r.name.to_string(),
             port: r.port,
             protocol: r.protocol.as_str(),
         })
@@ -61,14 +61,14 @@ fn rules(list: &[FirewallRule]) -> Vec<RuleCtx> {
 
 /// Adds `firewall/ufw.sh` to the tree.
 pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-    let fw = &stack.firewall;
+    let fw = stack.firewall();
     let mut published = Vec::new();
-    for (name, s) in &stack.services {
+    for s in stack.services() {
         for port in &s.ports {
             let Some(p) = port.published else { continue };
             published.push(PublishedCtx {
-                service: name.clone(),
-                address: crate::compose::host_address(p.host_ip),
+                service: s.name.to_string(),
+                address: host_address(p.host_ip),
                 port: p.port,
                 protocol: port.protocol.as_str(),
                 verdict: if p.is_public() {
@@ -81,8 +81,8 @@ pub fn render(stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
     }
     let ctx = UfwCtx {
         header: header(stack).trim_end().to_owned(),
-        env: stack.env.clone(),
-        project: stack.project.clone(),
+        env: stack.env().to_string(),
+        project: stack.project().to_string(),
         default_incoming: policy(fw.default_incoming),
         default_outgoing: policy(fw.default_outgoing),
         allow: rules(&fw.allow),

@@ -19,11 +19,11 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     if emitter.dump(&convert(&json)).is_err() {
         return Err(serde::ser::Error::custom("YAML emitter failed"));
     }
-    let mut text = out
-        .strip_prefix("---\n")
-        .or_else(|| out.strip_prefix("---"))
-        .unwrap_or(&out)
-        .to_owned();
+    // The emitter opens the document with `---`, which the files do not start with.
+    let mut text = match out.strip_prefix("---\n").or_else(|| out.strip_prefix("---")) {
+        Some(body) => body.to_owned(),
+        None => out,
+    };
     text.push('\n');
     Ok(text)
 }
@@ -33,9 +33,11 @@ fn convert(value: &serde_json::Value) -> Yaml<'_> {
     match value {
         J::Null => Yaml::Value(Scalar::Null),
         J::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
-        J::Number(n) => match n.as_i64() {
-            Some(i) => Yaml::Value(Scalar::Integer(i)),
-            None => Yaml::Value(Scalar::FloatingPoint(n.as_f64().unwrap_or_default().into())),
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Yaml::Value(Scalar::Integer(i)),
+            (None, Some(f)) => Yaml::Value(Scalar::FloatingPoint(f.into())),
+            // Beyond i64 and f64 (not produced here): keep the digits, as text.
+            (None, None) => Yaml::Value(Scalar::String(Cow::Owned(n.to_string()))),
         },
         J::String(s) => Yaml::Value(Scalar::String(Cow::Borrowed(s))),
         J::Array(items) => Yaml::Sequence(items.iter().map(convert).collect()),

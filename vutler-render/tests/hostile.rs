@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use vutler_spec::SpecFiles;
+use vutler_spec::{Rule, SpecFiles};
 
 /// Characters that would end a directive, start a command or break out of quoting.
 const HOSTILE: [&str; 8] = ["a;b", "a\nreturn 200;", "$(id)", "`id`", "a'b", "a\"b", "{a}", "a b"];
@@ -88,7 +88,7 @@ fn hostile_values_are_refused_with_the_field_named() {
             match files.resolve() {
                 Ok(_) => failures.push(format!("{field} = {value:?}: accepted")),
                 Err(report) => {
-                    let named = report.diagnostics.iter().any(|d| names(field, &d.path));
+                    let named = report.diagnostics.iter().any(|d| names(field, &d.path.to_string()));
                     if !named {
                         failures.push(format!("{field} = {value:?}: no diagnostic names the field:\n{report}"));
                     }
@@ -110,7 +110,10 @@ fn a_hostile_service_name_is_refused() {
         let report = files.resolve().err().unwrap_or_else(|| panic!("{value:?} accepted"));
         let path = format!("services.{value}");
         assert!(
-            report.diagnostics.iter().any(|d| d.path == path && d.code == "grammar"),
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.path.to_string() == path && d.rule == Rule::Grammar),
             "{value:?}:\n{report}"
         );
     }
@@ -126,7 +129,7 @@ fn a_hostile_environment_name_is_refused() {
             report
                 .diagnostics
                 .iter()
-                .any(|d| d.code == "grammar" && d.message.starts_with("invalid environment name")),
+                .any(|d| d.rule == Rule::Grammar && d.message.starts_with("invalid environment name")),
             "{value:?}:\n{report}"
         );
     }

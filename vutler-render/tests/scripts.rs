@@ -241,11 +241,21 @@ fi
     bin
 }
 
-/// The fixture stack with its backup folders inside a scratch folder.
+/// The fixture stack with its backup folders inside a scratch folder (an overlay moves them
+/// there, node-exporter's textfile folder with them).
 fn fixture_deployment(root: &Path) -> (Stack, PathBuf) {
-    let mut stack = stack("tests/fixtures/stack", "minimal");
-    stack.backups.local_dir = root.join("backup").display().to_string();
-    stack.backups.textfile_dir = Some(root.join("textfile").display().to_string());
+    let base = dir("tests/fixtures/stack/base/stack.yaml");
+    let base = (
+        "base/stack.yaml".to_owned(),
+        std::fs::read_to_string(base).unwrap_or_default(),
+    );
+    let textfile = root.join("textfile").display().to_string();
+    let overlay = format!(
+        "backups: {{ local_dir: {local}, textfile_dir: {textfile} }}\nservices:\n  node-exporter:\n    command: [--path.rootfs=/host, --collector.textfile.directory=/host{textfile}]\n",
+        local = root.join("backup").display(),
+    );
+    let files = vutler_spec::SpecFiles::new("minimal", vec![base], Some(("env/minimal.yaml".into(), overlay)));
+    let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
     let deployment = root.join("deploy");
     for (path, contents) in render(&stack).unwrap_or_else(|e| panic!("{e}")).iter() {
         write(&deployment.join(path), contents, contents.starts_with("#!"));

@@ -1,60 +1,15 @@
 //! Problems found in a spec, kept as plain data.
 //!
-//! The spec crate never prints: it returns every [`Diagnostic`] it found, each with a stable
-//! code, the spec path of the offending value and, when the value was written in a file, its
-//! [`Span`]. Turning them into pretty source excerpts is the caller's business (the CLI does it);
+//! The spec crate never prints: it returns every [`Diagnostic`] it found, each with the
+//! [`Rule`] it breaks, the [`SpecPath`] of the offending value and, when the value was written in
+//! a file, its [`Span`]. Turning them into pretty source excerpts is the caller's business (the CLI does it);
 //! [`Report`]'s `Display` gives a plain one-line-per-problem form for logs and tests.
 
 use std::fmt;
 
+use crate::path::SpecPath;
+use crate::rule::Rule;
 use crate::source::{Sources, Span};
-
-/// Stable identifiers of every kind of problem, used as `error[code]` in messages.
-pub mod code {
-    /// The file could not be read.
-    pub const IO: &str = "io";
-    /// YAML or TOML syntax error.
-    pub const SYNTAX: &str = "syntax";
-    /// A value has the wrong type, or a required key is missing.
-    pub const TYPE: &str = "type";
-    /// A key the spec does not know.
-    pub const UNKNOWN_KEY: &str = "unknown-key";
-    /// Two entries with the same name.
-    pub const DUPLICATE: &str = "duplicate";
-    /// An overlay that cannot be applied (`$remove` misuse, a removed entry that does not exist).
-    pub const OVERLAY: &str = "overlay";
-    /// A reference to something that does not exist.
-    pub const DANGLING: &str = "dangling-ref";
-    /// A `depends_on` cycle.
-    pub const CYCLE: &str = "depends-on-cycle";
-    /// `service_healthy` on a service without healthcheck.
-    pub const NO_HEALTHCHECK: &str = "no-healthcheck";
-    /// Two services publish the same host port.
-    pub const PORT_COLLISION: &str = "port-collision";
-    /// `container_name` on a replicated service.
-    pub const CONTAINER_NAME: &str = "container-name-replicas";
-    /// A malformed unit (cpus, size, duration).
-    pub const UNIT: &str = "unit";
-    /// Resource totals over the target VM.
-    pub const CAPACITY: &str = "capacity";
-    /// A secret written as a literal value.
-    pub const SECRET_LITERAL: &str = "secret-literal";
-    /// A value outside its strict grammar (domain names, paths, names, images).
-    pub const GRAMMAR: &str = "grammar";
-    /// An invalid cron schedule.
-    pub const CRON: &str = "cron";
-    /// An alert expression that is not valid PromQL.
-    pub const PROMQL: &str = "promql";
-    /// An alert rule or panel query uses a metric that no scrape job produces, or that the job
-    /// its `job="..."` matcher selects does not produce (`scrape_jobs.*.metrics`).
-    pub const UNKNOWN_METRIC: &str = "unknown-metric";
-    /// A TLS protocol outside TLSv1.2 and TLSv1.3.
-    pub const TLS: &str = "tls";
-    /// A service without resource limits outside dev.
-    pub const LIMITS: &str = "limits";
-    /// Any other inconsistency between parts of the spec.
-    pub const INVALID: &str = "invalid";
-}
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,11 +25,11 @@ pub enum Severity {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// Stable identifier of the kind of problem (see [`code`]).
-    pub code: &'static str,
-    /// Spec path of the offending value, e.g. `services.vutler.depends_on[1]`; empty for the
+    /// The rule the spec breaks; its id is what `error[id]` prints.
+    pub rule: Rule,
+    /// Spec path of the offending value, e.g. `services.vutler.depends_on[1]`; the root for the
     /// file as a whole.
-    pub path: String,
+    pub path: SpecPath,
     /// What is wrong, and what was expected.
     pub message: String,
     /// How to fix it, when there is more to say than the message.
@@ -86,12 +41,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error.
-    pub fn error(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A problem of a rule, with the rule's default severity.
+    pub fn new(rule: Rule, path: SpecPath, message: impl Into<String>) -> Self {
         Self {
-            severity: Severity::Error,
-            code,
-            path: path.into(),
+            severity: rule.default_severity(),
+            rule,
+            path,
             message: message.into(),
             help: None,
             span: None,
@@ -99,12 +54,9 @@ impl Diagnostic {
         }
     }
 
-    /// A warning.
-    pub fn warning(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, path, message)
-        }
+    /// A problem of the file as a whole (no spec path), at a place in it.
+    pub fn at(rule: Rule, span: Span, message: impl Into<String>) -> Self {
+        Self::new(rule, SpecPath::root(), message).with_span(span)
     }
 
     /// Attaches a location.
@@ -131,7 +83,7 @@ impl Diagnostic {
         self
     }
 
-    /// The one-line form: `file:line:col: error[code] path: message (help: ...) [label: file:line:col]`.
+    /// The one-line form: `file:line:col: error[rule] path: message (help: ...) [label: file:line:col]`.
     pub fn display<'a>(&'a self, sources: &'a Sources) -> impl fmt::Display + 'a {
         DisplayDiagnostic {
             diagnostic: self,
@@ -155,7 +107,7 @@ impl fmt::Display for DisplayDiagnostic<'_> {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{level}[{}] ", d.code)?;
+        write!(f, "{level}[{}] ", d.rule.id())?;
         if !d.path.is_empty() {
             write!(f, "{}: ", d.path)?;
         }
@@ -183,6 +135,14 @@ impl Report {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// How many diagnostics are errors.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 }
 

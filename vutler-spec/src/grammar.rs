@@ -212,6 +212,21 @@ pub fn one_line(s: &str) -> Result<(), String> {
         .ok_or_else(|| "a single line of text".into())
 }
 
+/// Free text that may span lines (an alert's description): no control characters besides
+/// line feeds.
+pub fn prose(s: &str) -> Result<(), String> {
+    (!s.chars().any(|c| c.is_control() && c != '\n'))
+        .then_some(())
+        .ok_or_else(|| "text without control characters other than line breaks".into())
+}
+
+/// An alert name: letters, digits and `_` (`HighErrorRate`).
+pub fn alert_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty() && s.len() <= 128 && all(s, |c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then_some(())
+        .ok_or_else(|| "an alert name like HighErrorRate".into())
+}
+
 /// Parts of key names that make a key secret-looking (compared in upper case, with `-` and `.`
 /// read as `_`). A key ending in `_KEY` is secret-looking too.
 pub const SECRET_KEY_PARTS: [&str; 8] = [

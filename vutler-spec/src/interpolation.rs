@@ -19,7 +19,7 @@ pub enum Part {
 
 /// Text with variable references.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Template(pub Vec<Part>);
+pub struct Template(Vec<Part>);
 
 impl Template {
     /// Parses `https://${DOMAIN}/x`. A `${` must open a reference of the form `${NAME}`, with
@@ -49,6 +49,11 @@ impl Template {
             parts.push(Part::Literal(rest.to_owned()));
         }
         Ok(Self(parts))
+    }
+
+    /// The parts, in order.
+    pub fn parts(&self) -> &[Part] {
+        &self.0
     }
 
     /// The variables referenced, in order.

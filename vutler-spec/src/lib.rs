@@ -44,6 +44,7 @@
 //!     report.to_string(),
 //!     "base.yaml:2:1: error[type] missing field `tls`\n",
 //! );
+//! assert_eq!(report.diagnostics[0].rule, vutler_spec::Rule::Type);
 //! ```
 //!
 //! A complete stack loads into a [`Stack`], here the Vutler one of `specs/`:
@@ -55,8 +56,8 @@
 //! let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs"); // the repository's specs/
 //! let loaded = vutler_spec::load(&specs, "production")?;
 //! let stack = &loaded.stack;
-//! assert_eq!(stack.target_vm, "production");
-//! let app = &stack.services["vutler"];
+//! assert_eq!(stack.vm().name, "production");
+//! let app = stack.service_named("vutler").expect("the app");
 //! assert_eq!(app.resources.map(|r| r.memory), ByteSize::parse("4GB").ok());
 //! // Resource totals (seed 2.2) fit the VM, even with the scale-out plan's replicas.
 //! assert!(stack.scaled_totals().memory <= stack.vm().memory);
@@ -65,22 +66,28 @@
 
 #![deny(missing_docs)]
 
+pub mod configs;
 pub mod diagnostic;
 pub mod grammar;
 pub mod interpolation;
 pub mod load;
 pub mod merge;
+pub mod path;
 pub mod promql;
 pub mod raw;
 pub mod resolve;
+pub mod rule;
 pub mod schema;
 pub mod source;
 pub mod stack;
+pub mod text;
 pub mod tree;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Report, Severity};
 pub use load::{Loaded, SpecFiles, environments, load, read_dir};
+pub use path::SpecPath;
 pub use raw::RawStack;
+pub use rule::Rule;
 pub use source::{Sources, Span};
 pub use stack::Stack;

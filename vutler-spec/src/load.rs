@@ -7,10 +7,12 @@
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, Report, Severity, code};
+use crate::diagnostic::{Diagnostic, Report, Severity};
 use crate::merge;
+use crate::path::SpecPath;
 use crate::raw::{RawStack, TOP_LEVEL_KEYS};
 use crate::resolve::{closest, resolve_allowing};
+use crate::rule::Rule;
 use crate::source::{FileId, Sources};
 use crate::stack::Stack;
 use crate::tree::{self, Node, Segment};
@@ -86,9 +88,9 @@ impl SpecFiles {
         // The environment name reaches rendered files (headers, comments): it follows the name
         // grammar like every other name.
         if let Err(expected) = crate::grammar::name(&self.env) {
-            return Err(self.report(vec![Diagnostic::error(
-                code::GRAMMAR,
-                "",
+            return Err(self.report(vec![Diagnostic::new(
+                Rule::Grammar,
+                SpecPath::root(),
                 format!("invalid environment name {:?}: expected {expected}", self.env),
             )]));
         }
@@ -107,7 +109,11 @@ impl SpecFiles {
             return Err(self.report(diags));
         }
         let Some(mut doc) = merge::join_fragments(parsed, &mut diags) else {
-            return Err(self.report(vec![Diagnostic::error(code::IO, "", "the spec has no base file")]));
+            return Err(self.report(vec![Diagnostic::new(
+                Rule::Io,
+                SpecPath::root(),
+                "the spec has no base file",
+            )]));
         };
         if let Some(overlay) = overlay {
             merge::apply_overlay(&mut doc, overlay, &mut diags);
@@ -130,16 +136,16 @@ impl SpecFiles {
         self.resolve_allowing(&[])
     }
 
-    /// Like [`SpecFiles::resolve`], but a stack whose only errors have one of the `allowed`
-    /// codes is still returned, those errors included in [`Loaded::warnings`]. `plan` uses it
-    /// with [`crate::diagnostic::code::CAPACITY`] to show the totals of a stack that does not fit.
-    pub fn resolve_allowing(&self, allowed: &[&str]) -> Result<Loaded, Report> {
+    /// Like [`SpecFiles::resolve`], but a stack whose only errors are of the `allowed` rules is
+    /// still returned, those errors included in [`Loaded::warnings`]. `plan` uses it with
+    /// [`Rule::Capacity`] to show the totals of a stack that does not fit.
+    pub fn resolve_allowing(&self, allowed: &[Rule]) -> Result<Loaded, Report> {
         let tree = self.effective()?;
         let raw = deserialize(&tree).map_err(|d| self.report(vec![d]))?;
         let (stack, mut diags) = resolve_allowing(&raw, &self.env, allowed);
         for d in &mut diags {
             if d.span.is_none() {
-                let (span, _) = tree.locate(&parse_path(&d.path), false);
+                let (span, _) = tree.locate(d.path.segments(), false);
                 d.span = Some(span);
             }
         }
@@ -175,9 +181,9 @@ fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
             }
             let expected = expected_list(&message);
             let (span, _) = tree.locate(&path, true);
-            let mut d = Diagnostic::error(
-                code::UNKNOWN_KEY,
-                display_path(&path),
+            let mut d = Diagnostic::new(
+                Rule::UnknownKey,
+                SpecPath::from(path.clone()),
                 format!(
                     "unknown key `{unknown}`, expected one of {}",
                     expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
@@ -190,7 +196,7 @@ fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
             return d;
         }
         let (span, _) = tree.locate(&path, false);
-        let mut d = Diagnostic::error(code::TYPE, display_path(&path), message.clone()).with_span(span);
+        let mut d = Diagnostic::new(Rule::Type, SpecPath::from(path), message.clone()).with_span(span);
         if let Some(variant) = backticked(&message, "unknown variant `") {
             let expected = expected_list(&message);
             if let Some(best) = closest(variant, expected.iter().copied()) {
@@ -215,47 +221,10 @@ fn expected_list(message: &str) -> Vec<&str> {
     tail.split('`').skip(1).step_by(2).collect()
 }
 
-fn display_path(path: &[Segment]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            Segment::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            Segment::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
-}
-
-/// Splits `services.vutler.depends_on[1]` into segments.
-fn parse_path(path: &str) -> Vec<Segment> {
-    let mut out = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let mut rest = part;
-        if let Some(i) = rest.find('[') {
-            out.push(Segment::Key(rest[..i].to_owned()));
-            rest = &rest[i..];
-            while let Some(end) = rest.find(']') {
-                if let Ok(n) = rest[1..end].parse() {
-                    out.push(Segment::Index(n));
-                }
-                rest = &rest[end + 1..];
-            }
-        } else {
-            out.push(Segment::Key(rest.to_owned()));
-        }
-    }
-    out
-}
-
 fn io_report(message: String) -> Report {
     Report {
         sources: Sources::new(),
-        diagnostics: vec![Diagnostic::error(code::IO, "", message)],
+        diagnostics: vec![Diagnostic::new(Rule::Io, SpecPath::root(), message)],
     }
 }
 
@@ -311,9 +280,9 @@ pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
         [one] => Ok(SpecFiles::new(env, base, Some(read(one)?))),
         [] => {
             let known = environments(dir)?;
-            let mut d = Diagnostic::error(
-                code::IO,
-                "",
+            let mut d = Diagnostic::new(
+                Rule::Io,
+                SpecPath::root(),
                 format!(
                     "unknown environment `{env}`; {} defines: {}",
                     dir.join("env").display(),
@@ -356,13 +325,6 @@ impl Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_round_trip() {
-        let p = parse_path("services.vutler.depends_on[1]");
-        assert_eq!(display_path(&p), "services.vutler.depends_on[1]");
-        assert_eq!(parse_path("a[0][2].b").len(), 4);
-    }
 
     #[test]
     fn expected_names_are_extracted() {

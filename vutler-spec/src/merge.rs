@@ -19,7 +19,9 @@
 //!   `{ name: x, $remove: true }`) deletes the inherited entry. Removing an entry the base does
 //!   not have is an error, as is `$remove` anywhere else, so a typo never passes silently.
 
-use crate::diagnostic::{Diagnostic, code};
+use crate::diagnostic::Diagnostic;
+use crate::path::SpecPath;
+use crate::rule::Rule;
 use crate::source::Span;
 use crate::tree::{Node, Value};
 
@@ -31,7 +33,7 @@ pub fn join_fragments(fragments: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Opti
     let mut iter = fragments.into_iter();
     let mut acc = iter.next()?;
     for next in iter {
-        join(&mut acc, next, &mut Path::root(), diags);
+        join(&mut acc, next, &mut SpecPath::root(), diags);
     }
     Some(acc)
 }
@@ -39,8 +41,8 @@ pub fn join_fragments(fragments: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Opti
 /// Depth of the document (0) and of its sections (1): the mappings that may be split.
 const SPLITTABLE_DEPTH: usize = 1;
 
-fn join(acc: &mut Node, other: Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
-    let depth = path.marks.len();
+fn join(acc: &mut Node, other: Node, path: &mut SpecPath, diags: &mut Vec<Diagnostic>) {
+    let depth = path.len();
     let (Value::Map(into), Value::Map(from)) = (&mut acc.value, other.value) else {
         return;
     };
@@ -55,7 +57,7 @@ fn join(acc: &mut Node, other: Node, path: &mut Path, diags: &mut Vec<Diagnostic
                     join(&mut existing.node, entry.node, path, diags);
                 } else {
                     diags.push(
-                        Diagnostic::error(code::DUPLICATE, path.to_string(), "defined in two base files")
+                        Diagnostic::new(Rule::DuplicateDefinition, path.clone(), "defined in two base files")
                             .with_span(entry.key_span)
                             .with_related(existing.key_span, "first defined")
                             .with_help("define it in one base file only; environment changes go in an overlay"),
@@ -69,24 +71,24 @@ fn join(acc: &mut Node, other: Node, path: &mut Path, diags: &mut Vec<Diagnostic
 
 /// Applies an environment overlay to the joined base; see the module documentation.
 pub fn apply_overlay(base: &mut Node, overlay: Node, diags: &mut Vec<Diagnostic>) {
-    merge(base, overlay, &mut Path::root(), diags);
+    merge(base, overlay, &mut SpecPath::root(), diags);
 }
 
 /// Reports every `$remove` left in a merged tree: it only makes sense on an inherited entry.
 pub fn check_no_remove_left(node: &Node, diags: &mut Vec<Diagnostic>) {
-    walk_removes(node, &mut Path::root(), diags);
+    walk_removes(node, &mut SpecPath::root(), diags);
 }
 
-fn walk_removes(node: &Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
+fn walk_removes(node: &Node, path: &mut SpecPath, diags: &mut Vec<Diagnostic>) {
     match &node.value {
         Value::Map(entries) => {
             for e in entries {
                 path.push_key(&e.key);
                 if e.key == REMOVE_KEY {
                     diags.push(
-                        Diagnostic::error(
-                            code::OVERLAY,
-                            path.to_string(),
+                        Diagnostic::new(
+                            Rule::Overlay,
+                            path.clone(),
                             "`$remove` only removes an entry inherited from the base, in an overlay",
                         )
                         .with_span(e.key_span),
@@ -119,14 +121,12 @@ enum Removal {
 }
 
 /// Whether a node is a removal marker; reports `$remove` mixed with other keys.
-fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnostic>) -> Removal {
+fn removal(node: &Node, allow_name: bool, path: &SpecPath, diags: &mut Vec<Diagnostic>) -> Removal {
     let (Some(entry), Value::Map(entries)) = (node.entry(REMOVE_KEY), &node.value) else {
         return Removal::No;
     };
     if entry.node.value != Value::Bool(true) {
-        diags.push(
-            Diagnostic::error(code::OVERLAY, path.to_string(), "`$remove` must be `true`").with_span(entry.node.span),
-        );
+        diags.push(Diagnostic::new(Rule::Overlay, path.clone(), "`$remove` must be `true`").with_span(entry.node.span));
         return Removal::Invalid;
     }
     let extra = entries
@@ -134,9 +134,9 @@ fn removal(node: &Node, allow_name: bool, path: &Path, diags: &mut Vec<Diagnosti
         .find(|e| e.key != REMOVE_KEY && !(allow_name && e.key == "name"));
     if let Some(extra) = extra {
         diags.push(
-            Diagnostic::error(
-                code::OVERLAY,
-                path.to_string(),
+            Diagnostic::new(
+                Rule::Overlay,
+                path.clone(),
                 format!("an entry with `$remove: true` cannot also set `{}`", extra.key),
             )
             .with_span(extra.key_span),
@@ -150,7 +150,7 @@ fn name_of(node: &Node) -> Option<&str> {
     node.get("name").and_then(Node::as_str)
 }
 
-fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagnostic>) {
+fn merge(base: &mut Node, overlay: Node, path: &mut SpecPath, diags: &mut Vec<Diagnostic>) {
     match (&mut base.value, overlay.value) {
         (Value::Map(into), Value::Map(from)) => {
             for entry in from {
@@ -177,9 +177,9 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
                 if listed.contains(&name) {
                     let at = item.get("name").map_or(item.span, |n| n.span);
                     diags.push(
-                        Diagnostic::error(
-                            code::DUPLICATE,
-                            path.to_string(),
+                        Diagnostic::new(
+                            Rule::Duplicate,
+                            path.clone(),
                             format!("the overlay lists `{name}` twice"),
                         )
                         .with_span(at)
@@ -204,9 +204,9 @@ fn merge(base: &mut Node, overlay: Node, path: &mut Path, diags: &mut Vec<Diagno
         }
         // An empty value (`key:` or `key: ~`) would silently drop the inherited one.
         (inherited, Value::Null) if *inherited != Value::Null => diags.push(
-            Diagnostic::error(
-                code::OVERLAY,
-                path.to_string(),
+            Diagnostic::new(
+                Rule::Overlay,
+                path.clone(),
                 "an empty value here would drop the inherited one",
             )
             .with_span(overlay.span)
@@ -225,49 +225,11 @@ fn is_named(items: &[Node]) -> bool {
     !items.is_empty() && items.iter().all(|n| name_of(n).is_some())
 }
 
-fn not_inherited(path: &Path, at: Span) -> Diagnostic {
-    Diagnostic::error(
-        code::OVERLAY,
-        path.to_string(),
+fn not_inherited(path: &SpecPath, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Rule::Overlay,
+        path.clone(),
         "`$remove` names an entry that the base does not define",
     )
     .with_span(at)
-}
-
-/// A spec path under construction, displayed as `services.vutler.depends_on[1]`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Path {
-    text: String,
-    marks: Vec<usize>,
-}
-
-impl Path {
-    pub(crate) fn root() -> Self {
-        Self::default()
-    }
-
-    pub(crate) fn push_key(&mut self, key: &str) {
-        self.marks.push(self.text.len());
-        if !self.text.is_empty() {
-            self.text.push('.');
-        }
-        self.text.push_str(key);
-    }
-
-    pub(crate) fn push_index(&mut self, i: usize) {
-        self.marks.push(self.text.len());
-        self.text.push_str(&format!("[{i}]"));
-    }
-
-    pub(crate) fn pop(&mut self) {
-        if let Some(m) = self.marks.pop() {
-            self.text.truncate(m);
-        }
-    }
-}
-
-impl std::fmt::Display for Path {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
-    }
 }

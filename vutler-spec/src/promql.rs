@@ -26,6 +26,30 @@ pub fn is_synthetic(metric: &str) -> bool {
     SYNTHETIC_METRICS.contains(&metric)
 }
 
+/// A PromQL expression that parses, kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Expression(String);
+
+impl Expression {
+    /// Parses an expression; `Err` is the parser's first line of explanation.
+    pub fn parse(text: &str) -> Result<(Self, Expr), String> {
+        promql_parser::parser::parse(text)
+            .map(|ast| (Self(text.to_owned()), ast))
+            .map_err(|e| e.lines().next().unwrap_or_default().trim().to_owned())
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One vector or matrix selector of an expression (one alternative of a selector whose label
 /// matchers are joined with `or`).
 #[derive(Debug, Clone, PartialEq, Eq)]

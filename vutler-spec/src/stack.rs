@@ -1,115 +1,338 @@
 //! The validated model that renderers take.
 //!
-//! A [`Stack`] can only be obtained from [`crate::resolve`], which checks every invariant first:
-//! every reference resolves, every unit is parsed, every name and path matches its grammar. A
-//! renderer may therefore index `stack.services[name]` for any name the stack hands out.
+//! A [`Stack`] can only be obtained from [`crate::resolve`], which builds it last, from parts
+//! that already passed their checks: every reference is a handle ([`ServiceId`], [`PortRef`],
+//! [`VariableId`], ...) that the stack resolves without failing, every unit is parsed, and every
+//! string that reaches a rendered file is a [`crate::text`] newtype that only parsing makes. The
+//! stack's fields are private and the parts' types are `#[non_exhaustive]`, so a library caller
+//! can read a stack but not build or change one.
+//!
+//! Handles index the stack they came from; using one with another stack is a programming error
+//! (like an index into another vector).
 
 use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
-use crate::interpolation::Template;
+use crate::configs::{ConfigFile, ConfigId};
 pub use crate::raw::{
     AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
     Protocol, Restart, SecretsBackend, VolumeKind,
 };
+use crate::text::{
+    AbsolutePath, AlertName, Cipher, Domain, EnvDefault, EnvName, FileName, HostPath, Image, MetricName, Name, OneLine,
+    Prose, S3Url, SlackChannel, TreePath, Uid, UrlPath,
+};
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
+
+macro_rules! handle {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub(crate) usize);
+
+        impl $name {
+            /// Position in the stack's list, in spec order.
+            pub fn index(self) -> usize {
+                self.0
+            }
+        }
+    };
+}
+
+handle!(
+    /// A service of the stack.
+    ServiceId
+);
+handle!(
+    /// A variable of `.env`.
+    VariableId
+);
+handle!(
+    /// A named volume.
+    VolumeId
+);
+handle!(
+    /// A Docker network.
+    NetworkId
+);
+handle!(
+    /// A VM size.
+    VmId
+);
+handle!(
+    /// An Alertmanager receiver.
+    ReceiverId
+);
+handle!(
+    /// A Grafana datasource.
+    DatasourceId
+);
+handle!(
+    /// A Grafana dashboard.
+    DashboardId
+);
+
+/// A named port of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortRef {
+    /// The service.
+    pub service: ServiceId,
+    pub(crate) port: usize,
+}
+
+/// A variable of a service's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnvRef {
+    /// The service.
+    pub service: ServiceId,
+    pub(crate) index: usize,
+}
+
+/// Where a service's port is reached on the Docker network: `service:port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// The service's name, which Docker's DNS resolves.
+    pub host: &'a Name,
+    /// The container port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
 
 /// The whole stack of one environment, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stack {
-    /// Environment name (`dev`, `staging`, `production`).
-    pub env: String,
-    /// Compose project name.
-    pub project: String,
-    /// Public domain name.
-    pub domain: String,
-    /// Name of the VM the environment runs on (a key of `vms`).
-    pub target_vm: String,
-    /// How secrets reach containers.
-    pub secrets_backend: SecretsBackend,
-    /// VM sizes.
-    pub vms: IndexMap<String, Vm>,
-    /// Monthly costs besides the VM.
-    pub costs: IndexMap<String, Cost>,
-    /// Variables of `.env`.
-    pub variables: IndexMap<String, Variable>,
-    /// Docker networks.
-    pub networks: IndexMap<String, Network>,
-    /// Named volumes.
-    pub volumes: IndexMap<String, Volume>,
-    /// Services.
-    pub services: IndexMap<String, Service>,
-    /// The reverse proxy.
-    pub edge: Edge,
-    /// TLS termination.
-    pub tls: Tls,
-    /// Host firewall.
-    pub firewall: Firewall,
-    /// Monitoring and alerting.
-    pub monitoring: Monitoring,
-    /// Backups.
-    pub backups: Backups,
-    /// Operations scripts.
-    pub operations: Operations,
-    /// Scale-out plans by service.
-    pub scaling: IndexMap<String, Scale>,
+    pub(crate) env: Name,
+    pub(crate) project: Name,
+    pub(crate) domain: Domain,
+    pub(crate) target_vm: VmId,
+    pub(crate) secrets_backend: SecretsBackend,
+    pub(crate) vms: Vec<Vm>,
+    pub(crate) costs: Vec<Cost>,
+    pub(crate) variables: Vec<Variable>,
+    pub(crate) networks: Vec<Network>,
+    pub(crate) volumes: Vec<Volume>,
+    pub(crate) services: Vec<Service>,
+    pub(crate) service_index: IndexMap<String, ServiceId>,
+    pub(crate) edge: Edge,
+    pub(crate) tls: Tls,
+    pub(crate) firewall: Firewall,
+    pub(crate) monitoring: Monitoring,
+    pub(crate) backups: Backups,
+    pub(crate) operations: Operations,
+    pub(crate) scaling: Vec<ScalePlan>,
+    pub(crate) config_files: Vec<ConfigFile>,
 }
 
 impl Stack {
+    /// Environment name (`dev`, `staging`, `production`).
+    pub fn env(&self) -> &Name {
+        &self.env
+    }
+
+    /// Compose project name.
+    pub fn project(&self) -> &Name {
+        &self.project
+    }
+
+    /// Public domain name.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// How secrets reach containers.
+    pub fn secrets_backend(&self) -> SecretsBackend {
+        self.secrets_backend
+    }
+
     /// The VM this environment runs on.
     pub fn vm(&self) -> &Vm {
-        &self.vms[&self.target_vm]
+        &self.vms[self.target_vm.0]
     }
 
-    /// `service:port` of a service's named port, as other containers reach it on the Docker
-    /// network; `None` only for names the stack does not have (every reference in a validated
-    /// stack resolves).
-    pub fn endpoint(&self, service: &str, port: &str) -> Option<String> {
-        let number = self.services.get(service)?.port(port)?.container;
-        Some(format!("{service}:{number}"))
+    /// Every VM size of the spec.
+    pub fn vms(&self) -> &[Vm] {
+        &self.vms
     }
 
-    /// The resource totals against the VM, or `None` when `target_vm` names no VM (which a
-    /// validated stack never does).
-    pub fn capacity(&self) -> Option<Capacity> {
-        Some(Capacity {
-            vm: self.vms.get(&self.target_vm)?.resources(),
-            base: self.totals(),
-            scaled: self.scaled_totals(),
-        })
+    /// Monthly costs besides the VM.
+    pub fn costs(&self) -> &[Cost] {
+        &self.costs
+    }
+
+    /// Variables of `.env`, in spec order.
+    pub fn variables(&self) -> &[Variable] {
+        &self.variables
+    }
+
+    /// A variable.
+    pub fn variable(&self, id: VariableId) -> &Variable {
+        &self.variables[id.0]
+    }
+
+    /// Docker networks.
+    pub fn networks(&self) -> &[Network] {
+        &self.networks
+    }
+
+    /// A network.
+    pub fn network(&self, id: NetworkId) -> &Network {
+        &self.networks[id.0]
+    }
+
+    /// Named volumes.
+    pub fn volumes(&self) -> &[Volume] {
+        &self.volumes
+    }
+
+    /// A volume.
+    pub fn volume(&self, id: VolumeId) -> &Volume {
+        &self.volumes[id.0]
+    }
+
+    /// Services, in spec order.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// A service.
+    pub fn service(&self, id: ServiceId) -> &Service {
+        &self.services[id.0]
+    }
+
+    /// The service with this name, if the stack has one.
+    pub fn service_named(&self, name: &str) -> Option<&Service> {
+        self.service_index.get(name).map(|id| self.service(*id))
+    }
+
+    /// A named port of a service.
+    pub fn port(&self, port: PortRef) -> &Port {
+        &self.service(port.service).ports[port.port]
+    }
+
+    /// Where a port is reached on the Docker network.
+    pub fn endpoint(&self, port: PortRef) -> Endpoint<'_> {
+        Endpoint {
+            host: &self.service(port.service).name,
+            port: self.port(port).container,
+        }
+    }
+
+    /// A variable of a service's environment.
+    pub fn env_var(&self, var: EnvRef) -> &EnvVar {
+        &self.service(var.service).environment[var.index]
+    }
+
+    /// The reverse proxy.
+    pub fn edge(&self) -> &Edge {
+        &self.edge
+    }
+
+    /// TLS termination.
+    pub fn tls(&self) -> &Tls {
+        &self.tls
+    }
+
+    /// Host firewall.
+    pub fn firewall(&self) -> &Firewall {
+        &self.firewall
+    }
+
+    /// Monitoring and alerting.
+    pub fn monitoring(&self) -> &Monitoring {
+        &self.monitoring
+    }
+
+    /// Backups.
+    pub fn backups(&self) -> &Backups {
+        &self.backups
+    }
+
+    /// Operations scripts.
+    pub fn operations(&self) -> &Operations {
+        &self.operations
+    }
+
+    /// Scale-out plans, in spec order.
+    pub fn scaling(&self) -> &[ScalePlan] {
+        &self.scaling
+    }
+
+    /// The scale-out plan of a service, if it has one.
+    pub fn scale_of(&self, service: ServiceId) -> Option<&ScalePlan> {
+        self.scaling.iter().find(|p| p.service == service)
+    }
+
+    /// The config files the deployment contains, sorted by path.
+    pub fn config_files(&self) -> &[ConfigFile] {
+        &self.config_files
+    }
+
+    /// A config file.
+    pub fn config_file(&self, id: ConfigId) -> &ConfigFile {
+        &self.config_files[id.0]
+    }
+
+    /// The services that wait for this one to start (`depends_on`), in spec order.
+    pub fn dependents(&self, service: ServiceId) -> impl Iterator<Item = &Service> {
+        self.services
+            .iter()
+            .filter(move |s| s.depends_on.iter().any(|d| d.service == service))
+    }
+
+    /// The resource totals against the VM.
+    pub fn capacity(&self) -> Capacity {
+        capacity_of(self.vm(), &self.services, &self.scaling)
     }
 
     /// Sum of the resources of every service, replicas counted, without scale-out plans.
     pub fn totals(&self) -> Resources {
-        self.totals_with(|_| None)
+        totals(&self.services, |_| None)
     }
 
     /// Sum of the resources with every scale-out plan applied.
     pub fn scaled_totals(&self) -> Resources {
-        self.totals_with(|name| self.scaling.get(name).map(|s| s.replicas))
+        totals(&self.services, |s| self.scale_of(s.id).map(|p| p.replicas))
     }
+}
 
-    fn totals_with(&self, replicas: impl Fn(&str) -> Option<u32>) -> Resources {
-        let mut total = Resources::default();
-        for (name, s) in &self.services {
-            if let Some(r) = &s.resources {
-                let n = replicas(name).unwrap_or(s.replicas);
-                total.cpus = total.cpus + r.cpus * n;
-                total.memory = total.memory + r.memory * n;
-                // Replicas share their volumes: disk is counted once.
-                total.disk = total.disk + r.disk;
-            }
-        }
-        total
+/// The totals of these services against a VM, with and without the scale-out plans.
+pub(crate) fn capacity_of(vm: &Vm, services: &[Service], scaling: &[ScalePlan]) -> Capacity {
+    let plan = |s: &Service| scaling.iter().find(|p| p.service == s.id).map(|p| p.replicas);
+    Capacity {
+        vm: vm.resources(),
+        base: totals(services, |_| None),
+        scaled: totals(services, plan),
     }
+}
+
+fn totals(services: &[Service], replicas: impl Fn(&Service) -> Option<u32>) -> Resources {
+    let mut total = Resources::default();
+    for s in services {
+        if let Some(r) = &s.resources {
+            let n = replicas(s).unwrap_or(s.replicas);
+            total.cpus = total.cpus + r.cpus * n;
+            total.memory = total.memory + r.memory * n;
+            // Replicas share their volumes: disk is counted once.
+            total.disk = total.disk + r.disk;
+        }
+    }
+    total
 }
 
 /// A VM size.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Vm {
+    /// Name (a key of `vms`).
+    pub name: Name,
     /// What the size is for.
-    pub description: String,
+    pub description: OneLine,
     /// vCPUs.
     pub cpus: Cpus,
     /// Memory.
@@ -206,15 +429,19 @@ pub struct Shortfall {
 
 /// A monthly cost line.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Cost {
+    /// Name (a key of `costs`).
+    pub name: Name,
     /// What is paid for.
-    pub description: String,
+    pub description: OneLine,
     /// How much.
     pub monthly_usd: CostRange,
 }
 
 /// A cost range in whole US dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CostRange {
     /// Lowest.
     pub min: u32,
@@ -224,24 +451,32 @@ pub struct CostRange {
 
 /// A variable of `.env`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Variable {
+    /// Its id.
+    pub id: VariableId,
+    /// Name.
+    pub name: EnvName,
     /// Comment in `.env.example`.
-    pub description: String,
+    pub description: OneLine,
     /// Heading in `.env.example`.
-    pub group: String,
+    pub group: OneLine,
     /// Whether the value is a secret.
     pub secret: bool,
     /// Default value (never set on secrets).
-    pub default: Option<String>,
+    pub default: Option<EnvDefault>,
     /// Whether the stack refuses to start without it.
     pub required: bool,
-    /// Placeholder for `.env.example`.
-    pub example: Option<String>,
+    /// Placeholder for `.env.example` (a `<placeholder>` for secrets).
+    pub example: Option<OneLine>,
 }
 
 /// A Docker network.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Network {
+    /// Name.
+    pub name: Name,
     /// Driver.
     pub driver: NetworkDriver,
     /// Whether it has no route outside.
@@ -250,30 +485,38 @@ pub struct Network {
 
 /// A named volume.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Volume {
+    /// Name.
+    pub name: Name,
     /// What it holds.
     pub kind: VolumeKind,
     /// Description.
-    pub description: String,
+    pub description: OneLine,
 }
 
 /// A service.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Service {
+    /// Its id.
+    pub id: ServiceId,
+    /// Name.
+    pub name: Name,
     /// What it does.
-    pub description: String,
+    pub description: OneLine,
     /// Image with a pinned tag.
     pub image: Image,
-    /// Variable overriding the tag at deploy time.
-    pub tag_variable: Option<String>,
+    /// Variable overriding the tag at deploy time (its default is the image's tag).
+    pub tag_variable: Option<VariableId>,
     /// Fixed container name (only with one replica).
-    pub container_name: Option<String>,
+    pub container_name: Option<Name>,
     /// Restart policy.
     pub restart: Restart,
     /// Command arguments.
-    pub command: Option<Vec<String>>,
+    pub command: Option<Vec<OneLine>>,
     /// Container environment, in spec order.
-    pub environment: IndexMap<String, EnvValue>,
+    pub environment: Vec<EnvVar>,
     /// Ports it listens on.
     pub ports: Vec<Port>,
     /// Mounts.
@@ -282,9 +525,9 @@ pub struct Service {
     pub depends_on: Vec<Dependency>,
     /// Healthcheck.
     pub healthcheck: Option<Healthcheck>,
-    /// Networks joined.
-    pub networks: Vec<String>,
-    /// Number of containers.
+    /// Networks joined (at least one).
+    pub networks: Vec<NetworkId>,
+    /// Number of containers (at least 1).
     pub replicas: u32,
     /// Resources (absent only in dev).
     pub resources: Option<Resources>,
@@ -299,28 +542,21 @@ impl Service {
     pub fn port(&self, name: &str) -> Option<&Port> {
         self.ports.iter().find(|p| p.name == name)
     }
+
+    /// The variable of its environment with this name.
+    pub fn env(&self, key: &str) -> Option<&EnvVar> {
+        self.environment.iter().find(|v| v.key == key)
+    }
 }
 
-/// An image reference.
+/// A variable of a container's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Image {
-    /// Repository.
-    pub repo: String,
-    /// Tag (never `latest`).
-    pub tag: String,
-}
-
-impl Image {
-    /// Whether the tag is a valid tag other than `latest`.
-    pub fn is_pinned(&self) -> bool {
-        crate::grammar::image_tag(&self.tag).is_ok() && self.tag != "latest"
-    }
-}
-
-impl std::fmt::Display for Image {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.repo, self.tag)
-    }
+#[non_exhaustive]
+pub struct EnvVar {
+    /// Name in the container.
+    pub key: EnvName,
+    /// Value.
+    pub value: EnvValue,
 }
 
 /// A container environment value.
@@ -328,22 +564,51 @@ impl std::fmt::Display for Image {
 pub enum EnvValue {
     /// Text with references to non-secret variables of `.env` (`${DOMAIN}` and `${PROJECT}`
     /// are already replaced by their values).
-    Text(Template),
+    Text(Text),
     /// A secret variable.
     Secret {
-        /// Name of the secret variable.
-        variable: String,
+        /// The secret variable.
+        variable: VariableId,
         /// Image variable reading it from a file.
-        file_env: Option<String>,
+        file_env: Option<EnvName>,
     },
+}
+
+/// Text with references to plain variables, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Text(pub(crate) Vec<TextPart>);
+
+impl Text {
+    /// The parts, in order.
+    pub fn parts(&self) -> &[TextPart] {
+        &self.0
+    }
+
+    /// The variables referenced, in order.
+    pub fn variables(&self) -> impl Iterator<Item = VariableId> + '_ {
+        self.0.iter().filter_map(|p| match p {
+            TextPart::Variable(v) => Some(*v),
+            TextPart::Literal(_) => None,
+        })
+    }
+}
+
+/// A piece of [`Text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextPart {
+    /// Text taken as is (one line; it may contain `$`).
+    Literal(String),
+    /// A reference to a plain variable of `.env`.
+    Variable(VariableId),
 }
 
 /// A port a service listens on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Port {
     /// Name.
-    pub name: String,
-    /// Port in the container.
+    pub name: Name,
+    /// Port in the container (never 0).
     pub container: u16,
     /// Where it is published on the host, if anywhere.
     pub published: Option<Published>,
@@ -353,10 +618,11 @@ pub struct Port {
 
 /// A published host port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Published {
     /// Host address.
     pub host_ip: IpAddr,
-    /// Host port.
+    /// Host port (never 0).
     pub port: u16,
 }
 
@@ -372,51 +638,73 @@ impl Published {
 pub enum Mount {
     /// A named volume.
     Volume {
-        /// Volume name.
-        name: String,
+        /// The volume.
+        volume: VolumeId,
         /// Container path.
-        target: String,
+        target: AbsolutePath,
         /// Read-only.
         read_only: bool,
     },
     /// A host path.
     Bind {
         /// Host path.
-        source: String,
+        source: HostPath,
         /// Container path.
-        target: String,
+        target: AbsolutePath,
         /// Read-only.
         read_only: bool,
     },
-    /// A rendered config file, read-only.
-    Config {
-        /// Path in the rendered tree.
-        path: String,
-        /// Container path.
-        target: String,
-    },
+    /// Rendered config files, read-only.
+    Config(ConfigMount),
 }
 
 impl Mount {
     /// Container path.
-    pub fn target(&self) -> &str {
+    pub fn target(&self) -> &AbsolutePath {
         match self {
-            Mount::Volume { target, .. } | Mount::Bind { target, .. } | Mount::Config { target, .. } => target,
+            Mount::Volume { target, .. } | Mount::Bind { target, .. } => target,
+            Mount::Config(c) => &c.target,
         }
+    }
+}
+
+/// A `config:` mount: a rendered file, or a folder of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigMount {
+    /// Path in the rendered tree, as written.
+    pub source: TreePath,
+    /// Container path.
+    pub target: AbsolutePath,
+    /// The files it covers (at least one), in path order.
+    pub files: Vec<ConfigId>,
+}
+
+impl ConfigMount {
+    /// Where the container sees a file of the rendered tree, when the mount covers it.
+    pub fn container_path(&self, file: &str) -> Option<AbsolutePath> {
+        let rest = if file == self.source.as_str() {
+            ""
+        } else {
+            file.strip_prefix(self.source.as_str())?.strip_prefix('/')?
+        };
+        Some(self.target.join(rest))
     }
 }
 
 /// A start-up dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Dependency {
     /// Service depended on.
-    pub service: String,
+    pub service: ServiceId,
     /// What to wait for.
     pub condition: Condition,
 }
 
 /// A healthcheck.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Healthcheck {
     /// The check.
     pub test: HealthTest,
@@ -424,7 +712,7 @@ pub struct Healthcheck {
     pub interval: Duration,
     /// Time a check may take.
     pub timeout: Duration,
-    /// Failures before unhealthy.
+    /// Failures before unhealthy (at least 1).
     pub retries: u32,
     /// Grace period after start.
     pub start_period: Option<Duration>,
@@ -433,10 +721,10 @@ pub struct Healthcheck {
 /// The command of a healthcheck.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthTest {
-    /// Run without a shell.
-    Exec(Vec<String>),
+    /// Run without a shell (at least one word).
+    Exec(Vec<OneLine>),
     /// Run by `/bin/sh -c`.
-    Shell(String),
+    Shell(OneLine),
 }
 
 /// CPU, memory and disk.
@@ -452,30 +740,30 @@ pub struct Resources {
 
 /// Log driver and rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Logging {
     /// Driver.
     pub driver: LogDriver,
     /// Rotation size.
     pub max_size: ByteSize,
-    /// Rotated files kept.
+    /// Rotated files kept (at least 1).
     pub max_file: u32,
 }
 
-/// The reverse proxy.
+/// The reverse proxy and the app behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Edge {
     /// Proxy service.
-    pub proxy: String,
-    /// Upstream service.
-    pub upstream: String,
-    /// Upstream port name.
-    pub upstream_port: String,
+    pub proxy: ServiceId,
+    /// The app's port requests are forwarded to.
+    pub upstream: PortRef,
     /// Largest request body.
     pub max_body_size: ByteSize,
     /// Idle timeout of proxied connections.
     pub read_timeout: Duration,
     /// Folder of ACME challenge files in the proxy.
-    pub acme_root: String,
+    pub acme_root: AbsolutePath,
 }
 
 /// A TLS protocol version.
@@ -499,18 +787,19 @@ impl TlsProtocol {
 
 /// TLS termination.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Tls {
-    /// Protocols offered.
+    /// Protocols offered (at least one).
     pub protocols: Vec<TlsProtocol>,
-    /// TLSv1.2 ciphers.
-    pub ciphers: Vec<String>,
+    /// TLSv1.2 ciphers (some whenever TLSv1.2 is offered).
+    pub ciphers: Vec<Cipher>,
     /// Prefer server cipher order.
     pub prefer_server_ciphers: bool,
     /// Shared session cache size.
     pub session_cache: ByteSize,
     /// Session lifetime.
     pub session_timeout: Duration,
-    /// OCSP stapling.
+    /// OCSP stapling (never with a self-signed certificate).
     pub stapling: bool,
     /// HSTS.
     pub hsts: Hsts,
@@ -520,6 +809,7 @@ pub struct Tls {
 
 /// HSTS.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Hsts {
     /// `max-age`.
     pub max_age: Duration,
@@ -531,17 +821,18 @@ pub struct Hsts {
 
 /// Certificate files.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Certificate {
     /// Issuer.
     pub source: CertificateSource,
     /// Host folder.
-    pub host_dir: String,
+    pub host_dir: HostPath,
     /// Folder in the proxy container.
-    pub mount_dir: String,
+    pub mount_dir: AbsolutePath,
     /// Chain file name.
-    pub cert_file: String,
+    pub cert_file: FileName,
     /// Key file name.
-    pub key_file: String,
+    pub key_file: FileName,
 }
 
 impl Certificate {
@@ -558,6 +849,7 @@ impl Certificate {
 
 /// Host firewall.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Firewall {
     /// Incoming default.
     pub default_incoming: FirewallPolicy,
@@ -571,10 +863,11 @@ pub struct Firewall {
 
 /// A firewall rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FirewallRule {
     /// Name.
-    pub name: String,
-    /// Port.
+    pub name: Name,
+    /// Port (never 0).
     pub port: u16,
     /// Protocol.
     pub protocol: Protocol,
@@ -582,17 +875,18 @@ pub struct FirewallRule {
 
 /// Monitoring.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Monitoring {
-    /// Prometheus service.
-    pub prometheus: String,
+    /// Prometheus.
+    pub prometheus: Prometheus,
     /// Scrape interval.
     pub scrape_interval: Duration,
     /// Rule evaluation interval.
     pub evaluation_interval: Duration,
     /// Metrics retention.
     pub retention: Duration,
-    /// Scrape jobs by name.
-    pub scrape_jobs: IndexMap<String, ScrapeJob>,
+    /// Scrape jobs, in spec order.
+    pub scrape_jobs: Vec<ScrapeJob>,
     /// Alert groups.
     pub alert_groups: Vec<AlertGroup>,
     /// Alertmanager.
@@ -601,26 +895,40 @@ pub struct Monitoring {
     pub grafana: Grafana,
 }
 
+/// The Prometheus service and where it reads and keeps what the model gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Prometheus {
+    /// The service.
+    pub service: ServiceId,
+    /// Where it sees the rendered configuration (its rules are in the same folder).
+    pub config_path: AbsolutePath,
+    /// Where its volume keeps the data.
+    pub storage_path: AbsolutePath,
+}
+
 /// A scrape job.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ScrapeJob {
-    /// Service scraped.
-    pub service: String,
-    /// Port name.
-    pub port: String,
+    /// Job name.
+    pub name: Name,
+    /// The port scraped.
+    pub target: PortRef,
     /// HTTP path.
-    pub path: String,
+    pub path: UrlPath,
     /// Metrics produced.
-    pub metrics: Vec<String>,
+    pub metrics: Vec<MetricName>,
     /// The service whose health the job reports (the scraped service unless an exporter).
-    pub monitors: String,
+    pub monitors: ServiceId,
 }
 
 /// An alert group.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlertGroup {
     /// Name.
-    pub name: String,
+    pub name: Name,
     /// Evaluation interval.
     pub interval: Option<Duration>,
     /// Rules.
@@ -629,145 +937,200 @@ pub struct AlertGroup {
 
 /// An alerting rule, its expression checked to be valid PromQL.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlertRule {
     /// Alert name.
-    pub name: String,
+    pub name: AlertName,
     /// PromQL expression, as written.
-    pub expr: String,
+    pub expr: crate::promql::Expression,
     /// Pending duration.
     pub for_: Option<Duration>,
     /// Severity.
     pub severity: AlertSeverity,
     /// Summary annotation.
-    pub summary: String,
+    pub summary: OneLine,
     /// Description annotation.
-    pub description: Option<String>,
+    pub description: Option<Prose>,
 }
 
 /// Alertmanager.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Alertmanager {
-    /// Service.
-    pub service: String,
-    /// Port name alerts are sent to.
-    pub port: String,
-    /// Receivers by name.
-    pub receivers: IndexMap<String, Receiver>,
+    /// The port alerts are sent to (of the Alertmanager service).
+    pub target: PortRef,
+    /// Receivers, in spec order.
+    pub receivers: Vec<Receiver>,
     /// Fallback receiver.
-    pub default_receiver: String,
+    pub default_receiver: ReceiverId,
     /// Routes.
     pub routes: Vec<Route>,
 }
 
-/// An alert receiver; credentials are named variables, never values.
+impl Alertmanager {
+    /// The Alertmanager service.
+    pub fn service(&self) -> ServiceId {
+        self.target.service
+    }
+
+    /// A receiver.
+    pub fn receiver(&self, id: ReceiverId) -> &Receiver {
+        &self.receivers[id.0]
+    }
+}
+
+/// An alert receiver; credentials are secret variables, never values.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Receiver {
+#[non_exhaustive]
+pub struct Receiver {
+    /// Name.
+    pub name: Name,
+    /// Where alerts go.
+    pub kind: ReceiverKind,
+}
+
+/// Where a receiver sends alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiverKind {
     /// Slack webhook.
     Slack {
         /// Channel.
-        channel: String,
+        channel: SlackChannel,
         /// Secret variable with the webhook URL.
-        webhook_url_secret: String,
+        webhook_url: VariableId,
     },
     /// PagerDuty Events API v2.
     Pagerduty {
         /// Secret variable with the routing key.
-        routing_key_secret: String,
+        routing_key: VariableId,
     },
+}
+
+impl ReceiverKind {
+    /// The secret variable holding the receiver's credential.
+    pub fn secret(&self) -> VariableId {
+        match self {
+            ReceiverKind::Slack { webhook_url, .. } => *webhook_url,
+            ReceiverKind::Pagerduty { routing_key } => *routing_key,
+        }
+    }
 }
 
 /// A route by severity.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Route {
     /// Severity.
     pub severity: AlertSeverity,
-    /// Receivers.
-    pub receivers: Vec<String>,
+    /// Receivers (at least one).
+    pub receivers: Vec<ReceiverId>,
 }
 
 /// Grafana.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Grafana {
     /// Service.
-    pub service: String,
-    /// Datasources by name.
-    pub datasources: IndexMap<String, Datasource>,
-    /// Dashboards by file name.
-    pub dashboards: IndexMap<String, Dashboard>,
+    pub service: ServiceId,
+    /// Datasources, in spec order.
+    pub datasources: Vec<Datasource>,
+    /// Dashboards, in spec order; the dashboard provider of [`crate::Stack::config_files`]
+    /// says where Grafana reads them.
+    pub dashboards: Vec<Dashboard>,
+}
+
+impl Grafana {
+    /// A datasource.
+    pub fn datasource(&self, id: DatasourceId) -> &Datasource {
+        &self.datasources[id.0]
+    }
+
+    /// A dashboard.
+    pub fn dashboard(&self, id: DashboardId) -> &Dashboard {
+        &self.dashboards[id.0]
+    }
 }
 
 /// A datasource.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Datasource {
+    /// Name.
+    pub name: Name,
     /// uid.
-    pub uid: String,
-    /// Service.
-    pub service: String,
-    /// Port name.
-    pub port: String,
-    /// Default datasource.
+    pub uid: Uid,
+    /// The port queried.
+    pub target: PortRef,
+    /// Default datasource (one at most).
     pub default: bool,
 }
 
 /// A dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Dashboard {
+    /// Name (its file name in the tree).
+    pub name: Name,
     /// Title.
-    pub title: String,
+    pub title: OneLine,
     /// uid.
-    pub uid: String,
+    pub uid: Uid,
     /// Panels.
     pub panels: Vec<Panel>,
 }
 
-/// A panel; its datasource is resolved to a key of `datasources`.
+/// A panel.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Panel {
     /// Title.
-    pub name: String,
+    pub name: OneLine,
     /// Visualisation.
     pub kind: PanelKind,
-    /// Unit.
-    pub unit: Option<String>,
-    /// Datasource name.
-    pub datasource: String,
-    /// Queries.
+    /// Grafana unit (`short` unless the spec says).
+    pub unit: Uid,
+    /// Datasource.
+    pub datasource: DatasourceId,
+    /// Queries (at least one).
     pub queries: Vec<Query>,
 }
 
 /// A panel query.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Query {
     /// PromQL.
-    pub expr: String,
+    pub expr: crate::promql::Expression,
     /// Legend.
-    pub legend: Option<String>,
+    pub legend: Option<OneLine>,
 }
 
 /// Backups.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Backups {
     /// Local staging folder.
-    pub local_dir: String,
+    pub local_dir: AbsolutePath,
     /// Upload destination.
-    pub destination: String,
+    pub destination: S3Url,
     /// Staleness threshold for the alert.
     pub stale_after: Duration,
     /// Secret variables with the destination's credentials.
     pub credentials: Option<BackupCredentials>,
     /// Host folder of node-exporter's textfile collector.
-    pub textfile_dir: Option<String>,
-    /// Jobs by name.
-    pub jobs: IndexMap<String, BackupJob>,
+    pub textfile_dir: Option<AbsolutePath>,
+    /// Jobs, in spec order.
+    pub jobs: Vec<BackupJob>,
 }
 
-/// Names of the secret variables holding the backup destination's credentials.
+/// The secret variables holding the backup destination's credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackupCredentials {
     /// Access key id variable.
-    pub access_key_id: String,
+    pub access_key_id: VariableId,
     /// Secret access key variable.
-    pub secret_access_key: String,
+    pub secret_access_key: VariableId,
 }
 
 /// Metric `backup.sh` writes through node-exporter's textfile collector after each successful
@@ -776,47 +1139,50 @@ pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
 
 /// A backup job.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackupJob {
-    /// Service.
-    pub service: String,
-    /// Volume.
-    pub volume: String,
+    /// Name.
+    pub name: Name,
+    /// The service dumped.
+    pub service: ServiceId,
+    /// The volume holding its data (mounted by the service).
+    pub volume: VolumeId,
     /// How the data is dumped, with exactly what the method reads.
     pub dump: Dump,
     /// Schedule.
     pub schedule: Schedule,
-    /// Retention.
-    pub retention: Duration,
+    /// Days backups are kept (at least 1).
+    pub retention_days: u64,
 }
 
-/// How a backup job dumps its service's data. Credentials are named by the variables of the
-/// service's environment that hold them (`*_env`), never given as values.
+/// How a backup job dumps its service's data. Credentials are variables of the service's
+/// environment that hold them, never values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dump {
     /// `pg_dump` of one database, over the container's local socket (no password).
     PgDump {
         /// Database.
-        database: String,
+        database: Name,
         /// Variable with the user.
-        user_env: String,
+        user: EnvRef,
     },
     /// `mongodump --archive` of one database, or of all of them.
     Mongodump {
         /// Database, or every one.
-        database: Option<String>,
+        database: Option<Name>,
         /// Variable with the user.
-        user_env: String,
+        user: EnvRef,
         /// Variable with the password.
-        password_env: String,
+        password: EnvRef,
     },
     /// `mc mirror` of every bucket, through the service's S3 API.
     MinioMirror {
         /// Variable with the user (access key).
-        user_env: String,
+        user: EnvRef,
         /// Variable with the password (secret key).
-        password_env: String,
-        /// Name of the S3 API port.
-        port: String,
+        password: EnvRef,
+        /// The S3 API port.
+        api: PortRef,
     },
 }
 
@@ -830,41 +1196,38 @@ impl Dump {
         }
     }
 
-    /// The variables of the service's environment the dump reads: the user's, then the
-    /// password's when the method needs one.
-    pub fn credential_vars(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let (user, password) = match self {
-            Dump::PgDump { user_env, .. } => (user_env, None),
-            Dump::Mongodump {
-                user_env, password_env, ..
-            }
-            | Dump::MinioMirror {
-                user_env, password_env, ..
-            } => (user_env, Some(password_env)),
-        };
-        std::iter::once(("user_env", user.as_str())).chain(password.map(|p| ("password_env", p.as_str())))
+    /// Whether the job dumps a database (rather than files).
+    pub fn is_database(&self) -> bool {
+        matches!(self, Dump::PgDump { .. } | Dump::Mongodump { .. })
     }
 }
 
 /// Operations scripts.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Operations {
     /// Deployment folder on the host.
-    pub install_dir: String,
+    pub install_dir: AbsolutePath,
     /// Log folder of cron runs.
-    pub log_dir: String,
-    /// Migration command run with the new app image.
-    pub migrate: Option<Vec<String>>,
+    pub log_dir: AbsolutePath,
+    /// Migration command run with the new app image (at least one word).
+    pub migrate: Option<Vec<OneLine>>,
     /// Public HTTP path answering with the running version.
-    pub verify_path: Option<String>,
-    /// Highest accepted disk usage, in percent.
+    pub verify_path: Option<UrlPath>,
+    /// Highest accepted disk usage, in percent (1 to 99).
     pub disk_usage_max: u8,
+    /// The variable setting the version of the app behind the proxy (its `tag_variable`),
+    /// which `update.sh` and `rollback.sh` set.
+    pub app_version: VariableId,
 }
 
 /// A scale-out plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scale {
-    /// Replicas.
+#[non_exhaustive]
+pub struct ScalePlan {
+    /// The service scaled.
+    pub service: ServiceId,
+    /// Replicas (at least 1).
     pub replicas: u32,
     /// Sticky sessions.
     pub sticky_sessions: bool,

@@ -6,7 +6,8 @@
 
 use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
-use crate::diagnostic::{Diagnostic, code};
+use crate::diagnostic::Diagnostic;
+use crate::rule::Rule;
 use crate::source::{FileId, Span, offset_of};
 
 /// A value of a spec document with the place it was written.
@@ -49,7 +50,7 @@ pub struct Entry {
 }
 
 /// One step of a spec path: a mapping key or a sequence index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Segment {
     /// A mapping key.
     Key(String),
@@ -140,7 +141,12 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
         let m = e.marker();
         let at = offset_of(text, m.line(), m.col());
-        Diagnostic::error(code::SYNTAX, "", format!("YAML syntax error: {}", e.info())).with_span(Span {
+        Diagnostic::new(
+            Rule::Syntax,
+            crate::SpecPath::root(),
+            format!("YAML syntax error: {}", e.info()),
+        )
+        .with_span(Span {
             file,
             start: at,
             end: at,
@@ -156,9 +162,9 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     };
     if let Some(second) = docs.next() {
         let at = span_of(file, text, &second);
-        return Err(Diagnostic::error(
-            code::SYNTAX,
-            "",
+        return Err(Diagnostic::new(
+            Rule::Syntax,
+            crate::SpecPath::root(),
             "a spec file holds one YAML document; found a second one (`---`)",
         )
         .with_span(at));
@@ -171,9 +177,9 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
             value: Value::Map(Vec::new()),
             span: node.span,
         }),
-        _ => Err(Diagnostic::error(
-            code::TYPE,
-            "",
+        _ => Err(Diagnostic::new(
+            Rule::Type,
+            crate::SpecPath::root(),
             format!("the top level of a spec file must be a mapping, found {}", node.kind()),
         )
         .with_span(node.span)),
@@ -213,9 +219,12 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
                     YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
                     YamlDataOwned::Value(ScalarOwned::Boolean(b)) => b.to_string(),
                     _ => {
-                        return Err(
-                            Diagnostic::error(code::TYPE, "", "mapping keys must be plain strings").with_span(key_span)
-                        );
+                        return Err(Diagnostic::new(
+                            Rule::Type,
+                            crate::SpecPath::root(),
+                            "mapping keys must be plain strings",
+                        )
+                        .with_span(key_span));
                     }
                 };
                 entries.push(Entry {
@@ -227,15 +236,18 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
             Value::Map(entries)
         }
         YamlDataOwned::Tagged(tag, _) => {
-            return Err(Diagnostic::error(
-                code::SYNTAX,
-                "",
+            return Err(Diagnostic::new(
+                Rule::Syntax,
+                crate::SpecPath::root(),
                 format!("YAML tags (`!{}`) are not supported in spec files", tag.suffix),
             )
             .with_span(span));
         }
         YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
-            return Err(Diagnostic::error(code::SYNTAX, "", "this YAML value cannot be read").with_span(span));
+            return Err(
+                Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read")
+                    .with_span(span),
+            );
         }
     };
     Ok(Node { value, span })
@@ -245,9 +257,9 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
 pub fn parse_toml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     let doc = toml::de::DeTable::parse(text).map_err(|e| {
         let range = e.span().unwrap_or(0..0);
-        Diagnostic::error(
-            code::SYNTAX,
-            "",
+        Diagnostic::new(
+            Rule::Syntax,
+            crate::SpecPath::root(),
             format!("TOML syntax error: {}", e.message().trim_end()),
         )
         .with_span(Span {
@@ -296,13 +308,15 @@ fn convert_toml(file: FileId, value: toml::Spanned<toml::de::DeValue<'_>>) -> Re
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Value::Int(n),
             Err(_) => {
-                return Err(Diagnostic::error(code::TYPE, "", "integer out of range").with_span(span));
+                return Err(
+                    Diagnostic::new(Rule::Type, crate::SpecPath::root(), "integer out of range").with_span(span),
+                );
             }
         },
         DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
             Ok(x) => Value::Float(x),
             Err(_) => {
-                return Err(Diagnostic::error(code::TYPE, "", "unreadable float").with_span(span));
+                return Err(Diagnostic::new(Rule::Type, crate::SpecPath::root(), "unreadable float").with_span(span));
             }
         },
         DeValue::Boolean(b) => Value::Bool(b),

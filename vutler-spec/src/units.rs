@@ -188,7 +188,7 @@ const DURATION_UNITS: [(&str, u64); 6] = [
 
 impl Duration {
     /// From milliseconds.
-    pub fn from_millis(ms: u64) -> Self {
+    pub const fn from_millis(ms: u64) -> Self {
         Self(ms)
     }
 

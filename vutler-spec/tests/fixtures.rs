@@ -4,13 +4,18 @@
 //!   leading `# expect: ...` lines are every diagnostic it must produce, in order, exactly as
 //!   `Diagnostic::display` prints them (file:line:col, code, spec path, message, help).
 //! - `invalid/*/`: a whole spec folder (`base/`, `env/test.*`) for problems that need several
-//!   base files; its expectations are in `expect.txt`.
+//!   base files (or none); its expectations are in `expect.txt`.
 //! - `equivalent/`: the same stack in YAML and TOML must load into the same model.
+//!
+//! Every rule of [`Rule::ALL`] is produced by at least one invalid fixture. After a deliberate
+//! change of messages, `VUTLER_BLESS=1 cargo test -p vutler-spec --test fixtures` rewrites the
+//! `expect:` lines to what the fixtures now produce; review the diff before committing it.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use vutler_spec::SpecFiles;
+use vutler_spec::{Rule, SpecFiles};
 
 const ENV: &str = "test";
 const MIN_INVALID_FIXTURES: usize = 25;
@@ -29,9 +34,12 @@ fn named(path: &Path) -> (String, String) {
     (name, read(path))
 }
 
+/// The spec files of a folder; none when the folder does not exist.
 fn spec_files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "toml"))
         .collect();
@@ -39,17 +47,75 @@ fn spec_files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every diagnostic, one line each; empty when the spec is valid and has no warnings.
-fn diagnostics(files: &SpecFiles) -> Vec<String> {
+/// Every diagnostic, one line each, and the rules they break; empty when the spec is valid and
+/// has no warnings.
+fn diagnostics(files: &SpecFiles) -> (Vec<String>, Vec<Rule>) {
     let report = match files.resolve() {
         Ok(loaded) => loaded.warnings,
         Err(report) => report,
     };
-    report
+    let lines = report
         .diagnostics
         .iter()
         .map(|d| d.display(&report.sources).to_string())
+        .collect();
+    (lines, report.diagnostics.iter().map(|d| d.rule).collect())
+}
+
+/// An invalid fixture: the files to load, what they must give, and the file the expectations
+/// are written in.
+struct Fixture {
+    path: PathBuf,
+    files: SpecFiles,
+    expected: Vec<String>,
+    expect_file: PathBuf,
+}
+
+fn invalid_fixtures() -> Vec<Fixture> {
+    let dir = fixtures().join("invalid");
+    let mut entries: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    entries
+        .into_iter()
+        .map(|path| {
+            if path.is_dir() {
+                let base = spec_files_in(&path.join("base")).iter().map(|p| named(p)).collect();
+                let overlay = spec_files_in(&path.join("env")).first().map(|p| named(p));
+                let expect_file = path.join("expect.txt");
+                Fixture {
+                    files: SpecFiles::new(ENV, base, overlay),
+                    expected: expectations(&read(&expect_file)),
+                    expect_file,
+                    path,
+                }
+            } else {
+                let base = vec![named(&fixtures().join("base/stack.yaml"))];
+                let overlay = named(&path);
+                let expected = expectations(&overlay.1);
+                Fixture {
+                    files: SpecFiles::new(ENV, base, Some(overlay)),
+                    expected,
+                    expect_file: path.clone(),
+                    path,
+                }
+            }
+        })
         .collect()
+}
+
+/// Rewrites the leading `expect:` lines of a fixture to `actual`.
+fn bless(fixture: &Fixture, actual: &[String]) {
+    let text = read(&fixture.expect_file);
+    let dir = fixture.path.is_dir();
+    let prefix = if dir { "expect: " } else { "# expect: " };
+    let rest: Vec<&str> = text.lines().skip_while(|l| l.starts_with(prefix)).collect();
+    let mut out: Vec<String> = actual.iter().map(|a| format!("{prefix}{a}")).collect();
+    out.extend(rest.iter().map(|l| (*l).to_owned()));
+    fs::write(&fixture.expect_file, out.join("\n") + "\n")
+        .unwrap_or_else(|e| panic!("{}: {e}", fixture.expect_file.display()));
 }
 
 fn expectations(text: &str) -> Vec<String> {
@@ -62,57 +128,69 @@ fn expectations(text: &str) -> Vec<String> {
 #[test]
 fn the_fixture_base_is_valid_without_warnings() {
     let base = vec![named(&fixtures().join("base/stack.yaml"))];
-    assert_eq!(diagnostics(&SpecFiles::new(ENV, base, None)), Vec::<String>::new());
+    assert_eq!(diagnostics(&SpecFiles::new(ENV, base, None)).0, Vec::<String>::new());
 }
 
 #[test]
 fn invalid_fixtures_give_exactly_their_diagnostics() {
-    let dir = fixtures().join("invalid");
-    let mut entries: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
+    let blessing = std::env::var_os("VUTLER_BLESS").is_some();
     let mut failures = Vec::new();
-    let mut count = 0;
-    for path in entries {
-        let (files, expected) = if path.is_dir() {
-            let base = spec_files_in(&path.join("base")).iter().map(|p| named(p)).collect();
-            let overlay = spec_files_in(&path.join("env")).first().map(|p| named(p));
-            (
-                SpecFiles::new(ENV, base, overlay),
-                expectations(&read(&path.join("expect.txt"))),
-            )
-        } else {
-            let base = vec![named(&fixtures().join("base/stack.yaml"))];
-            let overlay = named(&path);
-            let expected = expectations(&overlay.1);
-            (SpecFiles::new(ENV, base, Some(overlay)), expected)
-        };
-        count += 1;
-        let actual = diagnostics(&files);
-        if expected.is_empty() {
+    let all = invalid_fixtures();
+    for fixture in &all {
+        let (actual, _) = diagnostics(&fixture.files);
+        if blessing && actual != fixture.expected && !actual.is_empty() {
+            // Writing the expectations moves the overlay's lines: write until they hold.
+            let mut actual = actual;
+            for _ in 0..3 {
+                bless(fixture, &actual);
+                let reloaded = invalid_fixtures().into_iter().find(|f| f.path == fixture.path);
+                match reloaded.map(|f| diagnostics(&f.files).0) {
+                    Some(now) if now != actual => actual = now,
+                    _ => break,
+                }
+            }
+            continue;
+        }
+        if fixture.expected.is_empty() {
             failures.push(format!(
                 "{}: no `expect:` lines; it produces:\n{}",
-                path.display(),
+                fixture.path.display(),
                 actual.join("\n")
             ));
-        } else if actual != expected {
+        } else if actual != fixture.expected {
             failures.push(format!(
                 "{}\n  expected:\n    {}\n  actual:\n    {}",
-                path.display(),
-                expected.join("\n    "),
+                fixture.path.display(),
+                fixture.expected.join("\n    "),
                 actual.join("\n    ")
             ));
         }
     }
     assert!(
         failures.is_empty(),
-        "{} fixture(s) failed:\n\n{}",
+        "{} fixture(s) failed (after a deliberate change, VUTLER_BLESS=1 rewrites them):\n\n{}",
         failures.len(),
         failures.join("\n\n")
     );
-    assert!(count >= MIN_INVALID_FIXTURES, "only {count} invalid fixtures");
+    assert!(all.len() >= MIN_INVALID_FIXTURES, "only {} invalid fixtures", all.len());
+}
+
+#[test]
+fn every_rule_has_a_fixture_that_produces_it() {
+    let produced: BTreeSet<Rule> = invalid_fixtures()
+        .iter()
+        .flat_map(|f| diagnostics(&f.files).1)
+        .collect();
+    let missing: Vec<&str> = Rule::ALL
+        .iter()
+        .filter(|r| !produced.contains(r))
+        .map(|r| r.id())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without a fixture in tests/fixtures/invalid/ that produces them: {}",
+        missing.join(", ")
+    );
 }
 
 #[test]

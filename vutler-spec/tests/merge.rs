@@ -90,8 +90,10 @@ fn base_fragments_join_but_never_define_the_same_value_twice() {
     let err = files("services: { x: { i: 1 } }", "services: { x: { j: 2 } }");
     assert_eq!(
         err,
-        Err("b.yaml:1:13: error[duplicate] services.x: defined in two base files (help: define it in one base file only; environment changes go in an overlay) [first defined: a.yaml:1:13]\n".into())
+        Err("b.yaml:1:13: error[duplicate-definition] services.x: defined in two base files (help: define it in one base file only; environment changes go in an overlay) [first defined: a.yaml:1:13]\n".into())
     );
     let err = files("project: a", "project: b");
-    assert!(err.is_err_and(|e| e.starts_with("b.yaml:1:1: error[duplicate] project: defined in two base files")));
+    assert!(
+        err.is_err_and(|e| e.starts_with("b.yaml:1:1: error[duplicate-definition] project: defined in two base files"))
+    );
 }

@@ -46,7 +46,7 @@ fn production_has_the_seed_services_with_the_seed_sizes() {
         ("grafana", "0.5", "256MB", "5GB"),
     ];
     for (name, cpus, memory, disk) in seed {
-        let service = stack.services.get(name).unwrap_or_else(|| panic!("no service {name}"));
+        let service = stack.service_named(name).unwrap_or_else(|| panic!("no service {name}"));
         let r = service.resources.unwrap_or_else(|| panic!("{name} has no resources"));
         assert_eq!(r.cpus, Cpus::parse(cpus).unwrap_or_default(), "{name} cpus");
         assert_eq!(r.memory, ByteSize::parse(memory).unwrap_or_default(), "{name} memory");
@@ -55,15 +55,16 @@ fn production_has_the_seed_services_with_the_seed_sizes() {
             service.container_name.is_none(),
             "{name}: container_name blocks replicas"
         );
-        assert_ne!(service.image.tag, "latest", "{name}");
+        assert_ne!(service.image.tag().as_str(), "latest", "{name}");
     }
     // The exporters the seed's scrape config needs, and Alertmanager for its alerts.
     for name in ["postgres-exporter", "redis-exporter", "node-exporter", "alertmanager"] {
-        assert!(stack.services.contains_key(name), "no service {name}");
+        assert!(stack.service_named(name).is_some(), "no service {name}");
     }
-    // Every scrape target is a service of the stack.
-    for job in stack.monitoring.scrape_jobs.values() {
-        assert!(stack.services[&job.service].port(&job.port).is_some(), "{job:?}");
+    // Every scrape target is a port of a service of the stack.
+    for job in &stack.monitoring().scrape_jobs {
+        let target = stack.endpoint(job.target);
+        assert!(stack.service_named(target.host).is_some(), "{job:?}");
     }
 }
 
@@ -86,17 +87,15 @@ fn seed_totals_fit_the_vms() {
 fn only_the_proxy_publishes_publicly_and_datastores_not_at_all() {
     for name in ENVS {
         let stack = env(name).stack;
-        for (service, s) in &stack.services {
+        for s in stack.services() {
+            let service = s.name.as_str();
             for port in &s.ports {
                 if let Some(p) = port.published {
                     assert!(
-                        !p.is_public() || *service == stack.edge.proxy,
+                        !p.is_public() || s.id == stack.edge().proxy,
                         "{name}: {service} publishes {p:?}"
                     );
-                    assert!(
-                        !["postgres", "mongo", "redis"].contains(&service.as_str()),
-                        "{name}: {service}"
-                    );
+                    assert!(!["postgres", "mongo", "redis"].contains(&service), "{name}: {service}");
                 }
             }
         }
@@ -106,28 +105,38 @@ fn only_the_proxy_publishes_publicly_and_datastores_not_at_all() {
 #[test]
 fn environments_differ_as_the_seed_says() {
     let (dev, staging, production) = (env("dev").stack, env("staging").stack, env("production").stack);
-    assert_eq!(production.tls.protocols, [TlsProtocol::Tls13]);
-    assert_eq!(staging.tls.protocols, [TlsProtocol::Tls12, TlsProtocol::Tls13]);
-    assert_eq!(production.secrets_backend, SecretsBackend::Docker);
-    assert_eq!(staging.secrets_backend, SecretsBackend::Env);
-    assert_ne!(staging.domain, production.domain);
-    assert_eq!(production.scaling["vutler"].replicas, 3);
-    assert!(production.scaling["vutler"].sticky_sessions);
-    assert!(!dev.tls.stapling, "no OCSP stapling with a self-signed certificate");
-    let app = &dev.services["vutler"];
+    assert_eq!(production.tls().protocols, [TlsProtocol::Tls13]);
+    assert_eq!(staging.tls().protocols, [TlsProtocol::Tls12, TlsProtocol::Tls13]);
+    assert_eq!(production.secrets_backend(), SecretsBackend::Docker);
+    assert_eq!(staging.secrets_backend(), SecretsBackend::Env);
+    assert_ne!(staging.domain(), production.domain());
+    let vutler = |stack: &vutler_spec::Stack| stack.service_named("vutler").map(|s| s.id);
+    let plan = vutler(&production).and_then(|id| production.scale_of(id)).copied();
+    assert_eq!(plan.map(|p| (p.replicas, p.sticky_sessions)), Some((3, true)));
+    assert!(!dev.tls().stapling, "no OCSP stapling with a self-signed certificate");
+    let app = dev.service_named("vutler").unwrap_or_else(|| panic!("no app"));
     assert!(
         app.mounts
             .iter()
-            .any(|m| matches!(m, Mount::Bind { source, .. } if source == "./src"))
+            .any(|m| matches!(m, Mount::Bind { source, .. } if *source == "./src"))
     );
     assert!(
         app.port("debug")
             .and_then(|p| p.published)
             .is_some_and(|p| !p.is_public())
     );
-    assert!(!dev.monitoring.alertmanager.receivers.contains_key("pagerduty"));
+    assert!(
+        !dev.monitoring()
+            .alertmanager
+            .receivers
+            .iter()
+            .any(|r| r.name == "pagerduty")
+    );
     // The app waits for healthy datastores (seed defect 6).
-    let deps = &production.services["vutler"].depends_on;
+    let deps = &production
+        .service_named("vutler")
+        .unwrap_or_else(|| panic!("no app"))
+        .depends_on;
     assert_eq!(deps.len(), 4);
     assert!(deps.iter().all(|d| d.condition == Condition::ServiceHealthy));
 }

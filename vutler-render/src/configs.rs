@@ -1,0 +1,73 @@
+//! The first step of a render: every config file of the stack's catalogue
+//! ([`vutler_spec::Stack::config_files`]), each produced by the renderer of its kind.
+//!
+//! The second step, the deployments (Compose, and the scripts), mounts these files and hashes
+//! them; taking them as [`Configs`] makes the order a matter of types: a deployment cannot be
+//! rendered before the configs it hashes.
+
+use sha2::{Digest, Sha256};
+use vutler_spec::Stack;
+use vutler_spec::configs::{ConfigId, ConfigKind};
+use vutler_spec::stack::ConfigMount;
+
+use crate::runtime::Runtime;
+use crate::{RenderError, Rendered, alertmanager, grafana, nginx, prometheus};
+
+/// The rendered config files, one per entry of the stack's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configs {
+    contents: Vec<String>,
+}
+
+impl Configs {
+    /// Renders every config file of the stack; the runtime description says where containers
+    /// find what the files name (Alertmanager's secret files).
+    pub fn render(stack: &Stack, runtime: &Runtime<'_>) -> Result<Self, RenderError> {
+        let contents = stack
+            .config_files()
+            .iter()
+            .map(|file| match &file.kind {
+                ConfigKind::Nginx => nginx::render(stack),
+                ConfigKind::PrometheusConfig => prometheus::config(stack),
+                ConfigKind::PrometheusRules => prometheus::rules(stack),
+                ConfigKind::Alertmanager => alertmanager::render(stack, runtime),
+                ConfigKind::GrafanaDatasources => grafana::datasources(stack),
+                ConfigKind::GrafanaProviders { dashboards } => grafana::providers(stack, dashboards),
+                ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, *id),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { contents })
+    }
+
+    /// The contents of a config file.
+    pub fn get(&self, id: ConfigId) -> &str {
+        &self.contents[id.index()]
+    }
+
+    /// The hash of every file these mounts cover (path and contents, in mount and path order),
+    /// which goes on the service so that a changed config recreates its container; `None` when
+    /// it mounts none.
+    pub fn hash(&self, stack: &Stack, mounts: &[&ConfigMount]) -> Option<String> {
+        if mounts.is_empty() {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        for mount in mounts {
+            for id in &mount.files {
+                hasher.update(stack.config_file(*id).path().as_bytes());
+                hasher.update([0]);
+                hasher.update(self.get(*id).as_bytes());
+                hasher.update([0]);
+            }
+        }
+        Some(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Adds every config file to the tree.
+    pub fn insert_into(&self, stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
+        for (file, contents) in stack.config_files().iter().zip(&self.contents) {
+            tree.insert(file.path(), contents.clone())?;
+        }
+        Ok(())
+    }
+}

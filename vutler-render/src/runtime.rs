@@ -1,0 +1,248 @@
+//! The runtime description: what each service's containers run, computed once from the
+//! [`Stack`] and read by every target.
+//!
+//! Facts that hold whatever runs the containers live here and nowhere else: the command line
+//! (Prometheus's is rendered from the model), where each environment value comes from (text, a
+//! variable of `.env`, a secret passed as a variable, or a secret read from a file), which
+//! secret files a container needs and where it finds them, the rendered configs it mounts, its
+//! ports, probe, resources, restart and logging policy, and its replicas. The Compose renderer
+//! writes this description as a Compose file; the operations scripts and `.env.example` read
+//! it; a Kubernetes renderer writes the same description as manifests. No renderer asks another
+//! renderer.
+
+use vutler_spec::Stack;
+use vutler_spec::stack::{
+    ConfigMount, EnvRef, EnvValue, Healthcheck, Logging, Mount, Port, Resources, Restart, SecretsBackend, Service,
+    ServiceId, Text, Variable, VariableId,
+};
+use vutler_spec::text::{EnvName, Image};
+
+/// Folder of the deployment holding one file per Docker secret.
+pub const SECRETS_DIR: &str = "secrets";
+/// Folder in which a container finds its secret files.
+pub const SECRETS_MOUNT: &str = "/run/secrets";
+
+/// Every service's containers, in spec order.
+#[derive(Debug, Clone)]
+pub struct Runtime<'s> {
+    stack: &'s Stack,
+    containers: Vec<Container<'s>>,
+}
+
+/// What one service runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Container<'s> {
+    /// The service of the model.
+    pub service: &'s Service,
+    /// The image, and the variable that overrides its tag at deploy time.
+    pub image: ImageSource<'s>,
+    /// Arguments, when the image's own command is not used.
+    pub command: Option<Vec<String>>,
+    /// Environment, in spec order; a secret read from a file appears under its `*_FILE` key.
+    pub environment: Vec<Env<'s>>,
+    /// Every secret file the container reads, in the order it first needs them.
+    pub secret_files: Vec<SecretFile<'s>>,
+    /// Rendered configs it mounts, in mount order (the order their hash is taken in).
+    pub configs: Vec<&'s ConfigMount>,
+    /// Ports it listens on, and where they are published.
+    pub ports: &'s [Port],
+    /// How its health is checked.
+    pub probe: Option<&'s Healthcheck>,
+    /// What it is sized for.
+    pub resources: Option<Resources>,
+    /// When it is restarted.
+    pub restart: Restart,
+    /// Log driver and rotation.
+    pub logging: &'s Logging,
+    /// Containers of the service without the scale-out plan.
+    pub replicas: u32,
+    /// Containers with the scale-out plan, when the service has one.
+    pub scaled_replicas: Option<u32>,
+}
+
+/// An image and the variable that overrides its tag.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSource<'s> {
+    /// The image, whose tag is the variable's default.
+    pub image: &'s Image,
+    /// The variable of `.env` that sets the tag at deploy time.
+    pub tag_variable: Option<&'s Variable>,
+}
+
+/// A variable of a container's environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'s> {
+    /// Its name in the container.
+    pub key: &'s EnvName,
+    /// Where its value comes from.
+    pub value: EnvSource<'s>,
+}
+
+/// Where an environment value comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum EnvSource<'s> {
+    /// Text, with references to plain variables of `.env`.
+    Text(&'s Text),
+    /// A secret variable of `.env`, passed as the value (the image cannot read a file, or the
+    /// environment keeps secrets in `.env`).
+    Secret(&'s Variable),
+    /// The path of the secret file holding a secret variable.
+    SecretFile(SecretFile<'s>),
+}
+
+/// A secret variable delivered as a file.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretFile<'s> {
+    /// The secret variable.
+    pub variable: &'s Variable,
+}
+
+impl SecretFile<'_> {
+    /// The secret's name (`postgres_password`), also its file name.
+    pub fn name(&self) -> String {
+        self.variable.name.to_ascii_lowercase()
+    }
+
+    /// The file in the deployment folder (`./secrets/postgres_password`).
+    pub fn host_path(&self) -> String {
+        format!("./{SECRETS_DIR}/{}", self.name())
+    }
+
+    /// Where the container reads it (`/run/secrets/postgres_password`).
+    pub fn container_path(&self) -> String {
+        format!("{SECRETS_MOUNT}/{}", self.name())
+    }
+}
+
+/// How a script running inside a service's container reads one of its environment variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InContainer<'s> {
+    /// From the variable itself.
+    Variable(&'s EnvName),
+    /// From the secret file whose path this variable holds (`POSTGRES_PASSWORD_FILE`).
+    File(&'s EnvName),
+}
+
+impl<'s> Runtime<'s> {
+    /// Describes every service of the stack.
+    pub fn new(stack: &'s Stack) -> Self {
+        let containers = stack.services().iter().map(|s| container(stack, s)).collect();
+        Self { stack, containers }
+    }
+
+    /// The stack described.
+    pub fn stack(&self) -> &'s Stack {
+        self.stack
+    }
+
+    /// Every service's containers, in spec order.
+    pub fn containers(&self) -> &[Container<'s>] {
+        &self.containers
+    }
+
+    /// One service's containers.
+    pub fn container(&self, id: ServiceId) -> &Container<'s> {
+        &self.containers[id.index()]
+    }
+
+    /// The secret file delivering a secret variable, wherever a container reads it.
+    pub fn secret_file(&self, variable: VariableId) -> SecretFile<'s> {
+        SecretFile {
+            variable: self.stack.variable(variable),
+        }
+    }
+
+    /// How a script running in the service's container reads one of its variables.
+    pub fn in_container(&self, var: EnvRef) -> InContainer<'s> {
+        let v = self.stack.env_var(var);
+        match &v.value {
+            EnvValue::Secret {
+                file_env: Some(file), ..
+            } if reads_files(self.stack) => InContainer::File(file),
+            _ => InContainer::Variable(&v.key),
+        }
+    }
+}
+
+/// Whether images that can read a secret from a file get one (the `docker` backend).
+fn reads_files(stack: &Stack) -> bool {
+    stack.secrets_backend() == SecretsBackend::Docker
+}
+
+fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
+    let mut secret_files: Vec<SecretFile<'s>> = Vec::new();
+    let mut attach = |variable: &'s Variable| {
+        let file = SecretFile { variable };
+        if !secret_files.iter().any(|f| f.variable.id == variable.id) {
+            secret_files.push(file);
+        }
+        file
+    };
+    let environment = s
+        .environment
+        .iter()
+        .map(|v| match &v.value {
+            EnvValue::Text(text) => Env {
+                key: &v.key,
+                value: EnvSource::Text(text),
+            },
+            EnvValue::Secret {
+                variable,
+                file_env: Some(file_env),
+            } if reads_files(stack) => Env {
+                key: file_env,
+                value: EnvSource::SecretFile(attach(stack.variable(*variable))),
+            },
+            EnvValue::Secret { variable, .. } => Env {
+                key: &v.key,
+                value: EnvSource::Secret(stack.variable(*variable)),
+            },
+        })
+        .collect();
+    let monitoring = stack.monitoring();
+    // Alertmanager cannot read the environment: its receivers' credentials are secret files in
+    // every environment.
+    if s.id == monitoring.alertmanager.service() {
+        for r in &monitoring.alertmanager.receivers {
+            attach(stack.variable(r.kind.secret()));
+        }
+    }
+    let command = if s.id == monitoring.prometheus.service {
+        let p = &monitoring.prometheus;
+        Some(vec![
+            format!("--config.file={}", p.config_path),
+            format!("--storage.tsdb.path={}", p.storage_path),
+            format!("--storage.tsdb.retention.time={}", monitoring.retention),
+        ])
+    } else {
+        s.command
+            .as_ref()
+            .map(|args| args.iter().map(ToString::to_string).collect())
+    };
+    Container {
+        service: s,
+        image: ImageSource {
+            image: &s.image,
+            tag_variable: s.tag_variable.map(|v| stack.variable(v)),
+        },
+        command,
+        environment,
+        secret_files,
+        configs: s
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                Mount::Config(c) => Some(c),
+                _ => None,
+            })
+            .collect(),
+        ports: &s.ports,
+        probe: s.healthcheck.as_ref(),
+        resources: s.resources,
+        restart: s.restart,
+        logging: &s.logging,
+        replicas: s.replicas,
+        scaled_replicas: stack.scale_of(s.id).map(|p| p.replicas),
+    }
+}

@@ -1,0 +1,403 @@
+//! Backups (what is dumped, how, when, where to, and who watches that it happened) and the
+//! operations scripts (where they run, what `update.sh` sets and checks).
+//!
+//! Rules: `cron`, `backup-method-fields` (each method reads exactly its fields),
+//! `backup-volume-not-mounted`, `data-volume-without-backup` (a warning),
+//! `backups-unwatched` (a warning: no scrape job reports backups), `textfile-dir-unset`,
+//! `textfile-dir-not-mounted` and `textfile-dir-not-read` (`backup.sh` writes its metric where
+//! node-exporter reads it), and `app-tag-variable` (`update.sh` sets the app's version).
+
+use crate::diagnostic::Diagnostic;
+use crate::path::SpecPath;
+use crate::raw::{BackupMethod, RawBackupJob, RawMount, VolumeKind};
+use crate::rule::Rule;
+use crate::stack::*;
+use crate::text::{AbsolutePath, Name, OneLine, S3Url, UrlPath};
+use crate::units::Schedule;
+
+use super::variables::secret_ref;
+use super::{Cx, all};
+
+/// The backups part.
+pub(super) fn backups(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<Backups> {
+    let raw = cx.raw;
+    let b = &raw.backups;
+    let p = SpecPath::top("backups");
+    let local_dir = cx.text(p.key("local_dir"), &b.local_dir, AbsolutePath::parse);
+    let destination = cx.text(p.key("destination"), &b.destination, S3Url::parse);
+    let stale_after = cx.duration(p.key("stale_after"), &b.stale_after);
+    let credentials = match &b.credentials {
+        None => Some(None),
+        Some(c) => {
+            let cp = p.key("credentials");
+            let access_key_id = secret_ref(cx, cp.key("access_key_id"), &c.access_key_id);
+            let secret_access_key = secret_ref(cx, cp.key("secret_access_key"), &c.secret_access_key);
+            match (access_key_id, secret_access_key) {
+                (Some(access_key_id), Some(secret_access_key)) => Some(Some(BackupCredentials {
+                    access_key_id,
+                    secret_access_key,
+                })),
+                _ => None,
+            }
+        }
+    };
+    let textfile_dir = cx.text_opt(p.key("textfile_dir"), b.textfile_dir.as_ref(), AbsolutePath::parse);
+    let jp = p.key("jobs");
+    let jobs = all(b.jobs.iter().map(|(name, j)| job(cx, &jp, name, j)));
+    for (name, v) in &raw.volumes {
+        if v.kind == VolumeKind::Data && !b.jobs.values().any(|j| j.volume == *name) {
+            cx.report(
+                Diagnostic::new(
+                    Rule::DataVolumeWithoutBackup,
+                    SpecPath::top("volumes").key(name),
+                    format!("data volume `{name}` has no backup job"),
+                )
+                .with_help("add a job under backups.jobs, or set `kind: cache` if its content can be rebuilt"),
+            );
+        }
+    }
+    let watched = watched(cx, services);
+    watched?;
+    Some(Backups {
+        local_dir: local_dir?,
+        destination: destination?,
+        stale_after: stale_after?,
+        credentials: credentials?,
+        textfile_dir: textfile_dir?,
+        jobs: jobs?,
+    })
+}
+
+fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<BackupJob> {
+    let raw = cx.raw;
+    let p = jp.key(name);
+    let job_name = cx.name(jp, name);
+    let service = cx.service_ref(p.key("service"), &j.service);
+    let volume = cx.volume_ref(p.key("volume"), &j.volume);
+    let mut mounted = true;
+    if let (Some(s), Some(_)) = (service, volume) {
+        let mounts = |m: &RawMount| m.volume.as_deref() == Some(j.volume.as_str());
+        if !raw.services[s.0].mounts.iter().any(mounts) {
+            cx.error(
+                Rule::BackupVolumeNotMounted,
+                p.key("volume"),
+                format!("service `{}` does not mount volume `{}`", j.service, j.volume),
+            );
+            mounted = false;
+        }
+    }
+    let fields = method_fields(cx, &p, j);
+    let database = cx.text_opt(p.key("database"), j.database.as_ref(), Name::parse);
+    let env = |cx: &mut Cx<'_>, field: &str, var: &Option<String>| -> Option<Option<EnvRef>> {
+        let (Some(var), Some(service)) = (var, service) else {
+            return Some(None);
+        };
+        let environment = &raw.services[service.0].environment;
+        match environment.get_index_of(var.as_str()) {
+            Some(index) => Some(Some(EnvRef { service, index })),
+            None => {
+                cx.dangling(
+                    p.key(field),
+                    format!("service `{}` has no variable `{var}` in its environment", j.service),
+                    var,
+                    environment.keys(),
+                );
+                None
+            }
+        }
+    };
+    let user = env(cx, "user_env", &j.user_env);
+    let password = env(cx, "password_env", &j.password_env);
+    let api = match (&j.port, service) {
+        (Some(port), Some(s)) => cx.port_ref(p.key("port"), s, port).map(Some),
+        _ => Some(None),
+    };
+    let schedule = Schedule::parse(&j.schedule)
+        .map_err(|m| {
+            cx.error_help(
+                Rule::Cron,
+                p.key("schedule"),
+                m,
+                "fields are minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7)",
+            )
+        })
+        .ok();
+    let retention_days = cx
+        .duration(p.key("retention"), &j.retention)
+        .and_then(|r| match r.whole_days() {
+            Some(0) => {
+                cx.out_of_range(p.key("retention"), "retention must be at least 1 day");
+                None
+            }
+            Some(days) => Some(days),
+            None => {
+                cx.error(
+                    Rule::Unit,
+                    p.key("retention"),
+                    format!("retention is counted in whole days, found {r}"),
+                );
+                None
+            }
+        });
+    // With the fields checked, each method finds what it reads.
+    (fields && mounted).then_some(())?;
+    let (user, password, api, database) = (user?, password?, api?, database?);
+    let dump = match j.method {
+        BackupMethod::PgDump => Dump::PgDump {
+            database: database?,
+            user: user?,
+        },
+        BackupMethod::Mongodump => Dump::Mongodump {
+            database,
+            user: user?,
+            password: password?,
+        },
+        BackupMethod::MinioMirror => Dump::MinioMirror {
+            user: user?,
+            password: password?,
+            api: api?,
+        },
+    };
+    Some(BackupJob {
+        name: job_name?,
+        service: service?,
+        volume: volume?,
+        dump,
+        schedule: schedule?,
+        retention_days: retention_days?,
+    })
+}
+
+/// Each method reads its own fields: a missing one is an error, and so is one it ignores.
+fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
+    use BackupMethod::*;
+    // (field, set, required by, accepted by)
+    let fields: [(&str, bool, &[BackupMethod], &[BackupMethod]); 4] = [
+        ("database", j.database.is_some(), &[PgDump], &[PgDump, Mongodump]),
+        (
+            "user_env",
+            j.user_env.is_some(),
+            &[PgDump, Mongodump, MinioMirror],
+            &[PgDump, Mongodump, MinioMirror],
+        ),
+        (
+            "password_env",
+            j.password_env.is_some(),
+            &[Mongodump, MinioMirror],
+            &[Mongodump, MinioMirror],
+        ),
+        ("port", j.port.is_some(), &[MinioMirror], &[MinioMirror]),
+    ];
+    let method = j.method.as_str();
+    let mut ok = true;
+    for (field, set, required, accepted) in fields {
+        if !set && required.contains(&j.method) {
+            cx.error(
+                Rule::BackupMethodFields,
+                path.clone(),
+                format!("method `{method}` needs `{field}`"),
+            );
+            ok = false;
+        } else if set && !accepted.contains(&j.method) {
+            cx.error(
+                Rule::BackupMethodFields,
+                path.key(field),
+                format!("`{field}` does not apply to method `{method}`"),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// The stale-backup alerts watch a metric `backup.sh` writes for node-exporter's textfile
+/// collector: the folder it writes must be the one the exporter reads. `None` on an error.
+fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
+    let raw = cx.raw;
+    let b = &raw.backups;
+    if b.jobs.is_empty() {
+        return Some(());
+    }
+    let exporter = raw
+        .monitoring
+        .scrape_jobs
+        .values()
+        .find(|j| j.metrics.iter().any(|m| m == BACKUP_METRIC));
+    let Some(exporter) = exporter else {
+        cx.report(
+            Diagnostic::new(
+                Rule::BackupsUnwatched,
+                SpecPath::top("backups"),
+                format!("no scrape job lists `{BACKUP_METRIC}`: failed or stale backups raise no alert"),
+            )
+            .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
+        );
+        return Some(());
+    };
+    let Some(dir) = &b.textfile_dir else {
+        cx.error_help(
+            Rule::TextfileDirUnset,
+            SpecPath::top("backups"),
+            format!("`{BACKUP_METRIC}` is scraped, but `backups.textfile_dir` does not say where backup.sh writes it"),
+            "set `textfile_dir` to the host folder of node-exporter's textfile collector",
+        );
+        return None;
+    };
+    // The exporter's own problems (and a dangling service) are reported elsewhere.
+    let service = services
+        .iter()
+        .flatten()
+        .find(|s| s.name == exporter.service.as_str())?;
+    // Every place the exporter sees the host folder, through each bind mount that holds it.
+    let seen: Vec<String> = service
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Bind { source, target, .. } => in_container(source, target, dir),
+            _ => None,
+        })
+        .collect();
+    let path = SpecPath::top("backups").key("textfile_dir");
+    let Some(first) = seen.first() else {
+        cx.error_help(
+            Rule::TextfileDirNotMounted,
+            path,
+            format!("service `{}` does not mount `{dir}` from the host", exporter.service),
+            format!("bind-mount it (or a folder holding it) into `{}`", exporter.service),
+        );
+        return None;
+    };
+    let flags: Vec<String> = seen
+        .iter()
+        .map(|p| format!("--collector.textfile.directory={p}"))
+        .collect();
+    if !service
+        .command
+        .iter()
+        .flatten()
+        .any(|a| flags.iter().any(|f| *a == f.as_str()))
+    {
+        cx.error_help(
+            Rule::TextfileDirNotRead,
+            path,
+            format!(
+                "service `{}` mounts `{dir}` at `{first}` but does not read textfile metrics from it",
+                exporter.service
+            ),
+            format!("add `{}` to its command", flags[0]),
+        );
+        return None;
+    }
+    Some(())
+}
+
+/// Where a container sees the host folder `dir` through a bind mount of `source` at `target`,
+/// when the mount holds it.
+fn in_container(source: &str, target: &str, dir: &str) -> Option<String> {
+    let trim = |p: &str| -> String {
+        let t = p.trim_end_matches('/');
+        if t.is_empty() { "/".to_owned() } else { t.to_owned() }
+    };
+    let (source, target, dir) = (trim(source), trim(target), trim(dir));
+    let rest = if source == "/" {
+        dir.strip_prefix('/')?
+    } else if dir == source {
+        ""
+    } else {
+        dir.strip_prefix(source.as_str())?.strip_prefix('/')?
+    };
+    Some(match (target.as_str(), rest) {
+        (t, "") => t.to_owned(),
+        ("/", r) => format!("/{r}"),
+        (t, r) => format!("{t}/{r}"),
+    })
+}
+
+/// The operations part.
+pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<Operations> {
+    let raw = cx.raw;
+    let o = &raw.operations;
+    let p = SpecPath::top("operations");
+    let install_dir = o.install_dir.clone().unwrap_or_else(|| format!("/opt/{}", raw.project));
+    let install_dir = cx.text(p.key("install_dir"), &install_dir, AbsolutePath::parse);
+    let log_dir = cx.text(
+        p.key("log_dir"),
+        o.log_dir.as_deref().unwrap_or("/var/log"),
+        AbsolutePath::parse,
+    );
+    let migrate = match &o.migrate {
+        None => Some(None),
+        Some(args) if args.is_empty() => {
+            cx.empty_list(p.key("migrate"), "the migration command", "word");
+            None
+        }
+        Some(args) => cx.texts(&p.key("migrate"), args, OneLine::parse).map(Some),
+    };
+    let verify_path = cx.text_opt(p.key("verify_path"), o.verify_path.as_ref(), UrlPath::parse);
+    let disk_usage_max = o.disk_usage_max.unwrap_or(85);
+    let disk_ok = (1..=99).contains(&disk_usage_max);
+    if !disk_ok {
+        cx.out_of_range(
+            p.key("disk_usage_max"),
+            format!("{disk_usage_max}% is not a usage limit: use 1 to 99"),
+        );
+    }
+    let app_version = app_version(cx, services);
+    disk_ok.then_some(())?;
+    Some(Operations {
+        install_dir: install_dir?,
+        log_dir: log_dir?,
+        migrate: migrate?,
+        verify_path: verify_path?,
+        disk_usage_max,
+        app_version: app_version?,
+    })
+}
+
+/// `update.sh` and `rollback.sh` set the app's version through its tag variable.
+fn app_version(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<VariableId> {
+    let raw = cx.raw;
+    let app = &raw.edge.upstream;
+    // A dangling upstream is reported with the edge.
+    let s = raw.services.get(app)?;
+    if s.tag_variable.is_none() {
+        cx.error_help(
+            Rule::AppTagVariable,
+            SpecPath::top("services").key(app),
+            format!("update.sh and rollback.sh set the version of `{app}` through its `tag_variable`, which it lacks"),
+            "add `tag_variable: VERSION` and declare VERSION under `variables`",
+        );
+        return None;
+    }
+    // Its own problems are reported with the service.
+    services
+        .iter()
+        .flatten()
+        .find(|built| built.name == app.as_str())
+        .and_then(|built| built.tag_variable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_container;
+
+    #[test]
+    fn a_host_folder_is_seen_through_any_bind_mount_that_holds_it() {
+        let dir = "/var/lib/node_exporter/textfile";
+        assert_eq!(
+            in_container("/", "/host", dir).as_deref(),
+            Some("/host/var/lib/node_exporter/textfile")
+        );
+        assert_eq!(in_container(dir, "/textfile", dir).as_deref(), Some("/textfile"));
+        assert_eq!(
+            in_container("/var/lib/", "/lib", dir).as_deref(),
+            Some("/lib/node_exporter/textfile")
+        );
+        assert_eq!(in_container("/var/lib/node", "/x", dir), None);
+        assert_eq!(in_container("/srv", "/x", dir), None);
+        assert_eq!(
+            in_container("/var", "/", dir).as_deref(),
+            Some("/lib/node_exporter/textfile")
+        );
+    }
+}

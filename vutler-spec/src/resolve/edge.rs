@@ -1,0 +1,308 @@
+//! The reverse proxy in front of the app, TLS termination, and the host firewall; which ports
+//! are reachable from other hosts.
+//!
+//! Rules: `public-port-not-proxy` and `public-port-not-allowed` (Docker publishes past ufw, so
+//! only the proxy listens publicly and only on ports the firewall opens), `proxy-network`,
+//! `proxy-ports` (80 and 443), `proxy-waits` (for a healthy upstream), `certificate-not-mounted`,
+//! `acme-root-not-mounted`, `read-timeout` (WebSockets), `tls-protocol`, `tls-ciphers`,
+//! `tls-stapling` and `firewall-conflict`.
+
+use crate::path::SpecPath;
+use crate::raw::{CertificateSource, Condition, RawFirewallRule, RawTls};
+use crate::rule::Rule;
+use crate::stack::*;
+use crate::text::{AbsolutePath, Cipher, FileName, HostPath, Name};
+use crate::units::Duration;
+
+use super::{Cx, all};
+
+/// Smallest proxy read timeout that keeps idle WebSockets open (seed 9.2).
+const MIN_READ_TIMEOUT: Duration = Duration::from_millis(60_000);
+
+/// The edge, TLS and firewall parts, after checking what they say about the services.
+pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edge>, Option<Tls>, Option<Firewall>) {
+    let raw = cx.raw;
+    let e = &raw.edge;
+    let p = SpecPath::top("edge");
+    let proxy = cx.service_ref(p.key("proxy"), &e.proxy);
+    let upstream = cx
+        .service_ref(p.key("upstream"), &e.upstream)
+        .and_then(|s| cx.port_ref(p.key("upstream_port"), s, &e.upstream_port));
+    let max_body_size = cx.size(p.key("max_body_size"), &e.max_body_size);
+    let read_timeout = cx.duration(p.key("read_timeout"), &e.read_timeout).filter(|t| {
+        let ok = *t >= MIN_READ_TIMEOUT;
+        if !ok {
+            cx.error(
+                Rule::ReadTimeout,
+                p.key("read_timeout"),
+                format!("{t} closes idle WebSockets; use at least 60s (seed 9.2)"),
+            );
+        }
+        ok
+    });
+    let acme_root = cx.text(p.key("acme_root"), &e.acme_root, AbsolutePath::parse);
+    let tls = tls(cx, &raw.tls);
+    let firewall = firewall(cx);
+
+    let mut ok = true;
+    if let Some(firewall) = &firewall {
+        ok &= public_ports(cx, services, firewall);
+    }
+    if let (Some(proxy), Some(tls)) = (proxy.and_then(|id| services[id.0].as_ref()), &tls) {
+        let upstream = upstream.and_then(|u| services[u.service.0].as_ref());
+        ok &= check_proxy(cx, proxy, upstream, tls);
+    }
+    let edge = match (proxy, upstream, max_body_size, read_timeout, acme_root) {
+        (Some(proxy), Some(upstream), Some(max_body_size), Some(read_timeout), Some(acme_root)) if ok => Some(Edge {
+            proxy,
+            upstream,
+            max_body_size,
+            read_timeout,
+            acme_root,
+        }),
+        _ => None,
+    };
+    (edge, tls, firewall)
+}
+
+fn tls(cx: &mut Cx<'_>, t: &RawTls) -> Option<Tls> {
+    let p = SpecPath::top("tls");
+    let mut ok = true;
+    let mut protocols = Vec::new();
+    for (i, proto) in t.protocols.iter().enumerate() {
+        match proto.as_str() {
+            "TLSv1.2" => protocols.push(TlsProtocol::Tls12),
+            "TLSv1.3" => protocols.push(TlsProtocol::Tls13),
+            other => {
+                cx.error_help(
+                    Rule::TlsProtocol,
+                    p.key("protocols").index(i),
+                    format!("`{other}` is not allowed; only TLSv1.2 and TLSv1.3 are"),
+                    "older protocols are broken (RFC 8996)",
+                );
+                ok = false;
+            }
+        }
+    }
+    if t.protocols.is_empty() {
+        cx.error_help(
+            Rule::TlsProtocol,
+            p.key("protocols"),
+            "no protocol is offered",
+            "offer TLSv1.2 and/or TLSv1.3",
+        );
+        ok = false;
+    }
+    let ciphers = cx.texts(&p.key("ciphers"), &t.ciphers, Cipher::parse);
+    if protocols.contains(&TlsProtocol::Tls12) && t.ciphers.is_empty() {
+        cx.error(
+            Rule::TlsCiphers,
+            p.key("ciphers"),
+            "TLSv1.2 is offered, so list its ciphers",
+        );
+        ok = false;
+    }
+    let c = &t.certificate;
+    let cp = p.key("certificate");
+    let host_dir = cx.text(cp.key("host_dir"), &c.host_dir, HostPath::parse);
+    let mount_dir = cx.text(cp.key("mount_dir"), &c.mount_dir, AbsolutePath::parse);
+    let cert_file = cx.text(cp.key("cert_file"), &c.cert_file, FileName::parse);
+    let key_file = cx.text(cp.key("key_file"), &c.key_file, FileName::parse);
+    if t.stapling && c.source == CertificateSource::SelfSigned {
+        cx.error_help(
+            Rule::TlsStapling,
+            p.key("stapling"),
+            "OCSP stapling needs a CA-issued certificate, not a self-signed one",
+            "set `stapling: false` for this environment",
+        );
+        ok = false;
+    }
+    let session_cache = cx.size(p.key("session_cache"), &t.session_cache);
+    let session_timeout = cx.duration(p.key("session_timeout"), &t.session_timeout);
+    let max_age = cx.duration(p.key("hsts").key("max_age"), &t.hsts.max_age);
+    ok.then_some(())?;
+    Some(Tls {
+        protocols,
+        ciphers: ciphers?,
+        prefer_server_ciphers: t.prefer_server_ciphers,
+        session_cache: session_cache?,
+        session_timeout: session_timeout?,
+        stapling: t.stapling,
+        hsts: Hsts {
+            max_age: max_age?,
+            include_subdomains: t.hsts.include_subdomains,
+            preload: t.hsts.preload,
+        },
+        certificate: Certificate {
+            source: c.source,
+            host_dir: host_dir?,
+            mount_dir: mount_dir?,
+            cert_file: cert_file?,
+            key_file: key_file?,
+        },
+    })
+}
+
+fn firewall(cx: &mut Cx<'_>) -> Option<Firewall> {
+    let raw = cx.raw;
+    let f = &raw.firewall;
+    let rules = |cx: &mut Cx<'_>, list: &[RawFirewallRule], field: &str| -> Option<Vec<FirewallRule>> {
+        let path = SpecPath::top("firewall").key(field);
+        cx.unique(&path, list.iter().map(|r| r.name.as_str()), "rule");
+        all(list.iter().enumerate().map(|(i, r)| {
+            let name = cx.text(path.index(i).key("name"), &r.name, Name::parse);
+            let port = cx.port_number(path.index(i).key("port"), r.port);
+            Some(FirewallRule {
+                name: name?,
+                port: port?,
+                protocol: r.protocol,
+            })
+        }))
+    };
+    let allow = rules(cx, &f.allow, "allow");
+    let deny = rules(cx, &f.deny, "deny");
+    let mut ok = true;
+    for (i, d) in f.deny.iter().enumerate() {
+        if f.allow.iter().any(|a| a.port == d.port && a.protocol == d.protocol) {
+            cx.error_help(
+                Rule::FirewallConflict,
+                SpecPath::top("firewall").key("deny").index(i).key("port"),
+                format!("port {} is both allowed and denied", d.port),
+                "remove it from firewall.deny, or from firewall.allow to close it",
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(())?;
+    Some(Firewall {
+        default_incoming: f.default_incoming,
+        default_outgoing: f.default_outgoing,
+        allow: allow?,
+        deny: deny?,
+    })
+}
+
+/// Docker publishes ports past ufw: only the proxy listens publicly, on ports the firewall opens.
+fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>], firewall: &Firewall) -> bool {
+    let raw = cx.raw;
+    let proxy = raw.edge.proxy.as_str();
+    let mut ok = true;
+    for s in services.iter().flatten() {
+        for (i, port) in s.ports.iter().enumerate() {
+            let Some(publ) = port.published.filter(Published::is_public) else {
+                continue;
+            };
+            let at = SpecPath::top("services").key(&s.name).key("ports").index(i);
+            if s.name != proxy {
+                cx.error_help(
+                    Rule::PublicPortNotProxy,
+                    at.key("host_ip"),
+                    format!(
+                        "only the proxy `{proxy}` may publish on a public interface; `{}` publishes {}:{}",
+                        s.name, publ.host_ip, publ.port
+                    ),
+                    "remove `host_ip` to bind 127.0.0.1, or stop publishing the port (Docker bypasses ufw)",
+                );
+                ok = false;
+            } else if !firewall
+                .allow
+                .iter()
+                .any(|r| r.port == publ.port && r.protocol == port.protocol)
+            {
+                cx.error_help(
+                    Rule::PublicPortNotAllowed,
+                    at.key("published"),
+                    format!(
+                        "port {} is published on a public interface but the firewall does not allow it",
+                        publ.port
+                    ),
+                    "Docker would open it past ufw: add it to firewall.allow, or bind it to 127.0.0.1",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+/// What NGINX needs of its own service: the upstream on a shared network and started first,
+/// ports 80 and 443, the certificate folder and the ACME webroot mounted.
+fn check_proxy(cx: &mut Cx<'_>, proxy: &Service, upstream: Option<&Service>, tls: &Tls) -> bool {
+    let raw = cx.raw;
+    let e = &raw.edge;
+    let name = proxy.name.as_str();
+    let mut ok = true;
+    if let Some(up) = upstream {
+        if !proxy.networks.iter().any(|n| up.networks.contains(n)) {
+            cx.error(
+                Rule::ProxyNetwork,
+                SpecPath::top("edge").key("upstream"),
+                format!("proxy `{name}` and upstream `{}` share no network", up.name),
+            );
+            ok = false;
+        }
+        // NGINX resolves the upstream when it starts: it must start after the app is up.
+        let waits = proxy
+            .depends_on
+            .iter()
+            .any(|d| d.service == up.id && d.condition == Condition::ServiceHealthy);
+        if !waits {
+            cx.error_help(
+                Rule::ProxyWaits,
+                SpecPath::top("services").key(name).key("depends_on"),
+                format!("the proxy `{name}` must wait for `{}` to be healthy", up.name),
+                format!("add `{}` to services.{name}.depends_on", up.name),
+            );
+            ok = false;
+        }
+    }
+    // The proxy listens on 80 (ACME, redirect) and 443 (TLS) in its container.
+    for port in [80, 443] {
+        if !proxy.ports.iter().any(|p| p.container == port && p.published.is_some()) {
+            cx.error_help(
+                Rule::ProxyPorts,
+                SpecPath::top("services").key(name).key("ports"),
+                format!("the proxy `{name}` must publish its container port {port}"),
+                format!("add `{{ name: ..., container: {port}, published: {port}, host_ip: 0.0.0.0 }}`"),
+            );
+            ok = false;
+        }
+    }
+    let c = &tls.certificate;
+    let mounted = proxy
+        .mounts
+        .iter()
+        .any(|m| matches!(m, Mount::Bind { source, target, .. } if *source == c.host_dir && *target == c.mount_dir));
+    if !mounted {
+        cx.error_help(
+            Rule::CertificateNotMounted,
+            SpecPath::top("tls").key("certificate").key("mount_dir"),
+            format!(
+                "the proxy `{name}` reads certificates from {} but does not mount {} there",
+                c.mount_dir, c.host_dir
+            ),
+            format!(
+                "add `{{ bind: {}, target: {}, read_only: true }}` to services.{name}.mounts",
+                c.host_dir, c.mount_dir
+            ),
+        );
+        ok = false;
+    }
+    let serves_acme = proxy.mounts.iter().any(|m| *m.target() == e.acme_root.as_str());
+    if c.source == CertificateSource::Letsencrypt && !serves_acme {
+        cx.error_help(
+            Rule::AcmeRootNotMounted,
+            SpecPath::top("edge").key("acme_root"),
+            format!(
+                "Let's Encrypt challenges are served from {}, which the proxy `{name}` does not mount",
+                e.acme_root
+            ),
+            format!(
+                "mount the certbot webroot there, e.g. `{{ bind: ./certbot/www, target: {} }}`",
+                e.acme_root
+            ),
+        );
+        ok = false;
+    }
+    ok
+}

@@ -1,0 +1,413 @@
+//! From the raw document to the validated [`Stack`], one concern per module; each module builds
+//! its part of the stack and runs the checks about it, and lists its rules in its `//!`:
+//!
+//! - [`variables`]: `.env` variables, secrets and container environment values;
+//! - [`services`]: services, their ports, mounts, dependencies, networks, volumes and replicas;
+//! - [`edge`]: the reverse proxy, TLS and the host firewall;
+//! - [`monitoring`]: Prometheus, scrape jobs, alert rules, Alertmanager and Grafana;
+//! - [`backups`]: backup jobs and the operations scripts;
+//! - [`capacity`]: VM sizes, costs and whether the stack fits its VM.
+//!
+//! Every part is built from values that passed their checks: a part whose checks failed is
+//! `None`, and the [`Stack`] is assembled last, only when every part exists. Every problem is
+//! collected rather than the first returned. Diagnostics carry spec paths only;
+//! [`SpecFiles::resolve`](crate::SpecFiles::resolve) attaches file positions by looking the paths
+//! up in the merged document tree.
+//!
+//! Rules shared by every concern, checked through the helpers here: `grammar`, `dangling-ref`,
+//! `duplicate`, `out-of-range`, `exactly-one-of`, `empty-list`, `unit` and `float-as-text`.
+
+mod backups;
+mod capacity;
+mod edge;
+mod monitoring;
+mod services;
+mod variables;
+
+use std::collections::HashMap;
+
+use crate::configs;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::path::SpecPath;
+use crate::raw::{RawCpus, RawStack};
+use crate::rule::Rule;
+use crate::stack::*;
+use crate::text::{Domain, Name};
+use crate::units::{ByteSize, Cpus, Duration};
+
+/// Environment in which services may run without resource limits.
+pub const DEV_ENV: &str = "dev";
+
+/// Variables the spec provides itself; environment values may reference them as `${DOMAIN}`,
+/// and they are replaced by their values when the stack is resolved.
+pub const BUILTIN_VARIABLES: [&str; 2] = ["DOMAIN", "PROJECT"];
+
+/// Resolves and validates a raw stack. Returns the stack when there is no error, and every
+/// diagnostic (errors and warnings) in either case.
+pub fn resolve(raw: &RawStack, env: &str) -> (Option<Stack>, Vec<Diagnostic>) {
+    resolve_allowing(raw, env, &[])
+}
+
+/// Like [`resolve`], but the stack is also returned when every error found is of one of the
+/// `allowed` rules (e.g. [`Rule::Capacity`], to report on a stack that does not fit its VM).
+pub fn resolve_allowing(raw: &RawStack, env: &str, allowed: &[Rule]) -> (Option<Stack>, Vec<Diagnostic>) {
+    let mut cx = Cx::new(raw);
+    let stack = build(&mut cx, env);
+    let blocking = cx
+        .diags
+        .iter()
+        .any(|d| d.severity == Severity::Error && !allowed.contains(&d.rule));
+    debug_assert!(
+        stack.is_some() || blocking || cx.diags.iter().any(|d| d.severity == Severity::Error),
+        "a part of the stack failed without a diagnostic"
+    );
+    (stack.filter(|_| !blocking), cx.diags)
+}
+
+fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
+    let raw = cx.raw;
+    let env = Name::parse(env_name)
+        .map_err(|expected| {
+            cx.error(
+                Rule::Grammar,
+                SpecPath::root(),
+                format!("invalid environment name {env_name:?}: expected {expected}"),
+            );
+        })
+        .ok();
+    let project = cx.text(SpecPath::top("project"), &raw.project, Name::parse);
+    let domain = cx.text(SpecPath::top("domain"), &raw.domain, Domain::parse);
+    let vms = capacity::vms(cx);
+    let target_vm = cx.vm_ref(SpecPath::top("target_vm"), &raw.target_vm);
+    let costs = capacity::costs(cx);
+    let variables = variables::variables(cx);
+    let networks = services::networks(cx);
+    let volumes = services::volumes(cx);
+    let dashboards = raw
+        .monitoring
+        .grafana
+        .dashboards
+        .keys()
+        .enumerate()
+        .map(|(i, name)| (DashboardId(i), name.as_str()));
+    // `config:` mounts resolve against the catalogue's paths; the catalogue itself also needs
+    // to know where Grafana sees the dashboards, which the mounts say.
+    let config_paths = configs::paths(dashboards.clone().map(|(_, name)| name));
+    let services = services::services(cx, env_name, &config_paths);
+    let scaling = services::scaling(cx);
+    services::check(cx, &services);
+    let (edge, tls, firewall) = edge::edge(cx, &services);
+    let (monitoring, dashboards_folder) = monitoring::monitoring(cx, &services, &config_paths);
+    let config_files = configs::catalogue(dashboards, dashboards_folder.as_ref());
+    let backups = backups::backups(cx, &services);
+    let operations = backups::operations(cx, &services);
+    let services = all(services);
+    if let (Some(vms), Some(target), Some(services), Some(scaling)) = (&vms, target_vm, &services, &scaling) {
+        capacity::check(cx, &vms[target.0], services, scaling);
+    }
+
+    Some(Stack {
+        env: env?,
+        project: project?,
+        domain: domain?,
+        target_vm: target_vm?,
+        secrets_backend: raw.secrets_backend,
+        vms: vms?,
+        costs: costs?,
+        variables: variables?,
+        networks: networks?,
+        volumes: volumes?,
+        service_index: raw
+            .services
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), ServiceId(i)))
+            .collect(),
+        services: services?,
+        edge: edge?,
+        tls: tls?,
+        firewall: firewall?,
+        monitoring: monitoring?,
+        backups: backups?,
+        operations: operations?,
+        scaling: scaling?,
+        config_files: config_files?,
+    })
+}
+
+/// Every item, when each of them exists; the items are all computed first, so that each one
+/// reports its own problems.
+pub(crate) fn all<T>(items: impl IntoIterator<Item = Option<T>>) -> Option<Vec<T>> {
+    let items: Vec<Option<T>> = items.into_iter().collect();
+    items.into_iter().collect()
+}
+
+/// The resolution context: the raw document, the diagnostics found so far, and the names every
+/// reference resolves against.
+pub(crate) struct Cx<'r> {
+    pub(crate) raw: &'r RawStack,
+    pub(crate) diags: Vec<Diagnostic>,
+}
+
+impl<'r> Cx<'r> {
+    fn new(raw: &'r RawStack) -> Self {
+        Self { raw, diags: Vec::new() }
+    }
+
+    pub(crate) fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(crate) fn error(&mut self, rule: Rule, path: SpecPath, message: impl Into<String>) {
+        self.diags.push(Diagnostic::new(rule, path, message));
+    }
+
+    pub(crate) fn error_help(
+        &mut self,
+        rule: Rule,
+        path: SpecPath,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.diags.push(Diagnostic::new(rule, path, message).with_help(help));
+    }
+
+    /// Parses a value that must follow a grammar; the message quotes the value (`grammar`).
+    pub(crate) fn text<T>(&mut self, path: SpecPath, value: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+        parse(value)
+            .map_err(|expected| {
+                self.error(
+                    Rule::Grammar,
+                    path,
+                    format!("invalid value {value:?}: expected {expected}"),
+                )
+            })
+            .ok()
+    }
+
+    /// Parses an optional value.
+    pub(crate) fn text_opt<T>(
+        &mut self,
+        path: SpecPath,
+        value: Option<&String>,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        match value {
+            None => Some(None),
+            Some(v) => self.text(path, v, parse).map(Some),
+        }
+    }
+
+    /// Parses a list of values, each at its index.
+    pub(crate) fn texts<T>(
+        &mut self,
+        path: &SpecPath,
+        values: &[String],
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<Vec<T>> {
+        all(values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| self.text(path.index(i), v, parse)))
+    }
+
+    /// The name of an entry of a map (`services.<name>`).
+    pub(crate) fn name(&mut self, path: &SpecPath, name: &str) -> Option<Name> {
+        self.text(path.key(name), name, Name::parse)
+    }
+
+    fn unit<T>(&mut self, path: SpecPath, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|message| self.error(Rule::Unit, path, message)).ok()
+    }
+
+    pub(crate) fn size(&mut self, path: SpecPath, text: &str) -> Option<ByteSize> {
+        self.unit(path, ByteSize::parse(text))
+    }
+
+    pub(crate) fn duration(&mut self, path: SpecPath, text: &str) -> Option<Duration> {
+        self.unit(path, Duration::parse(text))
+    }
+
+    pub(crate) fn duration_opt(&mut self, path: SpecPath, text: Option<&String>) -> Option<Option<Duration>> {
+        match text {
+            None => Some(None),
+            Some(t) => self.duration(path, t).map(Some),
+        }
+    }
+
+    pub(crate) fn cpus(&mut self, path: SpecPath, raw: &RawCpus) -> Option<Cpus> {
+        let parsed = match raw {
+            RawCpus::Number(n) => Cpus::from_f64(*n),
+            RawCpus::Text(t) => Cpus::parse(t),
+        };
+        self.unit(path, parsed)
+    }
+
+    /// A number that must be at least 1 (`out-of-range`).
+    pub(crate) fn at_least_one(&mut self, path: SpecPath, what: &str, n: u32) -> Option<u32> {
+        if n == 0 {
+            self.out_of_range(path, format!("{what} must be at least 1"));
+            return None;
+        }
+        Some(n)
+    }
+
+    /// A port number, which 0 is not (`out-of-range`).
+    pub(crate) fn port_number(&mut self, path: SpecPath, n: u16) -> Option<u16> {
+        if n == 0 {
+            self.out_of_range(path, "port 0 is not a port");
+            return None;
+        }
+        Some(n)
+    }
+
+    pub(crate) fn out_of_range(&mut self, path: SpecPath, message: impl Into<String>) {
+        self.error(Rule::OutOfRange, path, message);
+    }
+
+    /// A value that needs exactly one of several keys (`exactly-one-of`).
+    pub(crate) fn exactly_one_of(&mut self, path: SpecPath, what: &str, keys: &str) {
+        self.error(Rule::ExactlyOneOf, path, format!("{what} needs exactly one of {keys}"));
+    }
+
+    /// A list that needs an entry (`empty-list`): "`owner` needs at least one `item`".
+    pub(crate) fn empty_list(&mut self, path: SpecPath, owner: &str, item: &str) {
+        self.error(Rule::EmptyList, path, format!("{owner} needs at least one {item}"));
+    }
+
+    /// YAML and TOML read `3.10` as the number 3.1: a value meant as text must be quoted.
+    pub(crate) fn float_as_text(&mut self, path: SpecPath) {
+        self.error_help(
+            Rule::FloatAsText,
+            path,
+            "a number with a fraction here would lose how it is written (3.10 reads as 3.1)",
+            "quote it",
+        );
+    }
+
+    /// Reports duplicate names in a named list (`duplicate`).
+    pub(crate) fn unique<'a>(&mut self, path: &SpecPath, names: impl IntoIterator<Item = &'a str>, what: &str) {
+        let mut seen = HashMap::new();
+        for (i, name) in names.into_iter().enumerate() {
+            if let Some(first) = seen.insert(name, i) {
+                self.duplicate(
+                    path.index(i).key("name"),
+                    format!("duplicate {what} `{name}` (first at {})", path.index(first)),
+                );
+            }
+        }
+    }
+
+    pub(crate) fn duplicate(&mut self, path: SpecPath, message: impl Into<String>) {
+        self.error(Rule::Duplicate, path, message);
+    }
+
+    /// A reference to something that does not exist (`dangling-ref`), with the closest known
+    /// name suggested, or all of them listed.
+    pub(crate) fn dangling<S: AsRef<str>>(
+        &mut self,
+        path: SpecPath,
+        message: String,
+        name: &str,
+        known: impl IntoIterator<Item = S>,
+    ) {
+        let known: Vec<String> = known.into_iter().map(|k| k.as_ref().to_owned()).collect();
+        let mut d = Diagnostic::new(Rule::DanglingRef, path, message);
+        if let Some(best) = closest(name, known.iter().map(String::as_str)) {
+            d = d.with_help(format!("did you mean `{best}`?"));
+        } else if !known.is_empty() {
+            d = d.with_help(format!("known: {}", known.join(", ")));
+        }
+        self.diags.push(d);
+    }
+
+    /// A key of a map the raw stack holds, as a handle.
+    fn lookup<S: AsRef<str>, T>(
+        &mut self,
+        path: SpecPath,
+        what: &str,
+        name: &str,
+        keys: impl IntoIterator<Item = S> + Clone,
+        make: fn(usize) -> T,
+    ) -> Option<T> {
+        match keys.clone().into_iter().position(|k| k.as_ref() == name) {
+            Some(i) => Some(make(i)),
+            None => {
+                self.dangling(path, format!("unknown {what} `{name}`"), name, keys);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn service_ref(&mut self, path: SpecPath, name: &str) -> Option<ServiceId> {
+        let raw = self.raw;
+        self.lookup(path, "service", name, raw.services.keys(), ServiceId)
+    }
+
+    pub(crate) fn volume_ref(&mut self, path: SpecPath, name: &str) -> Option<VolumeId> {
+        let raw = self.raw;
+        self.lookup(path, "volume", name, raw.volumes.keys(), VolumeId)
+    }
+
+    pub(crate) fn network_ref(&mut self, path: SpecPath, name: &str) -> Option<NetworkId> {
+        let raw = self.raw;
+        self.lookup(path, "network", name, raw.networks.keys(), NetworkId)
+    }
+
+    pub(crate) fn vm_ref(&mut self, path: SpecPath, name: &str) -> Option<VmId> {
+        let raw = self.raw;
+        self.lookup(path, "VM", name, raw.vms.keys(), VmId)
+    }
+
+    /// A named port of a service (reported at `path`).
+    pub(crate) fn port_ref(&mut self, path: SpecPath, service: ServiceId, port: &str) -> Option<PortRef> {
+        let raw = self.raw;
+        let (name, s) = raw.services.get_index(service.0)?;
+        match s.ports.iter().position(|p| p.name == port) {
+            Some(i) => Some(PortRef { service, port: i }),
+            None => {
+                let known: Vec<String> = s.ports.iter().map(|p| p.name.clone()).collect();
+                self.dangling(path, format!("unknown port `{port}` of service `{name}`"), port, known);
+                None
+            }
+        }
+    }
+
+    /// The name of a service, for messages.
+    pub(crate) fn service_name(&self, id: ServiceId) -> &'r str {
+        self.raw.services.get_index(id.0).map_or("", |(name, _)| name.as_str())
+    }
+}
+
+/// The closest candidate to a misspelt name, if one is close enough to be a likely typo.
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        assert_eq!(closest("imag", ["image", "restart"]), Some("image"));
+        assert_eq!(closest("zzz", ["image", "restart"]), None);
+    }
+
+    #[test]
+    fn all_keeps_computing_after_a_failure() {
+        let mut seen = Vec::new();
+        let result = all([1, 2, 3].iter().map(|n| {
+            seen.push(*n);
+            (*n != 2).then_some(*n)
+        }));
+        assert_eq!(result, None);
+        assert_eq!(seen, [1, 2, 3]);
+        assert_eq!(all([Some(1), Some(2)]), Some(vec![1, 2]));
+    }
+}

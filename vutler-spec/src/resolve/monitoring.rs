@@ -1,0 +1,577 @@
+//! Monitoring: Prometheus and what it reads, scrape jobs, alert rules, Alertmanager and Grafana.
+//!
+//! Alert expressions and panel queries are parsed as PromQL here and related to the scrape jobs
+//! that feed them, so that an alert on a metric nobody scrapes is refused instead of never firing.
+//!
+//! Rules: `promql`, `unknown-job` (a `job=` matcher naming no scrape job), `unknown-metric` (a
+//! metric no job, or not the selected job, produces), `prometheus-command` (its command line is
+//! rendered), `prometheus-config-not-mounted` (its configuration and rules, side by side),
+//! `prometheus-storage` (one volume for its data), `grafana-dashboards-not-mounted` and
+//! `default-datasource`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use indexmap::IndexMap;
+use promql_parser::parser::Expr;
+
+use crate::configs;
+use crate::path::SpecPath;
+use crate::promql::{self, Expression};
+use crate::raw::{RawAlertGroup, RawGrafana, RawReceiver, RawScrapeJob};
+use crate::rule::Rule;
+use crate::stack::*;
+use crate::text::{AbsolutePath, AlertName, MetricName, Name, OneLine, Prose, SlackChannel, Uid, UrlPath};
+
+use super::variables::secret_ref;
+use super::{Cx, all, closest};
+
+/// The monitoring part, and where Grafana sees the dashboards (when there are some and it
+/// mounts them).
+pub(super) fn monitoring(
+    cx: &mut Cx<'_>,
+    services: &[Option<Service>],
+    paths: &[String],
+) -> (Option<Monitoring>, Option<AbsolutePath>) {
+    let raw = cx.raw;
+    let m = &raw.monitoring;
+    let p = SpecPath::top("monitoring");
+    let prometheus = prometheus(cx, services, paths);
+    let scrape_interval = cx.duration(p.key("scrape_interval"), &m.scrape_interval);
+    let evaluation_interval = cx.duration(p.key("evaluation_interval"), &m.evaluation_interval);
+    let retention = cx.duration(p.key("retention"), &m.retention);
+    let jobs = Jobs::new(&m.scrape_jobs);
+    let scrape_jobs = scrape_jobs(cx);
+    let alert_groups = alert_groups(cx, &jobs);
+    let alertmanager = alertmanager(cx);
+    let (grafana, dashboards_folder) = grafana(cx, services, &jobs);
+    let monitoring = (|| {
+        Some(Monitoring {
+            prometheus: prometheus?,
+            scrape_interval: scrape_interval?,
+            evaluation_interval: evaluation_interval?,
+            retention: retention?,
+            scrape_jobs: scrape_jobs?,
+            alert_groups: alert_groups?,
+            alertmanager: alertmanager?,
+            grafana: grafana?,
+        })
+    })();
+    (monitoring, dashboards_folder)
+}
+
+/// The Prometheus service, started with the rendered configuration (and the rules beside it)
+/// and keeping its data in its volume.
+fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -> Option<Prometheus> {
+    let raw = cx.raw;
+    let service = cx.service_ref(
+        SpecPath::top("monitoring").key("prometheus"),
+        &raw.monitoring.prometheus,
+    )?;
+    let name = cx.service_name(service);
+    let sp = SpecPath::top("services").key(name);
+    if raw.services[service.0].command.is_some() {
+        cx.error_help(
+            Rule::PrometheusCommand,
+            sp.key("command"),
+            "the Prometheus command line is rendered from `monitoring` (configuration, retention)",
+            "remove `command`; set `monitoring.retention` instead",
+        );
+        return None;
+    }
+    // Its own problems are reported with the service.
+    let s = services[service.0].as_ref()?;
+    let seen = |path: &str| -> Option<AbsolutePath> {
+        let i = paths.iter().position(|p| p == path)?;
+        s.mounts.iter().find_map(|m| match m {
+            Mount::Config(c) if c.files.iter().any(|id| id.0 == i) => c.container_path(path),
+            _ => None,
+        })
+    };
+    let config = seen(configs::PROMETHEUS_CONFIG);
+    let rules = seen(configs::PROMETHEUS_RULES);
+    let rules_name = configs::PROMETHEUS_RULES
+        .rsplit('/')
+        .next()
+        .unwrap_or(configs::PROMETHEUS_RULES);
+    let config_path = match (config, rules) {
+        (Some(config), Some(rules)) if rules == config.parent().join(rules_name) => Some(config),
+        (config, _) => {
+            let help = match config {
+                None => format!(
+                    "add `{{ config: {}, target: /etc/prometheus/prometheus.yml }}` and `{{ config: {}, target: /etc/prometheus/{rules_name} }}` to services.{name}.mounts",
+                    configs::PROMETHEUS_CONFIG,
+                    configs::PROMETHEUS_RULES
+                ),
+                Some(config) => format!(
+                    "the configuration loads `{rules_name}` beside it: mount {} at {}",
+                    configs::PROMETHEUS_RULES,
+                    config.parent().join(rules_name)
+                ),
+            };
+            cx.error_help(
+                Rule::PrometheusConfigNotMounted,
+                sp.key("mounts"),
+                format!("the Prometheus service `{name}` does not mount its configuration with its rules beside it"),
+                help,
+            );
+            None
+        }
+    };
+    let volumes: Vec<&AbsolutePath> = s
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Volume { target, .. } => Some(target),
+            _ => None,
+        })
+        .collect();
+    let storage_path = match volumes.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => {
+            cx.error_help(
+                Rule::PrometheusStorage,
+                sp.key("mounts"),
+                format!(
+                    "the Prometheus service `{name}` mounts {} volumes; its data needs exactly one",
+                    volumes.len()
+                ),
+                "mount one named volume for its data, e.g. `{ volume: prometheus-data, target: /prometheus }`",
+            );
+            None
+        }
+    };
+    Some(Prometheus {
+        service,
+        config_path: config_path?,
+        storage_path: storage_path?,
+    })
+}
+
+fn scrape_jobs(cx: &mut Cx<'_>) -> Option<Vec<ScrapeJob>> {
+    let raw = cx.raw;
+    let jp = SpecPath::top("monitoring").key("scrape_jobs");
+    all(raw.monitoring.scrape_jobs.iter().map(|(name, j)| {
+        let p = jp.key(name);
+        let job_name = cx.name(&jp, name);
+        let service = cx.service_ref(p.key("service"), &j.service);
+        let target = service.and_then(|s| cx.port_ref(p.key("port"), s, &j.port));
+        let path = cx.text(p.key("path"), &j.path, UrlPath::parse);
+        let metrics = cx.texts(&p.key("metrics"), &j.metrics, MetricName::parse);
+        let monitors = match &j.monitors {
+            Some(m) if *m != j.service => cx.service_ref(p.key("monitors"), m),
+            _ => service,
+        };
+        Some(ScrapeJob {
+            name: job_name?,
+            target: target?,
+            path: path?,
+            metrics: metrics?,
+            monitors: monitors?,
+        })
+    }))
+}
+
+fn alert_groups(cx: &mut Cx<'_>, jobs: &Jobs<'_>) -> Option<Vec<AlertGroup>> {
+    let raw = cx.raw;
+    let groups = &raw.monitoring.alert_groups;
+    let gp = SpecPath::top("monitoring").key("alert_groups");
+    cx.unique(&gp, groups.iter().map(|g| g.name.as_str()), "alert group");
+    let mut alert_names: HashMap<&str, SpecPath> = HashMap::new();
+    all(groups
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| alert_group(cx, &gp.index(gi), g, jobs, &mut alert_names)))
+}
+
+fn alert_group<'r>(
+    cx: &mut Cx<'r>,
+    gp: &SpecPath,
+    g: &'r RawAlertGroup,
+    jobs: &Jobs<'_>,
+    alert_names: &mut HashMap<&'r str, SpecPath>,
+) -> Option<AlertGroup> {
+    let name = cx.text(gp.key("name"), &g.name, Name::parse);
+    let interval = cx.duration_opt(gp.key("interval"), g.interval.as_ref());
+    let rules = all(g.rules.iter().enumerate().map(|(ri, r)| {
+        let rp = gp.key("rules").index(ri);
+        let mut unique = true;
+        if let Some(first) = alert_names.insert(&r.name, rp.clone()) {
+            cx.duplicate(
+                rp.key("name"),
+                format!("duplicate alert `{}` (first at {first})", r.name),
+            );
+            unique = false;
+        }
+        let alert = cx.text(rp.key("name"), &r.name, AlertName::parse);
+        let expr = query(cx, &rp.key("expr"), &format!("alert `{}`", r.name), &r.expr, jobs);
+        let summary = cx.text(rp.key("summary"), &r.summary, OneLine::parse);
+        let description = cx.text_opt(rp.key("description"), r.description.as_ref(), Prose::parse);
+        let for_ = cx.duration_opt(rp.key("for"), r.for_.as_ref());
+        unique.then_some(())?;
+        Some(AlertRule {
+            name: alert?,
+            expr: expr?,
+            for_: for_?,
+            severity: r.severity,
+            summary: summary?,
+            description: description?,
+        })
+    }));
+    Some(AlertGroup {
+        name: name?,
+        interval: interval?,
+        rules: rules?,
+    })
+}
+
+fn alertmanager(cx: &mut Cx<'_>) -> Option<Alertmanager> {
+    let raw = cx.raw;
+    let am = &raw.monitoring.alertmanager;
+    let ap = SpecPath::top("monitoring").key("alertmanager");
+    let service = cx.service_ref(ap.key("service"), &am.service);
+    let target = service.and_then(|s| cx.port_ref(ap.key("port"), s, &am.port));
+    let rp = ap.key("receivers");
+    let receivers = all(am.receivers.iter().map(|(name, r)| {
+        let p = rp.key(name);
+        let receiver = cx.name(&rp, name);
+        let kind = match r {
+            RawReceiver::Slack {
+                channel,
+                webhook_url_secret,
+            } => {
+                let channel = cx.text(p.key("channel"), channel, SlackChannel::parse);
+                let webhook_url = secret_ref(cx, p.key("webhook_url_secret"), webhook_url_secret);
+                match (channel, webhook_url) {
+                    (Some(channel), Some(webhook_url)) => Some(ReceiverKind::Slack { channel, webhook_url }),
+                    _ => None,
+                }
+            }
+            RawReceiver::Pagerduty { routing_key_secret } => {
+                secret_ref(cx, p.key("routing_key_secret"), routing_key_secret)
+                    .map(|routing_key| ReceiverKind::Pagerduty { routing_key })
+            }
+        };
+        Some(Receiver {
+            name: receiver?,
+            kind: kind?,
+        })
+    }));
+    let receiver_ref = |cx: &mut Cx<'_>, path: SpecPath, name: &str| -> Option<ReceiverId> {
+        match am.receivers.get_index_of(name) {
+            Some(i) => Some(ReceiverId(i)),
+            None => {
+                cx.dangling(path, format!("unknown receiver `{name}`"), name, am.receivers.keys());
+                None
+            }
+        }
+    };
+    let default_receiver = receiver_ref(cx, ap.key("default_receiver"), &am.default_receiver);
+    let mut seen = BTreeMap::new();
+    let routes = all(am.routes.iter().enumerate().map(|(i, r)| {
+        let p = ap.key("routes").index(i);
+        let mut ok = true;
+        if let Some(first) = seen.insert(r.severity, i) {
+            cx.duplicate(
+                p.key("severity"),
+                format!("severity {:?} is already routed by routes[{first}]", r.severity),
+            );
+            ok = false;
+        }
+        if r.receivers.is_empty() {
+            cx.empty_list(p.key("receivers"), "a route", "receiver");
+            ok = false;
+        }
+        let receivers = all(r
+            .receivers
+            .iter()
+            .enumerate()
+            .map(|(j, name)| receiver_ref(cx, p.key("receivers").index(j), name)));
+        ok.then_some(())?;
+        Some(Route {
+            severity: r.severity,
+            receivers: receivers?,
+        })
+    }));
+    Some(Alertmanager {
+        target: target?,
+        receivers: receivers?,
+        default_receiver: default_receiver?,
+        routes: routes?,
+    })
+}
+
+fn grafana(cx: &mut Cx<'_>, services: &[Option<Service>], jobs: &Jobs<'_>) -> (Option<Grafana>, Option<AbsolutePath>) {
+    let raw = cx.raw;
+    let g = &raw.monitoring.grafana;
+    let p = SpecPath::top("monitoring").key("grafana");
+    let service = cx.service_ref(p.key("service"), &g.service);
+    let mut uids: HashMap<&str, SpecPath> = HashMap::new();
+    let dp = p.key("datasources");
+    let datasources = all(g.datasources.iter().map(|(name, d)| {
+        let at = dp.key(name);
+        let ds = cx.name(&dp, name);
+        let uid = cx.text(at.key("uid"), &d.uid, Uid::parse);
+        let unique = unique_uid(cx, &mut uids, &at, &d.uid);
+        let target = cx
+            .service_ref(at.key("service"), &d.service)
+            .and_then(|s| cx.port_ref(at.key("port"), s, &d.port));
+        unique.then_some(())?;
+        Some(Datasource {
+            name: ds?,
+            uid: uid?,
+            target: target?,
+            default: d.default,
+        })
+    }));
+    let defaults: Vec<&String> = g
+        .datasources
+        .iter()
+        .filter(|(_, d)| d.default)
+        .map(|(n, _)| n)
+        .collect();
+    for extra in defaults.iter().skip(1) {
+        cx.error_help(
+            Rule::DefaultDatasource,
+            dp.key(extra).key("default"),
+            format!("datasource `{extra}` is marked `default`, and so is `{}`", defaults[0]),
+            "Grafana has one default datasource: keep `default: true` on one of them",
+        );
+    }
+    let defaults = defaults.len();
+    let dashboards = dashboards(cx, g, &p, &mut uids, jobs);
+    // The service's own problems are reported with it.
+    let folder = match service.and_then(|s| services[s.0].as_ref()) {
+        Some(s) if !g.dashboards.is_empty() => dashboards_folder(cx, s),
+        _ => None,
+    };
+    let mounted = g.dashboards.is_empty() || folder.is_some();
+    let grafana = (|| {
+        (defaults <= 1 && mounted).then_some(())?;
+        Some(Grafana {
+            service: service?,
+            datasources: datasources?,
+            dashboards: dashboards?,
+        })
+    })();
+    (grafana, folder)
+}
+
+/// Grafana uids are one namespace for datasources and dashboards.
+fn unique_uid<'r>(cx: &mut Cx<'_>, seen: &mut HashMap<&'r str, SpecPath>, at: &SpecPath, uid: &'r str) -> bool {
+    match seen.insert(uid, at.clone()) {
+        Some(first) => {
+            cx.duplicate(at.key("uid"), format!("uid `{uid}` is already used by {first}"));
+            false
+        }
+        None => true,
+    }
+}
+
+fn dashboards<'r>(
+    cx: &mut Cx<'_>,
+    g: &'r RawGrafana,
+    p: &SpecPath,
+    uids: &mut HashMap<&'r str, SpecPath>,
+    jobs: &Jobs<'_>,
+) -> Option<Vec<Dashboard>> {
+    let dp = p.key("dashboards");
+    let datasource_ref = |cx: &mut Cx<'_>, path: SpecPath, name: &str| -> Option<DatasourceId> {
+        match g.datasources.get_index_of(name) {
+            Some(i) => Some(DatasourceId(i)),
+            None => {
+                cx.dangling(path, format!("unknown datasource `{name}`"), name, g.datasources.keys());
+                None
+            }
+        }
+    };
+    all(g.dashboards.iter().map(|(name, d)| {
+        let at = dp.key(name);
+        let dashboard = cx.name(&dp, name);
+        let uid = cx.text(at.key("uid"), &d.uid, Uid::parse);
+        let unique = unique_uid(cx, uids, &at, &d.uid);
+        let title = cx.text(at.key("title"), &d.title, OneLine::parse);
+        let datasource = datasource_ref(cx, at.key("datasource"), &d.datasource);
+        cx.unique(&at.key("panels"), d.panels.iter().map(|x| x.name.as_str()), "panel");
+        let panels = all(d.panels.iter().enumerate().map(|(i, panel)| {
+            let pp = at.key("panels").index(i);
+            let title = cx.text(pp.key("name"), &panel.name, OneLine::parse);
+            // Grafana's own default unit.
+            let unit = cx.text(pp.key("unit"), panel.unit.as_deref().unwrap_or("short"), Uid::parse);
+            let source = match &panel.datasource {
+                Some(ds) => datasource_ref(cx, pp.key("datasource"), ds),
+                None => datasource,
+            };
+            if panel.queries.is_empty() {
+                cx.empty_list(pp.key("queries"), "a panel", "query");
+            }
+            let owner = format!("panel `{}`", panel.name);
+            let queries = all(panel.queries.iter().enumerate().map(|(qi, q)| {
+                let qp = pp.key("queries").index(qi);
+                let expr = query(cx, &qp.key("expr"), &owner, &q.expr, jobs);
+                let legend = cx.text_opt(qp.key("legend"), q.legend.as_ref(), OneLine::parse);
+                Some(Query {
+                    expr: expr?,
+                    legend: legend?,
+                })
+            }))
+            .filter(|q| !q.is_empty());
+            Some(Panel {
+                name: title?,
+                kind: panel.kind,
+                unit: unit?,
+                datasource: source?,
+                queries: queries?,
+            })
+        }));
+        unique.then_some(())?;
+        Some(Dashboard {
+            name: dashboard?,
+            title: title?,
+            uid: uid?,
+            panels: panels?,
+        })
+    }))
+}
+
+/// Where Grafana sees the dashboards: a mount of the `grafana/dashboards` folder (or of a folder
+/// holding it).
+fn dashboards_folder(cx: &mut Cx<'_>, grafana: &Service) -> Option<AbsolutePath> {
+    let folder = configs::GRAFANA_DASHBOARDS;
+    let found = grafana.mounts.iter().find_map(|m| match m {
+        Mount::Config(c) => {
+            let rest = match folder.strip_prefix(c.source.as_str()) {
+                Some("") => "",
+                Some(rest) => rest.strip_prefix('/')?,
+                None => return None,
+            };
+            Some(c.target.join(rest))
+        }
+        _ => None,
+    });
+    if found.is_none() {
+        cx.error_help(
+            Rule::GrafanaDashboardsNotMounted,
+            SpecPath::top("services").key(&grafana.name).key("mounts"),
+            format!(
+                "the Grafana service `{}` does not mount the dashboards folder {folder}",
+                grafana.name
+            ),
+            format!("add `{{ config: {folder}, target: /etc/grafana/dashboards }}`"),
+        );
+    }
+    found
+}
+
+/// The scrape jobs as the queries see them: names, and which jobs produce each metric.
+struct Jobs<'r> {
+    names: Vec<&'r str>,
+    producers: HashMap<&'r str, Vec<&'r str>>,
+    metrics: BTreeSet<&'r str>,
+}
+
+impl<'r> Jobs<'r> {
+    fn new(jobs: &'r IndexMap<String, RawScrapeJob>) -> Self {
+        let mut producers: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (name, j) in jobs {
+            for metric in &j.metrics {
+                producers.entry(metric.as_str()).or_default().push(name.as_str());
+            }
+        }
+        Self {
+            names: jobs.keys().map(String::as_str).collect(),
+            metrics: producers.keys().copied().collect(),
+            producers,
+        }
+    }
+}
+
+/// Checks an alert rule expression or a panel query (`owner` names it: "alert `X`", "panel
+/// `Y`"): it parses as PromQL, and what it selects is scraped (see [`selections`]).
+fn query(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, expr: &str, jobs: &Jobs<'_>) -> Option<Expression> {
+    let (expression, ast) = Expression::parse(expr)
+        .map_err(|message| cx.error(Rule::Promql, path.clone(), format!("not valid PromQL: {message}")))
+        .ok()?;
+    selections(cx, path, owner, &ast, jobs).then_some(expression)
+}
+
+/// Relates the selectors of a parsed expression to the scrape jobs: every `job="..."` matcher
+/// names a job, and every metric is produced by some job or, when the selector names an
+/// existing job, by that job. Series Prometheus writes itself (`up`, `ALERTS`, `scrape_*`) come
+/// from every job. Each problem is reported once per expression; `false` when there was one.
+fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, ast: &Expr, jobs: &Jobs<'_>) -> bool {
+    let mut reported = BTreeSet::new();
+    for selector in promql::selectors(ast) {
+        let mut selected = Vec::new();
+        for job in &selector.jobs {
+            if jobs.names.contains(&job.as_str()) {
+                selected.push(job.as_str());
+            } else if reported.insert(format!("job {job}")) {
+                let mut d = crate::Diagnostic::new(
+                    Rule::UnknownJob,
+                    path.clone(),
+                    format!("{owner} selects job `{job}`, which is not a scrape job"),
+                );
+                if let Some(best) = closest(job, jobs.names.iter().copied()) {
+                    d = d.with_help(format!("did you mean `{best}`?"));
+                } else {
+                    d = d.with_help(format!("known: {}", jobs.names.join(", ")));
+                }
+                cx.report(d);
+            }
+        }
+        let Some(metric) = selector.metric.as_deref() else {
+            continue;
+        };
+        if promql::is_synthetic(metric) {
+            continue;
+        }
+        let producers: &[&str] = jobs.producers.get(metric).map_or(&[], Vec::as_slice);
+        let by_jobs = |names: &[&str]| {
+            let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("job{} {}", if names.len() == 1 { "" } else { "s" }, list.join(", "))
+        };
+        if selected.is_empty() {
+            if producers.is_empty() && reported.insert(format!("metric {metric}")) {
+                let add = "add it to the `metrics` of the scrape job that exports it";
+                let typo = closest(metric, jobs.metrics.iter().copied().chain(promql::SYNTHETIC_METRICS));
+                let help = match typo {
+                    Some(best) => format!("did you mean `{best}`? If not, {add}"),
+                    None => add.to_owned(),
+                };
+                cx.error_help(
+                    Rule::UnknownMetric,
+                    path.clone(),
+                    format!("{owner} uses metric `{metric}`, which no scrape job produces"),
+                    help,
+                );
+            }
+            continue;
+        }
+        for job in selected {
+            if producers.contains(&job) || !reported.insert(format!("metric {metric} of {job}")) {
+                continue;
+            }
+            let list = format!("monitoring.scrape_jobs.{job}.metrics");
+            let help = if producers.is_empty() {
+                format!("no scrape job produces it; if `{job}` exports it, add it to {list}")
+            } else {
+                format!(
+                    "it is produced by {}; select {} instead, or add it to {list} if `{job}` exports it too",
+                    by_jobs(producers),
+                    if producers.len() == 1 {
+                        "that job"
+                    } else {
+                        "one of them"
+                    },
+                )
+            };
+            cx.error_help(
+                Rule::UnknownMetric,
+                path.clone(),
+                format!("{owner} uses metric `{metric}` of job `{job}`, which does not produce it"),
+                help,
+            );
+        }
+    }
+    reported.is_empty()
+}

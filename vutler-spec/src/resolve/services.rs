@@ -1,0 +1,592 @@
+//! Services and what they are made of: images, environments, ports, mounts, dependencies,
+//! healthchecks, networks, volumes, resources, logging, replicas and the scale-out plans.
+//!
+//! Rules: `image-tag` (a pinned tag other than `latest`), `tag-variable-default` (the image's tag
+//! is its tag variable's default), `host-ip-unpublished`, `no-network`, `no-logging`, `limits`
+//! (resources outside dev), `no-healthcheck` (`service_healthy` on a service without one),
+//! `container-name-replicas`, `depends-on-cycle`, `port-collision` (a host port bound twice, or by
+//! replicas) and `config-mount-unknown` (a `config:` mount of a file nothing renders).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::configs;
+use crate::grammar;
+use crate::path::SpecPath;
+use crate::raw::{RawDependsOn, RawHealthcheck, RawLogging, RawMount, RawPort, RawResources, RawService, Restart};
+use crate::rule::Rule;
+use crate::stack::*;
+use crate::text::{AbsolutePath, HostPath, Image, ImageError, Name, OneLine, TreePath};
+
+use super::variables::{env_var, secret_as_text};
+use super::{Cx, DEV_ENV, all, closest};
+
+/// The Docker networks.
+pub(super) fn networks(cx: &mut Cx<'_>) -> Option<Vec<Network>> {
+    let raw = cx.raw;
+    let p = SpecPath::top("networks");
+    all(raw.networks.iter().map(|(name, n)| {
+        let name = cx.name(&p, name)?;
+        Some(Network {
+            name,
+            driver: n.driver,
+            internal: n.internal,
+        })
+    }))
+}
+
+/// The named volumes.
+pub(super) fn volumes(cx: &mut Cx<'_>) -> Option<Vec<Volume>> {
+    let raw = cx.raw;
+    let p = SpecPath::top("volumes");
+    all(raw.volumes.iter().map(|(name, v)| {
+        let n = cx.name(&p, name);
+        let description = cx.text(p.key(name).key("description"), &v.description, OneLine::parse);
+        Some(Volume {
+            name: n?,
+            kind: v.kind,
+            description: description?,
+        })
+    }))
+}
+
+/// Every service, each `None` when its own checks failed. `env` is the environment's name.
+pub(super) fn services(cx: &mut Cx<'_>, env: &str, config_paths: &[String]) -> Vec<Option<Service>> {
+    let raw = cx.raw;
+    // `None`: no defaults; `Some(None)`: defaults that failed their checks (already reported).
+    let default_logging = raw
+        .defaults
+        .logging
+        .as_ref()
+        .map(|l| logging(cx, &SpecPath::top("defaults").key("logging"), l));
+    raw.services
+        .iter()
+        .enumerate()
+        .map(|(i, (name, s))| service(cx, ServiceId(i), name, s, default_logging.as_ref(), env, config_paths))
+        .collect()
+}
+
+fn service(
+    cx: &mut Cx<'_>,
+    id: ServiceId,
+    name: &str,
+    s: &RawService,
+    default_logging: Option<&Option<Logging>>,
+    env: &str,
+    config_paths: &[String],
+) -> Option<Service> {
+    let raw = cx.raw;
+    let p = SpecPath::top("services").key(name);
+    let service_name = cx.name(&SpecPath::top("services"), name);
+    let description = cx.text(p.key("description"), &s.description, OneLine::parse);
+    let image = image(cx, p.key("image"), &s.image);
+    let tag_variable = tag_variable(cx, &p, s, image.as_ref());
+    let container_name = cx.text_opt(p.key("container_name"), s.container_name.as_ref(), Name::parse);
+    let command = match &s.command {
+        None => Some(None),
+        Some(args) => cx.texts(&p.key("command"), args, OneLine::parse).map(Some),
+    };
+    let environment = all(s
+        .environment
+        .iter()
+        .map(|(key, value)| env_var(cx, p.key("environment").key(key), key, value)));
+
+    let ports_path = p.key("ports");
+    cx.unique(&ports_path, s.ports.iter().map(|x| x.name.as_str()), "port");
+    let ports = all(s
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| self::port(cx, &ports_path.index(i), port)));
+
+    let mounts_path = p.key("mounts");
+    let mounts = all(s
+        .mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| mount(cx, &mounts_path.index(i), m, config_paths)));
+    let mut targets = HashMap::new();
+    let mut unique_targets = true;
+    for (i, m) in s.mounts.iter().enumerate() {
+        if let Some(first) = targets.insert(m.target.as_str(), i) {
+            cx.duplicate(
+                mounts_path.index(i).key("target"),
+                format!("`{}` is already mounted by {}", m.target, mounts_path.index(first)),
+            );
+            unique_targets = false;
+        }
+    }
+
+    let depends_on = depends_on(cx, &p, name, &s.depends_on);
+    let healthcheck = match &s.healthcheck {
+        None => Some(None),
+        Some(h) => healthcheck(cx, &p.key("healthcheck"), h).map(Some),
+    };
+
+    let (networks, networks_path) = match (&s.networks, &raw.defaults.networks) {
+        (Some(n), _) => (n.as_slice(), p.key("networks")),
+        (None, Some(n)) => (n.as_slice(), SpecPath::top("defaults").key("networks")),
+        (None, None) => ([].as_slice(), p.clone()),
+    };
+    if networks.is_empty() {
+        cx.error(
+            Rule::NoNetwork,
+            networks_path.clone(),
+            format!("service `{name}` joins no network"),
+        );
+    }
+    let networks = all(networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| cx.network_ref(networks_path.index(i), n)))
+    .filter(|n| !n.is_empty());
+
+    let replicas = cx.at_least_one(p.key("replicas"), "replicas", s.replicas.unwrap_or(1));
+    let resources = match &s.resources {
+        Some(r) => resources(cx, &p.key("resources"), r).map(Some),
+        None if env == DEV_ENV => Some(None),
+        None => {
+            cx.error_help(
+                Rule::Limits,
+                p.clone(),
+                format!("service `{name}` has no `resources`; every service has limits outside dev"),
+                "add `resources: { cpus, memory, disk }` (seed 2.2)",
+            );
+            None
+        }
+    };
+    let logging = match (&s.logging, default_logging) {
+        (Some(l), _) => logging(cx, &p.key("logging"), l),
+        (None, Some(defaults)) => defaults.clone(),
+        (None, None) => {
+            cx.error(
+                Rule::NoLogging,
+                p.clone(),
+                format!("service `{name}` has no `logging` and there is no `defaults.logging`"),
+            );
+            None
+        }
+    };
+    let restart = s.restart.or(raw.defaults.restart).unwrap_or(Restart::UnlessStopped);
+
+    unique_targets.then_some(())?;
+    Some(Service {
+        id,
+        name: service_name?,
+        description: description?,
+        image: image?,
+        tag_variable: tag_variable?,
+        container_name: container_name?,
+        restart,
+        command: command?,
+        environment: environment?,
+        ports: ports?,
+        mounts: mounts?,
+        depends_on: depends_on?,
+        healthcheck: healthcheck?,
+        networks: networks?,
+        replicas: replicas?,
+        resources: resources?,
+        logging: logging?,
+        critical: s.critical,
+    })
+}
+
+fn image(cx: &mut Cx<'_>, path: SpecPath, text: &str) -> Option<Image> {
+    match Image::parse(text) {
+        Ok(image) => Some(image),
+        Err(ImageError::NoTag) => {
+            cx.error_help(
+                Rule::ImageTag,
+                path,
+                format!("image `{text}` has no tag"),
+                "pin a tag, e.g. postgres:16-alpine",
+            );
+            None
+        }
+        Err(ImageError::Latest) => {
+            cx.error_help(
+                Rule::ImageTag,
+                path,
+                format!("image `{text}` uses the `latest` tag, which makes deployments unreproducible"),
+                "pin a released version",
+            );
+            None
+        }
+        Err(ImageError::Grammar(expected)) => {
+            cx.error(
+                Rule::Grammar,
+                path,
+                format!("invalid value {text:?}: expected {expected}"),
+            );
+            None
+        }
+    }
+}
+
+/// The variable overriding the image's tag: a plain variable whose default is the tag.
+fn tag_variable(cx: &mut Cx<'_>, p: &SpecPath, s: &RawService, image: Option<&Image>) -> Option<Option<VariableId>> {
+    let raw = cx.raw;
+    let Some(var) = &s.tag_variable else {
+        return Some(None);
+    };
+    match raw.variables.get_full(var) {
+        None => {
+            cx.dangling(
+                p.key("tag_variable"),
+                format!("unknown variable `{var}`"),
+                var,
+                raw.variables.keys(),
+            );
+            None
+        }
+        Some((_, _, v)) if v.secret => {
+            secret_as_text(
+                cx,
+                p.key("tag_variable"),
+                var,
+                "an image tag is not a secret: name a plain variable".into(),
+            );
+            None
+        }
+        Some((_, _, v)) => match (&v.default, image) {
+            (Some(default), Some(image)) if default.to_string() != image.tag().as_str() => {
+                cx.error_help(
+                    Rule::TagVariableDefault,
+                    p.key("image"),
+                    format!(
+                        "the image tag `{}` differs from the default of `{var}` ({default})",
+                        image.tag()
+                    ),
+                    format!("the tag in `image` is the default of `{var}`: make them equal"),
+                );
+                None
+            }
+            _ => raw.variables.get_index_of(var.as_str()).map(|i| Some(VariableId(i))),
+        },
+    }
+}
+
+fn port(cx: &mut Cx<'_>, pp: &SpecPath, port: &RawPort) -> Option<Port> {
+    let name = cx.text(pp.key("name"), &port.name, Name::parse);
+    let container = cx.port_number(pp.key("container"), port.container);
+    let host_ip = match &port.host_ip {
+        None => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        Some(ip) => grammar::host_ip(ip)
+            .map_err(|expected| {
+                cx.error(
+                    Rule::Grammar,
+                    pp.key("host_ip"),
+                    format!("invalid value {ip:?}: expected {expected}"),
+                )
+            })
+            .ok(),
+    };
+    let mut ok = true;
+    if port.host_ip.is_some() && port.published.is_none() {
+        cx.error(
+            Rule::HostIpUnpublished,
+            pp.key("host_ip"),
+            "`host_ip` without `published` has no effect",
+        );
+        ok = false;
+    }
+    let published = match port.published {
+        None => Some(None),
+        Some(n) => cx.port_number(pp.key("published"), n).map(Some),
+    };
+    ok.then_some(())?;
+    let host_ip = host_ip?;
+    Some(Port {
+        name: name?,
+        container: container?,
+        published: published?.map(|port| Published { host_ip, port }),
+        protocol: port.protocol,
+    })
+}
+
+fn mount(cx: &mut Cx<'_>, path: &SpecPath, m: &RawMount, config_paths: &[String]) -> Option<Mount> {
+    let target = cx.text(path.key("target"), &m.target, AbsolutePath::parse);
+    match (&m.volume, &m.bind, &m.config) {
+        (Some(v), None, None) => {
+            let volume = cx.volume_ref(path.key("volume"), v);
+            Some(Mount::Volume {
+                volume: volume?,
+                target: target?,
+                read_only: m.read_only,
+            })
+        }
+        (None, Some(b), None) => {
+            let source = cx.text(path.key("bind"), b, HostPath::parse);
+            Some(Mount::Bind {
+                source: source?,
+                target: target?,
+                read_only: m.read_only,
+            })
+        }
+        (None, None, Some(c)) => {
+            let source = cx.text(path.key("config"), c, TreePath::parse)?;
+            let files = configs::covered(config_paths, &source);
+            if files.is_empty() {
+                let mountable = configs::mountable(config_paths);
+                let help = match closest(&source, mountable.iter().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!(
+                        "rendered files: {}, or a folder holding some of them",
+                        config_paths.join(", ")
+                    ),
+                };
+                cx.error_help(
+                    Rule::ConfigMountUnknown,
+                    path.key("config"),
+                    format!("`{source}` is not a file or folder that vutler-render renders"),
+                    help,
+                );
+                return None;
+            }
+            Some(Mount::Config(ConfigMount {
+                source,
+                target: target?,
+                files,
+            }))
+        }
+        _ => {
+            cx.exactly_one_of(path.clone(), "a mount", "`volume`, `bind` or `config`");
+            None
+        }
+    }
+}
+
+fn depends_on(cx: &mut Cx<'_>, p: &SpecPath, name: &str, list: &[RawDependsOn]) -> Option<Vec<Dependency>> {
+    let raw = cx.raw;
+    let mut listed: HashMap<&str, usize> = HashMap::new();
+    all(list.iter().enumerate().map(|(i, d)| {
+        let (service, condition) = match d {
+            RawDependsOn::Short(s) => (s.as_str(), Condition::ServiceHealthy),
+            RawDependsOn::Long(l) => (l.service.as_str(), l.condition),
+        };
+        let dp = p.key("depends_on").index(i);
+        if let Some(first) = listed.insert(service, i) {
+            cx.duplicate(
+                dp,
+                format!("`{service}` is already listed at {}", p.key("depends_on").index(first)),
+            );
+            return None;
+        }
+        if raw.services.contains_key(service) && service == name {
+            cx.error(Rule::DependsOnCycle, dp, format!("`{name}` depends on itself"));
+            return None;
+        }
+        let service = cx.service_ref(dp, service)?;
+        Some(Dependency { service, condition })
+    }))
+}
+
+fn healthcheck(cx: &mut Cx<'_>, hp: &SpecPath, h: &RawHealthcheck) -> Option<Healthcheck> {
+    let test = match (&h.exec, &h.shell) {
+        (Some(exec), None) if !exec.is_empty() => cx.texts(&hp.key("exec"), exec, OneLine::parse).map(HealthTest::Exec),
+        (None, Some(shell)) if !shell.trim().is_empty() => {
+            cx.text(hp.key("shell"), shell, OneLine::parse).map(HealthTest::Shell)
+        }
+        _ => {
+            cx.exactly_one_of(hp.clone(), "a healthcheck", "`exec` (a non-empty list) or `shell`");
+            None
+        }
+    };
+    let retries = cx.at_least_one(hp.key("retries"), "retries", h.retries);
+    let interval = cx.duration(hp.key("interval"), &h.interval);
+    let timeout = cx.duration(hp.key("timeout"), &h.timeout);
+    let start_period = cx.duration_opt(hp.key("start_period"), h.start_period.as_ref());
+    Some(Healthcheck {
+        test: test?,
+        interval: interval?,
+        timeout: timeout?,
+        retries: retries?,
+        start_period: start_period?,
+    })
+}
+
+fn resources(cx: &mut Cx<'_>, p: &SpecPath, r: &RawResources) -> Option<Resources> {
+    let cpus = cx.cpus(p.key("cpus"), &r.cpus);
+    let memory = cx.size(p.key("memory"), &r.memory);
+    let disk = cx.size(p.key("disk"), &r.disk);
+    Some(Resources {
+        cpus: cpus?,
+        memory: memory?,
+        disk: disk?,
+    })
+}
+
+fn logging(cx: &mut Cx<'_>, p: &SpecPath, raw: &RawLogging) -> Option<Logging> {
+    let max_file = cx.at_least_one(p.key("max_file"), "max_file", raw.max_file);
+    let max_size = cx.size(p.key("max_size"), &raw.max_size);
+    Some(Logging {
+        driver: raw.driver,
+        max_size: max_size?,
+        max_file: max_file?,
+    })
+}
+
+/// The scale-out plans.
+pub(super) fn scaling(cx: &mut Cx<'_>) -> Option<Vec<ScalePlan>> {
+    let raw = cx.raw;
+    let p = SpecPath::top("scaling");
+    all(raw.scaling.iter().map(|(name, s)| {
+        let service = cx.service_ref(p.key(name), name);
+        let replicas = cx.at_least_one(p.key(name).key("replicas"), "replicas", s.replicas);
+        Some(ScalePlan {
+            service: service?,
+            replicas: replicas?,
+            sticky_sessions: s.sticky_sessions,
+        })
+    }))
+}
+
+/// Checks between services: dependencies on healthchecks, cycles, container names with
+/// replicas, and host ports.
+pub(super) fn check(cx: &mut Cx<'_>, services: &[Option<Service>]) {
+    let raw = cx.raw;
+    let scaled = |name: &str| raw.scaling.get(name).map_or(0, |s| s.replicas);
+    for (name, s) in &raw.services {
+        let p = SpecPath::top("services").key(name);
+        for (i, d) in s.depends_on.iter().enumerate() {
+            let (target, condition) = match d {
+                RawDependsOn::Short(t) => (t, Condition::ServiceHealthy),
+                RawDependsOn::Long(l) => (&l.service, l.condition),
+            };
+            let Some(t) = raw.services.get(target) else { continue };
+            if condition == Condition::ServiceHealthy && t.healthcheck.is_none() && target != name {
+                cx.error_help(
+                    Rule::NoHealthcheck,
+                    p.key("depends_on").index(i),
+                    format!("`{target}` has no healthcheck, so `{name}` would wait for `service_healthy` forever"),
+                    format!("give `{target}` a healthcheck, or depend on it with `condition: service_started`"),
+                );
+            }
+        }
+        let replicas = s.replicas.unwrap_or(1);
+        if s.container_name.is_some() && (replicas > 1 || scaled(name) > 1) {
+            let (where_, n) = if replicas > 1 {
+                (p.key("replicas"), replicas)
+            } else {
+                (SpecPath::top("scaling").key(name).key("replicas"), scaled(name))
+            };
+            cx.error_help(
+                Rule::ContainerNameReplicas,
+                p.key("container_name"),
+                format!("`container_name` makes {n} replicas impossible ({where_}): container names are unique"),
+                "remove `container_name`",
+            );
+        }
+    }
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    for (name, s) in &raw.services {
+        if let Some(cn) = &s.container_name
+            && let Some(first) = names.insert(cn, name)
+        {
+            cx.duplicate(
+                SpecPath::top("services").key(name).key("container_name"),
+                format!("container name `{cn}` is also used by service `{first}`"),
+            );
+        }
+    }
+    cycles(cx);
+    ports(cx, services);
+}
+
+/// `depends_on` cycles, each reported once, at its first service in spec order.
+fn cycles(cx: &mut Cx<'_>) {
+    let raw = cx.raw;
+    let deps = |name: &str| -> Vec<&str> {
+        raw.services.get(name).map_or(Vec::new(), |s| {
+            s.depends_on
+                .iter()
+                .map(|d| match d {
+                    RawDependsOn::Short(t) => t.as_str(),
+                    RawDependsOn::Long(l) => l.service.as_str(),
+                })
+                .collect()
+        })
+    };
+    // Depth-first search: 1 = on the path, 2 = done.
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    let mut reported = BTreeSet::new();
+    for start in raw.services.keys() {
+        if state.get(start.as_str()).copied().unwrap_or(0) != 0 {
+            continue;
+        }
+        let mut path: Vec<(&str, Vec<&str>, usize)> = vec![(start, deps(start), 0)];
+        state.insert(start, 1);
+        while let Some((node, node_deps, next)) = path.last_mut() {
+            let node = *node;
+            if *next >= node_deps.len() {
+                state.insert(node, 2);
+                path.pop();
+                continue;
+            }
+            let i = *next;
+            *next += 1;
+            let dep = node_deps[i];
+            if dep == node || !raw.services.contains_key(dep) {
+                continue; // reported as a self-dependency or a dangling reference
+            }
+            match state.get(dep).copied().unwrap_or(0) {
+                0 => {
+                    state.insert(dep, 1);
+                    path.push((dep, deps(dep), 0));
+                }
+                1 => {
+                    let from = path.iter().position(|(n, _, _)| *n == dep).unwrap_or(0);
+                    let mut cycle: Vec<&str> = path[from..].iter().map(|(n, _, _)| *n).collect();
+                    let key: BTreeSet<&str> = cycle.iter().copied().collect();
+                    if reported.insert(key.into_iter().map(str::to_owned).collect::<Vec<_>>()) {
+                        cycle.push(dep);
+                        cx.error(
+                            Rule::DependsOnCycle,
+                            SpecPath::top("services").key(node).key("depends_on").index(i),
+                            format!("depends_on cycle: {}", cycle.join(" -> ")),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Host ports: each bound once, and none by a replicated service.
+fn ports(cx: &mut Cx<'_>, services: &[Option<Service>]) {
+    let raw = cx.raw;
+    let mut taken: Vec<(Published, Protocol, SpecPath)> = Vec::new();
+    for s in services.iter().flatten() {
+        let name = s.name.as_str();
+        let replicas = s.replicas.max(raw.scaling.get(name).map_or(0, |sc| sc.replicas));
+        for (i, port) in s.ports.iter().enumerate() {
+            let Some(publ) = port.published else { continue };
+            let at = SpecPath::top("services").key(name).key("ports").index(i);
+            if replicas > 1 {
+                cx.error_help(
+                    Rule::PortCollision,
+                    at.key("published"),
+                    format!(
+                        "`{name}` runs {replicas} replicas, which cannot all bind host port {}",
+                        publ.port
+                    ),
+                    "reach replicas through the proxy instead of publishing the port",
+                );
+            }
+            for (other, proto, owner) in &taken {
+                let overlap =
+                    other.host_ip == publ.host_ip || other.host_ip.is_unspecified() || publ.host_ip.is_unspecified();
+                if overlap && other.port == publ.port && *proto == port.protocol {
+                    cx.error(
+                        Rule::PortCollision,
+                        at.key("published"),
+                        format!("host port {} is already published by {owner}", publ.port),
+                    );
+                }
+            }
+            taken.push((publ, port.protocol, at));
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Variables of `.env`, secrets, and the values of container environments.
+//!
+//! A secret never has a value in the spec: it is a variable declared `secret: true`, referenced
+//! by name where a credential goes, and never written into text.
+//!
+//! Rules: `builtin-variable` (`DOMAIN` and `PROJECT` are the spec's own), `secret-literal` (a
+//! secret's `default`, a secret's `example` that is not a `<placeholder>`, a literal in a
+//! secret-looking key), `secret-as-text` (a secret interpolated into text or used as an image
+//! tag), `credential-not-secret` (a credential naming a plain variable).
+
+use crate::grammar;
+use crate::interpolation::{Part, Template};
+use crate::path::SpecPath;
+use crate::raw::{RawEnvValue, RawScalar, RawVariable};
+use crate::rule::Rule;
+use crate::stack::{EnvValue, EnvVar, Text, TextPart, Variable, VariableId};
+use crate::text::{EnvDefault, EnvName, OneLine};
+
+use super::{BUILTIN_VARIABLES, Cx, all};
+
+/// The variables of `.env`.
+pub(super) fn variables(cx: &mut Cx<'_>) -> Option<Vec<Variable>> {
+    let raw = cx.raw;
+    all(raw
+        .variables
+        .iter()
+        .enumerate()
+        .map(|(i, (name, v))| variable(cx, VariableId(i), name, v)))
+}
+
+fn variable(cx: &mut Cx<'_>, id: VariableId, name: &str, v: &RawVariable) -> Option<Variable> {
+    let p = SpecPath::top("variables").key(name);
+    let env_name = cx.text(p.clone(), name, EnvName::parse);
+    let mut ok = true;
+    if BUILTIN_VARIABLES.contains(&name) {
+        cx.error(
+            Rule::BuiltinVariable,
+            p.clone(),
+            format!("`{name}` is provided by the spec itself and cannot be declared"),
+        );
+        ok = false;
+    }
+    let description = cx.text(p.key("description"), &v.description, OneLine::parse);
+    let group = cx.text(p.key("group"), &v.group, OneLine::parse);
+    let example = match &v.example {
+        None => Some(None),
+        // The example of a secret is not echoed: it may be the value itself.
+        Some(example) if v.secret => match grammar::placeholder(example) {
+            Ok(()) => OneLine::parse(example).ok().map(Some),
+            Err(expected) => {
+                cx.error_help(
+                    Rule::SecretLiteral,
+                    p.key("example"),
+                    format!("the example of secret variable `{name}` is not a placeholder"),
+                    format!("write {expected}"),
+                );
+                None
+            }
+        },
+        Some(example) => cx.text(p.key("example"), example, OneLine::parse).map(Some),
+    };
+    let default = match &v.default {
+        None => Some(None),
+        Some(_) if v.secret => {
+            cx.error_help(
+                Rule::SecretLiteral,
+                p.key("default"),
+                format!("secret variable `{name}` has a literal value in the spec"),
+                "remove `default`; secrets are set in the deployment's .env or secret files, never in specs/",
+            );
+            None
+        }
+        Some(RawScalar::Float(_)) => {
+            cx.float_as_text(p.key("default"));
+            None
+        }
+        Some(d) => cx.text(p.key("default"), &d.to_string(), EnvDefault::parse).map(Some),
+    };
+    ok.then_some(())?;
+    Some(Variable {
+        id,
+        name: env_name?,
+        description: description?,
+        group: group?,
+        secret: v.secret,
+        default: default?,
+        required: v.required,
+        example: example?,
+    })
+}
+
+/// A reference to a secret variable where a credential goes (`{ secret: VAR }`, a receiver's
+/// credential, the backup destination's keys).
+pub(super) fn secret_ref(cx: &mut Cx<'_>, path: SpecPath, name: &str) -> Option<VariableId> {
+    let raw = cx.raw;
+    match raw.variables.get_full(name) {
+        None => {
+            let secrets = raw.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k);
+            cx.dangling(path, format!("unknown secret variable `{name}`"), name, secrets);
+            None
+        }
+        Some((_, _, v)) if !v.secret => {
+            cx.error_help(
+                Rule::CredentialNotSecret,
+                path,
+                format!("`{name}` holds a credential but is not declared `secret: true`"),
+                format!("set `secret: true` on variables.{name}"),
+            );
+            None
+        }
+        Some((i, _, _)) => Some(VariableId(i)),
+    }
+}
+
+/// A secret variable used where plain text goes; `help` says what to write instead.
+pub(super) fn secret_as_text(cx: &mut Cx<'_>, path: SpecPath, variable: &str, help: String) {
+    cx.error_help(
+        Rule::SecretAsText,
+        path,
+        format!("secret variable `{variable}` is used as plain text"),
+        help,
+    );
+}
+
+/// One variable of a service's environment, at `path` (`services.<name>.environment.<key>`).
+pub(super) fn env_var(cx: &mut Cx<'_>, path: SpecPath, key: &str, value: &RawEnvValue) -> Option<EnvVar> {
+    let name = cx.text(path.clone(), key, EnvName::parse);
+    let value = match value {
+        RawEnvValue::Text(scalar) => text_value(cx, &path, key, scalar).map(EnvValue::Text),
+        RawEnvValue::Secret(r) => {
+            let variable = secret_ref(cx, path.key("secret"), &r.secret);
+            let file_env = cx.text_opt(path.key("file_env"), r.file_env.as_ref(), EnvName::parse);
+            match (variable, file_env) {
+                (Some(variable), Some(file_env)) => Some(EnvValue::Secret { variable, file_env }),
+                _ => None,
+            }
+        }
+    };
+    Some(EnvVar {
+        key: name?,
+        value: value?,
+    })
+}
+
+/// Text with `${VAR}` references to plain variables, the spec's own filled in.
+fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -> Option<Text> {
+    let raw = cx.raw;
+    let mut ok = true;
+    if let RawScalar::Float(_) = scalar {
+        cx.float_as_text(path.clone());
+        ok = false;
+    }
+    let text = scalar.to_string();
+    ok &= cx.text(path.clone(), &text, OneLine::parse).is_some();
+    let template = Template::parse(&text)
+        .map_err(|message| cx.error(Rule::Grammar, path.clone(), message))
+        .ok()?;
+    for r in template.variables() {
+        if BUILTIN_VARIABLES.contains(&r) {
+            continue;
+        }
+        match raw.variables.get(r) {
+            // Only builtins and plain variables may be interpolated; secrets never are.
+            None => {
+                let known = BUILTIN_VARIABLES
+                    .iter()
+                    .copied()
+                    .chain(raw.variables.iter().filter(|(_, v)| !v.secret).map(|(k, _)| k.as_str()));
+                cx.dangling(path.clone(), format!("unknown variable `{r}`"), r, known);
+                ok = false;
+            }
+            Some(v) if v.secret => {
+                secret_as_text(
+                    cx,
+                    path.clone(),
+                    r,
+                    format!("write `{key}: {{ secret: {r} }}` so the secret is passed as a secret"),
+                );
+                ok = false;
+            }
+            Some(_) => {}
+        }
+    }
+    let template = template
+        .substitute("DOMAIN", &raw.domain)
+        .substitute("PROJECT", &raw.project);
+    // Checked once the spec's own values are in: a literal with `${PROJECT}` in it is still a
+    // literal.
+    if template.variables().next().is_none() && grammar::secret_looking_key(key) && !text.is_empty() {
+        cx.error_help(
+            Rule::SecretLiteral,
+            path.clone(),
+            format!("`{key}` looks like a secret but is given as a literal value"),
+            format!("declare a secret variable and write `{key}: {{ secret: VAR }}`"),
+        );
+        ok = false;
+    }
+    ok.then_some(())?;
+    let parts = template
+        .parts()
+        .iter()
+        .map(|part| match part {
+            Part::Literal(text) => Some(TextPart::Literal(text.clone())),
+            Part::Variable(name) => raw
+                .variables
+                .get_index_of(name.as_str())
+                .map(|i| TextPart::Variable(VariableId(i))),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Text(parts))
+}

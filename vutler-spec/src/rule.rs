@@ -1,0 +1,466 @@
+//! Every rule a spec is checked against, as data.
+//!
+//! A [`Rule`] has a stable kebab-case id (what `error[id]` prints, what CI output and per-rule
+//! allow lists name), a default severity, a one-line summary and an explanation that says why
+//! the rule exists and how to fix a spec that breaks it. `docs/rules.md` is generated from this
+//! table (`cargo xtask rules`), and a test fails when a rule has no fixture in
+//! `vutler-spec/tests/fixtures/invalid/` that produces it.
+
+use std::fmt;
+
+use crate::diagnostic::Severity;
+
+macro_rules! rules {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $id:literal, $severity:ident, $summary:literal, $explanation:literal;
+    )*) => {
+        /// A rule of the model: one kind of problem a spec can have.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum Rule {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Rule {
+            /// Every rule, in the order of the rules page.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            /// The stable id, e.g. `dangling-ref`.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $id,)*
+                }
+            }
+
+            /// The severity a problem of this rule has unless configured otherwise.
+            pub fn default_severity(self) -> Severity {
+                match self {
+                    $(Rule::$variant => Severity::$severity,)*
+                }
+            }
+
+            /// What the rule checks, in one line.
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $summary,)*
+                }
+            }
+
+            /// Why the rule exists and how to fix a spec that breaks it.
+            pub fn explanation(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $explanation,)*
+                }
+            }
+        }
+    };
+}
+
+rules! {
+    // Reading and merging the files.
+
+    /// A spec file or folder cannot be read.
+    Io = "io", Error,
+        "A spec folder, file or environment cannot be read.",
+        "The spec folder holds `base/*.{yaml,yml,toml}` (at least one file) and one overlay \
+         `env/<env>.{yaml,yml,toml}` per environment. Check the folder given to `--spec`, the \
+         environment name (the message lists the known ones) and the files' permissions.";
+    /// YAML or TOML syntax error.
+    Syntax = "syntax", Error,
+        "A file is not valid YAML or TOML.",
+        "The parser stopped at the position shown. A spec file holds one YAML document (no \
+         second `---`), no tags (`!tag`), no aliases and no duplicate keys. Fix the syntax at \
+         that position.";
+    /// Wrong type or missing key.
+    Type = "type", Error,
+        "A value has the wrong type, or a required key is missing.",
+        "Each key of the spec has a type (see `specs/vutler-spec.schema.json`, which editors use \
+         for completion). Write the value in the expected form, or add the missing key.";
+    /// A key the spec does not know.
+    UnknownKey = "unknown-key", Error,
+        "A key the spec does not know.",
+        "Unknown keys are errors rather than silently ignored, so a typo never goes unnoticed. \
+         The message lists the keys allowed there and suggests the closest one.";
+    /// An entry defined in two base files.
+    DuplicateDefinition = "duplicate-definition", Error,
+        "An entry is defined in two base files.",
+        "Base files may split a section (`services`, `volumes`) between them, but each entry and \
+         each top-level value is defined in exactly one file. Define it once; changes for one \
+         environment go in its overlay.";
+    /// An overlay that cannot be applied.
+    Overlay = "overlay", Error,
+        "An overlay cannot be applied as written.",
+        "`{ $remove: true }` removes an entry inherited from the base and must be alone in its \
+         entry (besides `name` in a named list); removing an entry the base does not define, or \
+         an empty value that would silently drop an inherited one, is refused. Write the new \
+         value, or remove the entry explicitly.";
+
+    // Values.
+
+    /// Two entries share what must be unique.
+    Duplicate = "duplicate", Error,
+        "Two entries share a name, uid, target or value that must be unique.",
+        "Port names of a service, alert names, Grafana uids, mount targets, container names, \
+         dependencies and routed severities are each unique. Rename or remove one of them.";
+    /// A value outside its strict grammar.
+    Grammar = "grammar", Error,
+        "A value does not follow its strict grammar.",
+        "Values that reach NGINX directives, shell scripts and YAML keys (names, domains, paths, \
+         image references, cipher names, URLs, free text) follow grammars narrower than what the \
+         consuming programs accept, so that no spec value can inject a directive or a command. \
+         The message says what was expected.";
+    /// An image without a pinned tag.
+    ImageTag = "image-tag", Error,
+        "An image has no tag, or uses `latest`.",
+        "`latest` (or no tag, which means `latest`) makes a deployment unreproducible: the same \
+         spec would run different software on different days. Pin a released version, e.g. \
+         `postgres:16.4-alpine`.";
+    /// A number outside the range its field accepts.
+    OutOfRange = "out-of-range", Error,
+        "A number is outside the range its field accepts.",
+        "Ports are 1 to 65535, replicas, healthcheck retries and kept log files at least 1, a \
+         disk usage limit 1 to 99 percent, and a cost range's `max` at least its `min`.";
+    /// Exactly one of several keys is needed.
+    ExactlyOneOf = "exactly-one-of", Error,
+        "A value needs exactly one of several keys.",
+        "A mount is one of `volume`, `bind` or `config`; a healthcheck runs one of `exec` (a \
+         non-empty list) or `shell`. Keep exactly one.";
+    /// A list that needs an entry is empty.
+    EmptyList = "empty-list", Error,
+        "A list that needs at least one entry is empty.",
+        "A panel shows at least one query, a route notifies at least one receiver, and a \
+         migration command has at least one word. Add an entry, or remove the list's owner.";
+    /// A malformed unit.
+    Unit = "unit", Error,
+        "A size, duration or CPU count cannot be read.",
+        "Units are parsed once: CPUs as `0.5` or `2`, sizes as `512MB` or `4GB`, durations as \
+         `30s`, `5m`, `26h` or `30d`; backup retentions are whole days.";
+    /// A fraction where text is meant.
+    FloatAsText = "float-as-text", Error,
+        "A number with a fraction is used as text.",
+        "YAML and TOML read `3.10` as the number 3.1, so a value meant as text (a version, an \
+         environment value) would lose how it was written. Quote it: `\"3.10\"`.";
+    /// A cron schedule that cannot be read.
+    Cron = "cron", Error,
+        "A schedule is not a crontab schedule.",
+        "Backup schedules are written for `/etc/cron.d`: five fields (minute 0-59, hour 0-23, \
+         day of month 1-31, month 1-12, day of week 0-7) or a nickname like `@daily`, without \
+         the seconds or `?`/`L`/`W` extensions some schedulers accept.";
+    /// A reference to something that does not exist.
+    DanglingRef = "dangling-ref", Error,
+        "A reference names something the spec does not define.",
+        "Every reference resolves: services in `depends_on`, edge and monitoring; volumes and \
+         networks; variables and secrets; ports by name; receivers, datasources and the target \
+         VM. The message suggests the closest name, or lists the known ones.";
+
+    // Variables and secrets.
+
+    /// `DOMAIN` or `PROJECT` declared as a variable.
+    BuiltinVariable = "builtin-variable", Error,
+        "A variable the spec provides itself is declared.",
+        "`${DOMAIN}` and `${PROJECT}` are filled in from the spec's own `domain` and `project`. \
+         Remove the declaration from `variables`.";
+    /// A secret written as a literal.
+    SecretLiteral = "secret-literal", Error,
+        "A secret is written as a literal value in the spec.",
+        "No secret value is ever in a spec or in a rendered file. A secret variable has no \
+         `default`, its `example` is a `<placeholder>`, and a secret-looking environment key \
+         (`*PASSWORD*`, `*TOKEN*`, `*_KEY`, ...) takes `{ secret: VAR }`, not text. Declare a \
+         secret variable and set its value in the deployment's `.env` or secret files.";
+    /// A secret used as plain text.
+    SecretAsText = "secret-as-text", Error,
+        "A secret variable is used where plain text goes.",
+        "Interpolating a secret into text (`postgres://u:${DB_PASSWORD}@db`) or using it as an \
+         image tag would write it where secrets are not protected. Pass it as \
+         `{ secret: VAR }`, or use a plain variable.";
+    /// A credential that names a plain variable.
+    CredentialNotSecret = "credential-not-secret", Error,
+        "A credential names a variable that is not a secret.",
+        "`{ secret: VAR }`, receiver credentials and the backup destination's credentials must \
+         name variables declared `secret: true`, so that their values are never rendered. Set \
+         `secret: true` on the variable, or pass a plain variable as `${VAR}`.";
+
+    // Services.
+
+    /// The image tag and its tag variable's default differ.
+    TagVariableDefault = "tag-variable-default", Error,
+        "An image's tag differs from the default of its tag variable.",
+        "The tag in `image` is what runs when `.env` does not set the tag variable: it must be \
+         the variable's `default`, or the spec would say two things about the version.";
+    /// `host_ip` without `published`.
+    HostIpUnpublished = "host-ip-unpublished", Error,
+        "A port sets `host_ip` but is not published.",
+        "`host_ip` is the host address a published port binds to; without `published` it has no \
+         effect. Publish the port, or remove `host_ip`.";
+    /// A service on no network.
+    NoNetwork = "no-network", Error,
+        "A service joins no network.",
+        "Every service joins at least one network of `networks`, its own or \
+         `defaults.networks`.";
+    /// A service without log rotation.
+    NoLogging = "no-logging", Error,
+        "A service has no log settings and there are no defaults.",
+        "Logs are rotated on every service (seed 5.4). Set `defaults.logging`, or `logging` on \
+         the service.";
+    /// A service without resources outside dev.
+    Limits = "limits", Error,
+        "A service has no resources outside the dev environment.",
+        "Every service is sized (seed 2.2): its limits keep one service from starving the others \
+         and its totals are checked against the VM. Add `resources: { cpus, memory, disk }`.";
+    /// `service_healthy` on a service without healthcheck.
+    NoHealthcheck = "no-healthcheck", Error,
+        "A service waits for a dependency that has no healthcheck to be healthy.",
+        "`condition: service_healthy` (the default) waits for the dependency's healthcheck, so \
+         without one the dependent service never starts. Give the dependency a healthcheck, or \
+         depend on it with `condition: service_started`.";
+    /// `container_name` with replicas.
+    ContainerNameReplicas = "container-name-replicas", Error,
+        "A replicated service has a fixed container name.",
+        "Container names are unique, so `container_name` makes more than one replica (its own \
+         `replicas` or a scale-out plan) impossible. Remove `container_name`.";
+    /// A `depends_on` cycle.
+    DependsOnCycle = "depends-on-cycle", Error,
+        "Services depend on each other in a cycle.",
+        "A service cannot start before itself. Remove one of the dependencies of the cycle.";
+    /// A host port published twice.
+    PortCollision = "port-collision", Error,
+        "A host port is published twice, or by a replicated service.",
+        "A host port can be bound once. Replicas of one service would all bind it: reach them \
+         through the proxy instead of publishing the port.";
+    /// A `config:` mount of a file nothing renders.
+    ConfigMountUnknown = "config-mount-unknown", Error,
+        "A `config:` mount names no file vutler-render renders.",
+        "A `config:` mount names a rendered file (`nginx/nginx.conf`) or a folder of them \
+         (`grafana/provisioning`), whose hash recreates the container when it changes. The \
+         message suggests the closest rendered path.";
+
+    // Edge, TLS and firewall.
+
+    /// A public port on another service than the proxy.
+    PublicPortNotProxy = "public-port-not-proxy", Error,
+        "A service other than the proxy publishes a port on a public interface.",
+        "Docker publishes ports through its own iptables chain, past ufw (seed defect 3): \
+         `ufw deny` does not protect them. Only the proxy may listen publicly. Remove `host_ip` \
+         to bind 127.0.0.1, or stop publishing the port.";
+    /// A public port the firewall does not open.
+    PublicPortNotAllowed = "public-port-not-allowed", Error,
+        "The proxy publishes a public port the firewall does not allow.",
+        "Docker would open the port past ufw, so the firewall policy would not say what is \
+         reachable. Add it to `firewall.allow`, or bind it to 127.0.0.1.";
+    /// Proxy and upstream on different networks.
+    ProxyNetwork = "proxy-network", Error,
+        "The proxy and its upstream share no network.",
+        "The proxy reaches the upstream by its service name on a shared Docker network. Put both \
+         on one network.";
+    /// The proxy does not publish 80 and 443.
+    ProxyPorts = "proxy-ports", Error,
+        "The proxy does not publish its container ports 80 and 443.",
+        "NGINX listens on 80 (ACME challenges, the redirect to HTTPS) and 443 (TLS). Publish \
+         both, e.g. `{ name: https, container: 443, published: 443, host_ip: 0.0.0.0 }`.";
+    /// The proxy does not wait for its upstream.
+    ProxyWaits = "proxy-waits", Error,
+        "The proxy does not wait for its upstream to be healthy.",
+        "NGINX resolves the upstream's address when it starts; started first, it fails or keeps \
+         a stale address. Add the upstream to the proxy's `depends_on` (healthy).";
+    /// The certificate folder is not mounted into the proxy.
+    CertificateNotMounted = "certificate-not-mounted", Error,
+        "The proxy does not mount the certificate folder it reads.",
+        "NGINX reads `tls.certificate.mount_dir`, which must be a bind mount of \
+         `tls.certificate.host_dir` on the proxy. Add `{ bind: <host_dir>, target: <mount_dir>, \
+         read_only: true }`.";
+    /// The ACME webroot is not mounted into the proxy.
+    AcmeRootNotMounted = "acme-root-not-mounted", Error,
+        "Let's Encrypt challenges are served from a folder the proxy does not mount.",
+        "With a Let's Encrypt certificate, NGINX answers HTTP-01 challenges from \
+         `edge.acme_root`, which must be mounted (the certbot webroot).";
+    /// A proxy read timeout that closes WebSockets.
+    ReadTimeout = "read-timeout", Error,
+        "The proxy's read timeout closes idle WebSockets.",
+        "WebSocket connections are idle for long stretches (seed 9.2): `edge.read_timeout` is at \
+         least 60s.";
+    /// An unsupported TLS protocol.
+    TlsProtocol = "tls-protocol", Error,
+        "TLS offers a protocol other than TLSv1.2 and TLSv1.3, or none.",
+        "Older protocols are broken (RFC 8996). Offer TLSv1.2 and/or TLSv1.3.";
+    /// TLSv1.2 without ciphers.
+    TlsCiphers = "tls-ciphers", Error,
+        "TLSv1.2 is offered without a cipher list.",
+        "TLSv1.2's cipher suites are chosen in the spec (TLSv1.3's are not configurable in \
+         NGINX). List them in `tls.ciphers`, or offer TLSv1.3 only.";
+    /// OCSP stapling with a self-signed certificate.
+    TlsStapling = "tls-stapling", Error,
+        "OCSP stapling is on with a self-signed certificate.",
+        "Stapling needs a CA's OCSP responder, which a self-signed certificate does not have. \
+         Set `stapling: false` for this environment.";
+    /// A port both allowed and denied.
+    FirewallConflict = "firewall-conflict", Error,
+        "The firewall both allows and denies a port.",
+        "A port is either opened (`firewall.allow`) or documented as closed \
+         (`firewall.deny`). Remove it from one of the lists.";
+
+    // Monitoring.
+
+    /// Invalid PromQL.
+    Promql = "promql", Error,
+        "An alert expression or panel query is not valid PromQL.",
+        "Expressions are parsed as PromQL when the spec is checked, so Prometheus and Grafana \
+         never receive one they reject. Fix the expression at the position the message gives.";
+    /// A `job=` matcher that names no scrape job.
+    UnknownJob = "unknown-job", Error,
+        "An expression selects a job that is not a scrape job.",
+        "A `job=\"...\"` matcher must name a job of `monitoring.scrape_jobs`; otherwise the \
+         expression never returns anything and its alert never fires.";
+    /// A metric no job scrapes.
+    UnknownMetric = "unknown-metric", Error,
+        "An expression uses a metric that no scrape job produces.",
+        "Every metric an alert or panel reads is listed by the scrape job that exports it \
+         (`scrape_jobs.*.metrics`), and by the job its `job=` matcher selects. A typo in a \
+         metric name would otherwise be an alert that never fires.";
+    /// A command on the Prometheus service.
+    PrometheusCommand = "prometheus-command", Error,
+        "The Prometheus service sets its own command.",
+        "Prometheus's command line is rendered from the model (its configuration, its storage, \
+         `monitoring.retention`). Remove `command`; set `monitoring.retention` instead.";
+    /// Prometheus does not mount its rendered configuration.
+    PrometheusConfigNotMounted = "prometheus-config-not-mounted", Error,
+        "The Prometheus service does not mount its configuration and rules side by side.",
+        "Prometheus is started with the rendered `prometheus/prometheus.yml`, which loads \
+         `alerts.yml` relative to itself. Mount both with `config:` mounts into one folder, e.g. \
+         `/etc/prometheus/prometheus.yml` and `/etc/prometheus/alerts.yml`.";
+    /// Prometheus without one storage volume.
+    PrometheusStorage = "prometheus-storage", Error,
+        "The Prometheus service does not mount exactly one volume for its data.",
+        "Prometheus keeps `monitoring.retention` of data in the volume it mounts; without one \
+         the data is lost when the container is recreated, and with several it is not clear \
+         which holds it. Mount one named volume, e.g. `{ volume: prometheus-data, target: \
+         /prometheus }`.";
+    /// Grafana does not mount the dashboards.
+    GrafanaDashboardsNotMounted = "grafana-dashboards-not-mounted", Error,
+        "The stack has dashboards, but Grafana does not mount them.",
+        "Grafana's dashboard provider reads the folder the rendered `grafana/dashboards` is \
+         mounted at. Add `{ config: grafana/dashboards, target: /etc/grafana/dashboards }` to \
+         the Grafana service.";
+    /// Several default datasources.
+    DefaultDatasource = "default-datasource", Error,
+        "More than one datasource is Grafana's default.",
+        "Grafana has one default datasource. Set `default: true` on one of them only.";
+
+    // Backups and operations.
+
+    /// A backup job with fields its method does not read, or without those it needs.
+    BackupMethodFields = "backup-method-fields", Error,
+        "A backup job lacks a field its method needs, or sets one it ignores.",
+        "Each method reads its own fields: `pg_dump` needs `database` and `user_env`; \
+         `mongodump` needs `user_env` and `password_env` (and may name a `database`); \
+         `minio_mirror` needs `user_env`, `password_env` and the S3 API `port`.";
+    /// A backup job's volume is not mounted by its service.
+    BackupVolumeNotMounted = "backup-volume-not-mounted", Error,
+        "A backup job's service does not mount the job's volume.",
+        "A job dumps the data its service keeps in its volume. Name the volume the service \
+         mounts, or the service that mounts it.";
+    /// A data volume without backups.
+    DataVolumeWithoutBackup = "data-volume-without-backup", Warning,
+        "A data volume has no backup job.",
+        "A volume of `kind: data` holds what cannot be rebuilt. Add a job under `backups.jobs`, \
+         or set `kind: cache` if its content can be rebuilt.";
+    /// Backups nothing watches.
+    BackupsUnwatched = "backups-unwatched", Warning,
+        "No scrape job reports the backups' success, so failed or stale backups raise no alert.",
+        "`backup.sh` records each success as a metric for node-exporter's textfile collector. \
+         List the metric under the node-exporter scrape job and set `backups.textfile_dir`.";
+    /// The backup metric is scraped but not written anywhere.
+    TextfileDirUnset = "textfile-dir-unset", Error,
+        "The backup metric is scraped, but `backups.textfile_dir` does not say where it is written.",
+        "Set `backups.textfile_dir` to the host folder of node-exporter's textfile collector.";
+    /// The textfile folder is not mounted into the exporter.
+    TextfileDirNotMounted = "textfile-dir-not-mounted", Error,
+        "The exporter of the backup metric does not mount `backups.textfile_dir`.",
+        "node-exporter reads the metric from a host folder it bind-mounts. Mount the folder (or \
+         one of its parents, e.g. `/` at `/host`) into the exporter.";
+    /// The exporter does not read the textfile folder.
+    TextfileDirNotRead = "textfile-dir-not-read", Error,
+        "The exporter mounts `backups.textfile_dir` but does not read metrics from it.",
+        "Add `--collector.textfile.directory=<the folder in the container>` to the exporter's \
+         command.";
+    /// The app has no tag variable.
+    AppTagVariable = "app-tag-variable", Error,
+        "The app behind the proxy has no tag variable.",
+        "`update.sh` and `rollback.sh` set the app's version through its `tag_variable`. Add \
+         `tag_variable: VERSION` and declare `VERSION` under `variables`.";
+    /// The stack does not fit its VM.
+    Capacity = "capacity", Error,
+        "The services need more than the target VM has.",
+        "Resource totals (replicas counted, with and without the scale-out plans) must fit the \
+         VM of `target_vm` (seed 2.2). Pick a larger VM or lower the services' resources; \
+         `vutler-render plan` shows every figure.";
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Rule {
+    /// The rule with this id.
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.id() == id)
+    }
+}
+
+/// The rules page (`docs/rules.md`): every rule with its id, severity, summary and explanation.
+pub fn rules_page() -> String {
+    let mut out = String::from(
+        "# Rules\n\n<!-- Generated by `cargo xtask rules` from vutler-spec/src/rule.rs. Do not edit. -->\n\n\
+         Every problem vutler-render reports names one of these rules, as `error[id]` or \
+         `warning[id]`. Each rule has a fixture in `vutler-spec/tests/fixtures/invalid/` that \
+         produces it.\n\n| id | severity | summary |\n|---|---|---|\n",
+    );
+    for rule in Rule::ALL {
+        out.push_str(&format!(
+            "| [`{id}`](#{id}) | {} | {} |\n",
+            severity_name(rule.default_severity()),
+            rule.summary(),
+            id = rule.id(),
+        ));
+    }
+    for rule in Rule::ALL {
+        out.push_str(&format!(
+            "\n## {}\n\n{} ({}).\n\n{}\n",
+            rule.id(),
+            rule.summary().trim_end_matches('.'),
+            severity_name(rule.default_severity()),
+            rule.explanation()
+        ));
+    }
+    out
+}
+
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in Rule::ALL {
+            let id = rule.id();
+            assert!(seen.insert(id), "{id} twice");
+            assert!(
+                id.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !id.starts_with('-'),
+                "{id}"
+            );
+            assert_eq!(Rule::from_id(id), Some(*rule));
+            assert!(rule.summary().ends_with('.'), "{id}");
+            assert!(!rule.explanation().contains("  "), "{id}: double space");
+        }
+    }
+}
