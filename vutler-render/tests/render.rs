@@ -477,3 +477,42 @@ fn prometheus_reads_only_mounted_files_and_keeps_30_days() {
         assert!(alertmanager.contains("./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"));
     }
 }
+
+/// Validation accepts exactly what renders: every stack of the spec crate's fixtures that loads
+/// (the base, the equivalent YAML/TOML, and the invalid fixtures that only warn) renders.
+#[test]
+fn every_stack_validation_accepts_renders() {
+    let fixtures = dir("../vutler-spec/tests/fixtures");
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let base = ("base/stack.yaml".to_owned(), read(&fixtures.join("base/stack.yaml")));
+    let mut stacks = vec![(
+        "base".to_owned(),
+        vutler_spec::SpecFiles::new("test", vec![base.clone()], None),
+    )];
+    for name in ["stack.yaml", "stack.toml"] {
+        let file = (name.to_owned(), read(&fixtures.join("equivalent").join(name)));
+        stacks.push((name.to_owned(), vutler_spec::SpecFiles::new("test", vec![file], None)));
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(fixtures.join("invalid"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let overlay = (path.display().to_string(), read(&path));
+        stacks.push((
+            path.display().to_string(),
+            vutler_spec::SpecFiles::new("test", vec![base.clone()], Some(overlay)),
+        ));
+    }
+    let mut rendered = 0;
+    for (name, files) in &stacks {
+        if let Ok(loaded) = files.resolve() {
+            render(&loaded.stack).unwrap_or_else(|e| panic!("{name} validates but does not render: {e}"));
+            rendered += 1;
+        }
+    }
+    // The base, both equivalent files, and the fixtures that only warn.
+    assert!(rendered >= 5, "only {rendered} stacks validated");
+}

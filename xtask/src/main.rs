@@ -1,7 +1,9 @@
 //! `cargo xtask`: regenerate the files this repository commits, or check that they are fresh.
 //!
 //! - `cargo xtask schema`: writes `specs/vutler-spec.schema.json` from the spec types.
+//! - `cargo xtask rules`: writes `docs/rules.md`, the page of every rule, from `Rule`.
 //! - `cargo xtask golden`: renders every environment of `specs/` into `golden/<env>/`.
+//! - `cargo xtask` alone regenerates all three.
 //! - `cargo xtask check`: fails, with a diff, when any generated file is stale (a test and CI run
 //!   the same check).
 //! - `cargo xtask validate`: runs the consuming programs on every golden file (see [`validate`]).
@@ -21,13 +23,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => schema(&root, Mode::Write)
+            .and_then(|_| rules(&root, Mode::Write))
+            .and_then(|_| golden(&root, Mode::Write))
+            .map(drop),
         ["schema"] => schema(&root, Mode::Write).map(drop),
+        ["rules"] => rules(&root, Mode::Write).map(drop),
         ["golden"] => golden(&root, Mode::Write).map(drop),
         ["check"] => check(&root),
         ["validate"] => run_validators(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <schema|golden|check|validate>\n  schema    regenerate specs/{}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it",
+                "usage: cargo xtask [schema|rules|golden|check|validate]\n  (none)    regenerate every generated file\n  schema    regenerate specs/{}\n  rules     regenerate {RULES_PAGE}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it",
                 vutler_spec::schema::FILE_NAME
             );
             return ExitCode::from(2);
@@ -56,15 +63,26 @@ fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn check(root: &Path) -> anyhow::Result<()> {
+/// What to run when a generated file is stale.
+const REGENERATE: &str =
+    "generated files are stale: run `cargo xtask` (schema, rules page, golden trees), review and commit";
+
+/// Every generated file that is stale, each with a diff.
+fn stale(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut stale = schema(root, Mode::Check)?;
+    stale.extend(rules(root, Mode::Check)?);
     stale.extend(golden(root, Mode::Check)?);
+    Ok(stale)
+}
+
+fn check(root: &Path) -> anyhow::Result<()> {
+    let stale = stale(root)?;
     if stale.is_empty() {
         println!("generated files are up to date");
         return Ok(());
     }
     eprintln!("{}", stale.join("\n"));
-    bail!("generated files are stale: run `cargo xtask schema` and `cargo xtask golden`, review and commit")
+    bail!(REGENERATE)
 }
 
 /// Where CI and developer sessions keep the shared material (schemas of consumed formats).
@@ -169,6 +187,17 @@ fn schema(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Path of the rules page, relative to the repository.
+const RULES_PAGE: &str = "docs/rules.md";
+
+/// The page of every rule: id, severity, summary and explanation.
+fn rules(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
+    let path = root.join(RULES_PAGE);
+    Ok(sync(&path, &vutler_spec::rule::rules_page(), mode)?
+        .into_iter()
+        .collect())
+}
+
 /// The rendered tree of every environment, under `golden/<env>/`. Files there that the render no
 /// longer produces are deleted (write) or reported (check).
 fn golden(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
@@ -269,16 +298,25 @@ mod tests {
         );
     }
 
-    /// The committed schema and golden trees are what `specs/` generates today.
+    /// The committed schema, rules page and golden trees are what the code and `specs/`
+    /// generate today.
     #[test]
     fn generated_files_are_fresh() {
-        let root = root();
-        let mut stale = schema(&root, Mode::Check).unwrap_or_else(|e| panic!("{e:#}"));
-        stale.extend(golden(&root, Mode::Check).unwrap_or_else(|e| panic!("{e:#}")));
-        assert!(
-            stale.is_empty(),
-            "{}\n\ngenerated files are stale: run `cargo xtask schema` and `cargo xtask golden`, review and commit",
-            stale.join("\n")
-        );
+        let stale = stale(&root()).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(stale.is_empty(), "{}\n\n{REGENERATE}", stale.join("\n"));
+    }
+
+    /// The rules page lists every rule, each under its own heading.
+    #[test]
+    fn the_rules_page_lists_every_rule() {
+        let page = vutler_spec::rule::rules_page();
+        for rule in vutler_spec::Rule::ALL {
+            assert!(page.contains(&format!("\n## {}\n", rule.id())), "{}", rule.id());
+            assert!(
+                page.contains(&format!("| [`{id}`](#{id}) |", id = rule.id())),
+                "{}",
+                rule.id()
+            );
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! From the raw document to the validated [`Stack`], one concern per module; each module builds
 //! its part of the stack and runs the checks about it, and lists its rules in its `//!`:
 //!
-//! - [`variables`]: `.env` variables, secrets and container environment values;
-//! - [`services`]: services, their ports, mounts, dependencies, networks, volumes and replicas;
-//! - [`edge`]: the reverse proxy, TLS and the host firewall;
-//! - [`monitoring`]: Prometheus, scrape jobs, alert rules, Alertmanager and Grafana;
-//! - [`backups`]: backup jobs and the operations scripts;
-//! - [`capacity`]: VM sizes, costs and whether the stack fits its VM.
+//! - `variables`: `.env` variables, secrets and container environment values;
+//! - `services`: services, their ports, mounts, dependencies, networks, volumes and replicas;
+//! - `edge`: the reverse proxy, TLS and the host firewall;
+//! - `monitoring`: Prometheus, scrape jobs, alert rules, Alertmanager and Grafana;
+//! - `backups`: backup jobs and the operations scripts;
+//! - `capacity`: VM sizes, costs and whether the stack fits its VM.
 //!
 //! Every part is built from values that passed their checks: a part whose checks failed is
 //! `None`, and the [`Stack`] is assembled last, only when every part exists. Every problem is
