@@ -87,12 +87,8 @@ impl SpecFiles {
     pub fn effective(&self) -> Result<Node, Report> {
         // The environment name reaches rendered files (headers, comments): it follows the name
         // grammar like every other name.
-        if let Err(expected) = crate::grammar::name(&self.env) {
-            return Err(self.report(vec![Diagnostic::new(
-                Rule::Grammar,
-                SpecPath::root(),
-                format!("invalid environment name {:?}: expected {expected}", self.env),
-            )]));
+        if let Err(d) = crate::resolve::env_name_checked(&self.env) {
+            return Err(self.report(vec![d]));
         }
         let mut diags = Vec::new();
         let mut parsed = Vec::new();

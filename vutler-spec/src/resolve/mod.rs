@@ -66,15 +66,7 @@ pub fn resolve_allowing(raw: &RawStack, env: &str, allowed: &[Rule]) -> (Option<
 
 fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let raw = cx.raw;
-    let env = Name::parse(env_name)
-        .map_err(|expected| {
-            cx.error(
-                Rule::Grammar,
-                SpecPath::root(),
-                format!("invalid environment name {env_name:?}: expected {expected}"),
-            );
-        })
-        .ok();
+    let env = env_name_checked(env_name).map_err(|d| cx.report(d)).ok();
     let project = cx.text(SpecPath::top("project"), &raw.project, Name::parse);
     let domain = cx.text(SpecPath::top("domain"), &raw.domain, Domain::parse);
     let vms = capacity::vms(cx);
@@ -135,6 +127,18 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     })
 }
 
+/// The environment's name, which reaches every rendered file's header: it follows the name
+/// grammar like every other name (`grammar`).
+pub(crate) fn env_name_checked(env: &str) -> Result<Name, Diagnostic> {
+    Name::parse(env).map_err(|expected| {
+        Diagnostic::new(
+            Rule::Grammar,
+            SpecPath::root(),
+            format!("invalid environment name {env:?}: expected {expected}"),
+        )
+    })
+}
+
 /// Every item, when each of them exists; the items are all computed first, so that each one
 /// reports its own problems.
 pub(crate) fn all<T>(items: impl IntoIterator<Item = Option<T>>) -> Option<Vec<T>> {
@@ -175,14 +179,17 @@ impl<'r> Cx<'r> {
     /// Parses a value that must follow a grammar; the message quotes the value (`grammar`).
     pub(crate) fn text<T>(&mut self, path: SpecPath, value: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
         parse(value)
-            .map_err(|expected| {
-                self.error(
-                    Rule::Grammar,
-                    path,
-                    format!("invalid value {value:?}: expected {expected}"),
-                )
-            })
+            .map_err(|expected| self.grammar(path, value, &expected))
             .ok()
+    }
+
+    /// A value outside its grammar (`grammar`): what it is and what was expected.
+    pub(crate) fn grammar(&mut self, path: SpecPath, value: &str, expected: &str) {
+        self.error(
+            Rule::Grammar,
+            path,
+            format!("invalid value {value:?}: expected {expected}"),
+        );
     }
 
     /// Parses an optional value.
@@ -321,8 +328,8 @@ impl<'r> Cx<'r> {
         self.diags.push(d);
     }
 
-    /// A key of a map the raw stack holds, as a handle.
-    fn lookup<S: AsRef<str>, T>(
+    /// A key of a map the raw stack holds, as a handle (`dangling-ref` when it has none).
+    pub(crate) fn lookup<S: AsRef<str>, T>(
         &mut self,
         path: SpecPath,
         what: &str,

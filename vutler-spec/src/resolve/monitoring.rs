@@ -257,13 +257,7 @@ fn alertmanager(cx: &mut Cx<'_>) -> Option<Alertmanager> {
         })
     }));
     let receiver_ref = |cx: &mut Cx<'_>, path: SpecPath, name: &str| -> Option<ReceiverId> {
-        match am.receivers.get_index_of(name) {
-            Some(i) => Some(ReceiverId(i)),
-            None => {
-                cx.dangling(path, format!("unknown receiver `{name}`"), name, am.receivers.keys());
-                None
-            }
-        }
+        cx.lookup(path, "receiver", name, am.receivers.keys(), ReceiverId)
     };
     let default_receiver = receiver_ref(cx, ap.key("default_receiver"), &am.default_receiver);
     let mut seen = BTreeMap::new();
@@ -376,13 +370,7 @@ fn dashboards<'r>(
 ) -> Option<Vec<Dashboard>> {
     let dp = p.key("dashboards");
     let datasource_ref = |cx: &mut Cx<'_>, path: SpecPath, name: &str| -> Option<DatasourceId> {
-        match g.datasources.get_index_of(name) {
-            Some(i) => Some(DatasourceId(i)),
-            None => {
-                cx.dangling(path, format!("unknown datasource `{name}`"), name, g.datasources.keys());
-                None
-            }
-        }
+        cx.lookup(path, "datasource", name, g.datasources.keys(), DatasourceId)
     };
     all(g.dashboards.iter().map(|(name, d)| {
         let at = dp.key(name);

@@ -214,11 +214,7 @@ fn image(cx: &mut Cx<'_>, path: SpecPath, text: &str) -> Option<Image> {
             None
         }
         Err(ImageError::Grammar(expected)) => {
-            cx.error(
-                Rule::Grammar,
-                path,
-                format!("invalid value {text:?}: expected {expected}"),
-            );
+            cx.grammar(path, text, &expected);
             None
         }
     }
@@ -273,13 +269,7 @@ fn port(cx: &mut Cx<'_>, pp: &SpecPath, port: &RawPort) -> Option<Port> {
     let host_ip = match &port.host_ip {
         None => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         Some(ip) => grammar::host_ip(ip)
-            .map_err(|expected| {
-                cx.error(
-                    Rule::Grammar,
-                    pp.key("host_ip"),
-                    format!("invalid value {ip:?}: expected {expected}"),
-                )
-            })
+            .map_err(|expected| cx.grammar(pp.key("host_ip"), ip, &expected))
             .ok(),
     };
     let mut ok = true;

@@ -152,8 +152,9 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -
     }
     let text = scalar.to_string();
     ok &= cx.text(path.clone(), &text, OneLine::parse).is_some();
+    // The parser says what is wrong with the reference (`grammar`).
     let template = Template::parse(&text)
-        .map_err(|message| cx.error(Rule::Grammar, path.clone(), message))
+        .map_err(|message| cx.report(crate::Diagnostic::new(Rule::Grammar, path.clone(), message)))
         .ok()?;
     for r in template.variables() {
         if BUILTIN_VARIABLES.contains(&r) {
