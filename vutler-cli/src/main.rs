@@ -338,16 +338,24 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         };
         let mut pretty = Pretty::new(severity).with_code(d.rule.id()).with_message(message);
         let mut labels = Vec::new();
-        if let Some(span) = d.span {
-            labels.push(Label::primary(ids[span.file.index()], span.range()));
+        let mut notes = Vec::new();
+        match d.span {
+            // The line may hold the secret itself: say where it is without printing it.
+            Some(span) if d.rule.hides_source() => notes.push(format!(
+                "at {} (the line is not shown: it may hold a secret)",
+                report.sources.describe(span)
+            )),
+            Some(span) => labels.push(Label::primary(ids[span.file.index()], span.range())),
+            None => {}
         }
         for (span, label) in &d.related {
             labels.push(Label::secondary(ids[span.file.index()], span.range()).with_message(label.clone()));
         }
         pretty = pretty.with_labels(labels);
         if let Some(help) = &d.help {
-            pretty = pretty.with_notes(vec![format!("help: {help}")]);
+            notes.push(format!("help: {help}"));
         }
+        pretty = pretty.with_notes(notes);
         term::emit_to_write_style(&mut lock, &config, &files, &pretty)?;
     }
     Ok(())

@@ -185,6 +185,23 @@ fn semantic_errors_are_all_reported() {
 }
 
 #[test]
+fn a_secret_written_into_the_spec_is_located_but_never_printed() {
+    let dir = broken_specs("env/production.yaml", |t| {
+        t + "variables:\n  POSTGRES_PASSWORD: { description: x, group: Databases, secret: true, default: s3cr3t-Value }\n"
+    });
+    let out = run(&["validate", "--env", "production", "--spec", &spec_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error[secret-literal]: variables.POSTGRES_PASSWORD.default: secret variable `POSTGRES_PASSWORD` has a literal value in the spec"),
+        "{stderr}"
+    );
+    let file = dir.path().join("env/production.yaml");
+    assert!(stderr.contains(&format!("at {}:", file.display())), "{stderr}");
+    assert!(!stderr.contains("s3cr3t-Value"), "the secret is printed:\n{stderr}");
+}
+
+#[test]
 fn an_unknown_environment_is_a_usage_error() {
     let out = run(&["validate", "--env", "prod", "--spec", &specs().display().to_string()]);
     assert_eq!(out.status.code(), Some(2));

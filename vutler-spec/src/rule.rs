@@ -403,6 +403,12 @@ impl fmt::Display for Rule {
 }
 
 impl Rule {
+    /// Whether the offending source line may hold a secret value, so that it is not shown in
+    /// an excerpt (only its position is).
+    pub fn hides_source(self) -> bool {
+        matches!(self, Rule::SecretLiteral)
+    }
+
     /// The rule with this id.
     pub fn from_id(id: &str) -> Option<Rule> {
         Rule::ALL.iter().copied().find(|r| r.id() == id)
