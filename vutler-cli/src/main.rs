@@ -301,7 +301,12 @@ fn invalid(cli: &Cli, report: &Report) -> ExitCode {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    eprintln!("{errors} error{} found", if errors == 1 { "" } else { "s" });
+    if errors == 0 {
+        // Every refusal names its rule; one without is a bug of the tool, not of the spec.
+        eprintln!("error: the spec was refused without a reason: this is a bug in vutler-render");
+    } else {
+        eprintln!("{errors} error{} found", if errors == 1 { "" } else { "s" });
+    }
     ExitCode::from(EXIT_INVALID)
 }
 

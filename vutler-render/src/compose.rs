@@ -7,7 +7,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{Condition, HealthTest, LogDriver, Mount, Restart, TextPart, Variable};
+use vutler_spec::stack::{Condition, HealthTest, LogDriver, Mount, NetworkDriver, Restart, TextPart, Variable};
 use vutler_spec::units::ByteSize;
 
 use crate::configs::Configs;
@@ -134,7 +134,9 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
                 (
                     n.name.to_string(),
                     ComposeNetwork {
-                        driver: "bridge",
+                        driver: match n.driver {
+                            NetworkDriver::Bridge => "bridge",
+                        },
                         internal: n.internal,
                     },
                 )
@@ -255,7 +257,7 @@ fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeServic
             format!("{source}:{target}{}", if read_only { ":ro" } else { "" })
         })
         .collect();
-    if let Some(digest) = configs.hash(stack, &c.configs) {
+    if let Some(digest) = configs.hash(&c.configs) {
         out.labels.insert(CONFIG_HASH_LABEL.to_owned(), digest);
     }
 

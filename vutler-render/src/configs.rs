@@ -6,57 +6,62 @@
 //! rendered before the configs it hashes.
 
 use sha2::{Digest, Sha256};
-use vutler_spec::Stack;
 use vutler_spec::configs::{ConfigId, ConfigKind};
 use vutler_spec::stack::ConfigMount;
 
 use crate::runtime::Runtime;
 use crate::{RenderError, Rendered, alertmanager, grafana, nginx, prometheus};
 
-/// The rendered config files, one per entry of the stack's catalogue.
+/// The rendered config files, one per entry of the stack's catalogue, in its order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Configs {
-    contents: Vec<String>,
+    /// Path in the tree and contents, by [`ConfigId`].
+    files: Vec<(String, String)>,
 }
 
 impl Configs {
     /// Renders every config file of the stack; the runtime description says where containers
     /// find what the files name (Alertmanager's secret files).
-    pub fn render(stack: &Stack, runtime: &Runtime<'_>) -> Result<Self, RenderError> {
-        let contents = stack
+    pub fn render(runtime: &Runtime<'_>) -> Result<Self, RenderError> {
+        let stack = runtime.stack();
+        let files = stack
             .config_files()
             .iter()
-            .map(|file| match &file.kind {
-                ConfigKind::Nginx => nginx::render(stack),
-                ConfigKind::PrometheusConfig => prometheus::config(stack),
-                ConfigKind::PrometheusRules => prometheus::rules(stack),
-                ConfigKind::Alertmanager => alertmanager::render(stack, runtime),
-                ConfigKind::GrafanaDatasources => grafana::datasources(stack),
-                ConfigKind::GrafanaProviders { dashboards } => grafana::providers(stack, dashboards),
-                ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, *id),
+            .map(|file| {
+                let contents = match &file.kind {
+                    ConfigKind::Nginx => nginx::render(stack),
+                    ConfigKind::PrometheusConfig => prometheus::config(stack),
+                    ConfigKind::PrometheusRules => prometheus::rules(stack),
+                    ConfigKind::Alertmanager => alertmanager::render(stack, runtime),
+                    ConfigKind::GrafanaDatasources => grafana::datasources(stack),
+                    ConfigKind::GrafanaProviders { dashboards } => grafana::providers(stack, dashboards),
+                    ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, *id),
+                }?;
+                Ok((file.path().to_owned(), contents))
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { contents })
+            .collect::<Result<_, RenderError>>()?;
+        Ok(Self { files })
     }
 
     /// The contents of a config file.
     pub fn get(&self, id: ConfigId) -> &str {
-        &self.contents[id.index()]
+        &self.files[id.index()].1
     }
 
     /// The hash of every file these mounts cover (path and contents, in mount and path order),
     /// which goes on the service so that a changed config recreates its container; `None` when
     /// it mounts none.
-    pub fn hash(&self, stack: &Stack, mounts: &[&ConfigMount]) -> Option<String> {
+    pub fn hash(&self, mounts: &[&ConfigMount]) -> Option<String> {
         if mounts.is_empty() {
             return None;
         }
         let mut hasher = Sha256::new();
         for mount in mounts {
             for id in &mount.files {
-                hasher.update(stack.config_file(*id).path().as_bytes());
+                let (path, contents) = &self.files[id.index()];
+                hasher.update(path.as_bytes());
                 hasher.update([0]);
-                hasher.update(self.get(*id).as_bytes());
+                hasher.update(contents.as_bytes());
                 hasher.update([0]);
             }
         }
@@ -64,9 +69,9 @@ impl Configs {
     }
 
     /// Adds every config file to the tree.
-    pub fn insert_into(&self, stack: &Stack, tree: &mut Rendered) -> Result<(), RenderError> {
-        for (file, contents) in stack.config_files().iter().zip(&self.contents) {
-            tree.insert(file.path(), contents.clone())?;
+    pub fn insert_into(&self, tree: &mut Rendered) -> Result<(), RenderError> {
+        for (path, contents) in &self.files {
+            tree.insert(path.clone(), contents.clone())?;
         }
         Ok(())
     }

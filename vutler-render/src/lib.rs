@@ -44,6 +44,8 @@ use vutler_spec::Stack;
 pub enum RenderError {
     /// A value could not be serialized.
     Serialize(serde_json::Error),
+    /// The YAML emitter failed.
+    Yaml(saphyr::EmitError),
     /// A renderer produced an invalid or duplicate path.
     Path(RenderedPathError),
     /// A template failed (a bug in a template or its context).
@@ -54,6 +56,7 @@ impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RenderError::Serialize(e) => write!(f, "cannot serialize: {e}"),
+            RenderError::Yaml(e) => write!(f, "cannot write YAML: {e}"),
             RenderError::Path(e) => e.fmt(f),
             RenderError::Template(e) => match e.name() {
                 Some(name) => write!(f, "template {name} failed: {e:#}"),
@@ -67,6 +70,7 @@ impl std::error::Error for RenderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RenderError::Serialize(e) => Some(e),
+            RenderError::Yaml(e) => Some(e),
             RenderError::Path(e) => Some(e),
             RenderError::Template(e) => Some(e),
         }
@@ -124,9 +128,9 @@ pub fn header(stack: &Stack) -> String {
 /// (Compose) and the files around them (`.env.example`, the firewall and operations scripts).
 pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     let runtime = Runtime::new(stack);
-    let configs = Configs::render(stack, &runtime)?;
+    let configs = Configs::render(&runtime)?;
     let mut tree = Rendered::new();
-    configs.insert_into(stack, &mut tree)?;
+    configs.insert_into(&mut tree)?;
     compose::render(&runtime, &configs, &mut tree)?;
     env_example::render(&runtime, &mut tree)?;
     ufw::render(stack, &mut tree)?;

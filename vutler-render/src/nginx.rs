@@ -59,10 +59,10 @@ fn nginx_size(size: ByteSize) -> String {
     format!("{n}{unit}")
 }
 
-/// Durations in whole seconds (`3600s`), which every NGINX time directive reads; a duration
-/// under a second is written `1s`, since NGINX reads `0s` as "no timeout".
+/// Durations in seconds (`3600s`), which every NGINX time directive reads; the model keeps the
+/// durations NGINX reads in whole seconds.
 fn nginx_secs(d: Duration) -> String {
-    format!("{}s", d.secs().max(1))
+    format!("{}s", d.secs())
 }
 
 /// The contents of `nginx/nginx.conf`.
@@ -70,17 +70,6 @@ pub fn render(stack: &Stack) -> Result<String, RenderError> {
     let edge = stack.edge();
     let app = edge.upstream.service;
     let sticky = stack.scale_of(app).is_some_and(|s| s.sticky_sessions);
-    let mut metrics_paths: Vec<String> = Vec::new();
-    for job in stack
-        .monitoring()
-        .scrape_jobs
-        .iter()
-        .filter(|j| j.target.service == app)
-    {
-        if !metrics_paths.iter().any(|p| *p == job.path.as_str()) {
-            metrics_paths.push(job.path.to_string());
-        }
-    }
     let tls = stack.tls();
     let mut hsts = format!("max-age={}", tls.hsts.max_age.secs());
     if tls.hsts.include_subdomains {
@@ -96,7 +85,7 @@ pub fn render(stack: &Stack) -> Result<String, RenderError> {
         max_body_size: nginx_size(edge.max_body_size),
         read_timeout: nginx_secs(edge.read_timeout),
         acme_root: edge.acme_root.to_string(),
-        metrics_paths,
+        metrics_paths: edge.metrics_paths.iter().map(ToString::to_string).collect(),
         upstream_note: if sticky {
             "Docker's DNS returns every replica of the service; ip_hash keeps each client on one."
         } else {

@@ -253,7 +253,7 @@ fn health_ctx(runtime: &Runtime<'_>) -> HealthCtx {
         .map(|c| {
             let name = &c.service.name;
             let min = c.replicas;
-            let max = c.scaled_replicas.map_or(min, |scaled| scaled.max(min));
+            let max = c.max_replicas();
             min_total += min;
             max_total += max;
             ServiceCheckCtx {

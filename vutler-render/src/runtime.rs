@@ -98,6 +98,17 @@ pub struct SecretFile<'s> {
     pub variable: &'s Variable,
 }
 
+impl Container<'_> {
+    /// Containers of the service at most: with its scale-out plan (which never runs fewer than
+    /// the service), or without one.
+    pub fn max_replicas(&self) -> u32 {
+        match self.scaled_replicas {
+            Some(scaled) => scaled,
+            None => self.replicas,
+        }
+    }
+}
+
 impl SecretFile<'_> {
     /// The secret's name (`postgres_password`), also its file name.
     pub fn name(&self) -> String {

@@ -10,15 +10,15 @@ use std::borrow::Cow;
 use saphyr::{Mapping, Scalar, Yaml, YamlEmitter};
 use serde::Serialize;
 
+use crate::RenderError;
+
 /// Serializes a value as a YAML document (no `---` line), ending with a newline.
-pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, RenderError> {
     let json = serde_json::to_value(value)?;
     let mut out = String::new();
     let mut emitter = YamlEmitter::new(&mut out);
-    // Writing into a String cannot fail, and every JSON value has a YAML form.
-    if emitter.dump(&convert(&json)).is_err() {
-        return Err(serde::ser::Error::custom("YAML emitter failed"));
-    }
+    // Writing into a String does not fail, and every JSON value has a YAML form.
+    emitter.dump(&convert(&json)).map_err(RenderError::Yaml)?;
     // The emitter opens the document with `---`, which the files do not start with.
     let mut text = match out.strip_prefix("---\n").or_else(|| out.strip_prefix("---")) {
         Some(body) => body.to_owned(),

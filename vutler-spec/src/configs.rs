@@ -109,7 +109,8 @@ pub(crate) fn paths<'a>(dashboards: impl IntoIterator<Item = &'a str>) -> Vec<St
 
 /// The catalogue: the files of [`paths`], each with what it is. `dashboards_folder` is where
 /// Grafana sees the dashboards, known when there are dashboards; `None` when a provider would
-/// be needed and the folder is not known (a problem already reported).
+/// be needed and the folder is not known (a problem already reported), or when the catalogue
+/// would not list the files of [`paths`] (a bug).
 pub(crate) fn catalogue<'a>(
     dashboards: impl IntoIterator<Item = (DashboardId, &'a str)> + Clone,
     dashboards_folder: Option<&AbsolutePath>,
@@ -141,10 +142,12 @@ pub(crate) fn catalogue<'a>(
         ));
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    debug_assert_eq!(
-        files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
-        paths(dashboards.into_iter().map(|(_, n)| n)),
-    );
+    // `config:` mounts hold indices into `paths`: the catalogue must list the same files.
+    let same = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .eq(paths(dashboards.into_iter().map(|(_, n)| n)).iter().map(String::as_str));
+    same.then_some(())?;
     Some(files)
 }
 

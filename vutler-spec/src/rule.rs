@@ -102,7 +102,8 @@ rules! {
     Duplicate = "duplicate", Error,
         "Two entries share a name, uid, target or value that must be unique.",
         "Port names of a service, alert names, Grafana uids, mount targets, container names, \
-         dependencies and routed severities are each unique. Rename or remove one of them.";
+         dependencies, routed severities and the variables of a container's environment \
+         (`file_env` names included) are each unique. Rename or remove one of them.";
     /// A value outside its strict grammar.
     Grammar = "grammar", Error,
         "A value does not follow its strict grammar.",
@@ -120,7 +121,8 @@ rules! {
     OutOfRange = "out-of-range", Error,
         "A number is outside the range its field accepts.",
         "Ports are 1 to 65535, replicas, healthcheck retries and kept log files at least 1, a \
-         disk usage limit 1 to 99 percent, and a cost range's `max` at least its `min`.";
+         scale-out plan at least the service's own replicas, a disk usage limit 1 to 99 percent, \
+         and a cost range's `max` at least its `min`.";
     /// Exactly one of several keys is needed.
     ExactlyOneOf = "exactly-one-of", Error,
         "A value needs exactly one of several keys.",
@@ -135,7 +137,8 @@ rules! {
     Unit = "unit", Error,
         "A size, duration or CPU count cannot be read.",
         "Units are parsed once: CPUs as `0.5` or `2`, sizes as `512MB` or `4GB`, durations as \
-         `30s`, `5m`, `26h` or `30d`; backup retentions are whole days.";
+         `30s`, `5m`, `26h` or `30d`; backup retentions are whole days, and the timeouts NGINX \
+         reads whole seconds.";
     /// A fraction where text is meant.
     FloatAsText = "float-as-text", Error,
         "A number with a fraction is used as text.",

@@ -681,14 +681,19 @@ pub struct ConfigMount {
 }
 
 impl ConfigMount {
-    /// Where the container sees a file of the rendered tree, when the mount covers it.
-    pub fn container_path(&self, file: &str) -> Option<AbsolutePath> {
+    /// Where the container sees a file of the catalogue, when the mount covers it.
+    pub fn container_path(&self, file: &ConfigFile) -> Option<AbsolutePath> {
+        self.container_path_of(file.path())
+    }
+
+    /// Where the container sees a path of the rendered tree, when the mount covers it.
+    pub(crate) fn container_path_of(&self, file: &str) -> Option<AbsolutePath> {
         let rest = if file == self.source.as_str() {
             ""
         } else {
             file.strip_prefix(self.source.as_str())?.strip_prefix('/')?
         };
-        Some(self.target.join(rest))
+        self.target.join(rest)
     }
 }
 
@@ -760,10 +765,13 @@ pub struct Edge {
     pub upstream: PortRef,
     /// Largest request body.
     pub max_body_size: ByteSize,
-    /// Idle timeout of proxied connections.
+    /// Idle timeout of proxied connections (whole seconds, at least 60).
     pub read_timeout: Duration,
     /// Folder of ACME challenge files in the proxy.
     pub acme_root: AbsolutePath,
+    /// Paths of the app the proxy answers 404 on, because only Prometheus reads them: the
+    /// paths of the scrape jobs of the app, or `/metrics` (the usual one) when none scrapes it.
+    pub metrics_paths: Vec<UrlPath>,
 }
 
 /// A TLS protocol version.
@@ -797,7 +805,7 @@ pub struct Tls {
     pub prefer_server_ciphers: bool,
     /// Shared session cache size.
     pub session_cache: ByteSize,
-    /// Session lifetime.
+    /// Session lifetime (whole seconds).
     pub session_timeout: Duration,
     /// OCSP stapling (never with a self-signed certificate).
     pub stapling: bool,
@@ -811,7 +819,7 @@ pub struct Tls {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Hsts {
-    /// `max-age`.
+    /// `max-age` (whole seconds).
     pub max_age: Duration,
     /// `includeSubDomains`.
     pub include_subdomains: bool,

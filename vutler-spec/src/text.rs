@@ -193,16 +193,14 @@ text_type!(
 );
 
 impl AbsolutePath {
-    /// The path of `relative` (a rendered tree path, or a part of one) under this folder.
-    pub(crate) fn join(&self, relative: &str) -> AbsolutePath {
-        // A tree path follows a narrower grammar than an absolute path's segments.
-        debug_assert!(
-            relative.is_empty() || grammar::tree_path(relative).is_ok(),
-            "{relative}"
-        );
+    /// The path of `relative` (a rendered tree path, or a part of one) under this folder; `None`
+    /// when `relative` is not a tree path (whose grammar is narrower than a path's segments).
+    pub(crate) fn join(&self, relative: &str) -> Option<AbsolutePath> {
         match relative {
-            "" => self.clone(),
-            rest => AbsolutePath(format!("{}/{rest}", self.0.trim_end_matches('/'))),
+            "" => Some(self.clone()),
+            rest => grammar::tree_path(rest)
+                .ok()
+                .map(|()| AbsolutePath(format!("{}/{rest}", self.0.trim_end_matches('/')))),
         }
     }
 
@@ -287,12 +285,18 @@ mod tests {
     #[test]
     fn container_paths_join_and_split() {
         let dir = AbsolutePath::parse("/etc/grafana").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(dir.join("dashboards"), "/etc/grafana/dashboards");
-        assert_eq!(dir.join(""), "/etc/grafana");
-        assert_eq!(dir.join("a/b.json").parent(), "/etc/grafana/a");
+        let join = |rest: &str| dir.join(rest).map(String::from);
+        assert_eq!(join("dashboards").as_deref(), Some("/etc/grafana/dashboards"));
+        assert_eq!(join("").as_deref(), Some("/etc/grafana"));
+        let parent = dir.join("a/b.json").map(|p| p.parent().to_string());
+        assert_eq!(parent.as_deref(), Some("/etc/grafana/a"));
         assert_eq!(dir.parent(), "/etc");
         assert_eq!(dir.parent().parent(), "/");
-        assert_eq!(dir.join("x.yml").file_name(), "x.yml");
+        let name = dir.join("x.yml").map(|p| p.file_name().to_owned());
+        assert_eq!(name.as_deref(), Some("x.yml"));
+        // Nothing outside a tree path's grammar gets in.
+        assert_eq!(join("x;\nreturn 200"), None);
+        assert_eq!(join("../etc"), None);
     }
 
     #[test]

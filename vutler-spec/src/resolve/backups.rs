@@ -13,7 +13,7 @@ use crate::raw::{BackupMethod, RawBackupJob, RawMount, VolumeKind};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{AbsolutePath, Name, OneLine, S3Url, UrlPath};
-use crate::units::Schedule;
+use crate::units::{Duration, Schedule};
 
 use super::variables::secret_ref;
 use super::{Cx, all};
@@ -122,23 +122,11 @@ fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<B
             )
         })
         .ok();
+    // Retention is counted in days: the scripts prune by the age of a backup's name.
     let retention_days = cx
         .duration(p.key("retention"), &j.retention)
-        .and_then(|r| match r.whole_days() {
-            Some(0) => {
-                cx.out_of_range(p.key("retention"), "retention must be at least 1 day");
-                None
-            }
-            Some(days) => Some(days),
-            None => {
-                cx.error(
-                    Rule::Unit,
-                    p.key("retention"),
-                    format!("retention is counted in whole days, found {r}"),
-                );
-                None
-            }
-        });
+        .and_then(|r| cx.whole(p.key("retention"), r, Duration::from_millis(86_400_000), "days"))
+        .and_then(Duration::whole_days);
     // With the fields checked, each method finds what it reads.
     (fields && mounted).then_some(())?;
     let (user, password, api, database) = (user?, password?, api?, database?);

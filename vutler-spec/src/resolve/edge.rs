@@ -11,13 +11,16 @@ use crate::path::SpecPath;
 use crate::raw::{CertificateSource, Condition, RawFirewallRule, RawTls};
 use crate::rule::Rule;
 use crate::stack::*;
-use crate::text::{AbsolutePath, Cipher, FileName, HostPath, Name};
+use crate::text::{AbsolutePath, Cipher, FileName, HostPath, Name, UrlPath};
 use crate::units::Duration;
 
 use super::{Cx, all};
 
 /// Smallest proxy read timeout that keeps idle WebSockets open (seed 9.2).
 const MIN_READ_TIMEOUT: Duration = Duration::from_millis(60_000);
+
+/// The metrics path the proxy hides when no scrape job says which one the app serves.
+const DEFAULT_METRICS_PATH: &str = "/metrics";
 
 /// The edge, TLS and firewall parts, after checking what they say about the services.
 pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edge>, Option<Tls>, Option<Firewall>) {
@@ -29,7 +32,7 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
         .service_ref(p.key("upstream"), &e.upstream)
         .and_then(|s| cx.port_ref(p.key("upstream_port"), s, &e.upstream_port));
     let max_body_size = cx.size(p.key("max_body_size"), &e.max_body_size);
-    let read_timeout = cx.duration(p.key("read_timeout"), &e.read_timeout).filter(|t| {
+    let read_timeout = cx.seconds(p.key("read_timeout"), &e.read_timeout).filter(|t| {
         let ok = *t >= MIN_READ_TIMEOUT;
         if !ok {
             cx.error(
@@ -41,16 +44,26 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
         ok
     });
     let acme_root = cx.text(p.key("acme_root"), &e.acme_root, AbsolutePath::parse);
+    // Reported with the scrape jobs when one is not a path.
+    let mut metrics_paths: Vec<UrlPath> = Vec::new();
+    for job in raw.monitoring.scrape_jobs.values().filter(|j| j.service == e.upstream) {
+        if let Ok(path) = UrlPath::parse(&job.path)
+            && !metrics_paths.contains(&path)
+        {
+            metrics_paths.push(path);
+        }
+    }
+    if metrics_paths.is_empty() {
+        metrics_paths.extend(UrlPath::parse(DEFAULT_METRICS_PATH).ok());
+    }
     let tls = tls(cx, &raw.tls);
     let firewall = firewall(cx);
 
-    let mut ok = true;
-    if let Some(firewall) = &firewall {
-        ok &= public_ports(cx, services, firewall);
-    }
-    if let (Some(proxy), Some(tls)) = (proxy.and_then(|id| services[id.0].as_ref()), &tls) {
+    // These read the raw firewall and certificate, so that a mistake there does not hide them.
+    let mut ok = public_ports(cx, services);
+    if let Some(proxy) = proxy.and_then(|id| services[id.0].as_ref()) {
         let upstream = upstream.and_then(|u| services[u.service.0].as_ref());
-        ok &= check_proxy(cx, proxy, upstream, tls);
+        ok &= check_proxy(cx, proxy, upstream);
     }
     let edge = match (proxy, upstream, max_body_size, read_timeout, acme_root) {
         (Some(proxy), Some(upstream), Some(max_body_size), Some(read_timeout), Some(acme_root)) if ok => Some(Edge {
@@ -59,6 +72,7 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
             max_body_size,
             read_timeout,
             acme_root,
+            metrics_paths,
         }),
         _ => None,
     };
@@ -118,8 +132,8 @@ fn tls(cx: &mut Cx<'_>, t: &RawTls) -> Option<Tls> {
         ok = false;
     }
     let session_cache = cx.size(p.key("session_cache"), &t.session_cache);
-    let session_timeout = cx.duration(p.key("session_timeout"), &t.session_timeout);
-    let max_age = cx.duration(p.key("hsts").key("max_age"), &t.hsts.max_age);
+    let session_timeout = cx.seconds(p.key("session_timeout"), &t.session_timeout);
+    let max_age = cx.seconds(p.key("hsts").key("max_age"), &t.hsts.max_age);
     ok.then_some(())?;
     Some(Tls {
         protocols,
@@ -183,9 +197,10 @@ fn firewall(cx: &mut Cx<'_>) -> Option<Firewall> {
 }
 
 /// Docker publishes ports past ufw: only the proxy listens publicly, on ports the firewall opens.
-fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>], firewall: &Firewall) -> bool {
+fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>]) -> bool {
     let raw = cx.raw;
     let proxy = raw.edge.proxy.as_str();
+    let allow = &raw.firewall.allow;
     let mut ok = true;
     for s in services.iter().flatten() {
         for (i, port) in s.ports.iter().enumerate() {
@@ -204,11 +219,7 @@ fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>], firewall: &Firewa
                     "remove `host_ip` to bind 127.0.0.1, or stop publishing the port (Docker bypasses ufw)",
                 );
                 ok = false;
-            } else if !firewall
-                .allow
-                .iter()
-                .any(|r| r.port == publ.port && r.protocol == port.protocol)
-            {
+            } else if !allow.iter().any(|r| r.port == publ.port && r.protocol == port.protocol) {
                 cx.error_help(
                     Rule::PublicPortNotAllowed,
                     at.key("published"),
@@ -227,7 +238,7 @@ fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>], firewall: &Firewa
 
 /// What NGINX needs of its own service: the upstream on a shared network and started first,
 /// ports 80 and 443, the certificate folder and the ACME webroot mounted.
-fn check_proxy(cx: &mut Cx<'_>, proxy: &Service, upstream: Option<&Service>, tls: &Tls) -> bool {
+fn check_proxy(cx: &mut Cx<'_>, proxy: &Service, upstream: Option<&Service>) -> bool {
     let raw = cx.raw;
     let e = &raw.edge;
     let name = proxy.name.as_str();
@@ -268,11 +279,11 @@ fn check_proxy(cx: &mut Cx<'_>, proxy: &Service, upstream: Option<&Service>, tls
             ok = false;
         }
     }
-    let c = &tls.certificate;
-    let mounted = proxy
-        .mounts
-        .iter()
-        .any(|m| matches!(m, Mount::Bind { source, target, .. } if *source == c.host_dir && *target == c.mount_dir));
+    let c = &raw.tls.certificate;
+    let mounted = proxy.mounts.iter().any(|m| {
+        matches!(m, Mount::Bind { source, target, .. }
+            if *source == c.host_dir.as_str() && *target == c.mount_dir.as_str())
+    });
     if !mounted {
         cx.error_help(
             Rule::CertificateNotMounted,

@@ -235,6 +235,21 @@ impl<'r> Cx<'r> {
         self.unit(path, Duration::parse(text))
     }
 
+    /// A duration a consumer reads in whole seconds (NGINX): `unit` when it has a fraction.
+    pub(crate) fn seconds(&mut self, path: SpecPath, text: &str) -> Option<Duration> {
+        self.duration(path.clone(), text)
+            .and_then(|d| self.whole(path, d, Duration::from_millis(1000), "seconds"))
+    }
+
+    /// A duration counted in whole `unit`s (`unit`), e.g. days of backup retention.
+    pub(crate) fn whole(&mut self, path: SpecPath, d: Duration, unit: Duration, name: &str) -> Option<Duration> {
+        if d.millis() % unit.millis() == 0 {
+            return Some(d);
+        }
+        self.error(Rule::Unit, path, format!("{d} is not a whole number of {name}"));
+        None
+    }
+
     pub(crate) fn duration_opt(&mut self, path: SpecPath, text: Option<&String>) -> Option<Option<Duration>> {
         match text {
             None => Some(None),

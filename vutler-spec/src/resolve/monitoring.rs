@@ -69,21 +69,21 @@ fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -
     )?;
     let name = cx.service_name(service);
     let sp = SpecPath::top("services").key(name);
-    if raw.services[service.0].command.is_some() {
+    let own_command = raw.services[service.0].command.is_some();
+    if own_command {
         cx.error_help(
             Rule::PrometheusCommand,
             sp.key("command"),
             "the Prometheus command line is rendered from `monitoring` (configuration, retention)",
             "remove `command`; set `monitoring.retention` instead",
         );
-        return None;
     }
     // Its own problems are reported with the service.
     let s = services[service.0].as_ref()?;
     let seen = |path: &str| -> Option<AbsolutePath> {
         let i = paths.iter().position(|p| p == path)?;
         s.mounts.iter().find_map(|m| match m {
-            Mount::Config(c) if c.files.iter().any(|id| id.0 == i) => c.container_path(path),
+            Mount::Config(c) if c.files.iter().any(|id| id.0 == i) => c.container_path_of(path),
             _ => None,
         })
     };
@@ -94,7 +94,7 @@ fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -
         .next()
         .unwrap_or(configs::PROMETHEUS_RULES);
     let config_path = match (config, rules) {
-        (Some(config), Some(rules)) if rules == config.parent().join(rules_name) => Some(config),
+        (Some(config), Some(rules)) if Some(&rules) == config.parent().join(rules_name).as_ref() => Some(config),
         (config, _) => {
             let help = match config {
                 None => format!(
@@ -103,9 +103,9 @@ fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -
                     configs::PROMETHEUS_RULES
                 ),
                 Some(config) => format!(
-                    "the configuration loads `{rules_name}` beside it: mount {} at {}",
+                    "the configuration loads `{rules_name}` beside it: mount {} at {}/{rules_name}",
                     configs::PROMETHEUS_RULES,
-                    config.parent().join(rules_name)
+                    config.parent().as_str().trim_end_matches('/')
                 ),
             };
             cx.error_help(
@@ -140,6 +140,7 @@ fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -
             None
         }
     };
+    (!own_command).then_some(())?;
     Some(Prometheus {
         service,
         config_path: config_path?,
@@ -432,7 +433,7 @@ fn dashboards_folder(cx: &mut Cx<'_>, grafana: &Service) -> Option<AbsolutePath>
                 Some(rest) => rest.strip_prefix('/')?,
                 None => return None,
             };
-            Some(c.target.join(rest))
+            c.target.join(rest)
         }
         _ => None,
     });

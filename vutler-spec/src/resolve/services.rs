@@ -13,7 +13,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::configs;
 use crate::grammar;
 use crate::path::SpecPath;
-use crate::raw::{RawDependsOn, RawHealthcheck, RawLogging, RawMount, RawPort, RawResources, RawService, Restart};
+use crate::raw::{
+    RawDependsOn, RawEnvValue, RawHealthcheck, RawLogging, RawMount, RawPort, RawResources, RawSecretRef, RawService,
+    Restart,
+};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{AbsolutePath, HostPath, Image, ImageError, Name, OneLine, TreePath};
@@ -90,6 +93,7 @@ fn service(
         .environment
         .iter()
         .map(|(key, value)| env_var(cx, p.key("environment").key(key), key, value)));
+    let file_envs = file_envs(cx, &p, s);
 
     let ports_path = p.key("ports");
     cx.unique(&ports_path, s.ports.iter().map(|x| x.name.as_str()), "port");
@@ -169,7 +173,7 @@ fn service(
     };
     let restart = s.restart.or(raw.defaults.restart).unwrap_or(Restart::UnlessStopped);
 
-    unique_targets.then_some(())?;
+    (unique_targets && file_envs).then_some(())?;
     Some(Service {
         id,
         name: service_name?,
@@ -190,6 +194,30 @@ fn service(
         logging: logging?,
         critical: s.critical,
     })
+}
+
+/// A secret read from a file is passed under its `file_env` name, which must not be another
+/// variable of the environment (Compose would keep only one of them).
+fn file_envs(cx: &mut Cx<'_>, p: &SpecPath, s: &RawService) -> bool {
+    let mut ok = true;
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for (key, value) in &s.environment {
+        let RawEnvValue::Secret(RawSecretRef {
+            file_env: Some(file), ..
+        }) = value
+        else {
+            continue;
+        };
+        let at = p.key("environment").key(key).key("file_env");
+        if s.environment.contains_key(file) {
+            cx.duplicate(at, format!("`{file}` is also a variable of this environment"));
+            ok = false;
+        } else if let Some(first) = seen.insert(file, key) {
+            cx.duplicate(at, format!("`{file}` is also the file variable of `{first}`"));
+            ok = false;
+        }
+    }
+    ok
 }
 
 fn image(cx: &mut Cx<'_>, path: SpecPath, text: &str) -> Option<Image> {
@@ -364,7 +392,7 @@ fn depends_on(cx: &mut Cx<'_>, p: &SpecPath, name: &str, list: &[RawDependsOn]) 
             return None;
         }
         if raw.services.contains_key(service) && service == name {
-            cx.error(Rule::DependsOnCycle, dp, format!("`{name}` depends on itself"));
+            cx.error(Rule::DependsOnCycle, dp, format!("depends_on cycle: {name} -> {name}"));
             return None;
         }
         let service = cx.service_ref(dp, service)?;
@@ -423,7 +451,20 @@ pub(super) fn scaling(cx: &mut Cx<'_>) -> Option<Vec<ScalePlan>> {
     let p = SpecPath::top("scaling");
     all(raw.scaling.iter().map(|(name, s)| {
         let service = cx.service_ref(p.key(name), name);
-        let replicas = cx.at_least_one(p.key(name).key("replicas"), "replicas", s.replicas);
+        let base = raw.services.get(name).and_then(|s| s.replicas).unwrap_or(1);
+        let replicas = cx
+            .at_least_one(p.key(name).key("replicas"), "replicas", s.replicas)
+            .filter(|n| {
+                // A scale-out plan adds replicas: the health check expects at least the base.
+                let ok = *n >= base;
+                if !ok {
+                    cx.out_of_range(
+                        p.key(name).key("replicas"),
+                        format!("the scale-out plan runs {n} replicas, fewer than the {base} of services.{name}"),
+                    );
+                }
+                ok
+            });
         Some(ScalePlan {
             service: service?,
             replicas: replicas?,

@@ -145,12 +145,27 @@ pub(super) fn env_var(cx: &mut Cx<'_>, path: SpecPath, key: &str, value: &RawEnv
 /// Text with `${VAR}` references to plain variables, the spec's own filled in.
 fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -> Option<Text> {
     let raw = cx.raw;
+    let text = scalar.to_string();
+    // A literal in a secret-looking key is refused before anything else is said about it, so
+    // that no other message quotes the value. Only `${VAR}` references of plain variables
+    // (`${PROJECT}`-style builtins are filled in, so they still make a literal) keep it text.
+    if grammar::secret_looking_key(key) && !text.is_empty() {
+        let literal = Template::parse(&text).map_or(true, |t| t.variables().all(|v| BUILTIN_VARIABLES.contains(&v)));
+        if literal {
+            cx.error_help(
+                Rule::SecretLiteral,
+                path.clone(),
+                format!("`{key}` looks like a secret but is given as a literal value"),
+                format!("declare a secret variable and write `{key}: {{ secret: VAR }}`"),
+            );
+            return None;
+        }
+    }
     let mut ok = true;
     if let RawScalar::Float(_) = scalar {
         cx.float_as_text(path.clone());
         ok = false;
     }
-    let text = scalar.to_string();
     ok &= cx.text(path.clone(), &text, OneLine::parse).is_some();
     // The parser says what is wrong with the reference (`grammar`).
     let template = Template::parse(&text)
@@ -185,17 +200,6 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -
     let template = template
         .substitute("DOMAIN", &raw.domain)
         .substitute("PROJECT", &raw.project);
-    // Checked once the spec's own values are in: a literal with `${PROJECT}` in it is still a
-    // literal.
-    if template.variables().next().is_none() && grammar::secret_looking_key(key) && !text.is_empty() {
-        cx.error_help(
-            Rule::SecretLiteral,
-            path.clone(),
-            format!("`{key}` looks like a secret but is given as a literal value"),
-            format!("declare a secret variable and write `{key}: {{ secret: VAR }}`"),
-        );
-        ok = false;
-    }
     ok.then_some(())?;
     let parts = template
         .parts()
