@@ -29,6 +29,9 @@ struct NginxCtx {
     /// The app's metrics paths, which only Prometheus on the internal network may read.
     metrics_paths: Vec<String>,
     upstream_note: &'static str,
+    /// Whether the NGINX deployed switches HTTP/2 on with `http2 on;` (1.25.1 and later).
+    http2_directive: bool,
+    nginx_version: String,
     upstream: UpstreamCtx,
     tls: TlsCtx,
 }
@@ -91,6 +94,8 @@ pub fn render(stack: &Stack) -> Result<String, RenderError> {
         } else {
             "One server; Docker's DNS would return every replica if the service were scaled."
         },
+        http2_directive: edge.nginx.has_http2_directive(),
+        nginx_version: edge.nginx.to_string(),
         upstream: UpstreamCtx {
             name: format!("{}_backend", app_name.replace('-', "_")),
             ip_hash: sticky,

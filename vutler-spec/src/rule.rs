@@ -293,9 +293,16 @@ rules! {
          NGINX). List them in `tls.ciphers`, or offer TLSv1.3 only.";
     /// OCSP stapling with a self-signed certificate.
     TlsStapling = "tls-stapling", Error,
-        "OCSP stapling is on with a self-signed certificate.",
-        "Stapling needs a CA's OCSP responder, which a self-signed certificate does not have. \
-         Set `stapling: false` for this environment.";
+        "OCSP stapling is on for a certificate whose issuer has no OCSP responder.",
+        "Stapling sends the CA's OCSP answer along with the certificate. A self-signed \
+         certificate has no responder, and Let's Encrypt ended OCSP in 2025 (its certificates no \
+         longer name a responder), so NGINX would only log warnings. Set `stapling: false`.";
+    /// A proxy image whose tag does not say the NGINX version.
+    ProxyVersion = "proxy-version", Error,
+        "The proxy's image tag does not start with the NGINX version.",
+        "The NGINX configuration is written in the syntax of the version deployed (`http2 on;` \
+         from 1.25, `listen 443 ssl http2` before), read from the proxy's image tag. Pin a tag \
+         that starts with the version, e.g. `nginx:1.27-alpine`.";
     /// A port both allowed and denied.
     FirewallConflict = "firewall-conflict", Error,
         "The firewall both allows and denies a port.",

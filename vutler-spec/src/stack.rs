@@ -761,6 +761,9 @@ pub struct Logging {
 pub struct Edge {
     /// Proxy service.
     pub proxy: ServiceId,
+    /// The NGINX version the proxy runs (from its image tag), whose syntax its configuration
+    /// is written in.
+    pub nginx: NginxVersion,
     /// The app's port requests are forwarded to.
     pub upstream: PortRef,
     /// Largest request body.
@@ -772,6 +775,49 @@ pub struct Edge {
     /// Paths of the app the proxy answers 404 on, because only Prometheus reads them: the
     /// paths of the scrape jobs of the app, or `/metrics` (the usual one) when none scrapes it.
     pub metrics_paths: Vec<UrlPath>,
+}
+
+/// An NGINX version (`1.27`, `1.27.3`) as an image tag pins it; a tag without the patch level
+/// follows the newest patch of its minor version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NginxVersion {
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+    /// Patch level, when the tag pins one.
+    pub patch: Option<u32>,
+}
+
+impl NginxVersion {
+    /// The version an image tag starts with: `1.27-alpine`, `1.27.3`, `1.27`.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let end = tag.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(tag.len());
+        let mut numbers = tag[..end].split('.').map(str::parse::<u32>);
+        let major = numbers.next()?.ok()?;
+        let minor = numbers.next()?.ok()?;
+        let patch = numbers.next().transpose().ok()?;
+        Some(Self { major, minor, patch })
+    }
+
+    /// Whether HTTP/2 is switched on by its own directive (`http2 on;`, from NGINX 1.25.1)
+    /// rather than as a `listen` parameter (deprecated since).
+    pub fn has_http2_directive(self) -> bool {
+        match (self.major, self.minor, self.patch) {
+            (1, 25, Some(0)) => false,
+            (major, minor, _) => (major, minor) >= (1, 25),
+        }
+    }
+}
+
+impl std::fmt::Display for NginxVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)?;
+        match self.patch {
+            Some(patch) => write!(f, ".{patch}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A TLS protocol version.
@@ -1239,4 +1285,22 @@ pub struct ScalePlan {
     pub replicas: u32,
     /// Sticky sessions.
     pub sticky_sessions: bool,
+}
+
+#[cfg(test)]
+mod nginx_version_tests {
+    use super::NginxVersion;
+
+    #[test]
+    fn versions_come_from_image_tags() {
+        let v = |tag: &str| NginxVersion::from_tag(tag);
+        assert_eq!(v("1.27-alpine").map(|v| v.to_string()).as_deref(), Some("1.27"));
+        assert_eq!(v("1.22.1").map(|v| v.to_string()).as_deref(), Some("1.22.1"));
+        assert_eq!(v("mainline-alpine"), None);
+        assert_eq!(v("1-alpine"), None);
+        assert_eq!(v("1..2"), None);
+        let http2 = |tag: &str| v(tag).is_some_and(NginxVersion::has_http2_directive);
+        assert!(http2("1.27-alpine") && http2("1.25") && http2("1.25.1") && http2("2.0"));
+        assert!(!http2("1.25.0") && !http2("1.24.0") && !http2("1.22.1"));
+    }
 }

@@ -17,6 +17,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+mod local;
+mod run_nginx;
 mod validate;
 
 fn main() -> ExitCode {
@@ -96,10 +98,11 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
     let results = [
         ("docker-compose config", validate::compose(&golden)?),
         ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
-        ("nginx -t", validate::nginx(&golden)?),
+        ("nginx -t", validate::nginx(root)?),
         ("shellcheck", validate::shellcheck(&golden)?),
         ("promtool", validate::promtool(&golden, &root.join("xtask/promtool"))?),
         ("amtool", validate::amtool(&golden)?),
+        ("NGINX running each environment", run_nginx::check(root)?),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -269,7 +272,7 @@ mod tests {
 
     #[test]
     fn nginx_accepts_every_golden_nginx_config() {
-        report("nginx -t", validate::nginx(&root().join("golden")));
+        report("nginx -t", validate::nginx(&root()));
     }
 
     #[test]
@@ -283,6 +286,11 @@ mod tests {
             "promtool",
             validate::promtool(&root().join("golden"), &root().join("xtask/promtool")),
         );
+    }
+
+    #[test]
+    fn nginx_serves_every_environment_as_the_model_says() {
+        report("NGINX running each environment", run_nginx::check(&root()));
     }
 
     #[test]

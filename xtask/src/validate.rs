@@ -6,7 +6,8 @@
 //! - the Compose specification's JSON schema (from `../shared/schemas/`, where CI has it), for
 //!   the keys Compose v2 reads and v1 does not know;
 //! - `nginx -t` on every NGINX config, with throwaway certificates at the paths it reads and its
-//!   upstream names resolvable, in a private mount namespace (so nothing on the machine changes);
+//!   upstream names resolvable, in a private mount namespace (so nothing on the machine changes),
+//!   rendered for the local NGINX version (see `local.rs`);
 //! - `shellcheck` on every rendered shell script, which must report nothing;
 //! - `promtool check config` (which loads the rules too) and `promtool check rules` on every
 //!   Prometheus file, `promtool test rules` on the rule unit tests in `xtask/promtool/`, and
@@ -46,7 +47,7 @@ fn first_missing<'a>(tools: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Skips (or, when validators are required, fails) unless every tool is installed.
-fn require(tools: &[&str]) -> anyhow::Result<Option<Outcome>> {
+pub(crate) fn require(tools: &[&str]) -> anyhow::Result<Option<Outcome>> {
     match first_missing(tools) {
         Some(tool) => absent(format!("{tool} is not installed")).map(Some),
         None => Ok(None),
@@ -54,7 +55,7 @@ fn require(tools: &[&str]) -> anyhow::Result<Option<Outcome>> {
 }
 
 /// A tool that is absent: a skip, or an error when validators are required.
-fn absent(what: String) -> anyhow::Result<Outcome> {
+pub(crate) fn absent(what: String) -> anyhow::Result<Outcome> {
     if required() {
         bail!("{what}, and {REQUIRE_VAR}=1: run .ci/install-validators");
     }
@@ -190,15 +191,28 @@ fn directive_values<'a>(conf: &'a str, directive: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// `nginx -t` on every golden NGINX config.
-pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
+/// `nginx -t` on every golden NGINX config, as rendered for the local NGINX (see
+/// [`crate::local`]: the golden file but for how HTTP/2 is switched on).
+pub fn nginx(root: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["nginx", "openssl", "unshare"])? {
         return Ok(skip);
     }
+    let version = crate::local::nginx_version()?;
+    let golden = root.join("golden");
+    let work = std::env::temp_dir().join(format!("vutler-nginx-t-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut checks = 0;
-    for dir in env_dirs(golden)? {
-        let path = dir.join("nginx/nginx.conf");
-        let conf = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    for dir in env_dirs(&golden)? {
+        let env = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let golden_path = dir.join("nginx/nginx.conf");
+        let golden_conf =
+            std::fs::read_to_string(&golden_path).with_context(|| format!("reading {}", golden_path.display()))?;
+        let stack = crate::local::stack_for_nginx(&root.join("specs"), &env, version)?;
+        let conf = vutler_render::nginx::render(&stack)?;
+        crate::local::differs_only_in_http2(&golden_conf, &conf)
+            .with_context(|| format!("{}", golden_path.display()))?;
+        let path = work.join(format!("{env}.conf"));
+        std::fs::write(&path, &conf).with_context(|| format!("writing {}", path.display()))?;
         // Certificates live under /etc/nginx in the specs; elsewhere this check would have to
         // touch the machine, so it refuses.
         let mut certs = Vec::new();
@@ -209,7 +223,7 @@ pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
             let (Some(cert), Some(key)) = (cert.strip_prefix("/etc/nginx/"), key.strip_prefix("/etc/nginx/")) else {
                 bail!(
                     "{}: certificates outside /etc/nginx ({cert}, {key}) cannot be faked for nginx -t",
-                    path.display()
+                    golden_path.display()
                 );
             };
             certs.push(format!("{cert},{key}"));
@@ -233,10 +247,14 @@ pub fn nginx(golden: &Path) -> anyhow::Result<Outcome> {
                     stderr.trim()
                 ));
             }
-            bail!("nginx -t rejects {}:\n{stderr}", path.display());
+            bail!(
+                "nginx -t (NGINX {version}) rejects {} as rendered for it:\n{stderr}",
+                golden_path.display()
+            );
         }
         checks += 1;
     }
+    let _ = std::fs::remove_dir_all(&work);
     Ok(Outcome::Passed(checks))
 }
 

@@ -5,7 +5,9 @@
 //! only the proxy listens publicly and only on ports the firewall opens), `proxy-network`,
 //! `proxy-ports` (80 and 443), `proxy-waits` (for a healthy upstream), `certificate-not-mounted`,
 //! `acme-root-not-mounted`, `read-timeout` (WebSockets), `tls-protocol`, `tls-ciphers`,
-//! `tls-stapling` and `firewall-conflict`.
+//! `tls-stapling` (only with an issuer that has an OCSP responder), `proxy-version` (the proxy's
+//! image tag says the NGINX version, whose syntax the configuration is written in) and
+//! `firewall-conflict`.
 
 use crate::path::SpecPath;
 use crate::raw::{CertificateSource, Condition, RawFirewallRule, RawTls};
@@ -61,19 +63,35 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
 
     // These read the raw firewall and certificate, so that a mistake there does not hide them.
     let mut ok = public_ports(cx, services);
+    let mut nginx = None;
     if let Some(proxy) = proxy.and_then(|id| services[id.0].as_ref()) {
         let upstream = upstream.and_then(|u| services[u.service.0].as_ref());
         ok &= check_proxy(cx, proxy, upstream);
+        nginx = NginxVersion::from_tag(proxy.image.tag());
+        if nginx.is_none() {
+            cx.error_help(
+                Rule::ProxyVersion,
+                SpecPath::top("services").key(&proxy.name).key("image"),
+                format!(
+                    "the tag of `{}` does not say which NGINX version runs: the configuration's syntax depends on it",
+                    proxy.image
+                ),
+                "pin a tag that starts with the version, e.g. nginx:1.27-alpine",
+            );
+        }
     }
-    let edge = match (proxy, upstream, max_body_size, read_timeout, acme_root) {
-        (Some(proxy), Some(upstream), Some(max_body_size), Some(read_timeout), Some(acme_root)) if ok => Some(Edge {
-            proxy,
-            upstream,
-            max_body_size,
-            read_timeout,
-            acme_root,
-            metrics_paths,
-        }),
+    let edge = match (proxy, upstream, max_body_size, read_timeout, acme_root, nginx) {
+        (Some(proxy), Some(upstream), Some(max_body_size), Some(read_timeout), Some(acme_root), Some(nginx)) if ok => {
+            Some(Edge {
+                proxy,
+                nginx,
+                upstream,
+                max_body_size,
+                read_timeout,
+                acme_root,
+                metrics_paths,
+            })
+        }
         _ => None,
     };
     (edge, tls, firewall)
@@ -122,12 +140,16 @@ fn tls(cx: &mut Cx<'_>, t: &RawTls) -> Option<Tls> {
     let mount_dir = cx.text(cp.key("mount_dir"), &c.mount_dir, AbsolutePath::parse);
     let cert_file = cx.text(cp.key("cert_file"), &c.cert_file, FileName::parse);
     let key_file = cx.text(cp.key("key_file"), &c.key_file, FileName::parse);
-    if t.stapling && c.source == CertificateSource::SelfSigned {
+    if t.stapling {
+        let issuer = match c.source {
+            CertificateSource::SelfSigned => "a self-signed certificate has no OCSP responder",
+            CertificateSource::Letsencrypt => "Let's Encrypt ended OCSP in 2025",
+        };
         cx.error_help(
             Rule::TlsStapling,
             p.key("stapling"),
-            "OCSP stapling needs a CA-issued certificate, not a self-signed one",
-            "set `stapling: false` for this environment",
+            format!("OCSP stapling has nothing to staple: {issuer}"),
+            "set `stapling: false`",
         );
         ok = false;
     }
