@@ -14,10 +14,7 @@ use crate::configs::Configs;
 use crate::runtime::{Container, EnvSource, Runtime, SecretFile};
 use crate::{RenderError, Rendered, header, host_address, short_size, yaml};
 
-/// Path of the Compose file in the rendered tree.
-pub const COMPOSE_FILE: &str = "docker-compose.yml";
-/// Path of the scale-out overlay.
-pub const SCALE_FILE: &str = "docker-compose.scale.yml";
+pub use crate::{COMPOSE_FILE, SCALE_FILE};
 /// Label carrying the hash of every config file mounted into a service.
 pub const CONFIG_HASH_LABEL: &str = "vutler.config-hash";
 
@@ -180,7 +177,9 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
             volumes: IndexMap::new(),
             secrets: IndexMap::new(),
         };
-        let usage = format!("# Use with: docker compose -f {COMPOSE_FILE} -f {SCALE_FILE} up -d\n");
+        let usage = format!(
+            "# Merged over {COMPOSE_FILE}: .env sets COMPOSE_FILE={COMPOSE_FILE}:{SCALE_FILE}, and the scripts use both.\n"
+        );
         tree.insert(
             SCALE_FILE,
             format!("{}{usage}{}", header(stack), yaml::to_string(&scale)?),
@@ -192,8 +191,13 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
 fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeService {
     let s = c.service;
     let mut out = ComposeService {
+        // The version is required: a lost tag variable must not quietly deploy the spec's tag.
         image: Some(match c.image.tag_variable {
-            Some(var) => format!("{}:${{{}:-{}}}", c.image.image.repo(), var.name, c.image.image.tag()),
+            Some(var) => format!(
+                "{}:${{{name}:?{name} is required: set it in .env}}",
+                c.image.image.repo(),
+                name = var.name
+            ),
             None => c.image.image.to_string(),
         }),
         container_name: s.container_name.as_ref().map(ToString::to_string),

@@ -8,7 +8,7 @@ use indexmap::{IndexMap, IndexSet};
 use vutler_spec::stack::VariableId;
 
 use crate::runtime::{EnvSource, Runtime, SECRETS_DIR};
-use crate::{RenderError, Rendered, header};
+use crate::{RenderError, Rendered, compose_files, header};
 
 /// Path of the file in the rendered tree.
 pub const ENV_EXAMPLE: &str = ".env.example";
@@ -55,6 +55,14 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     out.push_str("# Copy to .env next to docker-compose.yml and fill in. Never commit .env.\n");
     out.push_str("# Secrets are left empty: Compose refuses to start until they are set.\n\n");
     let _ = writeln!(out, "COMPOSE_PROJECT_NAME={}", stack.project());
+    let files = compose_files(stack);
+    if files.len() > 1 {
+        let _ = writeln!(
+            out,
+            "# Every docker compose command merges these (the scale-out plan included)."
+        );
+        let _ = writeln!(out, "COMPOSE_FILE={}", files.join(":"));
+    }
 
     let mut groups: IndexMap<&str, Vec<VariableId>> = IndexMap::new();
     for id in from_env {
@@ -68,8 +76,14 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
             if v.secret {
                 notes.push("secret".to_owned());
             }
+            // An image's tag variable is required whatever its default: that is only the
+            // version written here, so that a lost line never deploys an old version quietly.
+            let is_tag = runtime
+                .containers()
+                .iter()
+                .any(|c| c.image.tag_variable.is_some_and(|t| t.id == id));
             notes.push(
-                if v.required && v.default.is_none() {
+                if is_tag || (v.required && v.default.is_none()) {
                     "required"
                 } else {
                     "optional"

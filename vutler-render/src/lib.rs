@@ -107,6 +107,22 @@ pub(crate) fn short_size(size: vutler_spec::units::ByteSize) -> (u64, &'static s
     }
 }
 
+/// Path of the Compose file in the rendered tree.
+pub const COMPOSE_FILE: &str = "docker-compose.yml";
+/// Path of the scale-out overlay (rendered when the stack has scale-out plans).
+pub const SCALE_FILE: &str = "docker-compose.scale.yml";
+
+/// The Compose files that make the environment's deployment, in the order Compose merges them:
+/// what `.env.example` sets as `COMPOSE_FILE` and what every script uses, so that no command
+/// runs the app with fewer replicas than the scale-out plan.
+pub fn compose_files(stack: &Stack) -> Vec<&'static str> {
+    let mut files = vec![COMPOSE_FILE];
+    if !stack.scaling().is_empty() {
+        files.push(SCALE_FILE);
+    }
+    files
+}
+
 /// A host address as Compose and ufw write it next to a port (`[::1]` for IPv6).
 pub fn host_address(ip: IpAddr) -> String {
     match ip {

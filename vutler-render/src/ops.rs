@@ -14,7 +14,7 @@ use vutler_spec::stack::{BACKUP_METRIC, BackupJob, CertificateSource, Dump, EnvR
 
 use crate::runtime::{InContainer, Runtime};
 use crate::templates::{self, shell_quote};
-use crate::{RenderError, Rendered, header};
+use crate::{RenderError, Rendered, compose_files, header};
 
 /// Path of the backup script in the rendered tree.
 pub const BACKUP_SCRIPT: &str = "scripts/backup.sh";
@@ -36,6 +36,7 @@ pub fn cron_path(stack: &Stack) -> String {
 struct BackupCtx {
     header: String,
     env: String,
+    compose_file: String,
     local_dir: String,
     destination: String,
     textfile_dir: Option<String>,
@@ -74,6 +75,7 @@ struct JobCtx {
 struct HealthCtx {
     header: String,
     env: String,
+    compose_file: String,
     services: Vec<ServiceCheckCtx>,
     containers: String,
     url: Option<String>,
@@ -96,10 +98,17 @@ struct ServiceCheckCtx {
 struct DeployCtx {
     header: String,
     env: String,
+    compose_file: String,
     app: String,
+    proxy: String,
     image_repo: String,
     tag_variable: String,
-    default_version: String,
+    /// Whether the new version starts beside the old (no published host port, no fixed name).
+    rolling: bool,
+    /// Why not, when it does not.
+    not_rolling: String,
+    /// Containers to start when none runs.
+    replicas: u32,
     /// Database jobs backed up before migrating.
     backup_jobs: Vec<String>,
     /// The migration command, shell-quoted.
@@ -268,6 +277,7 @@ fn health_ctx(runtime: &Runtime<'_>) -> HealthCtx {
     HealthCtx {
         header: header(stack).trim_end().to_owned(),
         env: stack.env().to_string(),
+        compose_file: compose_files(stack).join(":"),
         services,
         containers: count(min_total, max_total),
         url,
@@ -277,8 +287,15 @@ fn health_ctx(runtime: &Runtime<'_>) -> HealthCtx {
     }
 }
 
-fn deploy_ctx(stack: &Stack) -> DeployCtx {
+fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
+    let stack = runtime.stack();
     let app = stack.service(stack.edge().upstream.service);
+    let published = app.ports.iter().find_map(|p| p.published);
+    let not_rolling = match (&app.container_name, published) {
+        (Some(name), _) => format!("has a fixed container name ({name})"),
+        (None, Some(port)) => format!("publishes host port {}", port.port),
+        (None, None) => String::new(),
+    };
     let operations = stack.operations();
     let (url, insecure) = verify_url(stack);
     let migrate = operations.migrate.as_ref();
@@ -290,10 +307,14 @@ fn deploy_ctx(stack: &Stack) -> DeployCtx {
     DeployCtx {
         header: header(stack).trim_end().to_owned(),
         env: stack.env().to_string(),
+        compose_file: compose_files(stack).join(":"),
         app: app.name.to_string(),
+        proxy: stack.service(stack.edge().proxy).name.to_string(),
         image_repo: app.image.repo().to_string(),
         tag_variable: stack.variable(operations.app_version).name.to_string(),
-        default_version: app.image.tag().to_string(),
+        rolling: not_rolling.is_empty(),
+        not_rolling,
+        replicas: runtime.container(app.id).max_replicas(),
         backup_jobs: stack
             .backups()
             .jobs
@@ -318,6 +339,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     let backup = BackupCtx {
         header: head.clone(),
         env: stack.env().to_string(),
+        compose_file: compose_files(stack).join(":"),
         local_dir: b.local_dir.to_string(),
         destination: b.destination.to_string(),
         textfile_dir: b.textfile_dir.as_ref().map(ToString::to_string),
@@ -334,7 +356,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         HEALTHCHECK_SCRIPT,
         templates::render(templates::HEALTHCHECK_SCRIPT, &health_ctx(runtime))?,
     )?;
-    let deploy = deploy_ctx(stack);
+    let deploy = deploy_ctx(runtime);
     tree.insert(UPDATE_SCRIPT, templates::render(templates::UPDATE_SCRIPT, &deploy)?)?;
     tree.insert(ROLLBACK_SCRIPT, templates::render(templates::ROLLBACK_SCRIPT, &deploy)?)?;
     let operations = stack.operations();

@@ -48,6 +48,9 @@ fn bash(deployment: &Path, script: &str, args: &[&str], bin: Option<&Path>, env:
     if let Some(bin) = bin {
         let path = std::env::var("PATH").unwrap_or_default();
         cmd.env("PATH", format!("{}:{path}", bin.display()));
+        if let Some(root) = bin.parent() {
+            cmd.env("FAKE_DOCKER_DIR", root.join("docker"));
+        }
     }
     for (k, v) in env {
         cmd.env(k, v);
@@ -210,21 +213,23 @@ fn restore_needs_a_job_a_backup_name_and_confirmation() {
     );
 }
 
-/// Stand-ins for the programs the scripts drive; each call is appended to `calls.log`.
-fn fake_bin(root: &Path) -> PathBuf {
+/// Stand-ins for the programs the scripts drive, on a `PATH` of their own (`root/bin`):
+/// `docker` models the Compose project of `deployment` (tests/standins/docker.py: containers,
+/// versions, addresses, health, what NGINX sends to), `curl` answers as the app NGINX reaches
+/// would, `sleep` advances the model's clock, and `aws` records its calls and lists two backups
+/// and a foreign file. The project starts as `docker compose up -d` leaves it once every
+/// container is healthy; every call is appended to `calls.log` (see [`calls`]).
+fn fake_bin(root: &Path, deployment: &Path) -> PathBuf {
     let bin = root.join("bin");
-    let log = root.join("calls.log");
-    let docker = format!(
-        r#"#!/usr/bin/env bash
-echo "docker $*" >> {log}
-case "$*" in
-  *"ps --quiet"*) echo c0ffee ;;
-  *inspect*) echo healthy ;;
-  *"exec -T"*) [[ -z ${{FAKE_FAIL-}} ]] || {{ echo "connection refused" >&2; exit 1; }}; echo "-- the dump" ;;
-esac
-"#,
-        log = log.display()
-    );
+    let state = root.join("docker");
+    let standins = dir("tests/standins");
+    for (name, script) in [("docker", "docker.py"), ("curl", "curl.py"), ("sleep", "sleep.py")] {
+        let shim = format!(
+            "#!/usr/bin/env bash\nexec python3 {} \"$@\"\n",
+            standins.join(script).display()
+        );
+        write(&bin.join(name), &shim, true);
+    }
     let aws = format!(
         r#"#!/usr/bin/env bash
 echo "aws $*" >> {log}
@@ -234,11 +239,89 @@ if [[ "$1 $2" == "s3 ls" ]]; then
   echo "2099-01-01 02:00:01        100 20990101T020000Z.sql.gz"
 fi
 "#,
-        log = log.display()
+        log = state.join("calls.log").display()
     );
-    write(&bin.join("docker"), &docker, true);
     write(&bin.join("aws"), &aws, true);
+    // The Compose files as JSON, which the stand-in reads (it has no YAML parser).
+    for file in [vutler_render::COMPOSE_FILE, vutler_render::SCALE_FILE] {
+        let Ok(yaml) = std::fs::read_to_string(deployment.join(file)) else {
+            continue;
+        };
+        let files = vutler_spec::SpecFiles::new("x", vec![("compose.yaml".into(), yaml)], None);
+        let json = files.effective().map(|n| n.to_json()).unwrap_or_else(|r| panic!("{r}"));
+        write(
+            &state.join("compose").join(format!("{file}.json")),
+            &json.to_string(),
+            false,
+        );
+    }
+    let (app, proxy) = app_and_proxy(deployment);
+    let seed = serde_json::json!({
+        "containers": [], "next": 0, "clock": 0, "app": app, "proxy": proxy,
+        "proxy_running": false, "upstream": [], "reloads": [], "violations": [],
+        "pulled": [], "runs": [],
+    });
+    write(&state.join("state.json"), &seed.to_string(), false);
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(bin.join(program))
+            .args(args)
+            .current_dir(deployment)
+            .env("FAKE_DOCKER_DIR", &state)
+            .env_remove("VERSION")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "{program} {args:?}: {}", text(&out.stderr));
+    };
+    run("docker", &["compose", "up", "-d"]);
+    run("sleep", &["60"]);
+    let mut state_now = model(root);
+    state_now["violations"] = serde_json::json!([]);
+    write(&state.join("state.json"), &state_now.to_string(), false);
+    write(&state.join("calls.log"), "", false);
     bin
+}
+
+/// The app behind the proxy and the proxy, as the rendered scripts name them.
+fn app_and_proxy(deployment: &Path) -> (String, String) {
+    let update = std::fs::read_to_string(deployment.join(ops::UPDATE_SCRIPT)).unwrap_or_default();
+    let proxy = update
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("run docker compose exec -T ")?
+                .strip_suffix(" nginx -s reload")
+        })
+        .unwrap_or_else(|| panic!("no reload in update.sh"));
+    let app = update
+        .lines()
+        .find_map(|l| l.strip_prefix("Updates ")?.split(' ').next())
+        .unwrap_or_else(|| panic!("no app in update.sh"));
+    (app.to_owned(), proxy.to_owned())
+}
+
+/// The state of the `docker` stand-in.
+fn model(root: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(root.join("docker/state.json")).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every call the stand-ins received, one a line.
+fn calls(root: &Path) -> String {
+    std::fs::read_to_string(root.join("docker/calls.log")).unwrap_or_default()
+}
+
+/// The containers of a service in the stand-in's state: (image, status, health, address).
+fn containers(state: &serde_json::Value, service: &str) -> Vec<(String, String, String, String)> {
+    state["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["service"] == service)
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or("none").to_owned();
+            (s("image"), s("status"), s("health"), s("ip"))
+        })
+        .collect()
 }
 
 /// The fixture stack with its backup folders inside a scratch folder (an overlay moves them
@@ -267,8 +350,8 @@ fn fixture_deployment(root: &Path) -> (Stack, PathBuf) {
 #[test]
 fn a_backup_dumps_uploads_prunes_and_records_its_success() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let bin = fake_bin(root.path());
     let (_, deployment) = fixture_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
     let local = root.path().join("backup/db");
     write(&local.join("20200101T020000Z.sql.gz"), "old", false);
     write(&local.join("keep.txt"), "not a backup", false);
@@ -303,7 +386,7 @@ fn a_backup_dumps_uploads_prunes_and_records_its_success() {
     assert!(!local.join("20200101T020000Z.sql.gz").exists(), "old local backup kept");
     assert!(local.join("keep.txt").exists(), "a file that is no backup was deleted");
 
-    let calls = std::fs::read_to_string(root.path().join("calls.log")).unwrap_or_default();
+    let calls = calls(root.path());
     let upload = format!(
         "aws s3 cp --only-show-errors {} s3://fixture-backups/daily/db/{name}",
         dump.display()
@@ -333,8 +416,8 @@ fn a_backup_dumps_uploads_prunes_and_records_its_success() {
 #[test]
 fn a_failing_dump_fails_the_backup_with_a_log_line_and_leaves_nothing() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let bin = fake_bin(root.path());
     let (_, deployment) = fixture_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
     let out = bash(
         &deployment,
         ops::BACKUP_SCRIPT,
@@ -351,14 +434,13 @@ fn a_failing_dump_fails_the_backup_with_a_log_line_and_leaves_nothing() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(!root.path().join("textfile/backup_db.prom").exists());
-    let calls = std::fs::read_to_string(root.path().join("calls.log")).unwrap_or_default();
+    let calls = calls(root.path());
     assert!(!calls.contains("aws s3 cp"), "uploaded after a failed dump: {calls}");
 }
 
 #[test]
 fn update_rewrites_the_version_in_place_and_rollback_restores_it() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let bin = fake_bin(root.path());
     let (_, deployment) = fixture_deployment(root.path());
     // An .env that the seed's `echo VERSION=... >> .env` left with a duplicate key.
     let env = deployment.join(".env");
@@ -368,6 +450,7 @@ fn update_rewrites_the_version_in_place_and_rollback_restores_it() {
         false,
     );
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap_or_else(|e| panic!("{e}"));
+    let bin = fake_bin(root.path(), &deployment);
 
     let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.2.0"], Some(&bin), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -382,18 +465,24 @@ fn update_rewrites_the_version_in_place_and_rollback_restores_it() {
         rollback_state.starts_with("previous_version=1.0.1\nbackup=2"),
         "{rollback_state}"
     );
-    let calls = read(&root.path().join("calls.log"));
-    let order = [
-        "docker compose pull app",
-        "exec -T db sh -c",
-        "docker compose up -d --no-deps app",
-        "inspect",
-    ];
-    let positions: Vec<usize> = order
-        .iter()
-        .map(|c| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}")))
-        .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{calls}");
+    // The databases were dumped before the new version started, and it serves alone now.
+    let calls = calls(root.path());
+    let pos = |c: &str| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}"));
+    assert!(pos("docker compose pull app") < pos("exec -T db sh -c"), "{calls}");
+    assert!(
+        pos("exec -T db sh -c") < pos("up -d --no-deps --no-recreate --scale app=2 app"),
+        "{calls}"
+    );
+    let state = model(root.path());
+    let app = containers(&state, "app");
+    assert_eq!(app.len(), 1, "{app:?}");
+    assert_eq!((app[0].0.as_str(), app[0].2.as_str()), ("example/app:1.2.0", "healthy"));
+    assert_eq!(state["upstream"], serde_json::json!([app[0].3]));
+    assert_eq!(
+        state["violations"],
+        serde_json::json!([]),
+        "a moment without a healthy app"
+    );
     assert!(!text(&out.stderr).contains("hunter2"));
 
     let out = bash(&deployment, ops::ROLLBACK_SCRIPT, &[], Some(&bin), &[]);
@@ -404,6 +493,13 @@ fn update_rewrites_the_version_in_place_and_rollback_restores_it() {
         "{}",
         text(&out.stderr)
     );
+    let state = model(root.path());
+    let app = containers(&state, "app");
+    assert_eq!(
+        app.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+        ["example/app:1.0.1"]
+    );
+    assert_eq!(state["violations"], serde_json::json!([]));
 
     let same = bash(&deployment, ops::UPDATE_SCRIPT, &["1.0.1"], Some(&bin), &[]);
     assert_eq!(same.status.code(), Some(0));
@@ -417,4 +513,230 @@ fn update_rewrites_the_version_in_place_and_rollback_restores_it() {
             "{bad}"
         );
     }
+}
+
+/// An environment of `specs/` with an overlay on its effective spec, rendered into
+/// `root/deploy` with an `.env` copied from `.env.example` (VERSION 1.0.0) and the backup
+/// destination's credentials.
+fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
+    let loaded = vutler_spec::load(&dir("../specs"), env).unwrap_or_else(|r| panic!("{r}"));
+    let effective = vutler_render::yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let files = vutler_spec::SpecFiles::new(
+        env,
+        vec![("effective.yaml".into(), effective)],
+        Some(("overlay.yaml".into(), overlay.into())),
+    );
+    let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let deployment = root.join("deploy");
+    for (path, contents) in tree.iter() {
+        write(&deployment.join(path), contents, tree.is_executable(path));
+    }
+    let example = tree.get(".env.example").unwrap_or_default();
+    let credentials = format!("BACKUP_S3_ACCESS_KEY_ID={SECRET_ID}\nBACKUP_S3_SECRET_ACCESS_KEY={SECRET_KEY}\n");
+    write(&deployment.join(".env"), &format!("{example}{credentials}"), false);
+    deployment
+}
+
+/// Production with its backups kept in the scratch folder.
+fn production_deployment(root: &Path) -> PathBuf {
+    let textfile = root.join("textfile").display().to_string();
+    let overlay = format!(
+        "backups: {{ local_dir: {local}, textfile_dir: {textfile} }}\nservices:\n  node-exporter:\n    command: [--path.rootfs=/host, --collector.textfile.directory=/host{textfile}]\n",
+        local = root.join("backup").display(),
+    );
+    spec_deployment(root, "production", &overlay)
+}
+
+/// The images of a service's containers, and whether each is running and healthy.
+fn fleet(state: &serde_json::Value, service: &str) -> Vec<String> {
+    containers(state, service)
+        .into_iter()
+        .map(|(image, status, health, _)| format!("{image} {status} {health}"))
+        .collect()
+}
+
+#[test]
+fn a_production_update_rolls_three_replicas_without_downtime_and_rollback_too() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let before = model(root.path());
+    assert_eq!(
+        fleet(&before, "vutler"),
+        ["vutler/app:1.0.0 running healthy"; 3],
+        "the scale overlay"
+    );
+
+    let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.1.0"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.1.0 running healthy"; 3]);
+    assert_eq!(
+        state["violations"],
+        serde_json::json!([]),
+        "a moment without a healthy app"
+    );
+    // NGINX was reloaded onto the new containers, and sends to exactly them now.
+    let addresses: Vec<String> = containers(&state, "vutler").into_iter().map(|c| c.3).collect();
+    assert_eq!(state["upstream"], serde_json::json!(addresses));
+    assert!(
+        state["reloads"].as_array().is_some_and(|r| r.len() >= 2),
+        "{}",
+        state["reloads"]
+    );
+    // The migrations ran with the new image, before it served.
+    assert_eq!(
+        state["runs"],
+        serde_json::json!([{ "image": "vutler/app:1.1.0", "command": ["npm", "run", "migrate", "up"] }])
+    );
+    let calls = calls(root.path());
+    let pos = |c: &str| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}"));
+    assert!(
+        pos("--scale vutler=6 vutler") < pos("exec -T nginx nginx -s reload"),
+        "{calls}"
+    );
+    assert!(pos("exec -T nginx nginx -s reload") < pos("docker stop"), "{calls}");
+    assert!(
+        calls.contains("curl -fsS --max-time 10 https://vutler.example.com/api/info"),
+        "{calls}"
+    );
+    assert!(
+        std::fs::read_to_string(deployment.join(".env"))
+            .unwrap_or_default()
+            .contains("\nVERSION=1.1.0\n")
+    );
+    for secret in [SECRET_ID, SECRET_KEY] {
+        assert!(
+            !text(&out.stderr).contains(secret) && !calls.contains(secret),
+            "{secret} printed"
+        );
+    }
+
+    let out = bash(&deployment, ops::ROLLBACK_SCRIPT, &[], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
+    assert_eq!(
+        state["violations"],
+        serde_json::json!([]),
+        "a moment without a healthy app"
+    );
+}
+
+#[test]
+fn a_version_that_does_not_become_healthy_leaves_the_old_one_serving() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let out = bash(
+        &deployment,
+        ops::UPDATE_SCRIPT,
+        &["1.1.0"],
+        Some(&bin),
+        &[("FAKE_UNHEALTHY", "1.1.0")],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("vutler 1.1.0 did not come up; 1.0.0 still runs"),
+        "{stderr}"
+    );
+    let state = model(root.path());
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
+    assert_eq!(state["violations"], serde_json::json!([]));
+    assert_eq!(
+        state["reloads"],
+        serde_json::json!([]),
+        "NGINX never sent to the broken version"
+    );
+    assert!(
+        std::fs::read_to_string(deployment.join(".env"))
+            .unwrap_or_default()
+            .contains("\nVERSION=1.0.0\n")
+    );
+}
+
+#[test]
+fn every_script_uses_the_scale_overlay_even_when_env_does_not_say_so() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    // An .env written before COMPOSE_FILE was in .env.example.
+    let env = deployment.join(".env");
+    let old: String = std::fs::read_to_string(&env)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with("COMPOSE_FILE="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(&env, &old, false);
+    let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.1.0"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        fleet(&model(root.path()), "vutler"),
+        ["vutler/app:1.1.0 running healthy"; 3]
+    );
+}
+
+#[test]
+fn an_update_without_the_version_in_env_changes_nothing() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let env = deployment.join(".env");
+    let lost: String = std::fs::read_to_string(&env)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with("VERSION="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(&env, &lost, false);
+    let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.1.0"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("VERSION is not set in .env"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        fleet(&model(root.path()), "vutler"),
+        ["vutler/app:1.0.0 running healthy"; 3]
+    );
+    assert_eq!(calls(root.path()), "", "something ran");
+}
+
+#[test]
+fn dev_recreates_the_app_it_cannot_run_twice_and_reloads_nginx() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // The dev app publishes host ports (the debugger), so two cannot run at once.
+    let overlay = format!("backups: {{ local_dir: {} }}\n", root.path().join("backup").display());
+    let deployment = spec_deployment(root.path(), "dev", &overlay);
+    let bin = fake_bin(root.path(), &deployment);
+    let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.1.0"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.1.0 running healthy"]);
+    let addresses: Vec<String> = containers(&state, "vutler").into_iter().map(|c| c.3).collect();
+    assert_eq!(
+        state["upstream"],
+        serde_json::json!(addresses),
+        "NGINX was not reloaded"
+    );
+    // The short interruption of a recreate (the old container gone, the new one starting), and
+    // no other.
+    let violations: Vec<&str> = state["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let during = [
+        "after `docker compose up -d --no-deps vutler`",
+        "after `docker compose exec -T nginx nginx -s reload`",
+    ];
+    assert!(
+        !violations.is_empty() && violations.iter().all(|v| during.iter().any(|d| v.starts_with(d))),
+        "{violations:?}"
+    );
 }

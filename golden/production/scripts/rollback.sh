@@ -7,9 +7,11 @@
 set -euo pipefail
 
 # Scripts live in scripts/ of the deployment, next to docker-compose.yml and .env; Compose reads
-# both from the working directory (and COMPOSE_FILE from .env, e.g. to add the scale overlay).
+# both from the working directory. Every command uses the environment's Compose files, whatever
+# .env says, so that none runs the app with fewer replicas than the scale-out plan.
 DEPLOY_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd -- "$DEPLOY_DIR"
+export COMPOSE_FILE=docker-compose.yml:docker-compose.scale.yml
 DRY_RUN=0
 
 log() {
@@ -130,11 +132,71 @@ valid_version() {
   [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ && $1 != latest ]]
 }
 
-# The version deployed: VERSION as Compose reads it, or the spec's default.
+# The version deployed: VERSION as Compose reads it (the environment, else .env), which
+# Compose requires too.
 current_version() {
   local version
   version=$(env_get VERSION)
-  printf '%s' "${version:-1.0.0}"
+  [[ -n $version ]] || die "VERSION is not set in .env: set it to the version that runs now"
+  printf '%s' "$version"
+}
+
+# NGINX resolves vutler when it (re)loads its configuration, and Docker's DNS answers with
+# every running container of it: NGINX is reloaded whenever that set changes.
+reload_proxy() {
+  run docker compose exec -T nginx nginx -s reload
+}
+
+# Waits until each container is healthy; fails as soon as one is unhealthy or gone, or after
+# 5 minutes.
+wait_ready() {
+  local id attempt ready status
+  for ((attempt = 1; attempt <= 60; attempt++)); do
+    ready=1
+    for id in "$@"; do
+      status=$(docker inspect --format '{{.State.Health.Status}}' "$id" 2>/dev/null) || status=gone
+      [[ $status == healthy ]] || ready=0
+      [[ $status == unhealthy || $status == gone || $status == exited ]] && return 1
+    done
+    ((ready)) && return 0
+    sleep 5
+  done
+  return 1
+}
+
+# Starts VERSION beside the running vutler containers, waits until every new one is healthy,
+# moves NGINX to them (reload), then stops and removes the old ones: at no moment is there no
+# healthy container behind NGINX (seed 4.2). When the new version does not come up, its
+# containers are removed and the old ones go on serving.
+roll() {
+  local version=$1 id old=() all=() new=() count
+  mapfile -t old < <(docker compose ps --quiet vutler)
+  count=${#old[@]}
+  ((count)) || count=3
+  run env "VERSION=$version" docker compose up -d --no-deps --no-recreate \
+    --scale "vutler=$((count + ${#old[@]}))" vutler || return 1
+  if ((DRY_RUN)); then
+    printf '+ wait until the new %s containers are healthy\n' vutler
+    reload_proxy
+    printf '+ docker stop and docker rm the %s containers of the old version\n' vutler
+    reload_proxy
+    return 0
+  fi
+  mapfile -t all < <(docker compose ps --quiet vutler)
+  for id in "${all[@]}"; do
+    [[ " ${old[*]} " == *" $id "* ]] || new+=("$id")
+  done
+  if ((${#new[@]} == 0)) || ! wait_ready "${new[@]}"; then
+    log "vutler $version did not become healthy: removing its containers; the old ones go on serving"
+    ((${#new[@]} == 0)) || docker rm -f "${new[@]}" >/dev/null
+    return 1
+  fi
+  reload_proxy || return 1
+  if ((${#old[@]})); then
+    docker stop "${old[@]}" >/dev/null || return 1
+    docker rm "${old[@]}" >/dev/null || return 1
+    reload_proxy || return 1
+  fi
 }
 
 # Sets KEY=VALUE in .env in place: the first KEY= line is rewritten, later duplicates (such as
@@ -193,8 +255,8 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/rollback.sh [--dry-run] [VERSION]
 
-Writes VERSION to VERSION in .env (default: the version scripts/update.sh replaced,
-kept in .rollback), recreates vutler and waits until https://vutler.example.com/api/info answers with that version.
+Returns vutler to VERSION (default: the version scripts/update.sh replaced, kept in .rollback) without downtime, the way update.sh rolls it,
+writes VERSION to VERSION in .env and waits until https://vutler.example.com/api/info answers with that version.
 Databases are not changed: the backup update.sh took before migrating is named in the log, and
 scripts/restore.sh restores it when the migrations must be undone.
 
@@ -229,9 +291,9 @@ valid_version "$version" || usage_error "'$version' is not an image tag (letters
 current=$(current_version)
 log "rolling vutler back from $current to $version"
 run env "VERSION=$version" docker compose pull vutler
+roll "$version" || die "vutler $version did not come up either: see docker compose logs vutler"
 set_env VERSION "$version"
-run docker compose up -d --no-deps vutler
-verify "$version" || die "vutler $version did not come up either: see docker compose logs vutler"
+verify "$version" || die "vutler $version does not answer as expected either: see docker compose logs vutler"
 log "vutler runs $version"
 
 backup=$(file_get .rollback backup)

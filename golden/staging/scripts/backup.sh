@@ -7,9 +7,11 @@
 set -euo pipefail
 
 # Scripts live in scripts/ of the deployment, next to docker-compose.yml and .env; Compose reads
-# both from the working directory (and COMPOSE_FILE from .env, e.g. to add the scale overlay).
+# both from the working directory. Every command uses the environment's Compose files, whatever
+# .env says, so that none runs the app with fewer replicas than the scale-out plan.
 DEPLOY_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd -- "$DEPLOY_DIR"
+export COMPOSE_FILE=docker-compose.yml
 DRY_RUN=0
 
 log() {
