@@ -1,6 +1,7 @@
 //! `prometheus/prometheus.yml` and `prometheus/alerts.yml`.
 //!
-//! The configuration scrapes every job of the model, loads the rules (`rule_files`, relative to
+//! The configuration scrapes every job of the model (every container of a service that may run
+//! several, found through Docker's DNS), loads the rules (`rule_files`, relative to
 //! the configuration, so it resolves the same in the container and in a checkout), and sends
 //! alerts to Alertmanager. The rules are the spec's groups plus a group the model implies: for
 //! every critical service, `up == 0` and `absent(up)` on each job that monitors it (unless the
@@ -10,7 +11,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::AlertSeverity;
+use vutler_spec::stack::{AlertSeverity, ServiceId};
 use vutler_spec::units::Duration;
 
 use crate::{RenderError, header, yaml};
@@ -58,7 +59,21 @@ struct Targets {
 struct ScrapeConfig {
     job_name: String,
     metrics_path: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     static_configs: Vec<Targets>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dns_sd_configs: Vec<DnsSd>,
+}
+
+/// Every address a name resolves to, each a target: Docker's DNS answers a service's name with
+/// the address of each of its containers.
+#[derive(Debug, Serialize)]
+struct DnsSd {
+    names: Vec<String>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    port: u16,
+    refresh_interval: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +195,16 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
     rules
 }
 
+/// Whether a service may run several containers, each to be scraped: it has replicas or a
+/// scale-out plan, or it is the app behind the proxy (which update.sh runs twice while it rolls
+/// and operators scale). Its name is then resolved to every container's address (DNS service
+/// discovery) rather than to one of them per scrape.
+fn several_containers(stack: &Stack, service: ServiceId) -> bool {
+    stack.service(service).replicas > 1
+        || stack.scale_of(service).is_some_and(|p| p.replicas > 1)
+        || stack.edge().upstream.service == service
+}
+
 /// The contents of `prometheus/prometheus.yml`.
 pub fn config(stack: &Stack) -> Result<String, RenderError> {
     let m = stack.monitoring();
@@ -200,12 +225,27 @@ pub fn config(stack: &Stack) -> Result<String, RenderError> {
         scrape_configs: m
             .scrape_jobs
             .iter()
-            .map(|j| ScrapeConfig {
-                job_name: j.name.to_string(),
-                metrics_path: j.path.to_string(),
-                static_configs: vec![Targets {
-                    targets: vec![stack.endpoint(j.target).to_string()],
-                }],
+            .map(|j| {
+                let endpoint = stack.endpoint(j.target);
+                let mut config = ScrapeConfig {
+                    job_name: j.name.to_string(),
+                    metrics_path: j.path.to_string(),
+                    static_configs: Vec::new(),
+                    dns_sd_configs: Vec::new(),
+                };
+                if several_containers(stack, j.target.service) {
+                    config.dns_sd_configs.push(DnsSd {
+                        names: vec![endpoint.host.to_string()],
+                        kind: "A",
+                        port: endpoint.port,
+                        refresh_interval: m.scrape_interval.to_string(),
+                    });
+                } else {
+                    config.static_configs.push(Targets {
+                        targets: vec![endpoint.to_string()],
+                    });
+                }
+                config
             })
             .collect(),
     };

@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 
 mod local;
 mod run_nginx;
+mod run_prometheus;
 mod validate;
 
 fn main() -> ExitCode {
@@ -104,6 +105,10 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         ("promtool", validate::promtool(&golden, &root.join("xtask/promtool"))?),
         ("amtool", validate::amtool(&golden)?),
         ("NGINX running each environment", run_nginx::check(root)?),
+        (
+            "Prometheus and Alertmanager running each environment",
+            run_prometheus::check(root)?,
+        ),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -297,6 +302,14 @@ mod tests {
     #[test]
     fn nginx_serves_every_environment_as_the_model_says() {
         report("NGINX running each environment", run_nginx::check(&root()));
+    }
+
+    #[test]
+    fn prometheus_and_alertmanager_run_every_environment_as_the_model_says() {
+        report(
+            "Prometheus and Alertmanager running each environment",
+            run_prometheus::check(&root()),
+        );
     }
 
     #[test]
