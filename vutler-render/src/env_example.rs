@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use indexmap::{IndexMap, IndexSet};
-use vutler_spec::stack::VariableId;
+use vutler_spec::stack::{Issuer, VariableId};
 
 use crate::runtime::{EnvSource, Runtime, SECRETS_DIR};
 use crate::{RenderError, Rendered, compose_files, header};
@@ -30,6 +30,10 @@ fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) {
             }
         }
         from_files.extend(c.secret_files.iter().map(|f| f.variable.id));
+    }
+    // certificates.sh reads the ACME account's email from the environment or `.env`.
+    if let Issuer::Letsencrypt(acme) = &stack.tls().certificate.issuer {
+        from_env.insert(acme.email);
     }
     // The scripts read the backup destination's credentials from the environment or `.env`.
     if let Some(c) = &stack.backups().credentials {

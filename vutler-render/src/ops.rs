@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{BACKUP_METRIC, BackupJob, CertificateSource, Dump, EnvRef, HealthTest, Service};
+use vutler_spec::stack::{BACKUP_METRIC, BackupJob, Dump, EnvRef, HealthTest, Issuer, Service, TLS_METRIC};
 
 use crate::runtime::{InContainer, Runtime};
 use crate::templates::{self, shell_quote};
@@ -26,6 +26,8 @@ pub const HEALTHCHECK_SCRIPT: &str = "scripts/healthcheck.sh";
 pub const UPDATE_SCRIPT: &str = "scripts/update.sh";
 /// Path of the rollback script.
 pub const ROLLBACK_SCRIPT: &str = "scripts/rollback.sh";
+/// Path of the certificate script.
+pub const CERTIFICATES_SCRIPT: &str = "scripts/certificates.sh";
 
 /// Path of the crontab (a file for `/etc/cron.d/`, named after the project).
 pub fn cron_path(stack: &Stack) -> String {
@@ -128,6 +130,59 @@ struct CronCtx {
     install_dir: String,
     log_file: String,
     jobs: Vec<JobCtx>,
+    /// When certificates.sh renews, and its log file.
+    renew_schedule: String,
+    certificates_log: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CertificatesCtx {
+    header: String,
+    env: String,
+    compose_file: String,
+    domain: String,
+    /// The chain and key on the host, as NGINX's bind mount finds them.
+    cert_path: String,
+    key_path: String,
+    textfile_dir: Option<String>,
+    metric: &'static str,
+    proxy: String,
+    acme_root: String,
+    acme: Option<AcmeCtx>,
+}
+
+#[derive(Debug, Serialize)]
+struct AcmeCtx {
+    image: String,
+    email_variable: String,
+    state_dir: String,
+    webroot: String,
+}
+
+fn certificates_ctx(stack: &Stack) -> CertificatesCtx {
+    let c = &stack.tls().certificate;
+    let host = |file: &str| format!("{}/{file}", c.host_dir.trim_end_matches('/'));
+    CertificatesCtx {
+        header: header(stack).trim_end().to_owned(),
+        env: stack.env().to_string(),
+        compose_file: compose_files(stack).join(":"),
+        domain: stack.domain().to_string(),
+        cert_path: host(&c.cert_file),
+        key_path: host(&c.key_file),
+        textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
+        metric: TLS_METRIC,
+        proxy: stack.service(stack.edge().proxy).name.to_string(),
+        acme_root: stack.edge().acme_root.to_string(),
+        acme: match &c.issuer {
+            Issuer::Letsencrypt(a) => Some(AcmeCtx {
+                image: a.image.to_string(),
+                email_variable: stack.variable(a.email).name.to_string(),
+                state_dir: a.state_dir.to_string(),
+                webroot: a.webroot.to_string(),
+            }),
+            Issuer::SelfSigned => None,
+        },
+    }
 }
 
 /// How a script running in a service's container reads one of the service's environment
@@ -232,7 +287,7 @@ fn verify_url(stack: &Stack) -> (Option<String>, bool) {
         .verify_path
         .as_ref()
         .map(|p| format!("https://{}{p}", stack.domain()));
-    (url, stack.tls().certificate.source == CertificateSource::SelfSigned)
+    (url, stack.tls().certificate.is_self_signed())
 }
 
 fn healthcheck_words(s: &Service) -> Option<String> {
@@ -359,6 +414,10 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     let deploy = deploy_ctx(runtime);
     tree.insert(UPDATE_SCRIPT, templates::render(templates::UPDATE_SCRIPT, &deploy)?)?;
     tree.insert(ROLLBACK_SCRIPT, templates::render(templates::ROLLBACK_SCRIPT, &deploy)?)?;
+    tree.insert(
+        CERTIFICATES_SCRIPT,
+        templates::render(templates::CERTIFICATES_SCRIPT, &certificates_ctx(stack))?,
+    )?;
     let operations = stack.operations();
     let cron = CronCtx {
         header: head,
@@ -367,6 +426,8 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         install_dir: operations.install_dir.to_string(),
         log_file: format!("{}/{}-backup.log", operations.log_dir, stack.project()),
         jobs: backup.jobs,
+        renew_schedule: stack.tls().certificate.renew_schedule.to_string(),
+        certificates_log: format!("{}/{}-certificates.log", operations.log_dir, stack.project()),
     };
     tree.insert(cron_path(stack), templates::render(templates::CRON, &cron)?)?;
     Ok(())

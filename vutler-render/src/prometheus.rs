@@ -24,7 +24,7 @@ pub const RULES: &str = vutler_spec::configs::PROMETHEUS_RULES;
 const RULES_FILE: &str = "alerts.yml";
 /// Name of the generated rule group.
 pub const DERIVED_GROUP: &str = "vutler_derived";
-pub use vutler_spec::stack::BACKUP_METRIC;
+pub use vutler_spec::stack::{BACKUP_METRIC, TLS_METRIC};
 
 #[derive(Debug, Serialize)]
 struct Config {
@@ -169,6 +169,30 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
             Some(minute * 5),
             AlertSeverity::Warning,
             "Redis uses over 90% of its maxmemory: presence data will be evicted".into(),
+        ));
+    }
+    if produces(TLS_METRIC) {
+        let days = |n: u64| n * 86_400;
+        rules.push(rule(
+            "TlsCertificateExpiresSoon".into(),
+            format!("{TLS_METRIC} - time() < {}", days(21)),
+            Some(minute * 60),
+            AlertSeverity::Warning,
+            "The TLS certificate of {{ $labels.domain }} expires within 21 days: is scripts/certificates.sh renew running?".into(),
+        ));
+        rules.push(rule(
+            "TlsCertificateExpiring".into(),
+            format!("{TLS_METRIC} - time() < {}", days(7)),
+            Some(minute * 10),
+            AlertSeverity::Critical,
+            "The TLS certificate of {{ $labels.domain }} expires within 7 days".into(),
+        ));
+        rules.push(rule(
+            "TlsCertificateExpiryUnknown".into(),
+            format!("absent({TLS_METRIC})"),
+            Some(minute * 60 * 24),
+            AlertSeverity::Warning,
+            "No TLS certificate expiry has been recorded for a day: run scripts/certificates.sh renew".into(),
         ));
     }
     if produces(BACKUP_METRIC) {

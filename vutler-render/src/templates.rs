@@ -29,8 +29,10 @@ pub const UPDATE_SCRIPT: &str = "ops/update.sh.j2";
 pub const ROLLBACK_SCRIPT: &str = "ops/rollback.sh.j2";
 /// Template id of the backup crontab.
 pub const CRON: &str = "ops/cron.j2";
+/// Template id of `scripts/certificates.sh`.
+pub const CERTIFICATES_SCRIPT: &str = "ops/certificates.sh.j2";
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
     // Partials included by the scripts: shared helpers, the backup jobs (backup and restore),
@@ -44,6 +46,7 @@ const TEMPLATES: [(&str, &str); 11] = [
     (UPDATE_SCRIPT, include_str!("../templates/ops/update.sh.j2")),
     (ROLLBACK_SCRIPT, include_str!("../templates/ops/rollback.sh.j2")),
     (CRON, include_str!("../templates/ops/cron.j2")),
+    (CERTIFICATES_SCRIPT, include_str!("../templates/ops/certificates.sh.j2")),
 ];
 
 /// Quotes a value as one shell word: unchanged when it is made only of characters no shell

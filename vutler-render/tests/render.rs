@@ -47,6 +47,7 @@ fn minimal_stack() {
             vutler_render::prometheus::RULES,
             vutler_render::prometheus::CONFIG,
             ops::BACKUP_SCRIPT,
+            ops::CERTIFICATES_SCRIPT,
             ops::HEALTHCHECK_SCRIPT,
             ops::RESTORE_SCRIPT,
             ops::ROLLBACK_SCRIPT,
@@ -74,6 +75,7 @@ fn minimal_stack() {
     insta::assert_snapshot!("minimal-update", file(&tree, ops::UPDATE_SCRIPT));
     insta::assert_snapshot!("minimal-rollback", file(&tree, ops::ROLLBACK_SCRIPT));
     insta::assert_snapshot!("minimal-cron", file(&tree, "cron/fixture"));
+    insta::assert_snapshot!("minimal-certificates", file(&tree, ops::CERTIFICATES_SCRIPT));
 }
 
 #[test]

@@ -64,12 +64,13 @@ fn bash(deployment: &Path, script: &str, args: &[&str], bin: Option<&Path>, env:
     cmd.output().unwrap_or_else(|e| panic!("cannot run bash: {e}"))
 }
 
-const SCRIPTS: [&str; 5] = [
+const SCRIPTS: [&str; 6] = [
     ops::BACKUP_SCRIPT,
     ops::RESTORE_SCRIPT,
     ops::HEALTHCHECK_SCRIPT,
     ops::UPDATE_SCRIPT,
     ops::ROLLBACK_SCRIPT,
+    ops::CERTIFICATES_SCRIPT,
 ];
 
 #[test]
@@ -259,7 +260,7 @@ fi
     let seed = serde_json::json!({
         "containers": [], "next": 0, "clock": 0, "app": app, "proxy": proxy,
         "proxy_running": false, "upstream": [], "reloads": [], "violations": [],
-        "pulled": [], "runs": [],
+        "pulled": [], "runs": [], "certbot": [],
     });
     write(&state.join("state.json"), &seed.to_string(), false);
     let run = |program: &str, args: &[&str]| {
@@ -527,6 +528,14 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
         Some(("overlay.yaml".into(), overlay.into())),
     );
     let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
+    // The scripts write these on the host: never outside the scratch folder.
+    let b = stack.backups();
+    for dir in std::iter::once(&b.local_dir).chain(b.textfile_dir.as_ref()) {
+        assert!(
+            Path::new(dir.as_str()).starts_with(root),
+            "{dir} is outside the scratch folder"
+        );
+    }
     let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
     let deployment = root.join("deploy");
     for (path, contents) in tree.iter() {
@@ -538,14 +547,19 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
     deployment
 }
 
-/// Production with its backups kept in the scratch folder.
-fn production_deployment(root: &Path) -> PathBuf {
+/// An overlay that keeps every file the scripts write on the host (backups, the textfile
+/// metrics node-exporter reads) in the scratch folder.
+fn scratch_overlay(root: &Path) -> String {
     let textfile = root.join("textfile").display().to_string();
-    let overlay = format!(
+    format!(
         "backups: {{ local_dir: {local}, textfile_dir: {textfile} }}\nservices:\n  node-exporter:\n    command: [--path.rootfs=/host, --collector.textfile.directory=/host{textfile}]\n",
         local = root.join("backup").display(),
-    );
-    spec_deployment(root, "production", &overlay)
+    )
+}
+
+/// Production with what its scripts write kept in the scratch folder.
+fn production_deployment(root: &Path) -> PathBuf {
+    spec_deployment(root, "production", &scratch_overlay(root))
 }
 
 /// The images of a service's containers, and whether each is running and healthy.
@@ -710,8 +724,7 @@ fn an_update_without_the_version_in_env_changes_nothing() {
 fn dev_recreates_the_app_it_cannot_run_twice_and_reloads_nginx() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     // The dev app publishes host ports (the debugger), so two cannot run at once.
-    let overlay = format!("backups: {{ local_dir: {} }}\n", root.path().join("backup").display());
-    let deployment = spec_deployment(root.path(), "dev", &overlay);
+    let deployment = spec_deployment(root.path(), "dev", &scratch_overlay(root.path()));
     let bin = fake_bin(root.path(), &deployment);
     let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.1.0"], Some(&bin), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -739,4 +752,215 @@ fn dev_recreates_the_app_it_cannot_run_twice_and_reloads_nginx() {
         !violations.is_empty() && violations.iter().all(|v| during.iter().any(|d| v.starts_with(d))),
         "{violations:?}"
     );
+}
+
+/// The subject and the end date of a certificate, from openssl.
+fn certificate_of(path: &Path) -> (String, String) {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-enddate", "-in"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = text(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{}: {text}", path.display()))
+            .trim()
+            .to_owned()
+    };
+    (field("subject="), field("notAfter="))
+}
+
+/// Seconds from now until a certificate expires.
+fn expires_in(path: &Path) -> i64 {
+    let (_, end) = certificate_of(path);
+    let out = Command::new("date")
+        .args(["-u", "-d", &end, "+%s"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let at: i64 = text(&out.stdout).trim().parse().unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    at - now
+}
+
+/// The value the certificate metric records, in seconds from now.
+fn recorded_in(root: &Path) -> i64 {
+    let metric = std::fs::read_to_string(root.join("textfile/tls_certificate.prom")).unwrap_or_default();
+    let sample = metric.lines().last().unwrap_or_default();
+    let value: i64 = sample
+        .strip_prefix("vutler_tls_certificate_expiry_timestamp_seconds{domain=\"vutler.example.com\"} ")
+        .unwrap_or_else(|| panic!("{metric}"))
+        .parse()
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    value - now
+}
+
+const DAY: i64 = 86_400;
+
+#[test]
+fn lets_encrypt_certificates_are_obtained_renewed_installed_and_recorded() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let env = deployment.join(".env");
+    let filled = std::fs::read_to_string(&env)
+        .unwrap_or_default()
+        .replace("\nACME_EMAIL=\n", "\nACME_EMAIL=ops@example.com\n");
+    write(&env, &filled, false);
+    let bin = fake_bin(root.path(), &deployment);
+    let cert = deployment.join("nginx/ssl/fullchain.pem");
+    let key = deployment.join("nginx/ssl/privkey.pem");
+    let reloads = |root: &Path| model(root)["reloads"].as_array().map_or(0, Vec::len);
+
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["obtain"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(certificate_of(&cert).0, "CN = vutler.example.com");
+    assert!(
+        (89 * DAY..=90 * DAY).contains(&expires_in(&cert)),
+        "{}",
+        expires_in(&cert)
+    );
+    let mode = std::fs::metadata(&key)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_default();
+    assert_eq!(mode, 0o600, "the key is readable by others");
+    assert!((89 * DAY..=90 * DAY).contains(&recorded_in(root.path())));
+    assert_eq!(reloads(root.path()), 1, "NGINX reloaded with the certificate");
+    let state = model(root.path());
+    let certonly = state["certbot"][0].as_array().cloned().unwrap_or_default();
+    for word in [
+        "certonly",
+        "--webroot",
+        "vutler.example.com",
+        "ops@example.com",
+        "--agree-tos",
+    ] {
+        assert!(certonly.iter().any(|w| w == word), "{word} missing: {certonly:?}");
+    }
+    // certbot wrote into the folder NGINX serves the challenges from, and its own state folder.
+    let calls = calls(root.path());
+    let run = calls.lines().find(|l| l.starts_with("docker run")).unwrap_or_default();
+    assert!(
+        run.contains(&format!("-v {}/certbot/www:/var/www/certbot", deployment.display())),
+        "{run}"
+    );
+    assert!(
+        run.contains(&format!("-v {}/certbot/conf:/etc/letsencrypt", deployment.display())),
+        "{run}"
+    );
+
+    // Valid for 90 days: nothing to renew, NGINX left alone.
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["renew"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("valid for more than 30 days"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(model(root.path())["certbot"].as_array().map_or(0, Vec::len), 1);
+    assert_eq!(reloads(root.path()), 1);
+
+    // Five days left (as after a renewal that did not happen): renewed, installed, reloaded.
+    let live = deployment.join("certbot/conf/live/vutler.example.com");
+    let short = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-days",
+            "5",
+            "-subj",
+            "/CN=vutler.example.com",
+        ])
+        .arg("-keyout")
+        .arg(live.join("privkey.pem"))
+        .arg("-out")
+        .arg(live.join("fullchain.pem"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(short.status.success());
+    std::fs::copy(live.join("fullchain.pem"), &cert).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(live.join("privkey.pem"), &key).unwrap_or_else(|e| panic!("{e}"));
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["renew"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("was renewed"), "{}", text(&out.stderr));
+    assert!(
+        expires_in(&cert) > 89 * DAY,
+        "the renewed certificate was not installed"
+    );
+    assert!(recorded_in(root.path()) > 89 * DAY);
+    assert_eq!(reloads(root.path()), 2);
+    // And cron runs the renewal.
+    let cron = std::fs::read_to_string(deployment.join("cron/vutler")).unwrap_or_default();
+    assert!(
+        cron.contains(" root /opt/vutler/scripts/certificates.sh renew >>"),
+        "{cron}"
+    );
+}
+
+#[test]
+fn the_first_obtain_writes_a_placeholder_so_that_nginx_can_start() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let env = deployment.join(".env");
+    let filled = std::fs::read_to_string(&env)
+        .unwrap_or_default()
+        .replace("\nACME_EMAIL=\n", "\nACME_EMAIL=ops@example.com\n");
+    write(&env, &filled, false);
+    let bin = fake_bin(root.path(), &deployment);
+    let stop = Command::new(bin.join("docker"))
+        .args(["compose", "stop", "nginx"])
+        .current_dir(&deployment)
+        .env("FAKE_DOCKER_DIR", root.path().join("docker"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(stop.status.success());
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["obtain"], Some(&bin), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("start the stack (docker compose up -d), then run"),
+        "{stderr}"
+    );
+    let cert = deployment.join("nginx/ssl/fullchain.pem");
+    assert!(expires_in(&cert) <= DAY, "a placeholder of a day");
+    assert_eq!(
+        model(root.path())["certbot"],
+        serde_json::json!([]),
+        "certbot ran without the proxy"
+    );
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["status"], Some(&bin), &[]);
+    assert!(
+        text(&out.stdout).contains("fullchain.pem expires "),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn dev_makes_its_own_self_signed_certificate() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = spec_deployment(root.path(), "dev", &scratch_overlay(root.path()));
+    let bin = fake_bin(root.path(), &deployment);
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["obtain"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cert = deployment.join("nginx/ssl/fullchain.pem");
+    assert_eq!(certificate_of(&cert).0, "CN = vutler.localhost");
+    assert!((364 * DAY..=365 * DAY).contains(&expires_in(&cert)));
+    assert_eq!(model(root.path())["reloads"].as_array().map_or(0, Vec::len), 1);
+    assert_eq!(
+        model(root.path())["certbot"],
+        serde_json::json!([]),
+        "no ACME client in dev"
+    );
+    let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["renew"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("valid for more than 30 days"));
 }

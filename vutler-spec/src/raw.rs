@@ -690,6 +690,28 @@ pub struct RawCertificate {
     pub cert_file: String,
     /// Private key file name.
     pub key_file: String,
+    /// The ACME client that obtains and renews a `letsencrypt` certificate through the
+    /// HTTP-01 challenge files the proxy serves from `edge.acme_root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<RawAcme>,
+    /// When `scripts/certificates.sh renew` runs, as a crontab schedule in UTC; twice a day
+    /// unless set (`17 3,15 * * *`). A certificate is renewed 30 days before it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_schedule: Option<String>,
+}
+
+/// The ACME client of a Let's Encrypt certificate (certbot in a one-off container).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcme {
+    /// Image of the client, with a pinned tag (`certbot/certbot:v3.0.1`).
+    pub image: String,
+    /// Plain variable of `variables` holding the ACME account's email, where Let's Encrypt
+    /// sends notices.
+    pub email_variable: String,
+    /// Host folder of the client's state (account key, issued certificates), e.g.
+    /// `./certbot/conf`.
+    pub state_dir: String,
 }
 
 /// Who issues the TLS certificate.

@@ -277,6 +277,14 @@ rules! {
         "Let's Encrypt challenges are served from a folder the proxy does not mount.",
         "With a Let's Encrypt certificate, NGINX answers HTTP-01 challenges from \
          `edge.acme_root`, which must be mounted (the certbot webroot).";
+    /// A certificate without the client that renews it.
+    AcmeClient = "acme-client", Error,
+        "A Let's Encrypt certificate has no ACME client, or a self-signed one has one.",
+        "`scripts/certificates.sh` obtains and renews a Let's Encrypt certificate with the ACME \
+         client of `tls.certificate.acme` (certbot in a one-off container), which writes the \
+         HTTP-01 challenge files into the host folder the proxy serves at `edge.acme_root`: \
+         declare the client, and bind-mount that folder into the proxy. A self-signed \
+         certificate is made on the host and takes no `acme`.";
     /// A proxy read timeout that closes WebSockets.
     ReadTimeout = "read-timeout", Error,
         "The proxy's read timeout closes idle WebSockets.",

@@ -873,12 +873,14 @@ pub struct Hsts {
     pub preload: bool,
 }
 
-/// Certificate files.
+/// Certificate files, and how they are obtained and renewed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Certificate {
-    /// Issuer.
-    pub source: CertificateSource,
+    /// Who issues it.
+    pub issuer: Issuer,
+    /// When `certificates.sh renew` runs.
+    pub renew_schedule: Schedule,
     /// Host folder.
     pub host_dir: HostPath,
     /// Folder in the proxy container.
@@ -889,7 +891,35 @@ pub struct Certificate {
     pub key_file: FileName,
 }
 
+/// Who issues the certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issuer {
+    /// Let's Encrypt, through an ACME client and the HTTP-01 challenge.
+    Letsencrypt(Acme),
+    /// A self-signed certificate, made on the host (dev).
+    SelfSigned,
+}
+
+/// The ACME client that obtains and renews a Let's Encrypt certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Acme {
+    /// Its image.
+    pub image: Image,
+    /// The plain variable holding the account's email.
+    pub email: VariableId,
+    /// Host folder of its state.
+    pub state_dir: HostPath,
+    /// Host folder it writes challenge files into, which the proxy serves at `edge.acme_root`.
+    pub webroot: HostPath,
+}
+
 impl Certificate {
+    /// Whether browsers and curl cannot verify it (self-signed).
+    pub fn is_self_signed(&self) -> bool {
+        self.issuer == Issuer::SelfSigned
+    }
+
     /// Path of the chain in the proxy container.
     pub fn cert_path(&self) -> String {
         format!("{}/{}", self.mount_dir, self.cert_file)
@@ -1190,6 +1220,11 @@ pub struct BackupCredentials {
 /// Metric `backup.sh` writes through node-exporter's textfile collector after each successful
 /// job, labelled `backup="<job>"`; the derived stale-backup alerts watch it.
 pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
+
+/// Metric `certificates.sh` writes through node-exporter's textfile collector after each run,
+/// labelled `domain="<domain>"`: when the TLS certificate expires, which the derived
+/// certificate alerts watch.
+pub const TLS_METRIC: &str = "vutler_tls_certificate_expiry_timestamp_seconds";
 
 /// A backup job.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,10 @@ instead. It keeps what the scripts act on and what an operator would see:
 - the proxy: which app addresses NGINX sends to, set when it starts and when it reloads (as
   NGINX resolves the app's name through Docker's DNS only then);
 - after every change, whether NGINX still reaches a healthy app container; every moment it
-  does not is recorded in `violations`.
+  does not is recorded in `violations`;
+- `docker run` of the ACME client (certbot): `certonly --webroot` and `renew` issue a
+  certificate (made with openssl, valid `FAKE_CERT_DAYS`, 90 by default) into the mounted
+  state folder, only while the proxy runs, since Let's Encrypt reaches the challenge through it.
 
 State (`model.py`): `$FAKE_DOCKER_DIR/state.json`; every call is appended to
 `$FAKE_DOCKER_DIR/calls.log`.
@@ -23,6 +26,7 @@ State (`model.py`): `$FAKE_DOCKER_DIR/state.json`; every call is appended to
 import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -245,9 +249,71 @@ def compose(state, args, line):
                 c["status"] = "exited" if command == "stop" else "running"
                 if command == "start":
                     c["started"] = state["clock"]
+            if service == state["proxy"]:
+                state["proxy_running"] = command == "start"
+                if command == "start":
+                    proxy_resolves(state)
         check(state, line)
     else:
         fail(f"the docker stand-in does not model `docker compose {command}`")
+
+
+def certificate(live, domain, days):
+    """A certificate as Let's Encrypt would issue it (here self-signed, with openssl)."""
+    os.makedirs(live, exist_ok=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", str(days), "-subj", f"/CN={domain}",
+         "-keyout", os.path.join(live, "privkey.pem"), "-out", os.path.join(live, "fullchain.pem")],
+        check=True, capture_output=True,
+    )
+
+
+def expires_within(path, days):
+    return subprocess.run(["openssl", "x509", "-checkend", str(days * 86400), "-noout", "-in", path],
+                          capture_output=True).returncode != 0
+
+
+def run_image(state, args):
+    """`docker run` of the ACME client: certbot's `certonly --webroot` and `renew`, which reach
+    Let's Encrypt and are answered only while the proxy serves the challenge files."""
+    mounts, rest = {}, list(args)
+    while rest and rest[0].startswith("-"):
+        flag = rest.pop(0)
+        if flag in ("-v", "--volume"):
+            host, container = rest.pop(0).split(":")[:2]
+            mounts[container] = host
+    if not rest or not rest[0].startswith("certbot/certbot:"):
+        fail(f"the docker stand-in does not model `docker run {' '.join(args)}`")
+    state["certbot"].append(rest[1:])
+    conf, webroot = mounts.get("/etc/letsencrypt"), mounts.get("/var/www/certbot")
+    if not conf or not webroot or not os.path.isdir(webroot):
+        fail("certbot: the state and webroot folders are not mounted")
+    days = int(os.environ.get("FAKE_CERT_DAYS", "90"))
+    if rest[1] == "certonly":
+        domain = rest[rest.index("--domain") + 1]
+        live = os.path.join(conf, "live", domain)
+        if not state["proxy_running"]:
+            save(state)
+            fail(f"Certbot failed to authenticate some domains: {domain}: Connection refused")
+        if "--keep-until-expiring" in rest and os.path.exists(os.path.join(live, "fullchain.pem")) \
+                and not expires_within(os.path.join(live, "fullchain.pem"), 30):
+            print("Certificate not yet due for renewal; no action taken.")
+            return
+        certificate(live, domain, days)
+        print(f"Successfully received certificate for {domain}.")
+    elif rest[1] == "renew":
+        for domain in sorted(os.listdir(os.path.join(conf, "live"))) if os.path.isdir(os.path.join(conf, "live")) else []:
+            cert = os.path.join(conf, "live", domain, "fullchain.pem")
+            if expires_within(cert, 30):
+                if not state["proxy_running"]:
+                    save(state)
+                    fail(f"Failed to renew certificate {domain}: Connection refused")
+                certificate(os.path.join(conf, "live", domain), domain, days)
+                print(f"Congratulations, all renewals succeeded: {cert} (success)")
+            else:
+                print(f"Certificate not yet due for renewal: {cert}")
+    else:
+        fail(f"the certbot stand-in does not model `{rest[1]}`")
 
 
 def main():
@@ -273,6 +339,8 @@ def main():
                 print(c["status"])
             else:
                 print(json.dumps(c))
+    elif command == "run":
+        run_image(state, rest)
     elif command == "stop":
         for ident in rest:
             c = find(state, ident)

@@ -13,7 +13,7 @@ use crate::raw::{BackupMethod, RawBackupJob, RawMount, VolumeKind};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{AbsolutePath, Name, OneLine, S3Url, UrlPath};
-use crate::units::{Duration, Schedule};
+use crate::units::Duration;
 
 use super::variables::secret_ref;
 use super::{Cx, all};
@@ -112,16 +112,7 @@ fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<B
         (Some(port), Some(s)) => cx.port_ref(p.key("port"), s, port).map(Some),
         _ => Some(None),
     };
-    let schedule = Schedule::parse(&j.schedule)
-        .map_err(|m| {
-            cx.error_help(
-                Rule::Cron,
-                p.key("schedule"),
-                m,
-                "fields are minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7)",
-            )
-        })
-        .ok();
+    let schedule = cx.schedule(p.key("schedule"), &j.schedule);
     // Retention is counted in days: the scripts prune by the age of a backup's name.
     let retention_days = cx
         .duration(p.key("retention"), &j.retention)
@@ -203,15 +194,14 @@ fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
 fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
     let raw = cx.raw;
     let b = &raw.backups;
-    if b.jobs.is_empty() {
-        return Some(());
-    }
-    let exporter = raw
-        .monitoring
-        .scrape_jobs
-        .values()
-        .find(|j| j.metrics.iter().any(|m| m == BACKUP_METRIC));
-    let Some(exporter) = exporter else {
+    let lists = |metric: &str| {
+        raw.monitoring
+            .scrape_jobs
+            .values()
+            .find(|j| j.metrics.iter().any(|m| m == metric))
+    };
+    let backup_exporter = lists(BACKUP_METRIC).filter(|_| !b.jobs.is_empty());
+    if !b.jobs.is_empty() && backup_exporter.is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,
@@ -220,13 +210,19 @@ fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
             )
             .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
         );
+    }
+    // The scripts' metrics (backups, the certificate's expiry) go where node-exporter reads them.
+    let Some((metric, exporter)) = backup_exporter
+        .map(|e| (BACKUP_METRIC, e))
+        .or_else(|| lists(TLS_METRIC).map(|e| (TLS_METRIC, e)))
+    else {
         return Some(());
     };
     let Some(dir) = &b.textfile_dir else {
         cx.error_help(
             Rule::TextfileDirUnset,
             SpecPath::top("backups"),
-            format!("`{BACKUP_METRIC}` is scraped, but `backups.textfile_dir` does not say where backup.sh writes it"),
+            format!("`{metric}` is scraped, but `backups.textfile_dir` does not say where the scripts write it"),
             "set `textfile_dir` to the host folder of node-exporter's textfile collector",
         );
         return None;

@@ -5,15 +5,16 @@
 //! only the proxy listens publicly and only on ports the firewall opens), `proxy-network`,
 //! `proxy-ports` (80 and 443), `proxy-waits` (for a healthy upstream), `certificate-not-mounted`,
 //! `acme-root-not-mounted`, `read-timeout` (WebSockets), `tls-protocol`, `tls-ciphers`,
-//! `tls-stapling` (only with an issuer that has an OCSP responder), `proxy-version` (the proxy's
+//! `tls-stapling` (only with an issuer that has an OCSP responder), `acme-client` (Let's
+//! Encrypt needs the client that obtains and renews its certificate), `proxy-version` (the proxy's
 //! image tag says the NGINX version, whose syntax the configuration is written in) and
 //! `firewall-conflict`.
 
 use crate::path::SpecPath;
-use crate::raw::{CertificateSource, Condition, RawFirewallRule, RawTls};
+use crate::raw::{CertificateSource, Condition, RawCertificate, RawFirewallRule, RawTls};
 use crate::rule::Rule;
 use crate::stack::*;
-use crate::text::{AbsolutePath, Cipher, FileName, HostPath, Name, UrlPath};
+use crate::text::{AbsolutePath, Cipher, FileName, HostPath, Image, Name, UrlPath};
 use crate::units::Duration;
 
 use super::{Cx, all};
@@ -23,6 +24,9 @@ const MIN_READ_TIMEOUT: Duration = Duration::from_millis(60_000);
 
 /// The metrics path the proxy hides when no scrape job says which one the app serves.
 const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// Twice a day, at a minute other clients are not likely to pick (Let's Encrypt's advice).
+const DEFAULT_RENEW_SCHEDULE: &str = "17 3,15 * * *";
 
 /// The edge, TLS and firewall parts, after checking what they say about the services.
 pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edge>, Option<Tls>, Option<Firewall>) {
@@ -58,7 +62,8 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
     if metrics_paths.is_empty() {
         metrics_paths.extend(UrlPath::parse(DEFAULT_METRICS_PATH).ok());
     }
-    let tls = tls(cx, &raw.tls);
+    let proxy_built = proxy.and_then(|id| services[id.0].as_ref());
+    let tls = tls(cx, &raw.tls, proxy_built);
     let firewall = firewall(cx);
 
     // These read the raw firewall and certificate, so that a mistake there does not hide them.
@@ -97,7 +102,7 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
     (edge, tls, firewall)
 }
 
-fn tls(cx: &mut Cx<'_>, t: &RawTls) -> Option<Tls> {
+fn tls(cx: &mut Cx<'_>, t: &RawTls, proxy: Option<&Service>) -> Option<Tls> {
     let p = SpecPath::top("tls");
     let mut ok = true;
     let mut protocols = Vec::new();
@@ -140,6 +145,11 @@ fn tls(cx: &mut Cx<'_>, t: &RawTls) -> Option<Tls> {
     let mount_dir = cx.text(cp.key("mount_dir"), &c.mount_dir, AbsolutePath::parse);
     let cert_file = cx.text(cp.key("cert_file"), &c.cert_file, FileName::parse);
     let key_file = cx.text(cp.key("key_file"), &c.key_file, FileName::parse);
+    let issuer = issuer(cx, &cp, c, proxy);
+    let renew_schedule = cx.schedule(
+        cp.key("renew_schedule"),
+        c.renew_schedule.as_deref().unwrap_or(DEFAULT_RENEW_SCHEDULE),
+    );
     if t.stapling {
         let issuer = match c.source {
             CertificateSource::SelfSigned => "a self-signed certificate has no OCSP responder",
@@ -170,13 +180,105 @@ fn tls(cx: &mut Cx<'_>, t: &RawTls) -> Option<Tls> {
             preload: t.hsts.preload,
         },
         certificate: Certificate {
-            source: c.source,
+            issuer: issuer?,
+            renew_schedule: renew_schedule?,
             host_dir: host_dir?,
             mount_dir: mount_dir?,
             cert_file: cert_file?,
             key_file: key_file?,
         },
     })
+}
+
+/// Let's Encrypt needs its ACME client, which writes the challenge files into the host folder
+/// the proxy serves at `edge.acme_root` (`acme-client`); a self-signed certificate has none.
+fn issuer(cx: &mut Cx<'_>, cp: &SpecPath, c: &RawCertificate, proxy: Option<&Service>) -> Option<Issuer> {
+    let raw = cx.raw;
+    match (c.source, &c.acme) {
+        (CertificateSource::SelfSigned, None) => Some(Issuer::SelfSigned),
+        (CertificateSource::SelfSigned, Some(_)) => {
+            cx.error_help(
+                Rule::AcmeClient,
+                cp.key("acme"),
+                "`acme` does not apply to a self-signed certificate",
+                "remove `acme`, or set `source: letsencrypt`",
+            );
+            None
+        }
+        (CertificateSource::Letsencrypt, None) => {
+            cx.error_help(
+                Rule::AcmeClient,
+                cp.key("source"),
+                "nothing obtains or renews the Let's Encrypt certificate: `acme` is missing",
+                "add `acme: { image: certbot/certbot:v3.0.1, email_variable: ACME_EMAIL, state_dir: ./certbot/conf }`",
+            );
+            None
+        }
+        (CertificateSource::Letsencrypt, Some(a)) => {
+            let ap = cp.key("acme");
+            let image = Image::parse(&a.image)
+                .map_err(|_| {
+                    cx.error_help(
+                        Rule::ImageTag,
+                        ap.key("image"),
+                        format!("image `{}` is not an image with a pinned tag", a.image),
+                        "pin a released version, e.g. certbot/certbot:v3.0.1",
+                    )
+                })
+                .ok();
+            let email = match raw.variables.get_full(&a.email_variable) {
+                None => {
+                    let known = raw.variables.iter().filter(|(_, v)| !v.secret).map(|(k, _)| k);
+                    cx.dangling(
+                        ap.key("email_variable"),
+                        format!("unknown variable `{}`", a.email_variable),
+                        &a.email_variable,
+                        known,
+                    );
+                    None
+                }
+                Some((_, _, v)) if v.secret => {
+                    super::variables::secret_as_text(
+                        cx,
+                        ap.key("email_variable"),
+                        &a.email_variable,
+                        "the account's email goes on the ACME client's command line: name a plain variable".into(),
+                    );
+                    None
+                }
+                Some((i, _, _)) => Some(VariableId(i)),
+            };
+            let state_dir = cx.text(ap.key("state_dir"), &a.state_dir, HostPath::parse);
+            // The proxy serves the challenge files from the folder the client writes them to.
+            let webroot = proxy.and_then(|p| {
+                p.mounts.iter().find_map(|m| match m {
+                    Mount::Bind { source, target, .. } if *target == raw.edge.acme_root.as_str() => {
+                        Some(source.clone())
+                    }
+                    _ => None,
+                })
+            });
+            let served = proxy.is_some_and(|p| p.mounts.iter().any(|m| *m.target() == raw.edge.acme_root.as_str()));
+            if webroot.is_none() && served {
+                cx.error_help(
+                    Rule::AcmeClient,
+                    SpecPath::top("edge").key("acme_root"),
+                    format!(
+                        "the proxy serves the ACME challenges at {} from a volume, which the client cannot write",
+                        raw.edge.acme_root
+                    ),
+                    "mount a host folder there, e.g. `{ bind: ./certbot/www, target: /var/www/certbot }`",
+                );
+            }
+            // Not served at all is `acme-root-not-mounted`, reported with the proxy.
+            Some(Issuer::Letsencrypt(Acme {
+                image: image?,
+                email: email?,
+                state_dir: state_dir?,
+                webroot: webroot?,
+            }))
+        }
+    }
 }
 
 fn firewall(cx: &mut Cx<'_>) -> Option<Firewall> {

@@ -33,7 +33,7 @@ use crate::raw::{RawCpus, RawStack};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{Domain, Name};
-use crate::units::{ByteSize, Cpus, Duration};
+use crate::units::{ByteSize, Cpus, Duration, Schedule};
 
 /// Environment in which services may run without resource limits.
 pub const DEV_ENV: &str = "dev";
@@ -263,6 +263,20 @@ impl<'r> Cx<'r> {
             RawCpus::Text(t) => Cpus::parse(t),
         };
         self.unit(path, parsed)
+    }
+
+    /// A crontab schedule (`cron`).
+    pub(crate) fn schedule(&mut self, path: SpecPath, text: &str) -> Option<Schedule> {
+        Schedule::parse(text)
+            .map_err(|m| {
+                self.error_help(
+                    Rule::Cron,
+                    path,
+                    m,
+                    "fields are minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7)",
+                )
+            })
+            .ok()
     }
 
     /// A number that must be at least 1 (`out-of-range`).
