@@ -7,7 +7,9 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{Condition, HealthTest, LogDriver, Mount, NetworkDriver, Restart, TextPart, Variable};
+use vutler_spec::stack::{
+    Condition, HealthTest, LogDriver, Mount, NetworkDriver, PidMode, Propagation, Restart, TextPart, Variable,
+};
 use vutler_spec::units::ByteSize;
 
 use crate::configs::Configs;
@@ -39,6 +41,10 @@ struct ComposeService {
     command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     restart: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_grace_period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<&'static str>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     environment: IndexMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -209,6 +215,10 @@ fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeServic
             Restart::UnlessStopped => "unless-stopped",
         }),
         secrets: c.secret_files.iter().map(SecretFile::name).collect(),
+        stop_grace_period: s.stop_grace_period.map(|d| d.to_string()),
+        pid: s.pid.map(|p| match p {
+            PidMode::Host => "host",
+        }),
         ..ComposeService::default()
     };
 
@@ -245,20 +255,32 @@ fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeServic
         .mounts
         .iter()
         .map(|mount| {
-            let (source, target, read_only) = match mount {
+            let (source, target, read_only, propagation) = match mount {
                 Mount::Volume {
                     volume,
                     target,
                     read_only,
-                } => (stack.volume(*volume).name.to_string(), target, *read_only),
+                } => (stack.volume(*volume).name.to_string(), target, *read_only, None),
                 Mount::Bind {
                     source,
                     target,
                     read_only,
-                } => (source.to_string(), target, *read_only),
-                Mount::Config(config) => (format!("./{}", config.source), &config.target, true),
+                    propagation,
+                } => (source.to_string(), target, *read_only, *propagation),
+                Mount::Config(config) => (format!("./{}", config.source), &config.target, true, None),
             };
-            format!("{source}:{target}{}", if read_only { ":ro" } else { "" })
+            let mut options = Vec::new();
+            if read_only {
+                options.push("ro");
+            }
+            options.extend(propagation.map(|p| match p {
+                Propagation::Rslave => "rslave",
+                Propagation::Rprivate => "rprivate",
+            }));
+            match options.as_slice() {
+                [] => format!("{source}:{target}"),
+                _ => format!("{source}:{target}:{}", options.join(",")),
+            }
         })
         .collect();
     if let Some(digest) = configs.hash(&c.configs) {

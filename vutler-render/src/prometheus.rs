@@ -163,13 +163,19 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
     }
     let produces = |metric: &str| m.scrape_jobs.iter().any(|j| j.metrics.iter().any(|x| *x == metric));
     if produces("redis_memory_used_bytes") && produces("redis_memory_max_bytes") {
-        rules.push(rule(
+        let mut redis = rule(
             "RedisMemoryHigh".into(),
             "redis_memory_max_bytes > 0 and redis_memory_used_bytes / redis_memory_max_bytes > 0.9".into(),
             Some(minute * 5),
             AlertSeverity::Warning,
             "Redis uses over 90% of its maxmemory: presence data will be evicted".into(),
-        ));
+        );
+        // Seed 9.2, "Redis memory limit hit".
+        redis.annotations.insert(
+            "runbook",
+            "Raise --maxmemory in the spec, keeping it within 75% of the container's memory limit (raise that too), and keep the allkeys-lru eviction policy; render and `docker compose up -d`.".into(),
+        );
+        rules.push(redis);
     }
     if produces(TLS_METRIC) {
         let days = |n: u64| n * 86_400;
@@ -298,6 +304,9 @@ pub fn rules(stack: &Stack) -> Result<String, RenderError> {
                     );
                     if let Some(d) = &r.description {
                         out.annotations.insert("description", d.to_string());
+                    }
+                    if let Some(runbook) = &r.runbook {
+                        out.annotations.insert("runbook", runbook.trim_end().to_owned());
                     }
                     out
                 })

@@ -444,6 +444,32 @@ pub struct RawService {
     /// A critical service gets `up == 0` and `absent(up)` alerts on its scrape job.
     #[serde(default)]
     pub critical: bool,
+    /// How long the service has to stop after SIGTERM before it is killed (Docker's default is
+    /// 10s, short for a database flushing to disk), e.g. `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_grace_period: Option<String>,
+    /// `host` to share the host's process namespace (node-exporter, to see the host's processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<PidMode>,
+}
+
+/// The process namespace of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PidMode {
+    /// The host's: the container sees every process of the host.
+    Host,
+}
+
+/// How mounts made below a bind mount's source propagate into the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Propagation {
+    /// Mounts made on the host below the source appear in the container (node-exporter's
+    /// documented `/:/host:ro,rslave`).
+    Rslave,
+    /// No propagation (Docker's default).
+    Rprivate,
 }
 
 /// A port a service listens on.
@@ -496,6 +522,9 @@ pub struct RawMount {
     /// Mount read-only (configs always are).
     #[serde(default)]
     pub read_only: bool,
+    /// Mount propagation of a `bind` mount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<Propagation>,
 }
 
 /// A start-up dependency: a service name (waits for it to be healthy), or
@@ -848,6 +877,9 @@ pub struct RawAlertRule {
     /// Longer description (annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What to do when it fires (the `runbook` annotation, which notifications carry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
 }
 
 impl Protocol {

@@ -211,6 +211,20 @@ rules! {
         "A service has no resources outside the dev environment.",
         "Every service is sized (seed 2.2): its limits keep one service from starving the others \
          and its totals are checked against the VM. Add `resources: { cpus, memory, disk }`.";
+    /// A datastore configured to use too much of its memory limit.
+    MemorySetting = "memory-setting", Error,
+        "A datastore is configured to use more of its container's memory than leaves it room.",
+        "A datastore's own memory setting must stay well under the container's limit, or the \
+         kernel kills it under load: Redis's `--maxmemory` at most 75% of the limit (the rest is \
+         fragmentation and the fork that persists it), MongoDB's `--wiredTigerCacheSizeGB` at \
+         most half of the limit less 1GB (MongoDB's own default), PostgreSQL's `shared_buffers` \
+         at most 25% (each connection needs memory too). Lower the setting or raise the limit.";
+    /// A service that keeps data and is killed 10s after SIGTERM.
+    StopGracePeriod = "stop-grace-period", Warning,
+        "A service that keeps data has less than 30s to stop.",
+        "Docker kills a container 10s after asking it to stop, unless `stop_grace_period` says \
+         otherwise; a database flushing to disk may need longer. Give services that write a data \
+         volume `stop_grace_period: 1m`.";
     /// `service_healthy` on a service without healthcheck.
     NoHealthcheck = "no-healthcheck", Error,
         "A service waits for a dependency that has no healthcheck to be healthy.",

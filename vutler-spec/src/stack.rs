@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use crate::configs::{ConfigFile, ConfigId};
 pub use crate::raw::{
     AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
-    Protocol, Restart, SecretsBackend, VolumeKind,
+    PidMode, Propagation, Protocol, Restart, SecretsBackend, VolumeKind,
 };
 use crate::text::{
     AbsolutePath, AlertName, Cipher, Domain, EnvDefault, EnvName, FileName, HostPath, Image, MetricName, Name, OneLine,
@@ -535,6 +535,10 @@ pub struct Service {
     pub logging: Logging,
     /// Whether it gets `up == 0` / `absent` alerts.
     pub critical: bool,
+    /// Time it has to stop before it is killed, when not Docker's default.
+    pub stop_grace_period: Option<Duration>,
+    /// Its process namespace, when not its own.
+    pub pid: Option<PidMode>,
 }
 
 impl Service {
@@ -653,6 +657,8 @@ pub enum Mount {
         target: AbsolutePath,
         /// Read-only.
         read_only: bool,
+        /// Propagation, when not Docker's default.
+        propagation: Option<Propagation>,
     },
     /// Rendered config files, read-only.
     Config(ConfigMount),
@@ -1035,6 +1041,8 @@ pub struct AlertRule {
     pub summary: OneLine,
     /// Description annotation.
     pub description: Option<Prose>,
+    /// Runbook annotation: what to do when it fires.
+    pub runbook: Option<Prose>,
 }
 
 /// Alertmanager.

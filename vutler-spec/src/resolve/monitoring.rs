@@ -207,6 +207,7 @@ fn alert_group<'r>(
         let expr = query(cx, &rp.key("expr"), &format!("alert `{}`", r.name), &r.expr, jobs);
         let summary = cx.text(rp.key("summary"), &r.summary, OneLine::parse);
         let description = cx.text_opt(rp.key("description"), r.description.as_ref(), Prose::parse);
+        let runbook = cx.text_opt(rp.key("runbook"), r.runbook.as_ref(), Prose::parse);
         let for_ = cx.duration_opt(rp.key("for"), r.for_.as_ref());
         unique.then_some(())?;
         Some(AlertRule {
@@ -216,6 +217,7 @@ fn alert_group<'r>(
             severity: r.severity,
             summary: summary?,
             description: description?,
+            runbook: runbook?,
         })
     }));
     Some(AlertGroup {

@@ -15,11 +15,12 @@ use crate::grammar;
 use crate::path::SpecPath;
 use crate::raw::{
     RawDependsOn, RawEnvValue, RawHealthcheck, RawLogging, RawMount, RawPort, RawResources, RawSecretRef, RawService,
-    Restart,
+    Restart, VolumeKind,
 };
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{AbsolutePath, HostPath, Image, ImageError, Name, OneLine, TreePath};
+use crate::units::{ByteSize, Duration};
 
 use super::variables::{env_var, secret_as_text};
 use super::{Cx, DEV_ENV, all, closest};
@@ -172,8 +173,13 @@ fn service(
         }
     };
     let restart = s.restart.or(raw.defaults.restart).unwrap_or(Restart::UnlessStopped);
+    let stop_grace_period = cx.duration_opt(p.key("stop_grace_period"), s.stop_grace_period.as_ref());
+    let memory = memory_settings(cx, &p, name, s, resources.as_ref().and_then(|r| r.as_ref()));
+    if let Some(period) = stop_grace_period {
+        grace_period(cx, &p, name, s, period);
+    }
 
-    (unique_targets && file_envs).then_some(())?;
+    (unique_targets && file_envs && memory).then_some(())?;
     Some(Service {
         id,
         name: service_name?,
@@ -193,7 +199,131 @@ fn service(
         resources: resources?,
         logging: logging?,
         critical: s.critical,
+        stop_grace_period: stop_grace_period?,
+        pid: s.pid,
     })
+}
+
+/// A memory setting of a datastore's command that the model knows, and the most of the
+/// container's memory limit it may take: the process needs the rest (Redis for fragmentation
+/// and the fork of its persistence, MongoDB for everything but its cache, PostgreSQL for the
+/// memory of each connection), or the kernel kills it under load.
+struct MemorySetting {
+    /// How the command sets it: `--maxmemory 512mb`, `--wiredTigerCacheSizeGB 1.5`,
+    /// `-c shared_buffers=256MB`.
+    what: &'static str,
+    /// The most it may be, for a limit.
+    most: fn(ByteSize) -> ByteSize,
+    /// The rule of thumb, for the message.
+    why: &'static str,
+}
+
+const REDIS_MAXMEMORY: MemorySetting = MemorySetting {
+    what: "Redis's --maxmemory",
+    most: |limit| ByteSize::from_bytes(limit.bytes() / 4 * 3),
+    why: "75% of the limit",
+};
+const WIREDTIGER_CACHE: MemorySetting = MemorySetting {
+    what: "MongoDB's --wiredTigerCacheSizeGB",
+    // MongoDB's own default: half of (memory - 1 GB), at least 256 MB.
+    most: |limit| ByteSize::from_bytes((limit.bytes().saturating_sub(1 << 30) / 2).max(256 << 20)),
+    why: "half of the limit less 1GB, MongoDB's own default",
+};
+const SHARED_BUFFERS: MemorySetting = MemorySetting {
+    what: "PostgreSQL's shared_buffers",
+    most: |limit| ByteSize::from_bytes(limit.bytes() / 4),
+    why: "25% of the limit",
+};
+
+/// The datastore memory settings in a command, each with its value and argument index.
+fn memory_settings_of(command: &[String]) -> Vec<(&'static MemorySetting, Option<ByteSize>, usize)> {
+    let mut found = Vec::new();
+    for (i, arg) in command.iter().enumerate() {
+        let next = command.get(i + 1);
+        match arg.as_str() {
+            "--maxmemory" => found.push((&REDIS_MAXMEMORY, next.and_then(|v| redis_size(v)), i + 1)),
+            "--wiredTigerCacheSizeGB" => found.push((
+                &WIREDTIGER_CACHE,
+                next.and_then(|v| v.parse::<f64>().ok())
+                    .filter(|gb| gb.is_finite() && *gb > 0.0)
+                    .map(|gb| ByteSize::from_bytes((gb * f64::from(1u32 << 30)) as u64)),
+                i + 1,
+            )),
+            a => {
+                if let Some(value) = a.strip_prefix("shared_buffers=") {
+                    found.push((&SHARED_BUFFERS, postgres_size(value), i));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Redis sizes: `512mb`, `1gb`, `100000` (bytes), case-insensitive, powers of 1024 for `kb`/`mb`/`gb`.
+fn redis_size(text: &str) -> Option<ByteSize> {
+    let t = text.to_ascii_lowercase();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits.parse().ok()?;
+    let scale: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1 << 10,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale).map(ByteSize::from_bytes)
+}
+
+/// PostgreSQL memory sizes: `256MB`, `1GB`, `8192kB`, or a number of 8 kB pages.
+fn postgres_size(text: &str) -> Option<ByteSize> {
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = digits.parse().ok()?;
+    let scale: u64 = match unit {
+        "" => 8 << 10,
+        "kB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        "TB" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(scale).map(ByteSize::from_bytes)
+}
+
+/// Datastore memory settings within the container's limit (`memory-setting`).
+fn memory_settings(cx: &mut Cx<'_>, p: &SpecPath, name: &str, s: &RawService, resources: Option<&Resources>) -> bool {
+    let (Some(command), Some(limit)) = (&s.command, resources.map(|r| r.memory)) else {
+        return true;
+    };
+    let mut ok = true;
+    for (setting, value, at) in memory_settings_of(command) {
+        let path = p.key("command").index(at);
+        let Some(value) = value else {
+            cx.error(
+                Rule::MemorySetting,
+                path,
+                format!("{} has no size the model can read", setting.what),
+            );
+            ok = false;
+            continue;
+        };
+        let most = (setting.most)(limit);
+        if value > most {
+            cx.error_help(
+                Rule::MemorySetting,
+                path,
+                format!(
+                    "{} is {value}, but the container's memory limit is {limit}: at most {most} ({}) leaves the process room",
+                    setting.what, setting.why
+                ),
+                format!("lower it to {most} or less, or raise services.{name}.resources.memory"),
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 /// A secret read from a file is passed under its `file_env` name, which must not be another
@@ -325,6 +455,15 @@ fn port(cx: &mut Cx<'_>, pp: &SpecPath, port: &RawPort) -> Option<Port> {
 
 fn mount(cx: &mut Cx<'_>, path: &SpecPath, m: &RawMount, config_paths: &[String]) -> Option<Mount> {
     let target = cx.text(path.key("target"), &m.target, AbsolutePath::parse);
+    if m.propagation.is_some() && m.bind.is_none() {
+        cx.error_help(
+            Rule::ExactlyOneOf,
+            path.key("propagation"),
+            "`propagation` applies to a `bind` mount only",
+            "remove it, or mount a host folder with `bind`",
+        );
+        return None;
+    }
     match (&m.volume, &m.bind, &m.config) {
         (Some(v), None, None) => {
             let volume = cx.volume_ref(path.key("volume"), v);
@@ -340,6 +479,7 @@ fn mount(cx: &mut Cx<'_>, path: &SpecPath, m: &RawMount, config_paths: &[String]
                 source: source?,
                 target: target?,
                 read_only: m.read_only,
+                propagation: m.propagation,
             })
         }
         (None, None, Some(c)) => {
@@ -619,5 +759,73 @@ fn ports(cx: &mut Cx<'_>, services: &[Option<Service>]) {
             }
             taken.push((publ, port.protocol, at));
         }
+    }
+}
+
+/// Shortest stop grace period for a service that keeps data.
+const MIN_GRACE_PERIOD: Duration = Duration::from_millis(30_000);
+
+/// A service that writes a data volume gets time to stop cleanly (`stop-grace-period`, a
+/// warning): Docker kills it 10s after SIGTERM unless told otherwise.
+fn grace_period(cx: &mut Cx<'_>, p: &SpecPath, name: &str, s: &RawService, period: Option<Duration>) {
+    let raw = cx.raw;
+    let keeps_data = s.mounts.iter().any(|m| {
+        !m.read_only
+            && m.volume
+                .as_ref()
+                .and_then(|v| raw.volumes.get(v))
+                .is_some_and(|v| v.kind == VolumeKind::Data)
+    });
+    if !keeps_data || period.is_some_and(|d| d >= MIN_GRACE_PERIOD) {
+        return;
+    }
+    let (path, now) = match period {
+        Some(d) => (p.key("stop_grace_period"), d.to_string()),
+        None => (p.clone(), "Docker's default 10s".to_owned()),
+    };
+    cx.report(
+        crate::Diagnostic::new(
+            Rule::StopGracePeriod,
+            path,
+            format!("`{name}` keeps data, and has {now} to stop before it is killed"),
+        )
+        .with_help("give it `stop_grace_period: 1m`, time to flush and close its files"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datastore_sizes_read_as_the_datastores_read_them() {
+        assert_eq!(redis_size("512mb").map(ByteSize::bytes), Some(512 << 20));
+        assert_eq!(redis_size("1GB").map(ByteSize::bytes), Some(1 << 30));
+        assert_eq!(redis_size("100").map(ByteSize::bytes), Some(100));
+        assert_eq!(redis_size("1m").map(ByteSize::bytes), Some(1_000_000));
+        assert_eq!(redis_size("lots"), None);
+        assert_eq!(postgres_size("256MB").map(ByteSize::bytes), Some(256 << 20));
+        assert_eq!(postgres_size("16384").map(ByteSize::bytes), Some(16384 * 8192));
+        assert_eq!(postgres_size("256mb"), None, "PostgreSQL's units are case-sensitive");
+    }
+
+    #[test]
+    fn memory_settings_leave_the_process_room() {
+        let gb = |n: u64| ByteSize::from_bytes(n << 30);
+        assert_eq!(
+            (REDIS_MAXMEMORY.most)(ByteSize::from_bytes(512 << 20)).bytes(),
+            384 << 20
+        );
+        assert_eq!((WIREDTIGER_CACHE.most)(gb(2)).bytes(), 512 << 20);
+        assert_eq!((WIREDTIGER_CACHE.most)(gb(1)).bytes(), 256 << 20, "MongoDB's floor");
+        assert_eq!((SHARED_BUFFERS.most)(gb(2)).bytes(), 512 << 20);
+        let command: Vec<String> = ["postgres", "-c", "shared_buffers=256MB", "--maxmemory", "1gb"]
+            .map(String::from)
+            .to_vec();
+        let found: Vec<(&str, usize)> = memory_settings_of(&command)
+            .iter()
+            .map(|(s, _, i)| (s.what, *i))
+            .collect();
+        assert_eq!(found, [("PostgreSQL's shared_buffers", 2), ("Redis's --maxmemory", 4)]);
     }
 }
