@@ -224,7 +224,7 @@ fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeServic
 
     for env in &c.environment {
         let rendered = match env.value {
-            EnvSource::Text(text) => text
+            EnvSource::Text(text) | EnvSource::WithSecrets(text) => text
                 .parts()
                 .iter()
                 .map(|part| match part {

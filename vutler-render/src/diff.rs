@@ -235,7 +235,8 @@ fn redact_assignment(body: &str) -> Option<String> {
             .last()
             .map_or(before.len(), |(i, _)| i);
         let key = &before[key_start..];
-        if key.is_empty() || !is_secret_key(key) {
+        // `${KEY:?...}` inside a value names a variable: it assigns nothing.
+        if key.is_empty() || !is_secret_key(key) || before[..key_start].ends_with("${") {
             continue;
         }
         // The first secret-looking key decides: in `KEY: ${KEY:?KEY is required}` the inner
@@ -450,6 +451,14 @@ mod tests {
         assert_eq!(
             redact("DATABASE_URL=postgres://app:pw@db:5432/app\nother\n"),
             "DATABASE_URL=postgres://app:<redacted>@db:5432/app\nother\n"
+        );
+        // A `{ with_secrets: ... }` value as rendered holds a reference only, kept as is; the
+        // same line edited to hold the password is redacted.
+        let rendered = "      MONGO_URL: \"mongodb://admin:${MONGO_PASSWORD:?MONGO_PASSWORD is required: set it in .env}@mongo:27017/vutler?authSource=admin\"";
+        assert_eq!(redact_line(rendered), rendered);
+        assert_eq!(
+            redact_line("      MONGO_URL: \"mongodb://admin:Xy7pQ2@mongo:27017/vutler?authSource=admin\""),
+            "      MONGO_URL: \"mongodb://admin:<redacted>@mongo:27017/vutler?authSource=admin\""
         );
     }
 }

@@ -14,7 +14,7 @@ use crate::{RenderError, Rendered, compose_files, header};
 pub const ENV_EXAMPLE: &str = ".env.example";
 
 /// Variables the tree reads from `.env`, in declaration order, and the secrets read from files.
-fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) {
+pub(crate) fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) {
     let stack = runtime.stack();
     let mut from_env = IndexSet::new();
     let mut from_files = IndexSet::new();
@@ -22,7 +22,7 @@ fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) {
         from_env.extend(c.image.tag_variable.map(|v| v.id));
         for env in &c.environment {
             match env.value {
-                EnvSource::Text(text) => from_env.extend(text.variables()),
+                EnvSource::Text(text) | EnvSource::WithSecrets(text) => from_env.extend(text.variables()),
                 EnvSource::Secret(v) => {
                     from_env.insert(v.id);
                 }
@@ -57,7 +57,9 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     let (from_env, from_files) = used(runtime);
     let mut out = header(stack);
     out.push_str("# Copy to .env next to docker-compose.yml and fill in. Never commit .env.\n");
-    out.push_str("# Secrets are left empty: Compose refuses to start until they are set.\n\n");
+    out.push_str("# Secrets are left empty: Compose refuses to start until they are set.\n");
+    out.push_str("# scripts/secrets.sh init creates .env from this file and fills the secrets the stack\n");
+    out.push_str("# owns; scripts/secrets.sh check says what is left.\n\n");
     let _ = writeln!(out, "COMPOSE_PROJECT_NAME={}", stack.project());
     let files = compose_files(stack);
     if files.len() > 1 {
@@ -110,7 +112,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         let _ = writeln!(out, "\n# === Docker secrets ===");
         let _ = writeln!(
             out,
-            "# Not read from this file: one file per secret under ./{SECRETS_DIR}/ (chmod 600):"
+            "# One file per secret under ./{SECRETS_DIR}/ (chmod 700), written by scripts/secrets.sh from\n# the value above when a service reads it here too:"
         );
         for id in from_files {
             let file = runtime.secret_file(id);

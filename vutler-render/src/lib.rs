@@ -25,6 +25,7 @@ pub mod ops;
 pub mod prometheus;
 mod rendered;
 pub mod runtime;
+pub mod secrets;
 mod templates;
 pub mod ufw;
 pub mod yaml;
@@ -151,6 +152,7 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     env_example::render(&runtime, &mut tree)?;
     ufw::render(stack, &mut tree)?;
     ops::render(&runtime, &mut tree)?;
+    secrets::render(&runtime, &mut tree)?;
     Ok(tree)
 }
 

@@ -97,7 +97,7 @@ struct ServiceCheckCtx {
 }
 
 #[derive(Debug, Serialize)]
-struct DeployCtx {
+pub(crate) struct DeployCtx {
     header: String,
     env: String,
     compose_file: String,
@@ -188,7 +188,7 @@ fn certificates_ctx(stack: &Stack) -> CertificatesCtx {
 /// How a script running in a service's container reads one of the service's environment
 /// variables, as a quoted shell word: the variable itself, or the Docker secret file its
 /// `*_FILE` twin points to.
-fn container_value(runtime: &Runtime<'_>, var: EnvRef) -> String {
+pub(crate) fn container_value(runtime: &Runtime<'_>, var: EnvRef) -> String {
     match runtime.in_container(var) {
         InContainer::File(file) => format!("\"$(cat \"${file}\")\""),
         InContainer::Variable(name) => format!("\"${name}\""),
@@ -342,7 +342,7 @@ fn health_ctx(runtime: &Runtime<'_>) -> HealthCtx {
     }
 }
 
-fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
+pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
     let stack = runtime.stack();
     let app = stack.service(stack.edge().upstream.service);
     let published = app.ports.iter().find_map(|p| p.published);

@@ -89,6 +89,9 @@ pub enum EnvSource<'s> {
     Secret(&'s Variable),
     /// The path of the secret file holding a secret variable.
     SecretFile(SecretFile<'s>),
+    /// Text with references to secret variables too, filled in from `.env` (a connection
+    /// string with its password).
+    WithSecrets(&'s Text),
 }
 
 /// A secret variable delivered as a file.
@@ -208,6 +211,10 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
             EnvValue::Secret { variable, .. } => Env {
                 key: &v.key,
                 value: EnvSource::Secret(stack.variable(*variable)),
+            },
+            EnvValue::WithSecrets(text) => Env {
+                key: &v.key,
+                value: EnvSource::WithSecrets(text),
             },
         })
         .collect();

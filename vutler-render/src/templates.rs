@@ -31,8 +31,10 @@ pub const ROLLBACK_SCRIPT: &str = "ops/rollback.sh.j2";
 pub const CRON: &str = "ops/cron.j2";
 /// Template id of `scripts/certificates.sh`.
 pub const CERTIFICATES_SCRIPT: &str = "ops/certificates.sh.j2";
+/// Template id of `scripts/secrets.sh`.
+pub const SECRETS_SCRIPT: &str = "ops/secrets.sh.j2";
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
     // Partials included by the scripts: shared helpers, the backup jobs (backup and restore),
@@ -47,6 +49,7 @@ const TEMPLATES: [(&str, &str); 12] = [
     (ROLLBACK_SCRIPT, include_str!("../templates/ops/rollback.sh.j2")),
     (CRON, include_str!("../templates/ops/cron.j2")),
     (CERTIFICATES_SCRIPT, include_str!("../templates/ops/certificates.sh.j2")),
+    (SECRETS_SCRIPT, include_str!("../templates/ops/secrets.sh.j2")),
 ];
 
 /// Quotes a value as one shell word: unchanged when it is made only of characters no shell

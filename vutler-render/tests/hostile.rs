@@ -11,7 +11,7 @@ const HOSTILE: [&str; 8] = ["a;b", "a\nreturn 200;", "$(id)", "`id`", "a'b", "a\
 
 /// (spec path that must be named, overlay with `{v}` where the hostile value goes). In a named list
 /// the overlay's item is appended to the inherited ones, so its index is written `[*]`.
-const FIELDS: [(&str, &str); 19] = [
+const FIELDS: [(&str, &str); 21] = [
     ("domain", "domain: {v}"),
     ("project", "project: {v}"),
     ("tls.certificate.mount_dir", "tls: { certificate: { mount_dir: {v} } }"),
@@ -53,6 +53,15 @@ const FIELDS: [(&str, &str); 19] = [
     ("operations.install_dir", "operations: { install_dir: {v} }"),
     ("operations.log_dir", "operations: { log_dir: {v} }"),
     ("operations.verify_path", "operations: { verify_path: {v} }"),
+    // Reach scripts/secrets.sh (the command that changes a password in its server).
+    (
+        "services.db.authentication.password_env",
+        "services: { db: { authentication: { rotation: postgresql, password_env: {v} } } }",
+    ),
+    (
+        "services.db.authentication.user_env",
+        "services: { db: { authentication: { rotation: postgresql, user_env: {v}, password_env: POSTGRES_PASSWORD } } }",
+    ),
 ];
 
 fn base() -> (String, String) {

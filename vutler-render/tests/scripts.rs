@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use vutler_render::secrets::SECRETS_SCRIPT;
 use vutler_render::{Rendered, ops, render};
 use vutler_spec::Stack;
 
@@ -41,6 +42,52 @@ fn deploy(tree: &Rendered) -> tempfile::TempDir {
     dir
 }
 
+/// Gives every secret the deployment's Compose file requires a test value in `.env`, and
+/// every secret file the same value as `.env` (or one of its own), as an operator would before
+/// the first `docker compose up` (scripts/secrets.sh does it in its own tests).
+fn fill_secrets(deployment: &Path) {
+    let compose = std::fs::read_to_string(deployment.join(vutler_render::COMPOSE_FILE)).unwrap_or_default();
+    let env_path = deployment.join(".env");
+    let mut env = std::fs::read_to_string(&env_path).unwrap_or_default();
+    let value = |name: &str| format!("test-{}", name.to_ascii_lowercase().replace('_', "-"));
+    for required in compose
+        .split("${")
+        .skip(1)
+        .filter_map(|r| r.split_once(":?"))
+        .map(|(n, _)| n)
+    {
+        let set = env.lines().any(|l| {
+            l.strip_prefix(required)
+                .and_then(|r| r.strip_prefix('='))
+                .is_some_and(|v| !v.is_empty())
+        });
+        if !set {
+            env = env
+                .lines()
+                .filter(|l| *l != format!("{required}="))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            env.push_str(&format!("{required}={}\n", value(required)));
+        }
+    }
+    write(&env_path, &env, false);
+    for file in compose
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("file: \"./secrets/")?.strip_suffix('"'))
+    {
+        let name = file.to_ascii_uppercase();
+        let from_env = env
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned);
+        write(
+            &deployment.join("secrets").join(file),
+            &from_env.unwrap_or_else(|| value(&name)),
+            false,
+        );
+    }
+}
+
 /// Runs a script of a deployment with bash, `PATH` starting with `bin` when given.
 fn bash(deployment: &Path, script: &str, args: &[&str], bin: Option<&Path>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new("bash");
@@ -64,13 +111,14 @@ fn bash(deployment: &Path, script: &str, args: &[&str], bin: Option<&Path>, env:
     cmd.output().unwrap_or_else(|e| panic!("cannot run bash: {e}"))
 }
 
-const SCRIPTS: [&str; 6] = [
+const SCRIPTS: [&str; 7] = [
     ops::BACKUP_SCRIPT,
     ops::RESTORE_SCRIPT,
     ops::HEALTHCHECK_SCRIPT,
     ops::UPDATE_SCRIPT,
     ops::ROLLBACK_SCRIPT,
     ops::CERTIFICATES_SCRIPT,
+    SECRETS_SCRIPT,
 ];
 
 #[test]
@@ -221,6 +269,12 @@ fn restore_needs_a_job_a_backup_name_and_confirmation() {
 /// and a foreign file. The project starts as `docker compose up -d` leaves it once every
 /// container is healthy; every call is appended to `calls.log` (see [`calls`]).
 fn fake_bin(root: &Path, deployment: &Path) -> PathBuf {
+    fake_bin_with(root, deployment, serde_json::json!([]))
+}
+
+/// Like [`fake_bin`], with the logins of clients to servers that the model checks (see
+/// `standins/docker.py`).
+fn fake_bin_with(root: &Path, deployment: &Path, logins: serde_json::Value) -> PathBuf {
     let bin = root.join("bin");
     let state = root.join("docker");
     let standins = dir("tests/standins");
@@ -261,6 +315,7 @@ fi
         "containers": [], "next": 0, "clock": 0, "app": app, "proxy": proxy,
         "proxy_running": false, "upstream": [], "reloads": [], "violations": [],
         "pulled": [], "runs": [], "certbot": [],
+        "servers": {}, "password_changes": [], "logins": logins,
     });
     write(&state.join("state.json"), &seed.to_string(), false);
     let run = |program: &str, args: &[&str]| {
@@ -345,6 +400,7 @@ fn fixture_deployment(root: &Path) -> (Stack, PathBuf) {
         write(&deployment.join(path), contents, contents.starts_with("#!"));
     }
     write(&deployment.join(".env"), "VERSION=1.0.0\n", false);
+    fill_secrets(&deployment);
     (stack, deployment)
 }
 
@@ -544,6 +600,7 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
     let example = tree.get(".env.example").unwrap_or_default();
     let credentials = format!("BACKUP_S3_ACCESS_KEY_ID={SECRET_ID}\nBACKUP_S3_SECRET_ACCESS_KEY={SECRET_KEY}\n");
     write(&deployment.join(".env"), &format!("{example}{credentials}"), false);
+    fill_secrets(&deployment);
     deployment
 }
 
@@ -963,4 +1020,505 @@ fn dev_makes_its_own_self_signed_certificate() {
     let out = bash(&deployment, ops::CERTIFICATES_SCRIPT, &["renew"], Some(&bin), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("valid for more than 30 days"));
+}
+
+/// Runs a script like [`bash`], with `input` on its standard input.
+fn bash_input(deployment: &Path, script: &str, args: &[&str], bin: &Path, input: &str) -> Output {
+    use std::io::Write;
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut child = Command::new("bash")
+        .arg(deployment.join(script))
+        .args(args)
+        .current_dir("/")
+        .env("PATH", format!("{}:{path}", bin.display()))
+        .env(
+            "FAKE_DOCKER_DIR",
+            bin.parent().map(|r| r.join("docker")).unwrap_or_default(),
+        )
+        .env_remove("VERSION")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run bash: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The value of `KEY=` in a deployment's `.env`.
+fn env_value(deployment: &Path, key: &str) -> String {
+    read(&deployment.join(".env"))
+        .lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .next_back()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Sets `KEY=value` in a deployment's `.env`, as an operator editing it would.
+fn set_env(deployment: &Path, key: &str, value: &str) {
+    let path = deployment.join(".env");
+    let mut env: String = read(&path)
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key}=")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    env.push_str(&format!("{key}={value}\n"));
+    std::fs::write(&path, env).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The secrets production owns (generated by `secrets.sh init`), with their files.
+const OWNED: [(&str, &str); 5] = [
+    ("POSTGRES_PASSWORD", "postgres_password"),
+    ("MONGO_PASSWORD", "mongo_password"),
+    ("MINIO_ACCESS_KEY", "minio_access_key"),
+    ("MINIO_SECRET_KEY", "minio_secret_key"),
+    ("GRAFANA_PASSWORD", "grafana_password"),
+];
+
+/// A production deployment as a new operator starts it: rendered, no `.env` and no secrets;
+/// `secrets.sh init`, the secrets from elsewhere written by hand.
+fn production_initialized(root: &Path) -> PathBuf {
+    let deployment = production_deployment(root);
+    std::fs::remove_file(deployment.join(".env")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir_all(deployment.join("secrets")).unwrap_or_else(|e| panic!("{e}"));
+    let out = bash(&deployment, SECRETS_SCRIPT, &["init"], None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    set_env(&deployment, "SNIPARA_API_KEY", "snipara-key-from-the-vendor");
+    set_env(&deployment, "BACKUP_S3_ACCESS_KEY_ID", SECRET_ID);
+    set_env(&deployment, "BACKUP_S3_SECRET_ACCESS_KEY", SECRET_KEY);
+    for (file, value) in [
+        ("slack_webhook_url", "https://hooks.slack.com/services/T0/B0/first"),
+        ("pagerduty_routing_key", "pagerduty-key-first"),
+    ] {
+        write(&deployment.join("secrets").join(file), value, false);
+    }
+    deployment
+}
+
+/// Who logs in to whom in production, with which variable (the app's URL carries its password).
+fn production_logins() -> serde_json::Value {
+    serde_json::json!([
+        { "client": "vutler", "key": "POSTGRES_PASSWORD", "server": "postgres" },
+        { "client": "vutler", "key": "MONGO_URL", "server": "mongo" },
+        { "client": "vutler", "key": "MINIO_SECRET_KEY", "server": "minio" },
+        { "client": "postgres-exporter", "key": "DATA_SOURCE_PASS", "server": "postgres" },
+    ])
+}
+
+/// The container ids of every service.
+fn ids(state: &serde_json::Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for c in state["containers"].as_array().into_iter().flatten() {
+        let service = c["service"].as_str().unwrap_or_default().to_owned();
+        out.entry(service)
+            .or_default()
+            .push(c["id"].as_str().unwrap_or_default().to_owned());
+    }
+    out
+}
+
+/// The services whose containers are not those of `before`.
+fn recreated(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+    let (before, after) = (ids(before), ids(after));
+    after
+        .iter()
+        .filter(|(service, now)| before.get(*service) != Some(now))
+        .map(|(service, _)| service.clone())
+        .collect()
+}
+
+#[test]
+fn secrets_init_gives_what_the_stack_owns_one_value_and_check_finds_every_gap() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    std::fs::remove_file(deployment.join(".env")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir_all(deployment.join("secrets")).unwrap_or_else(|e| panic!("{e}"));
+    let secrets = deployment.join("secrets");
+
+    let out = bash(&deployment, SECRETS_SCRIPT, &["init"], None, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("created .env from .env.example"), "{stderr}");
+    assert!(
+        stderr.contains("SNIPARA_API_KEY (Snipara API key) is yours to set: write it in .env"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SLACK_WEBHOOK_URL (Slack incoming webhook that receives alerts) is yours to set: scripts/secrets.sh rotate SLACK_WEBHOOK_URL"),
+        "{stderr}"
+    );
+    assert_eq!(mode(&deployment.join(".env")), 0o600);
+    assert_eq!(mode(&secrets), 0o700);
+    let mut values = Vec::new();
+    for (name, file) in OWNED {
+        let value = read(&secrets.join(file));
+        assert!(
+            value.len() == 32 && value.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{name}: {} characters",
+            value.len()
+        );
+        // Grafana reads its password from its file only; the others are in .env too.
+        let in_env = env_value(&deployment, name);
+        if name == "GRAFANA_PASSWORD" {
+            assert_eq!(in_env, "", "{name} in .env");
+        } else {
+            assert_eq!(in_env, value, "{name}: .env and its file differ");
+        }
+        assert!(
+            !stderr.contains(&value) && !text(&out.stdout).contains(&value),
+            "{name} printed"
+        );
+        values.push(value);
+    }
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), OWNED.len(), "two secrets share a value");
+
+    // Nothing that is set is ever replaced.
+    let snapshot = |d: &Path| {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(d.join("secrets"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), read(&e.path())))
+            .collect();
+        files.sort();
+        (read(&d.join(".env")), files)
+    };
+    let before = snapshot(&deployment);
+    let again = bash(&deployment, SECRETS_SCRIPT, &["init"], None, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(snapshot(&deployment), before, "a second init changed something");
+
+    let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    for gap in [
+        "SNIPARA_API_KEY (Snipara API key) is not set: write it in .env",
+        "SLACK_WEBHOOK_URL (Slack incoming webhook that receives alerts) is not set: scripts/secrets.sh rotate SLACK_WEBHOOK_URL",
+        "PAGERDUTY_ROUTING_KEY",
+        "BACKUP_S3_ACCESS_KEY_ID",
+        "BACKUP_S3_SECRET_ACCESS_KEY",
+        "5 problem(s)",
+    ] {
+        assert!(stderr.contains(gap), "{gap}:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("SMTP_PASSWORD"),
+        "the optional SMTP password is not a gap:\n{stderr}"
+    );
+
+    set_env(&deployment, "SNIPARA_API_KEY", "snipara-key-from-the-vendor");
+    set_env(&deployment, "BACKUP_S3_ACCESS_KEY_ID", SECRET_ID);
+    set_env(&deployment, "BACKUP_S3_SECRET_ACCESS_KEY", SECRET_KEY);
+    write(
+        &secrets.join("slack_webhook_url"),
+        "https://hooks.slack.com/services/T0/B0/x",
+        false,
+    );
+    write(&secrets.join("pagerduty_routing_key"), "<pagerduty-routing-key>", false);
+    let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("PAGERDUTY_ROUTING_KEY still holds the example's placeholder"),
+        "{stderr}"
+    );
+    write(&secrets.join("pagerduty_routing_key"), "pagerduty-key", false);
+    let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert!(text(&check.stderr).contains("every secret is set, once"));
+
+    // A copy that disagrees is found, named, never printed, and init does not paper over it.
+    let postgres = secrets.join("postgres_password");
+    let real = read(&postgres);
+    write(&postgres, "typed-by-hand", false);
+    let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("secrets/postgres_password differs from POSTGRES_PASSWORD in .env"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&real) && !stderr.contains("typed-by-hand"),
+        "a value printed"
+    );
+    let init = bash(&deployment, SECRETS_SCRIPT, &["init"], None, &[]);
+    assert_eq!(init.status.code(), Some(1), "{}", text(&init.stderr));
+    assert_eq!(read(&postgres), "typed-by-hand", "init replaced a set secret");
+
+    // A deployment from before `.env` held the password: the file's value is adopted.
+    write(&postgres, &real, false);
+    set_env(&deployment, "POSTGRES_PASSWORD", "");
+    let init = bash(&deployment, SECRETS_SCRIPT, &["init"], None, &[]);
+    assert_eq!(init.status.code(), Some(0), "{}", text(&init.stderr));
+    assert_eq!(env_value(&deployment, "POSTGRES_PASSWORD"), real);
+
+    std::fs::set_permissions(deployment.join(".env"), std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stderr).contains(".env can be read by other users (mode 644): chmod 600 .env"),
+        "{}",
+        text(&check.stderr)
+    );
+}
+
+#[test]
+fn rotating_a_database_password_changes_it_in_the_server_then_everywhere_without_downtime() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_initialized(root.path());
+    let bin = fake_bin_with(root.path(), &deployment, production_logins());
+    let before = model(root.path());
+    let old = env_value(&deployment, "POSTGRES_PASSWORD");
+    assert_eq!(before["servers"]["postgres"]["password"], serde_json::json!(old));
+    assert_eq!(
+        fleet(&before, "vutler"),
+        ["vutler/app:1.0.0 running healthy"; 3],
+        "the app logs in"
+    );
+
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "POSTGRES_PASSWORD"],
+        Some(&bin),
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let state = model(root.path());
+    let new = env_value(&deployment, "POSTGRES_PASSWORD");
+    assert!(new.len() == 32 && new != old, "not rotated");
+    assert_eq!(read(&deployment.join("secrets/postgres_password")), new, "the file");
+    assert_eq!(
+        state["servers"]["postgres"]["password"],
+        serde_json::json!(new),
+        "the server"
+    );
+    assert_eq!(state["password_changes"], serde_json::json!(["postgres"]));
+    // Exactly the services that read it were recreated, and every new container has it.
+    assert_eq!(recreated(&before, &state), ["postgres", "postgres-exporter", "vutler"]);
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
+    for c in state["containers"].as_array().into_iter().flatten() {
+        let env = &c["env"];
+        let has = match c["service"].as_str() {
+            Some("vutler") => env["POSTGRES_PASSWORD"].as_str().map(str::to_owned),
+            Some("postgres-exporter") => c["secrets"]["/run/secrets/postgres_password"]
+                .as_str()
+                .map(str::to_owned),
+            _ => continue,
+        };
+        assert_eq!(has.as_deref(), Some(new.as_str()), "{c}");
+        assert!(c.get("login_failed").is_none(), "{c}");
+    }
+    assert_eq!(
+        state["violations"],
+        serde_json::json!([]),
+        "a moment without a healthy app"
+    );
+    // In order: the server, then the services in the order they start.
+    let calls = calls(root.path());
+    let pos = |c: &str| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}"));
+    assert!(
+        pos("exec -T postgres sh -c") < pos("--force-recreate postgres\n"),
+        "{calls}"
+    );
+    assert!(
+        pos("--force-recreate postgres\n") < pos("--scale vutler=6 vutler"),
+        "{calls}"
+    );
+    assert!(
+        pos("--scale vutler=6 vutler") < pos("--force-recreate postgres-exporter"),
+        "{calls}"
+    );
+    for secret in [&old, &new] {
+        assert!(
+            !stderr.contains(secret.as_str())
+                && !text(&out.stdout).contains(secret.as_str())
+                && !calls.contains(secret.as_str()),
+            "a password was printed or passed as an argument"
+        );
+    }
+    assert!(!deployment.join("secrets/.pending-POSTGRES_PASSWORD").exists());
+    assert_eq!(
+        bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]).status.code(),
+        Some(0)
+    );
+    let status = bash(&deployment, SECRETS_SCRIPT, &["status"], Some(&bin), &[]);
+    let line = text(&status.stdout)
+        .lines()
+        .find(|l| l.starts_with("POSTGRES_PASSWORD\t"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        line.contains(
+            "\tset\t.env+secrets/postgres_password\tgenerated\tread by postgres,vutler,postgres-exporter\trotated 20"
+        ) && line.ends_with("(0 days ago)"),
+        "{line}"
+    );
+
+    // MongoDB: changed by logging in with the password it replaces; the app's URL carries it.
+    let before = state;
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "MONGO_PASSWORD"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    let mongo = env_value(&deployment, "MONGO_PASSWORD");
+    assert_eq!(state["servers"]["mongo"]["password"], serde_json::json!(mongo));
+    assert_eq!(recreated(&before, &state), ["mongo", "vutler"]);
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
+    assert_eq!(state["violations"], serde_json::json!([]));
+}
+
+#[test]
+fn rotations_restart_servers_that_read_at_start_take_outside_secrets_on_stdin_and_refuse_safely() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_initialized(root.path());
+    let bin = fake_bin_with(root.path(), &deployment, production_logins());
+
+    // MinIO reads its root credentials when it starts: recreating it is the change.
+    let before = model(root.path());
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "MINIO_SECRET_KEY"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    assert_eq!(
+        state["servers"]["minio"]["password"],
+        serde_json::json!(env_value(&deployment, "MINIO_SECRET_KEY"))
+    );
+    assert_eq!(state["password_changes"], serde_json::json!([]));
+    assert_eq!(recreated(&before, &state), ["minio", "vutler"]);
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
+
+    // A secret from elsewhere: its new value on standard input, into its file only.
+    let before = state;
+    let hook = "https://hooks.slack.com/services/T0/B0/second";
+    let out = bash_input(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "SLACK_WEBHOOK_URL"],
+        &bin,
+        &format!("{hook}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(read(&deployment.join("secrets/slack_webhook_url")), hook);
+    let state = model(root.path());
+    assert_eq!(recreated(&before, &state), ["alertmanager"]);
+    assert!(!text(&out.stderr).contains(hook), "printed");
+    let without = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "SLACK_WEBHOOK_URL"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(without.status.code(), Some(1), "{}", text(&without.stderr));
+
+    // A server that does not run, or refuses: nothing changes and nothing is left behind.
+    let env_before = read(&deployment.join(".env"));
+    let mut stopped = model(root.path());
+    for c in stopped["containers"].as_array_mut().into_iter().flatten() {
+        if c["service"] == "postgres" {
+            c["status"] = serde_json::json!("exited");
+        }
+    }
+    write(&root.path().join("docker/state.json"), &stopped.to_string(), false);
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "POSTGRES_PASSWORD"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("postgres keeps POSTGRES_PASSWORD and does not run: start it first"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut wrong = model(root.path());
+    wrong["servers"]["mongo"]["password"] = serde_json::json!("changed-by-someone-else");
+    write(&root.path().join("docker/state.json"), &wrong.to_string(), false);
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "MONGO_PASSWORD"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("mongo refused the new MONGO_PASSWORD; nothing was changed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(read(&deployment.join(".env")), env_before, ".env changed");
+    let pending: Vec<_> = std::fs::read_dir(deployment.join("secrets"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".pending"))
+        .collect();
+    assert!(pending.is_empty(), "{pending:?}");
+
+    // A dry run says what it would do, and does nothing.
+    let before = model(root.path());
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["--dry-run", "rotate", "GRAFANA_PASSWORD"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("+ docker compose exec -T grafana ... (the new grafana on standard input)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ write secrets/grafana_password"), "{stdout}");
+    assert!(
+        stdout.contains("+ docker compose up -d --no-deps --force-recreate grafana"),
+        "{stdout}"
+    );
+    assert_eq!(model(root.path())["containers"], before["containers"]);
+    assert_eq!(read(&deployment.join(".env")), env_before);
+    assert_eq!(
+        bash(
+            &deployment,
+            SECRETS_SCRIPT,
+            &["rotate", "NOT_A_SECRET"],
+            Some(&bin),
+            &[]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
 }

@@ -270,14 +270,39 @@ impl From<RawScalar> for RawEnvValue {
     }
 }
 
-/// Environment values: a mapping is `{ secret: VAR }`.
+/// Environment values: a mapping is `{ secret: VAR }` or `{ with_secrets: TEXT }`.
 struct SecretForm;
+
+/// Either mapping form, told apart once read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvMapping {
+    secret: Option<String>,
+    file_env: Option<String>,
+    with_secrets: Option<String>,
+}
 
 impl<'de> MapForm<'de> for SecretForm {
     type Output = RawEnvValue;
-    const EXPECTING: &'static str = "text, a number, a boolean or { secret: VAR }";
+    const EXPECTING: &'static str = "text, a number, a boolean, { secret: VAR } or { with_secrets: TEXT }";
     fn map<A: MapAccess<'de>>(self, map: A) -> Result<RawEnvValue, A::Error> {
-        RawSecretRef::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawEnvValue::Secret)
+        let m = RawEnvMapping::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        match (m.secret, m.with_secrets) {
+            (Some(secret), None) => Ok(RawEnvValue::Secret(RawSecretRef {
+                secret,
+                file_env: m.file_env,
+            })),
+            (None, Some(with_secrets)) if m.file_env.is_none() => {
+                Ok(RawEnvValue::WithSecrets(RawWithSecrets { with_secrets }))
+            }
+            (None, Some(_)) => Err(de::Error::custom(
+                "`file_env` goes with `secret`: text with secrets is passed as a variable",
+            )),
+            (Some(_), Some(_)) => Err(de::Error::custom(
+                "give either `secret` (a secret variable) or `with_secrets` (text naming secrets), not both",
+            )),
+            (None, None) => Err(de::Error::missing_field("secret")),
+        }
     }
 }
 
@@ -451,6 +476,54 @@ pub struct RawService {
     /// `host` to share the host's process namespace (node-exporter, to see the host's processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<PidMode>,
+    /// The credentials clients must present, when the service enforces authentication (a
+    /// datastore with users), and how `scripts/secrets.sh rotate` changes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<RawAuthentication>,
+}
+
+/// A service that enforces authentication: every service that connects to it (depends on it or
+/// names it as a host) must present these credentials.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthentication {
+    /// How the password the server keeps is changed when it is rotated.
+    pub rotation: Rotation,
+    /// The variable of this service's environment naming the user (`POSTGRES_USER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_env: Option<String>,
+    /// The variable of this service's environment holding the password, a `{ secret: VAR }`.
+    pub password_env: String,
+}
+
+/// How a server's password is changed when `scripts/secrets.sh rotate` replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rotation {
+    /// PostgreSQL keeps it in its catalogue: `ALTER USER CURRENT_USER WITH PASSWORD`, through
+    /// `psql` in the container (local connections need no password).
+    Postgresql,
+    /// MongoDB keeps it in its `admin` database: `db.changeUserPassword`, through `mongosh` in
+    /// the container, authenticated with the password being replaced.
+    Mongodb,
+    /// Grafana keeps the admin password in its database: `grafana cli admin
+    /// reset-admin-password`.
+    Grafana,
+    /// The server reads it from its environment when it starts (MinIO's root credentials):
+    /// restarting it is the change.
+    Restart,
+}
+
+impl Rotation {
+    /// The spelling in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rotation::Postgresql => "postgresql",
+            Rotation::Mongodb => "mongodb",
+            Rotation::Grafana => "grafana",
+            Rotation::Restart => "restart",
+        }
+    }
 }
 
 /// The process namespace of a container.
@@ -589,6 +662,18 @@ pub enum RawEnvValue {
     Text(RawScalar),
     /// A secret variable.
     Secret(RawSecretRef),
+    /// Text holding secrets (a connection string with a password).
+    WithSecrets(RawWithSecrets),
+}
+
+/// Text with `${VAR}` references to secret variables too, such as a connection string with its
+/// password: `{ with_secrets: "mongodb://admin:${MONGO_PASSWORD}@mongo:27017/vutler" }`. It is
+/// rendered only as references that Compose fills in from `.env`, never with a value.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWithSecrets {
+    /// The text, naming at least one secret variable.
+    pub with_secrets: String,
 }
 
 /// A secret variable passed to a container.

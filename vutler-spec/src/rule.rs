@@ -174,9 +174,26 @@ rules! {
     /// A secret used as plain text.
     SecretAsText = "secret-as-text", Error,
         "A secret variable is used where plain text goes.",
-        "Interpolating a secret into text (`postgres://u:${DB_PASSWORD}@db`) or using it as an \
-         image tag would write it where secrets are not protected. Pass it as \
-         `{ secret: VAR }`, or use a plain variable.";
+        "Interpolating a secret into plain text or using it as an image tag would write it \
+         where secrets are not protected. Pass it as `{ secret: VAR }`; text that must hold a \
+         secret, such as a connection string with its password, is written \
+         `{ with_secrets: \"postgres://u:${DB_PASSWORD}@db/app\" }` and rendered as references \
+         that Compose fills in from `.env`.";
+    /// A client of an authenticating service without its credentials.
+    ClientCredentials = "client-credentials", Error,
+        "A service connects to one that enforces authentication without presenting its credentials.",
+        "A service with `authentication` refuses clients without its password (MongoDB started \
+         with a root user, PostgreSQL with a password). Every service that depends on it or \
+         names it as a host in its environment must pass the secret variables of its \
+         `user_env` (when secret) and `password_env`: as `{ secret: VAR }`, or inside its \
+         connection string with `{ with_secrets: \"...:${VAR}@host...\" }`.";
+    /// An `authentication` without the fields its rotation needs.
+    RotationFields = "rotation-fields", Error,
+        "An `authentication` lacks a field its rotation needs, or sets one it ignores.",
+        "`scripts/secrets.sh rotate` changes the password where the server keeps it. `mongodb` \
+         logs in as `user_env` with the current password to change it, so it needs `user_env`; \
+         `grafana` changes the admin user's password and takes no `user_env`; `postgresql` \
+         logs in as `user_env` (else `postgres`); `restart` takes either.";
     /// A credential that names a plain variable.
     CredentialNotSecret = "credential-not-secret", Error,
         "A credential names a variable that is not a secret.",

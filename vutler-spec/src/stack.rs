@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use crate::configs::{ConfigFile, ConfigId};
 pub use crate::raw::{
     AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
-    PidMode, Propagation, Protocol, Restart, SecretsBackend, VolumeKind,
+    PidMode, Propagation, Protocol, Restart, Rotation, SecretsBackend, VolumeKind,
 };
 use crate::text::{
     AbsolutePath, AlertName, Cipher, Domain, EnvDefault, EnvName, FileName, HostPath, Image, MetricName, Name, OneLine,
@@ -276,6 +276,16 @@ impl Stack {
     /// A config file.
     pub fn config_file(&self, id: ConfigId) -> &ConfigFile {
         &self.config_files[id.0]
+    }
+
+    /// Every service, each after those it depends on (and otherwise in spec order): the order
+    /// in which they start.
+    pub fn start_order(&self) -> Vec<ServiceId> {
+        let deps = |i: usize| -> &[Dependency] { &self.services[i].depends_on };
+        dependency_order(self.services.len(), |i, k| deps(i).get(k).map(|d| d.service.index()))
+            .into_iter()
+            .map(ServiceId)
+            .collect()
     }
 
     /// The services that wait for this one to start (`depends_on`), in spec order.
@@ -539,6 +549,23 @@ pub struct Service {
     pub stop_grace_period: Option<Duration>,
     /// Its process namespace, when not its own.
     pub pid: Option<PidMode>,
+    /// The credentials its clients present, when it enforces authentication.
+    pub authentication: Option<Authentication>,
+}
+
+/// A service that enforces authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Authentication {
+    /// How the password it keeps is changed on rotation.
+    pub rotation: Rotation,
+    /// The variable of its environment naming the user.
+    pub user: Option<EnvRef>,
+    /// The variable of its environment holding the password (a secret).
+    pub password: EnvRef,
+    /// The secret variables a client presents: the password's, and the user's when it is a
+    /// secret too.
+    pub credentials: Vec<VariableId>,
 }
 
 impl Service {
@@ -576,6 +603,25 @@ pub enum EnvValue {
         /// Image variable reading it from a file.
         file_env: Option<EnvName>,
     },
+    /// Text with references to secret variables too (a connection string with its password),
+    /// passed as a variable whose value Compose fills in from `.env`.
+    WithSecrets(Text),
+}
+
+impl EnvValue {
+    /// The secret variables it carries, in order.
+    pub fn secrets<'a>(&'a self, stack: &'a Stack) -> impl Iterator<Item = VariableId> + 'a {
+        let (one, text) = match self {
+            EnvValue::Secret { variable, .. } => (Some(*variable), None),
+            EnvValue::WithSecrets(text) => (None, Some(text)),
+            EnvValue::Text(_) => (None, None),
+        };
+        one.into_iter().chain(
+            text.into_iter()
+                .flat_map(|t| t.variables())
+                .filter(|v| stack.variable(*v).secret),
+        )
+    }
 }
 
 /// Text with references to plain variables, parsed once.
@@ -1345,5 +1391,58 @@ mod nginx_version_tests {
         let http2 = |tag: &str| v(tag).is_some_and(NginxVersion::has_http2_directive);
         assert!(http2("1.27-alpine") && http2("1.25") && http2("1.25.1") && http2("2.0"));
         assert!(!http2("1.25.0") && !http2("1.24.0") && !http2("1.22.1"));
+    }
+}
+
+/// Indexes `0..n`, each after the ones it depends on (`dep(i, k)`: its `k`-th dependency) and
+/// otherwise in order. Depth first without recursion, since a spec may chain thousands of
+/// services; a dependency met again on the way (a cycle, which the model rules out) is skipped.
+fn dependency_order(n: usize, dep: impl Fn(usize, usize) -> Option<usize>) -> Vec<usize> {
+    let (mut placed, mut on_path) = (vec![false; n], vec![false; n]);
+    let mut out = Vec::with_capacity(n);
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for start in 0..n {
+        if placed[start] {
+            continue;
+        }
+        on_path[start] = true;
+        path.push((start, 0));
+        while let Some((i, k)) = path.pop() {
+            match dep(i, k) {
+                Some(d) => {
+                    path.push((i, k + 1));
+                    if !placed[d] && !on_path[d] {
+                        on_path[d] = true;
+                        path.push((d, 0));
+                    }
+                }
+                None => {
+                    (placed[i], on_path[i]) = (true, false);
+                    out.push(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::dependency_order;
+
+    #[test]
+    fn dependencies_come_first_and_a_long_chain_needs_no_recursion() {
+        // 0 -> 2 -> 1, 3 alone.
+        let deps: [&[usize]; 4] = [&[2], &[], &[1], &[]];
+        assert_eq!(dependency_order(4, |i, k| deps[i].get(k).copied()), [1, 2, 0, 3]);
+        // A chain of 200 000: each depends on the next.
+        let n = 200_000;
+        let order = dependency_order(n, |i, k| (k == 0 && i + 1 < n).then_some(i + 1));
+        assert_eq!(order.first(), Some(&(n - 1)));
+        assert_eq!(order.last(), Some(&0));
+        assert_eq!(order.len(), n);
+        // A cycle does not loop.
+        let cycle: [&[usize]; 2] = [&[1], &[0]];
+        assert_eq!(dependency_order(2, |i, k| cycle[i].get(k).copied()), [1, 0]);
     }
 }

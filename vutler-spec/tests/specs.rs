@@ -140,3 +140,49 @@ fn environments_differ_as_the_seed_says() {
     assert_eq!(deps.len(), 4);
     assert!(deps.iter().all(|d| d.condition == Condition::ServiceHealthy));
 }
+
+#[test]
+fn services_start_after_what_they_depend_on_and_datastores_name_their_credentials() {
+    let stack = env("production").stack;
+    let order: Vec<&str> = stack
+        .start_order()
+        .iter()
+        .map(|s| stack.service(*s).name.as_str())
+        .collect();
+    assert_eq!(order.len(), stack.services().len());
+    for s in stack.services() {
+        let at = |name: &str| order.iter().position(|n| *n == name);
+        for d in &s.depends_on {
+            assert!(
+                at(stack.service(d.service).name.as_str()) < at(s.name.as_str()),
+                "{order:?}"
+            );
+        }
+    }
+    assert_eq!(&order[..6], ["mongo", "postgres", "redis", "minio", "vutler", "nginx"]);
+    // Seed defect: the app reached MongoDB without credentials.
+    let credentials = |name: &str| -> Vec<String> {
+        let s = stack.service_named(name).unwrap_or_else(|| panic!("{name}"));
+        s.authentication
+            .as_ref()
+            .map(|a| {
+                a.credentials
+                    .iter()
+                    .map(|v| stack.variable(*v).name.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(credentials("mongo"), ["MONGO_PASSWORD"]);
+    assert_eq!(credentials("postgres"), ["POSTGRES_PASSWORD"]);
+    assert_eq!(credentials("minio"), ["MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"]);
+    assert_eq!(credentials("grafana"), ["GRAFANA_PASSWORD"]);
+    let app = stack.service_named("vutler").unwrap_or_else(|| panic!("vutler"));
+    let mongo_url = app.env("MONGO_URL").unwrap_or_else(|| panic!("MONGO_URL"));
+    let secrets: Vec<String> = mongo_url
+        .value
+        .secrets(&stack)
+        .map(|v| stack.variable(v).name.to_string())
+        .collect();
+    assert_eq!(secrets, ["MONGO_PASSWORD"]);
+}

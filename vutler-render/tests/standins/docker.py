@@ -16,6 +16,17 @@ instead. It keeps what the scripts act on and what an operator would see:
   NGINX resolves the app's name through Docker's DNS only then);
 - after every change, whether NGINX still reaches a healthy app container; every moment it
   does not is recorded in `violations`;
+- what each container was created with: its environment, interpolated from `.env` (a missing
+  required variable fails `up`, as in Compose), and the content of each secret file it mounts,
+  read when it is created (the scripts replace files by renaming, so a running container keeps
+  the content it started with, as a bind mount of the old file would);
+- the servers that keep credentials (PostgreSQL, MongoDB and Grafana store the password they
+  were first created with; MinIO reads its root credentials at every start), and the logins of
+  their clients (`state["logins"]`, set by the test): a client container whose credentials do
+  not match its server's becomes unhealthy instead of healthy. `docker compose exec` runs the
+  password changes the scripts send (psql's `ALTER USER CURRENT_USER`, mongosh's
+  `changeUserPassword` after `auth` with the current password, `grafana cli admin
+  reset-admin-password --password-from-stdin`);
 - `docker run` of the ACME client (certbot): `certonly --webroot` and `renew` issue a
   certificate (made with openssl, valid `FAKE_CERT_DAYS`, 90 by default) into the mounted
   state folder, only while the proxy runs, since Let's Encrypt reaches the challenge through it.
@@ -39,6 +50,7 @@ def fail(message, code=1):
 
 
 def dotenv():
+    """`.env` as Compose reads it: `KEY=value`, the value unquoted when quoted whole."""
     values = {}
     if os.path.exists(".env"):
         with open(".env", encoding="utf-8") as f:
@@ -46,6 +58,8 @@ def dotenv():
                 line = line.rstrip("\n")
                 if "=" in line and not line.lstrip().startswith("#"):
                     key, value = line.split("=", 1)
+                    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                        value = value[1:-1]
                     values[key.strip()] = value
     return values
 
@@ -97,7 +111,7 @@ def compose_files(files):
 
 
 def project(files):
-    services = {}
+    services, secrets = {}, {}
     for name in compose_files(files):
         if not os.path.exists(name):
             fail(f"open {name}: no such file or directory")
@@ -105,6 +119,9 @@ def project(files):
             twin = json.load(f)
         for service, config in twin.get("services", {}).items():
             merge(services.setdefault(service, {}), config)
+        secrets.update(twin.get("secrets", {}))
+    for config in services.values():
+        config["_secrets"] = {name: secrets[name]["file"] for name in config.get("secrets", [])}
     return services
 
 
@@ -119,6 +136,21 @@ def replicas_of(services, service):
     return int(services[service].get("deploy", {}).get("replicas", 1))
 
 
+def start_order(services):
+    """Every service after those it depends on, as Compose starts them."""
+    order = []
+
+    def visit(name):
+        if name not in order:
+            for dep in services[name].get("depends_on", {}):
+                visit(dep)
+            order.append(name)
+
+    for name in services:
+        visit(name)
+    return order
+
+
 def check(state, command):
     if state["proxy_running"] and not serving(state):
         state["violations"].append(
@@ -128,6 +160,68 @@ def check(state, command):
 
 def proxy_resolves(state):
     state["upstream"] = [c["ip"] for c in state["containers"] if c["service"] == state["app"] and c["status"] == "running"]
+
+
+def environment_of(services, service):
+    env = {}
+    for key, value in services[service].get("environment", {}).items():
+        try:
+            env[key] = interpolate(str(value))
+        except Missing as e:
+            fail(f"error while interpolating services.{service}.environment.{key}: {e}")
+    return env
+
+
+def secret_files_of(services, service):
+    out = {}
+    for name, path in services[service]["_secrets"].items():
+        if not os.path.isfile(path):
+            fail(f"service {service}: secret {name}: file {path} not found")
+        with open(path, encoding="utf-8") as f:
+            out["/run/secrets/" + name] = f.read()
+    return out
+
+
+def env_value(c, key):
+    """A variable of a container, or the content of the secret file its `*_FILE` twin names."""
+    for file_key in (key + "_FILE", key + "__FILE"):
+        if file_key in c["env"]:
+            return c["secrets"].get(c["env"][file_key], "").rstrip("\n")
+    return c["env"].get(key)
+
+
+# The credentials each kind of server is created with: (image prefix, user variable, default
+# user, password variable, whether it keeps the first password).
+SERVERS = [
+    ("postgres:", "POSTGRES_USER", "postgres", "POSTGRES_PASSWORD", True),
+    ("mongo:", "MONGO_INITDB_ROOT_USERNAME", None, "MONGO_INITDB_ROOT_PASSWORD", True),
+    ("grafana/grafana:", None, "admin", "GF_SECURITY_ADMIN_PASSWORD", True),
+    ("minio/minio:", "MINIO_ROOT_USER", "minioadmin", "MINIO_ROOT_PASSWORD", False),
+]
+
+
+def server_starts(state, c):
+    for prefix, user_key, default_user, password_key, keeps in SERVERS:
+        if c["image"].startswith(prefix):
+            if keeps and c["service"] in state["servers"]:
+                return
+            user = env_value(c, user_key) if user_key else None
+            state["servers"][c["service"]] = {"user": user or default_user, "password": env_value(c, password_key)}
+
+
+def url_password(value):
+    m = re.match(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^/@]*)@", value or "")
+    return m.group(1) if m else value
+
+
+def logins_ok(state, c):
+    for login in state.get("logins", []):
+        if login["client"] != c["service"]:
+            continue
+        server = state["servers"].get(login["server"])
+        if server is None or url_password(env_value(c, login["key"])) != server["password"]:
+            return False
+    return True
 
 
 def create(state, services, service):
@@ -142,7 +236,12 @@ def create(state, services, service):
         "status": "running",
         "health": "starting" if services[service].get("healthcheck") else None,
         "started": state["clock"],
+        "env": environment_of(services, service),
+        "secrets": secret_files_of(services, service),
     }
+    server_starts(state, c)
+    if not logins_ok(state, c):
+        c["login_failed"] = True
     state["containers"].append(c)
     if service == state["proxy"]:
         state["proxy_running"] = True
@@ -188,13 +287,17 @@ def compose(state, args, line):
                 scale[name] = int(n)
             elif not a.startswith("-"):
                 names.append(a)
-        for service in names or list(services):
+        for service in names or start_order(services):
             if service not in services:
                 fail(f"no such service: {service}")
             target = scale.get(service, replicas_of(services, service))
             image = image_of(services, service)
+            env = environment_of(services, service)
             mine = sorted(of(state, service), key=lambda c: c["number"])
-            if "--no-recreate" not in flags and any(c["image"] != image for c in mine):
+            # Compose recreates a container whose configuration changed (not the content of a
+            # secret file, which it does not track), or every one with --force-recreate.
+            changed = any(c["image"] != image or c["env"] != env for c in mine)
+            if "--force-recreate" in flags or ("--no-recreate" not in flags and changed):
                 for c in mine:
                     remove(state, c)
                 check(state, line)
@@ -231,6 +334,9 @@ def compose(state, args, line):
             proxy_resolves(state)
             state["reloads"].append(list(state["upstream"]))
             check(state, line)
+        elif any(w in " ".join(cmd) for w in ("psql", "mongosh", "reset-admin-password")) and not sys.stdin.isatty() \
+                and change_password(state, service, cmd, sys.stdin.read()):
+            pass
         else:
             if os.environ.get("FAKE_FAIL"):
                 fail("connection refused")
@@ -256,6 +362,54 @@ def compose(state, args, line):
         check(state, line)
     else:
         fail(f"the docker stand-in does not model `docker compose {command}`")
+
+
+def change_password(state, service, cmd, stdin):
+    """Runs a password change the scripts send to a server; False when it is not one."""
+    server = state["servers"].get(service)
+    running = [c for c in of(state, service) if c["status"] == "running"]
+    words = " ".join(cmd)
+    if server is None or not running:
+        return False
+    c = running[0]
+    if "psql" in words:
+        m = re.fullmatch(r"ALTER USER CURRENT_USER WITH PASSWORD '([A-Za-z0-9]+)';\n?", stdin)
+        if not m:
+            return False
+        user = re.search(r'--username="\$\(?(?:cat "\$)?([A-Z_]+)', words)
+        if not user or env_value(c, user.group(1).removesuffix("_FILE")) != server["user"]:
+            fail(f'psql: error: role "{user.group(1) if user else "?"}" does not exist')
+        server["password"] = m.group(1)
+        print("ALTER ROLE")
+        state["password_changes"].append(service)
+        return True
+    if "mongosh" in words and "--eval" in cmd:
+        m = re.match(r"const user = (.+?); const old = (.+?); .*\.auth\(user, old\); .*\.changeUserPassword\(user, next\)",
+                     cmd[cmd.index("--eval") + 1])
+        if not m or 'readFileSync(0, "utf8")' not in cmd[cmd.index("--eval") + 1]:
+            return False
+
+        def value(js):
+            file = re.fullmatch(r'require\("fs"\)\.readFileSync\(process\.env\.([A-Z_]+), "utf8"\)\.trim\(\)', js)
+            if file:
+                return c["secrets"].get(c["env"].get(file.group(1), ""), "").strip()
+            plain = re.fullmatch(r"process\.env\.([A-Z_]+)", js)
+            return c["env"].get(plain.group(1)) if plain else None
+
+        if value(m.group(1)) != server["user"] or value(m.group(2)) != server["password"]:
+            print("error: Authentication failed.")
+            save(state)
+            sys.exit(1)
+        server["password"] = stdin.strip()
+        print("vutler-password-changed")
+        state["password_changes"].append(service)
+        return True
+    if "reset-admin-password" in words and "--password-from-stdin" in words:
+        server["password"] = stdin.rstrip("\n")
+        print("Admin password changed successfully ✔")
+        state["password_changes"].append(service)
+        return True
+    return False
 
 
 def certificate(live, domain, days):
@@ -330,7 +484,9 @@ def main():
         fmt = rest[rest.index("--format") + 1] if "--format" in rest else ""
         for ident in [a for i, a in enumerate(rest) if not a.startswith("-") and (i == 0 or rest[i - 1] != "--format")]:
             c = find(state, ident)
-            if ".State.Health.Status" in fmt:
+            if "{{if .State.Health}}" in fmt:
+                print(health_of(state, c) or c["status"])
+            elif ".State.Health.Status" in fmt:
                 health = health_of(state, c)
                 if health is None:
                     fail("template: :1:14: executing \"\" at <.State.Health.Status>: map has no entry for key \"Health\"")

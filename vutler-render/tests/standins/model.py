@@ -2,7 +2,8 @@
 
 `docker.py` changes it; `sleep.py` advances the clock; `curl.py` answers from it. A container
 with a healthcheck is `starting` for its first 10 s of the virtual clock, then `healthy`, or
-`unhealthy` when its image's tag is listed in `FAKE_UNHEALTHY` (comma-separated).
+`unhealthy` when its image's tag is listed in `FAKE_UNHEALTHY` (comma-separated) or when it
+could not log in to a server it needs (see `docker.py`).
 """
 import json
 import os
@@ -34,7 +35,8 @@ def log_call(line):
 def health_of(state, c):
     if c["status"] == "running" and c["health"] == "starting" and state["clock"] - c["started"] >= READY_AFTER:
         unhealthy = [v for v in os.environ.get("FAKE_UNHEALTHY", "").split(",") if v]
-        c["health"] = "unhealthy" if c["image"].rsplit(":", 1)[-1] in unhealthy else "healthy"
+        bad = c["image"].rsplit(":", 1)[-1] in unhealthy or c.get("login_failed")
+        c["health"] = "unhealthy" if bad else "healthy"
     return c["health"]
 
 

@@ -3,6 +3,7 @@
 //!
 //! - `variables`: `.env` variables, secrets and container environment values;
 //! - `services`: services, their ports, mounts, dependencies, networks, volumes and replicas;
+//! - `credentials`: services that enforce authentication, and what their clients present;
 //! - `edge`: the reverse proxy, TLS and the host firewall;
 //! - `monitoring`: Prometheus, scrape jobs, alert rules, Alertmanager and Grafana;
 //! - `backups`: backup jobs and the operations scripts;
@@ -19,6 +20,7 @@
 
 mod backups;
 mod capacity;
+mod credentials;
 mod edge;
 mod monitoring;
 mod services;
@@ -88,6 +90,7 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let services = services::services(cx, env_name, &config_paths);
     let scaling = services::scaling(cx);
     services::check(cx, &services);
+    credentials::check(cx);
     let (edge, tls, firewall) = edge::edge(cx, &services);
     let (monitoring, dashboards_folder) = monitoring::monitoring(cx, &services, &config_paths);
     let config_files = configs::catalogue(dashboards, dashboards_folder.as_ref());

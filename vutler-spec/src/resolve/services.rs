@@ -174,6 +174,7 @@ fn service(
     };
     let restart = s.restart.or(raw.defaults.restart).unwrap_or(Restart::UnlessStopped);
     let stop_grace_period = cx.duration_opt(p.key("stop_grace_period"), s.stop_grace_period.as_ref());
+    let authentication = super::credentials::authentication(cx, &p, id, s);
     let memory = memory_settings(cx, &p, name, s, resources.as_ref().and_then(|r| r.as_ref()));
     if let Some(period) = stop_grace_period {
         grace_period(cx, &p, name, s, period);
@@ -201,6 +202,7 @@ fn service(
         critical: s.critical,
         stop_grace_period: stop_grace_period?,
         pid: s.pid,
+        authentication: authentication?,
     })
 }
 

@@ -126,7 +126,11 @@ pub(super) fn secret_as_text(cx: &mut Cx<'_>, path: SpecPath, variable: &str, he
 pub(super) fn env_var(cx: &mut Cx<'_>, path: SpecPath, key: &str, value: &RawEnvValue) -> Option<EnvVar> {
     let name = cx.text(path.clone(), key, EnvName::parse);
     let value = match value {
-        RawEnvValue::Text(scalar) => text_value(cx, &path, key, scalar).map(EnvValue::Text),
+        RawEnvValue::Text(scalar) => text_value(cx, &path, key, scalar, false).map(EnvValue::Text),
+        RawEnvValue::WithSecrets(w) => {
+            let scalar = RawScalar::Text(w.with_secrets.clone());
+            text_value(cx, &path.key("with_secrets"), key, &scalar, true).map(EnvValue::WithSecrets)
+        }
         RawEnvValue::Secret(r) => {
             let variable = secret_ref(cx, path.key("secret"), &r.secret);
             let file_env = cx.text_opt(path.key("file_env"), r.file_env.as_ref(), EnvName::parse);
@@ -142,14 +146,43 @@ pub(super) fn env_var(cx: &mut Cx<'_>, path: SpecPath, key: &str, value: &RawEnv
     })
 }
 
-/// Text with `${VAR}` references to plain variables, the spec's own filled in.
-fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -> Option<Text> {
+/// Text with `${VAR}` references to plain variables, the spec's own filled in; to secret
+/// variables too when `with_secrets` (then it names at least one).
+fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar, with_secrets: bool) -> Option<Text> {
     let raw = cx.raw;
     let text = scalar.to_string();
+    // A password written into a URL is refused first too, whatever the key.
+    if let Some(password) = url_password(&text) {
+        let secret_ref = Template::parse(password).ok().and_then(|t| match t.parts() {
+            [Part::Variable(v)] => Some(v.clone()),
+            _ => None,
+        });
+        match secret_ref {
+            None => {
+                cx.error_help(
+                    Rule::SecretLiteral,
+                    path.clone(),
+                    format!("the URL in `{key}` has a literal password"),
+                    format!("declare a secret variable and write `{key}: {{ with_secrets: \"...:${{VAR}}@...\" }}`"),
+                );
+                return None;
+            }
+            Some(v) if raw.variables.get(v.as_str()).is_some_and(|v| !v.secret) => {
+                cx.error_help(
+                    Rule::CredentialNotSecret,
+                    path.clone(),
+                    format!("`{v}` holds the password of the URL in `{key}` but is not declared `secret: true`"),
+                    format!("set `secret: true` on variables.{v} and write `{key}: {{ with_secrets: ... }}`"),
+                );
+                return None;
+            }
+            Some(_) => {}
+        }
+    }
     // A literal in a secret-looking key is refused before anything else is said about it, so
     // that no other message quotes the value. Only `${VAR}` references of plain variables
     // (`${PROJECT}`-style builtins are filled in, so they still make a literal) keep it text.
-    if grammar::secret_looking_key(key) && !text.is_empty() {
+    if !with_secrets && grammar::secret_looking_key(key) && !text.is_empty() {
         let literal = Template::parse(&text).map_or(true, |t| t.variables().all(|v| BUILTIN_VARIABLES.contains(&v)));
         if literal {
             cx.error_help(
@@ -185,17 +218,33 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -
                 cx.dangling(path.clone(), format!("unknown variable `{r}`"), r, known);
                 ok = false;
             }
-            Some(v) if v.secret => {
-                secret_as_text(
-                    cx,
-                    path.clone(),
-                    r,
-                    format!("write `{key}: {{ secret: {r} }}` so the secret is passed as a secret"),
-                );
+            Some(v) if v.secret && !with_secrets => {
+                let help = if template.parts().len() == 1 {
+                    format!("write `{key}: {{ secret: {r} }}` so the secret is passed as a secret")
+                } else {
+                    format!(
+                        "write `{key}: {{ with_secrets: \"...\" }}`: text holding secrets is rendered as references only"
+                    )
+                };
+                secret_as_text(cx, path.clone(), r, help);
                 ok = false;
             }
             Some(_) => {}
         }
+    }
+    if with_secrets
+        && ok
+        && !template
+            .variables()
+            .any(|r| raw.variables.get(r).is_some_and(|v| v.secret))
+    {
+        cx.error_help(
+            Rule::Grammar,
+            path.clone(),
+            format!("`with_secrets` of `{key}` names no secret variable"),
+            format!("write `{key}` as plain text"),
+        );
+        ok = false;
     }
     let template = template
         .substitute("DOMAIN", &raw.domain)
@@ -213,4 +262,40 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar) -
         })
         .collect::<Option<Vec<_>>>()?;
     Some(Text(parts))
+}
+
+/// The password of a URL's user information (`scheme://user:PASSWORD@host`), when it has one.
+fn url_password(text: &str) -> Option<&str> {
+    let rest = &text[text.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    // The user information ends at the last `@` of the authority (a reference has none).
+    let userinfo = &authority[..authority.rfind('@')?];
+    let password = &userinfo[userinfo.find(':')? + 1..];
+    (!password.is_empty()).then_some(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_password;
+
+    #[test]
+    fn url_passwords_are_found() {
+        assert_eq!(
+            url_password("mongodb://admin:${MONGO_PASSWORD}@mongo:27017/vutler"),
+            Some("${MONGO_PASSWORD}")
+        );
+        assert_eq!(
+            url_password("postgresql://u:hunter2@db/x?sslmode=require"),
+            Some("hunter2")
+        );
+        assert_eq!(url_password("postgresql://u@db/x"), None);
+        assert_eq!(url_password("postgresql://u:@db/x"), None);
+        assert_eq!(url_password("postgresql://db:5432/x"), None);
+        assert_eq!(
+            url_password("https://example.com/a:b@c"),
+            None,
+            "a path is not user information"
+        );
+        assert_eq!(url_password("minio:9000"), None);
+    }
 }
