@@ -28,6 +28,8 @@ pub const UPDATE_SCRIPT: &str = "scripts/update.sh";
 pub const ROLLBACK_SCRIPT: &str = "scripts/rollback.sh";
 /// Path of the certificate script.
 pub const CERTIFICATES_SCRIPT: &str = "scripts/certificates.sh";
+/// Path of the scale script.
+pub const SCALE_SCRIPT: &str = "scripts/scale.sh";
 
 /// Path of the crontab (a file for `/etc/cron.d/`, named after the project).
 pub fn cron_path(stack: &Stack) -> String {
@@ -414,6 +416,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     let deploy = deploy_ctx(runtime);
     tree.insert(UPDATE_SCRIPT, templates::render(templates::UPDATE_SCRIPT, &deploy)?)?;
     tree.insert(ROLLBACK_SCRIPT, templates::render(templates::ROLLBACK_SCRIPT, &deploy)?)?;
+    tree.insert(SCALE_SCRIPT, templates::render(templates::SCALE_SCRIPT, &deploy)?)?;
     tree.insert(
         CERTIFICATES_SCRIPT,
         templates::render(templates::CERTIFICATES_SCRIPT, &certificates_ctx(stack))?,

@@ -33,8 +33,10 @@ pub const CRON: &str = "ops/cron.j2";
 pub const CERTIFICATES_SCRIPT: &str = "ops/certificates.sh.j2";
 /// Template id of `scripts/secrets.sh`.
 pub const SECRETS_SCRIPT: &str = "ops/secrets.sh.j2";
+/// Template id of `scripts/scale.sh`.
+pub const SCALE_SCRIPT: &str = "ops/scale.sh.j2";
 
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 14] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
     // Partials included by the scripts: shared helpers, the backup jobs (backup and restore),
@@ -50,6 +52,7 @@ const TEMPLATES: [(&str, &str); 13] = [
     (CRON, include_str!("../templates/ops/cron.j2")),
     (CERTIFICATES_SCRIPT, include_str!("../templates/ops/certificates.sh.j2")),
     (SECRETS_SCRIPT, include_str!("../templates/ops/secrets.sh.j2")),
+    (SCALE_SCRIPT, include_str!("../templates/ops/scale.sh.j2")),
 ];
 
 /// Quotes a value as one shell word: unchanged when it is made only of characters no shell

@@ -51,6 +51,7 @@ fn minimal_stack() {
             ops::HEALTHCHECK_SCRIPT,
             ops::RESTORE_SCRIPT,
             ops::ROLLBACK_SCRIPT,
+            ops::SCALE_SCRIPT,
             vutler_render::secrets::SECRETS_SCRIPT,
             ops::UPDATE_SCRIPT,
         ]

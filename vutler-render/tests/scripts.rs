@@ -111,13 +111,14 @@ fn bash(deployment: &Path, script: &str, args: &[&str], bin: Option<&Path>, env:
     cmd.output().unwrap_or_else(|e| panic!("cannot run bash: {e}"))
 }
 
-const SCRIPTS: [&str; 7] = [
+const SCRIPTS: [&str; 8] = [
     ops::BACKUP_SCRIPT,
     ops::RESTORE_SCRIPT,
     ops::HEALTHCHECK_SCRIPT,
     ops::UPDATE_SCRIPT,
     ops::ROLLBACK_SCRIPT,
     ops::CERTIFICATES_SCRIPT,
+    ops::SCALE_SCRIPT,
     SECRETS_SCRIPT,
 ];
 
@@ -1521,4 +1522,81 @@ fn rotations_restart_servers_that_read_at_start_take_outside_secrets_on_stdin_an
         .code(),
         Some(2)
     );
+}
+
+#[test]
+fn scaling_moves_nginx_onto_exactly_the_containers_that_run() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let addresses = |state: &serde_json::Value| -> Vec<String> {
+        containers(state, "vutler")
+            .into_iter()
+            .filter(|c| c.1 == "running")
+            .map(|c| c.3)
+            .collect()
+    };
+
+    let out = bash(&deployment, ops::SCALE_SCRIPT, &["5"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 5]);
+    assert_eq!(
+        state["upstream"],
+        serde_json::json!(addresses(&state)),
+        "NGINX not on all five"
+    );
+    assert_eq!(state["violations"], serde_json::json!([]));
+
+    write(&root.path().join("docker/calls.log"), "", false);
+    let out = bash(&deployment, ops::SCALE_SCRIPT, &["2"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 2]);
+    assert_eq!(
+        state["upstream"],
+        serde_json::json!(addresses(&state)),
+        "NGINX still sends to removed ones"
+    );
+    assert_eq!(state["violations"], serde_json::json!([]));
+    // The leaving containers were out of NGINX before Compose removed them.
+    let calls = calls(root.path());
+    let pos = |c: &str| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}"));
+    assert!(pos("docker stop") < pos("nginx -s reload"), "{calls}");
+    assert!(pos("nginx -s reload") < pos("--scale vutler=2 vutler"), "{calls}");
+    let kept: Vec<u64> = state["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["service"] == "vutler")
+        .filter_map(|c| c["number"].as_u64())
+        .collect();
+    assert_eq!(kept, [1, 2], "Compose keeps the lowest numbers");
+
+    let same = bash(&deployment, ops::SCALE_SCRIPT, &["2"], Some(&bin), &[]);
+    assert!(text(&same.stderr).contains("already runs 2 containers"));
+    for bad in ["0", "-1", "two", "1000"] {
+        assert_eq!(
+            bash(&deployment, ops::SCALE_SCRIPT, &[bad], Some(&bin), &[])
+                .status
+                .code(),
+            Some(2),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn an_app_that_cannot_run_twice_is_not_scaled() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = spec_deployment(root.path(), "dev", &scratch_overlay(root.path()));
+    let bin = fake_bin(root.path(), &deployment);
+    let out = bash(&deployment, ops::SCALE_SCRIPT, &["2"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("vutler publishes host port 3000, so it runs one container"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(calls(root.path()), "", "something ran");
 }

@@ -484,7 +484,9 @@ def main():
         fmt = rest[rest.index("--format") + 1] if "--format" in rest else ""
         for ident in [a for i, a in enumerate(rest) if not a.startswith("-") and (i == 0 or rest[i - 1] != "--format")]:
             c = find(state, ident)
-            if "{{if .State.Health}}" in fmt:
+            if "com.docker.compose.container-number" in fmt:
+                print(c["number"])
+            elif "{{if .State.Health}}" in fmt:
                 print(health_of(state, c) or c["status"])
             elif ".State.Health.Status" in fmt:
                 health = health_of(state, c)
