@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 
 mod local;
 mod run_nginx;
+mod run_postgres;
 mod run_prometheus;
 mod validate;
 
@@ -109,6 +110,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
             "Prometheus and Alertmanager running each environment",
             run_prometheus::check(root)?,
         ),
+        ("PostgreSQL password rotation", run_postgres::check(root)?),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -310,6 +312,11 @@ mod tests {
             "Prometheus and Alertmanager running each environment",
             run_prometheus::check(&root()),
         );
+    }
+
+    #[test]
+    fn secrets_sh_rotates_the_postgresql_password_of_a_real_server() {
+        report("PostgreSQL password rotation", run_postgres::check(&root()));
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! The behaviour tier for password rotation: the PostgreSQL step of each environment's
+//! rendered `scripts/secrets.sh` runs against a real PostgreSQL (Debian's, in a private network
+//! namespace, as an unprivileged user), the way the deployed image is set up: local connections
+//! trusted, TCP connections with SCRAM passwords.
+//!
+//! The script's own functions run (`secret_info`, `change_in_server`, `server_exec`), with a
+//! `docker` on `PATH` that runs `docker compose exec -T postgres CMD` as the container would: its
+//! environment, PostgreSQL's socket. Checked: the old password logs in before, the new one after
+//! and the old one no longer; the new password is in no log line of the server; a refused
+//! change (an unknown user) fails the step without printing the password.
+//!
+//! No Docker engine and no MongoDB server run here: the other servers' changes run against the
+//! stand-in of the script tests (`vutler-render/tests/standins/docker.py`).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use vutler_spec::stack::{EnvValue, Rotation, TextPart};
+
+use crate::validate::{Outcome, absent, require};
+
+/// The scenario, run as root inside `unshare --mount --net`: it prints `key=value` lines.
+const SCENARIO: &str = r#"set -euo pipefail
+ip link set lo up
+work=$(mktemp -d)
+chmod 755 "$work"
+as_pg() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+cleanup() {
+  as_pg pg_ctl -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/data" "$work/sock" "$work/bin" "$work/deploy/scripts"
+chown 65534:65534 "$work/data" "$work/sock"
+printf '%s' "$OLD" > "$work/pw"
+chown 65534:65534 "$work/pw"
+as_pg initdb -D "$work/data" -U "$PG_USER" --pwfile="$work/pw" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+as_pg pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432" -l "$work/data/server.log" -w start >/dev/null
+login() { # password -> the user it logs in as, or `refused`
+  PGPASSWORD=$1 psql "host=127.0.0.1 port=5432 user=$PG_USER dbname=postgres" -tAc 'select current_user' 2>/dev/null || echo refused
+}
+echo "old_before=$(login "$OLD")"
+
+# `docker compose exec -T postgres CMD...` runs CMD as the container would.
+cat > "$work/bin/docker" <<SHIM
+#!/usr/bin/env bash
+[[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == "$SERVICE" ]] || { echo "unexpected: docker \$*" >&2; exit 1; }
+shift 4
+exec env POSTGRES_USER="\$CONTAINER_USER" PGHOST="$work/sock" PGPORT=5432 setpriv --reuid=65534 --regid=65534 --clear-groups -- "\$@"
+SHIM
+chmod 755 "$work/bin/docker"
+# The rendered script's functions, without its command line.
+sed '/^command=""$/,$d' "$SCRIPT" > "$work/deploy/scripts/secrets.sh"
+cd "$work"
+export PATH="$work/bin:$PATH"
+
+if CONTAINER_USER=no_such_user bash -c 'source deploy/scripts/secrets.sh; secret_info "$SECRET"; change_in_server "$NEW"' 2> "$work/refused.err"; then
+  echo "refused=no"
+else
+  echo "refused=yes"
+fi
+grep -qF -- "$NEW" "$work/refused.err" && echo "refusal_printed=yes" || echo "refusal_printed=no"
+echo "old_after_refusal=$(login "$OLD")"
+
+CONTAINER_USER=$PG_USER bash -c 'source deploy/scripts/secrets.sh; secret_info "$SECRET"; change_in_server "$NEW"'
+echo "new_after=$(login "$NEW")"
+echo "old_after=$(login "$OLD")"
+grep -qF -- "$NEW" "$work/data/server.log" && echo "logged=yes" || echo "logged=no"
+"#;
+
+/// Runs the PostgreSQL rotation of every environment's `secrets.sh` against PostgreSQL.
+pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
+    if let Some(skip) = require(&["unshare", "ip", "setpriv", "initdb", "pg_ctl", "psql"])? {
+        return Ok(skip);
+    }
+    let specs = root.join("specs");
+    let work = std::env::temp_dir().join(format!("vutler-postgres-run-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let mut checks = 0;
+    for env in vutler_spec::environments(&specs).map_err(|r| anyhow::anyhow!("{r}"))? {
+        let stack = vutler_spec::load(&specs, &env)
+            .map_err(|r| anyhow::anyhow!("{r}"))?
+            .stack;
+        let Some((service, secret, user)) = stack.services().iter().find_map(|s| {
+            let a = s
+                .authentication
+                .as_ref()
+                .filter(|a| a.rotation == Rotation::Postgresql)?;
+            let secret = stack.env_var(a.password).value.secrets(&stack).next()?;
+            // The user the container names, as text (a secret user is not rotated this way).
+            let user = match a.user.map(|u| &stack.env_var(u).value) {
+                None => "postgres".to_owned(),
+                Some(EnvValue::Text(t)) => match t.parts() {
+                    [TextPart::Literal(user)] => user.clone(),
+                    _ => return None,
+                },
+                Some(_) => return None,
+            };
+            Some((s.name.to_string(), stack.variable(secret).name.to_string(), user))
+        }) else {
+            continue;
+        };
+        let tree = vutler_render::render(&stack)?;
+        let script = tree
+            .get(vutler_render::secrets::SECRETS_SCRIPT)
+            .context("secrets.sh is not rendered")?;
+        let script_path = work.join(format!("{env}-secrets.sh"));
+        std::fs::write(&script_path, script).with_context(|| format!("writing {}", script_path.display()))?;
+        let out = Command::new("unshare")
+            .args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
+            .env("SCRIPT", &script_path)
+            .env("SERVICE", &service)
+            .env("SECRET", &secret)
+            .env("PG_USER", &user)
+            .env("OLD", "old-Password-1")
+            .env("NEW", "NewPassword2xYz")
+            .output()
+            .context("running unshare")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+                return absent(format!("private namespaces are not allowed here ({})", stderr.trim()));
+            }
+            bail!("{env}: the PostgreSQL scenario failed:\n{stdout}{stderr}");
+        }
+        let seen: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+        let expected = [
+            ("old_before", user.as_str()),
+            ("refused", "yes"),
+            ("refusal_printed", "no"),
+            ("old_after_refusal", user.as_str()),
+            ("new_after", user.as_str()),
+            ("old_after", "refused"),
+            ("logged", "no"),
+        ];
+        let mut wrong = Vec::new();
+        for (key, want) in expected {
+            match seen.get(key) {
+                Some(got) if *got == want => checks += 1,
+                got => wrong.push(format!("{key}: expected {want:?}, saw {got:?}")),
+            }
+        }
+        if !wrong.is_empty() {
+            bail!(
+                "{env}: the rotation does not change PostgreSQL's password as it says:\n  {}\n\n{stdout}{stderr}",
+                wrong.join("\n  ")
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(Outcome::Passed(checks))
+}
