@@ -24,7 +24,7 @@ pub const RULES: &str = vutler_spec::configs::PROMETHEUS_RULES;
 const RULES_FILE: &str = "alerts.yml";
 /// Name of the generated rule group.
 pub const DERIVED_GROUP: &str = "vutler_derived";
-pub use vutler_spec::stack::{BACKUP_METRIC, TLS_METRIC};
+pub use vutler_spec::stack::{BACKUP_METRIC, SECRET_METRIC, TLS_METRIC};
 
 #[derive(Debug, Serialize)]
 struct Config {
@@ -200,6 +200,21 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
             AlertSeverity::Warning,
             "No TLS certificate expiry has been recorded for a day: run scripts/certificates.sh renew".into(),
         ));
+    }
+    if let (true, Some(after)) = (produces(SECRET_METRIC), stack.operations().rotate_secrets_after) {
+        let mut due = rule(
+            "SecretRotationDue".into(),
+            format!("time() - {SECRET_METRIC} > {}", after.secs()),
+            Some(minute * 60),
+            AlertSeverity::Warning,
+            format!("The secret {{{{ $labels.secret }}}} was last rotated more than {after} ago"),
+        );
+        // Seed 3.1: rotate passwords every 90 days.
+        due.annotations.insert(
+            "runbook",
+            "Run `scripts/secrets.sh rotate {{ $labels.secret }}` in the deployment folder (a secret from elsewhere, such as an API key: first get a new one from its issuer, then give it on standard input).".into(),
+        );
+        rules.push(due);
     }
     if produces(BACKUP_METRIC) {
         let stale = stack.backups().stale_after;

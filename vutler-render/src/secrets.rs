@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{Authentication, EnvRef, EnvValue, Rotation, ServiceId, VariableId};
+use vutler_spec::stack::{Authentication, EnvRef, EnvValue, Rotation, SECRET_METRIC, ServiceId, VariableId};
 
 use crate::env_example;
 use crate::ops::{DeployCtx, container_value, deploy_ctx};
@@ -32,6 +32,12 @@ struct SecretsCtx {
     /// One line per secret for `--help`.
     usage: Vec<String>,
     changed: &'static str,
+    /// Where node-exporter reads the scripts' metrics, when the spec says.
+    textfile_dir: Option<String>,
+    metric: &'static str,
+    /// Age after which a secret is due, for `status`.
+    rotate_after: Option<String>,
+    rotate_after_days: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -220,6 +226,10 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         secrets,
         servers,
         changed: CHANGED,
+        textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
+        metric: SECRET_METRIC,
+        rotate_after: stack.operations().rotate_secrets_after.map(|d| d.to_string()),
+        rotate_after_days: stack.operations().rotate_secrets_after.map(|d| d.secs() / 86_400),
     };
     tree.insert(SECRETS_SCRIPT, templates::render(templates::SECRETS_SCRIPT, &ctx)?)?;
     Ok(())

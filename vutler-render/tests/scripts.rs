@@ -1269,6 +1269,23 @@ fn secrets_init_gives_what_the_stack_owns_one_value_and_check_finds_every_gap() 
     assert_eq!(init.status.code(), Some(0), "{}", text(&init.stderr));
     assert_eq!(env_value(&deployment, "POSTGRES_PASSWORD"), real);
 
+    // A secret rotated long ago is due (seed 3.1: 90 days).
+    write(&secrets.join(".rotated"), "GRAFANA_PASSWORD=86400\n", false);
+    let status = text(&bash(&deployment, SECRETS_SCRIPT, &["status"], None, &[]).stdout);
+    let grafana = status
+        .lines()
+        .find(|l| l.starts_with("GRAFANA_PASSWORD\t"))
+        .unwrap_or_default();
+    assert!(
+        grafana.contains("\trotated 1970-01-02 (") && grafana.ends_with(" days ago), due"),
+        "{grafana}"
+    );
+    let postgres_line = status
+        .lines()
+        .find(|l| l.starts_with("POSTGRES_PASSWORD\t"))
+        .unwrap_or_default();
+    assert!(postgres_line.ends_with("\trotated never"), "{postgres_line}");
+
     std::fs::set_permissions(deployment.join(".env"), std::fs::Permissions::from_mode(0o644))
         .unwrap_or_else(|e| panic!("{e}"));
     let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
@@ -1357,10 +1374,36 @@ fn rotating_a_database_password_changes_it_in_the_server_then_everywhere_without
         );
     }
     assert!(!deployment.join("secrets/.pending-POSTGRES_PASSWORD").exists());
+    // When each secret was rotated, for the SecretRotationDue alert: those init saw set, and
+    // the one rotated; those set by hand since count from the next passing check.
+    let metrics = || read(&root.path().join("textfile/secrets.prom"));
+    let recorded = |m: &str, name: &str| {
+        m.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "vutler_secret_rotated_timestamp_seconds{{secret=\"{name}\"}} "
+                ))
+            })
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let m = metrics();
+    assert!(m.starts_with("# HELP vutler_secret_rotated_timestamp_seconds "), "{m}");
+    for name in ["POSTGRES_PASSWORD", "GRAFANA_PASSWORD"] {
+        assert!(
+            recorded(&m, name).is_some_and(|t| (now - t).abs() < 600),
+            "{name}:\n{m}"
+        );
+    }
+    assert_eq!(recorded(&m, "SNIPARA_API_KEY"), None, "{m}");
     assert_eq!(
         bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]).status.code(),
         Some(0)
     );
+    assert!(recorded(&metrics(), "SNIPARA_API_KEY").is_some(), "{}", metrics());
     let status = bash(&deployment, SECRETS_SCRIPT, &["status"], Some(&bin), &[]);
     let line = text(&status.stdout)
         .lines()

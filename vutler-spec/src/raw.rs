@@ -1236,6 +1236,10 @@ pub struct RawOperations {
     /// Highest disk usage `healthcheck.sh` accepts, in percent. Default 85.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_usage_max: Option<u8>,
+    /// Age after which a secret is due for `scripts/secrets.sh rotate` (seed 3.1: `90d`): an
+    /// alert says which, when the node-exporter job lists the secrets' metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_secrets_after: Option<String>,
 }
 
 /// A horizontal scale-out plan for one service.

@@ -194,6 +194,13 @@ rules! {
          logs in as `user_env` with the current password to change it, so it needs `user_env`; \
          `grafana` changes the admin user's password and takes no `user_env`; `postgresql` \
          logs in as `user_env` (else `postgres`); `restart` takes either.";
+    /// A rotation age with no metric to watch it.
+    SecretsUnwatched = "secrets-unwatched", Warning,
+        "`operations.rotate_secrets_after` is set, but no scrape job lists the secrets' metric.",
+        "`scripts/secrets.sh` records when each secret was rotated as \
+         `vutler_secret_rotated_timestamp_seconds`, in the folder node-exporter's textfile \
+         collector reads (`backups.textfile_dir`); the `SecretRotationDue` alert needs the \
+         node-exporter job to list it. List the metric, or remove `rotate_secrets_after`.";
     /// A credential that names a plain variable.
     CredentialNotSecret = "credential-not-secret", Error,
         "A credential names a variable that is not a secret.",

@@ -1279,6 +1279,8 @@ pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
 /// labelled `domain="<domain>"`: when the TLS certificate expires, which the derived
 /// certificate alerts watch.
 pub const TLS_METRIC: &str = "vutler_tls_certificate_expiry_timestamp_seconds";
+/// Metric `scripts/secrets.sh` writes for each secret: when it was last rotated (or first set).
+pub const SECRET_METRIC: &str = "vutler_secret_rotated_timestamp_seconds";
 
 /// A backup job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1362,6 +1364,8 @@ pub struct Operations {
     /// The variable setting the version of the app behind the proxy (its `tag_variable`),
     /// which `update.sh` and `rollback.sh` set.
     pub app_version: VariableId,
+    /// Age after which a secret is due for rotation.
+    pub rotate_secrets_after: Option<Duration>,
 }
 
 /// A scale-out plan.

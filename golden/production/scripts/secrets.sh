@@ -252,6 +252,7 @@ verify() {
 SCRIPT=scripts/secrets.sh
 SECRETS_DIR=secrets
 ROTATED="$SECRETS_DIR/.rotated"
+TEXTFILE_DIR=/var/lib/node_exporter/textfile
 
 usage() {
   cat <<'USAGE'
@@ -266,8 +267,9 @@ readable by the containers that mount them (some images run as their own user).
                random value (never replacing one that is set), and write the files that copy
                .env. Secrets from elsewhere (API keys) are listed for you to set.
   check        exit 1 unless every secret is set, no example placeholder is left, every file
-               agrees with .env and no one else can read them.
-  status       what each secret is, where it is kept, who reads it and when it was rotated.
+               agrees with .env and no one else can read them. A secret's age counts from
+               the first init or passing check that sees it set.
+  status       what each secret is, where it is kept, who reads it and when it was rotated (due after 90d).
   rotate NAME  replace one secret (every 90 days, seed 3.1): a random value for one the stack
                owns, else the first line of standard input. It is changed where its server
                keeps it, then in .env and its file, then the services that read it are
@@ -461,10 +463,13 @@ store() {
   fi
 }
 
-# Records when a secret was rotated (NAME=epoch in $ROTATED).
+# Records when a secret was rotated (NAME=epoch in $ROTATED), or first set with `seen`.
 record_rotation() {
   local name=$1 line tmp
   ((DRY_RUN)) && return
+  if [[ ${2-} == seen && -n $(file_get "$ROTATED" "$name") ]]; then
+    return
+  fi
   tmp=$(mktemp "$SECRETS_DIR/.rotated.XXXXXX")
   if [[ -f $ROTATED ]]; then
     while IFS= read -r line || [[ -n $line ]]; do
@@ -473,6 +478,27 @@ record_rotation() {
   fi
   printf '%s=%s\n' "$name" "$(date -u +%s)" >>"$tmp"
   mv -f -- "$tmp" "$ROTATED"
+}
+
+# Writes when each secret was rotated as vutler_secret_rotated_timestamp_seconds{secret="NAME"}
+# for node-exporter.
+record_metrics() {
+  local line
+  if ((DRY_RUN)); then
+    printf '+ record %s in %s/secrets.prom\n' vutler_secret_rotated_timestamp_seconds "$TEXTFILE_DIR"
+    return
+  fi
+  mkdir -p -- "$TEXTFILE_DIR"
+  {
+    printf '# HELP %s When each secret was last rotated, or first set.\n# TYPE %s gauge\n' vutler_secret_rotated_timestamp_seconds vutler_secret_rotated_timestamp_seconds
+    if [[ -f $ROTATED ]]; then
+      while IFS= read -r line || [[ -n $line ]]; do
+        [[ $line =~ ^([A-Z_][A-Z0-9_]*)=([0-9]+)$ ]] || continue
+        printf '%s{secret="%s"} %s\n' vutler_secret_rotated_timestamp_seconds "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+      done <"$ROTATED"
+    fi
+  } >"$TEXTFILE_DIR/.secrets.prom.partial"
+  mv -f -- "$TEXTFILE_DIR/.secrets.prom.partial" "$TEXTFILE_DIR/secrets.prom"
 }
 
 # Waits until every container of a service is healthy (running, without a healthcheck); fails
@@ -557,6 +583,12 @@ cmd_init() {
     secret_info "$name"
     log "error: $file differs from $name in .env; neither was changed: see scripts/secrets.sh check"
   done
+  # The age of a secret counts from when init first saw it set.
+  for name in "${SECRETS[@]}"; do
+    secret_info "$name"
+    [[ -z $(current_value "$name") ]] || record_rotation "$name" seen
+  done
+  record_metrics
   ((${#differ[@]} == 0))
 }
 
@@ -619,10 +651,18 @@ cmd_check() {
     return 1
   fi
   log "every secret is set, once"
+  # The age of a secret set by hand counts from the first check that passes with it.
+  if [[ -w $SECRETS_DIR ]]; then
+    for name in "${SECRETS[@]}"; do
+      secret_info "$name"
+      [[ -z $(current_value "$name") ]] || record_rotation "$name" seen
+    done
+    record_metrics
+  fi
 }
 
 cmd_status() {
-  local name value state where rotated when
+  local name value state where rotated when age
   for name in "${SECRETS[@]}"; do
     secret_info "$name"
     value=$(current_value "$name")
@@ -634,7 +674,9 @@ cmd_status() {
     when=never
     rotated=$(file_get "$ROTATED" "$name")
     if [[ -n $rotated ]]; then
-      when="$(date -u -d "@$rotated" +%Y-%m-%d) ($(((${EPOCHSECONDS:-$(date +%s)} - rotated) / 86400)) days ago)"
+      age=$(((${EPOCHSECONDS:-$(date +%s)} - rotated) / 86400))
+      when="$(date -u -d "@$rotated" +%Y-%m-%d) ($age days ago)"
+      ((age < 90)) || when+=", due"
     fi
     printf '%s\t%s\t%s\t%s\tread by %s\trotated %s\n' "$name" "$state" "$(IFS=+; printf '%s' "${where[*]}")" \
       "$( ((generated)) && printf generated || printf 'set by you')" \
@@ -740,6 +782,7 @@ cmd_rotate() {
   store "$name" "$next" || die "$rotation_service has the new $name, kept in $pending: write it to .env${file:+ and $file} by hand"
   ((DRY_RUN)) || rm -f -- "$pending"
   record_rotation "$name"
+  record_metrics
   restart_readers "$name" || die "$name is rotated (in .env${file:+ and $file}) but a service did not come back: see the log, then docker compose up -d"
   for line in "${scripts[@]}"; do
     log "$line reads the new $name at its next run"

@@ -5,7 +5,8 @@
 //! `backup-volume-not-mounted`, `data-volume-without-backup` (a warning),
 //! `backups-unwatched` (a warning: no scrape job reports backups), `textfile-dir-unset`,
 //! `textfile-dir-not-mounted` and `textfile-dir-not-read` (`backup.sh` writes its metric where
-//! node-exporter reads it), and `app-tag-variable` (`update.sh` sets the app's version).
+//! node-exporter reads it), `app-tag-variable` (`update.sh` sets the app's version) and
+//! `secrets-unwatched` (a warning: a rotation age no alert watches).
 
 use crate::diagnostic::Diagnostic;
 use crate::path::SpecPath;
@@ -215,6 +216,7 @@ fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
     let Some((metric, exporter)) = backup_exporter
         .map(|e| (BACKUP_METRIC, e))
         .or_else(|| lists(TLS_METRIC).map(|e| (TLS_METRIC, e)))
+        .or_else(|| lists(SECRET_METRIC).map(|e| (SECRET_METRIC, e)))
     else {
         return Some(());
     };
@@ -327,6 +329,22 @@ pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Optio
         );
     }
     let app_version = app_version(cx, services);
+    let rotate_secrets_after = cx.duration_opt(p.key("rotate_secrets_after"), o.rotate_secrets_after.as_ref());
+    let watched = raw
+        .monitoring
+        .scrape_jobs
+        .values()
+        .any(|j| j.metrics.iter().any(|m| m == SECRET_METRIC));
+    if o.rotate_secrets_after.is_some() && !watched {
+        cx.report(
+            Diagnostic::new(
+                Rule::SecretsUnwatched,
+                p.key("rotate_secrets_after"),
+                format!("no scrape job lists `{SECRET_METRIC}`: no alert says when a secret is due"),
+            )
+            .with_help("list the metric under the node-exporter scrape job, or remove `rotate_secrets_after`"),
+        );
+    }
     disk_ok.then_some(())?;
     Some(Operations {
         install_dir: install_dir?,
@@ -335,6 +353,7 @@ pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Optio
         verify_path: verify_path?,
         disk_usage_max,
         app_version: app_version?,
+        rotate_secrets_after: rotate_secrets_after?,
     })
 }
 
