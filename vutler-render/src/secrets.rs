@@ -10,7 +10,9 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{Authentication, EnvRef, EnvValue, Rotation, SECRET_METRIC, ServiceId, VariableId};
+use vutler_spec::stack::{
+    Authentication, EnvRef, EnvValue, Mount, Rotation, SECRET_METRIC, ServiceId, VariableId, VolumeKind,
+};
 
 use crate::env_example;
 use crate::ops::{DeployCtx, container_value, deploy_ctx};
@@ -32,6 +34,8 @@ struct SecretsCtx {
     /// One line per secret for `--help`.
     usage: Vec<String>,
     changed: &'static str,
+    /// Compose's project name when `.env` does not set one.
+    project: String,
     /// Where node-exporter reads the scripts' metrics, when the spec says.
     textfile_dir: Option<String>,
     metric: &'static str,
@@ -64,6 +68,9 @@ struct SecretCtx {
     rotation: Option<RotationCtx>,
     /// Why `rotate` refuses it, when it does.
     not_rotated: Option<String>,
+    /// The volumes holding the state of the server that keeps it: `init` generates no password
+    /// for a server whose state exists (it keeps the one it was created with).
+    volumes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -179,7 +186,26 @@ fn secret_ctx(runtime: &Runtime<'_>, id: VariableId, in_env: bool, in_file: bool
         }
         None => (None, None),
     };
+    let volumes = owner
+        .map(|(service, _)| {
+            stack
+                .service(service)
+                .mounts
+                .iter()
+                .filter_map(|m| match m {
+                    // Its state, whatever it is called (Grafana's users are in a `cache` volume).
+                    Mount::Volume { volume, .. }
+                        if matches!(stack.volume(*volume).kind, VolumeKind::Data | VolumeKind::Cache) =>
+                    {
+                        Some(stack.volume(*volume).name.to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     SecretCtx {
+        volumes,
         name: v.name.to_string(),
         description: v.description.to_string(),
         required: v.required,
@@ -226,6 +252,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         secrets,
         servers,
         changed: CHANGED,
+        project: stack.project().to_string(),
         textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
         metric: SECRET_METRIC,
         rotate_after: stack.operations().rotate_secrets_after.map(|d| d.to_string()),

@@ -316,7 +316,7 @@ fi
         "containers": [], "next": 0, "clock": 0, "app": app, "proxy": proxy,
         "proxy_running": false, "upstream": [], "reloads": [], "violations": [],
         "pulled": [], "runs": [], "certbot": [],
-        "servers": {}, "password_changes": [], "logins": logins,
+        "servers": {}, "password_changes": [], "logins": logins, "lockouts": [], "volumes": [],
     });
     write(&state.join("state.json"), &seed.to_string(), false);
     let run = |program: &str, args: &[&str]| {
@@ -1269,6 +1269,23 @@ fn secrets_init_gives_what_the_stack_owns_one_value_and_check_finds_every_gap() 
     assert_eq!(init.status.code(), Some(0), "{}", text(&init.stderr));
     assert_eq!(env_value(&deployment, "POSTGRES_PASSWORD"), real);
 
+    // A value Compose would read differently from the script: `$` is interpolated.
+    let snipara = env_value(&deployment, "SNIPARA_API_KEY");
+    set_env(&deployment, "SNIPARA_API_KEY", "key$with-dollar");
+    let check = bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stderr).contains("SNIPARA_API_KEY holds a $, which Compose reads as a variable"),
+        "{}",
+        text(&check.stderr)
+    );
+    set_env(&deployment, "SNIPARA_API_KEY", "'key$with-dollar'");
+    assert_eq!(
+        bash(&deployment, SECRETS_SCRIPT, &["check"], None, &[]).status.code(),
+        Some(0)
+    );
+    set_env(&deployment, "SNIPARA_API_KEY", &snipara);
+
     // A secret rotated long ago is due (seed 3.1: 90 days).
     write(&secrets.join(".rotated"), "GRAFANA_PASSWORD=86400\n", false);
     let status = text(&bash(&deployment, SECRETS_SCRIPT, &["status"], None, &[]).stdout);
@@ -1350,19 +1367,21 @@ fn rotating_a_database_password_changes_it_in_the_server_then_everywhere_without
         serde_json::json!([]),
         "a moment without a healthy app"
     );
-    // In order: the server, then the services in the order they start.
+    // In order: the change in the server, the clients in the order they start, then the server
+    // itself, so that every client it disconnects logs in again with the new password.
+    assert_eq!(state["lockouts"], serde_json::json!([]), "a client locked out");
     let calls = calls(root.path());
     let pos = |c: &str| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}"));
     assert!(
-        pos("exec -T postgres sh -c") < pos("--force-recreate postgres\n"),
-        "{calls}"
-    );
-    assert!(
-        pos("--force-recreate postgres\n") < pos("--scale vutler=6 vutler"),
+        pos("exec -T postgres sh -c") < pos("--scale vutler=6 vutler"),
         "{calls}"
     );
     assert!(
         pos("--scale vutler=6 vutler") < pos("--force-recreate postgres-exporter"),
+        "{calls}"
+    );
+    assert!(
+        pos("--force-recreate postgres-exporter") < pos("--force-recreate postgres\n"),
         "{calls}"
     );
     for secret in [&old, &new] {
@@ -1433,6 +1452,43 @@ fn rotating_a_database_password_changes_it_in_the_server_then_everywhere_without
     assert_eq!(recreated(&before, &state), ["mongo", "vutler"]);
     assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
     assert_eq!(state["violations"], serde_json::json!([]));
+    assert_eq!(state["lockouts"], serde_json::json!([]), "a client locked out");
+
+    // A value exported in the shell would win over .env in every new container: refused.
+    let out = bash(
+        &deployment,
+        SECRETS_SCRIPT,
+        &["rotate", "POSTGRES_PASSWORD"],
+        Some(&bin),
+        &[("POSTGRES_PASSWORD", "exported")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("POSTGRES_PASSWORD is set in this shell's environment"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A fresh .env next to servers that already keep their passwords: init generates none
+    // (they would lock every client out), and says which.
+    std::fs::remove_file(deployment.join(".env")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir_all(deployment.join("secrets")).unwrap_or_else(|e| panic!("{e}"));
+    let out = bash(&deployment, SECRETS_SCRIPT, &["init"], Some(&bin), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for (name, volume) in [
+        ("POSTGRES_PASSWORD", "postgres-data"),
+        ("MONGO_PASSWORD", "mongo-data"),
+        ("GRAFANA_PASSWORD", "grafana-data"),
+    ] {
+        assert!(
+            stderr.contains(&format!("error: {name} is not set, but the {volume} volume exists")),
+            "{name}:\n{stderr}"
+        );
+        assert_eq!(env_value(&deployment, name), "", "{name} generated");
+    }
+    // MinIO reads its credentials at each start: new ones are fine.
+    assert_eq!(env_value(&deployment, "MINIO_SECRET_KEY").len(), 32);
 }
 
 #[test]
@@ -1459,6 +1515,16 @@ fn rotations_restart_servers_that_read_at_start_take_outside_secrets_on_stdin_an
     assert_eq!(state["password_changes"], serde_json::json!([]));
     assert_eq!(recreated(&before, &state), ["minio", "vutler"]);
     assert_eq!(fleet(&state, "vutler"), ["vutler/app:1.0.0 running healthy"; 3]);
+    // MinIO has one root user: until they are replaced, the app's old containers cannot reach
+    // it (and only they).
+    let old_app: Vec<String> = ids(&before).get("vutler").cloned().unwrap_or_default();
+    let locked: Vec<String> = state["lockouts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str()?.split(' ').next().map(str::to_owned))
+        .collect();
+    assert_eq!(locked, old_app, "{}", state["lockouts"]);
 
     // A secret from elsewhere: its new value on standard input, into its file only.
     let before = state;
@@ -1642,4 +1708,56 @@ fn an_app_that_cannot_run_twice_is_not_scaled() {
         text(&out.stderr)
     );
     assert_eq!(calls(root.path()), "", "something ran");
+}
+
+#[test]
+fn one_script_changes_a_deployment_at_a_time() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    // Another script holds the lock (a real sleep, not the stand-in's).
+    // `-o`: flock itself holds the lock, so that killing it releases the lock.
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(deployment.join(".vutler.lock"))
+        .args(["/bin/sleep", "30"])
+        .spawn()
+        .unwrap_or_else(|e| panic!("flock: {e}"));
+    let held = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !Command::new("flock")
+            .args(["-n", &deployment.join(".vutler.lock").display().to_string(), "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(held, "the holder did not take the lock");
+    for (script, args) in [
+        (ops::UPDATE_SCRIPT, vec!["1.1.0"]),
+        (ops::SCALE_SCRIPT, vec!["4"]),
+        (SECRETS_SCRIPT, vec!["rotate", "POSTGRES_PASSWORD"]),
+    ] {
+        let out = bash(&deployment, script, &args, Some(&bin), &[("VUTLER_LOCK_WAIT", "1")]);
+        assert_eq!(out.status.code(), Some(1), "{script}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("another script of this deployment still runs after 1s"),
+            "{script}: {}",
+            text(&out.stderr)
+        );
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(
+        fleet(&model(root.path()), "vutler"),
+        ["vutler/app:1.0.0 running healthy"; 3],
+        "something changed while another script held the lock"
+    );
+    // update.sh runs backup.sh under its own lock.
+    let out = bash(
+        &deployment,
+        ops::UPDATE_SCRIPT,
+        &["1.1.0"],
+        Some(&bin),
+        &[("VUTLER_LOCK_WAIT", "1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

@@ -6,8 +6,9 @@
 //! The script's own functions run (`secret_info`, `change_in_server`, `server_exec`), with a
 //! `docker` on `PATH` that runs `docker compose exec -T postgres CMD` as the container would: its
 //! environment, PostgreSQL's socket. Checked: the old password logs in before, the new one after
-//! and the old one no longer; the new password is in no log line of the server; a refused
-//! change (an unknown user) fails the step without printing the password.
+//! and the old one no longer; the new password is in no log line of the server, which logs
+//! every statement; a change refused by psql (an unknown user) or by the server (read-only
+//! transactions) fails the step without printing the password or logging it.
 //!
 //! No Docker engine and no MongoDB server run here: the other servers' changes run against the
 //! stand-in of the script tests (`vutler-render/tests/standins/docker.py`).
@@ -36,7 +37,8 @@ chown 65534:65534 "$work/data" "$work/sock"
 printf '%s' "$OLD" > "$work/pw"
 chown 65534:65534 "$work/pw"
 as_pg initdb -D "$work/data" -U "$PG_USER" --pwfile="$work/pw" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
-as_pg pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432" -l "$work/data/server.log" -w start >/dev/null
+# Every statement logged, as an operator debugging something might have it.
+as_pg pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432 -c log_statement=all" -l "$work/data/server.log" -w start >/dev/null
 login() { # password -> the user it logs in as, or `refused`
   PGPASSWORD=$1 psql "host=127.0.0.1 port=5432 user=$PG_USER dbname=postgres" -tAc 'select current_user' 2>/dev/null || echo refused
 }
@@ -62,6 +64,18 @@ else
 fi
 grep -qF -- "$NEW" "$work/refused.err" && echo "refusal_printed=yes" || echo "refusal_printed=no"
 echo "old_after_refusal=$(login "$OLD")"
+
+# Refused by the server itself (the user's transactions are read-only): nothing printed, nothing logged.
+psql -q -h "$work/sock" -U "$PG_USER" -d postgres -c "ALTER ROLE $PG_USER SET default_transaction_read_only = on"
+if CONTAINER_USER=$PG_USER bash -c 'source deploy/scripts/secrets.sh; secret_info "$SECRET"; change_in_server "$NEW"' 2> "$work/server.err"; then
+  echo "server_refused=no"
+else
+  echo "server_refused=yes"
+fi
+grep -qF -- "$NEW" "$work/server.err" && echo "server_refusal_printed=yes" || echo "server_refusal_printed=no"
+PGOPTIONS='-c default_transaction_read_only=off' psql -q -h "$work/sock" -U "$PG_USER" -d postgres \
+  -c "ALTER ROLE $PG_USER RESET default_transaction_read_only"
+echo "old_after_server_refusal=$(login "$OLD")"
 
 CONTAINER_USER=$PG_USER bash -c 'source deploy/scripts/secrets.sh; secret_info "$SECRET"; change_in_server "$NEW"'
 echo "new_after=$(login "$NEW")"
@@ -131,6 +145,9 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
             ("refused", "yes"),
             ("refusal_printed", "no"),
             ("old_after_refusal", user.as_str()),
+            ("server_refused", "yes"),
+            ("server_refusal_printed", "no"),
+            ("old_after_server_refusal", user.as_str()),
             ("new_after", user.as_str()),
             ("old_after", "refused"),
             ("logged", "no"),

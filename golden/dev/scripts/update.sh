@@ -29,6 +29,23 @@ usage_error() {
   exit 2
 }
 
+# One script changes the deployment at a time (update, rollback, scale, restore, backup and
+# secrets rotations all touch .env or the running containers); a script run by one that holds
+# the lock (update.sh runs backup.sh) goes on. Waits for the other to finish up to
+# VUTLER_LOCK_WAIT seconds (15 minutes).
+lock() {
+  local wait=${VUTLER_LOCK_WAIT:-900}
+  ((DRY_RUN)) && return 0
+  [[ ${VUTLER_LOCK_HELD-} == "$DEPLOY_DIR" ]] && return 0
+  [[ $wait =~ ^[0-9]{1,6}$ ]] || die "VUTLER_LOCK_WAIT is a number of seconds, not '$wait'"
+  exec 8>>"$DEPLOY_DIR/.vutler.lock"
+  if ! flock -n 8; then
+    log "waiting for another script of this deployment to finish (it holds .vutler.lock)"
+    flock -w "$wait" 8 || die "another script of this deployment still runs after ${wait}s: try again when it is done"
+  fi
+  export VUTLER_LOCK_HELD=$DEPLOY_DIR
+}
+
 # A command as one shell line, each word quoted only when it needs to be.
 quote() {
   local word words=()
@@ -186,7 +203,9 @@ set_env() {
     return
   fi
   [[ -f .env ]] || die ".env is missing: copy .env.example to .env and fill it in"
-  tmp=$(mktemp .env.XXXXXX)
+  # Every step is checked: this may run where errexit is off (`set_env ... || ...`), and a
+  # short write must never replace .env.
+  tmp=$(mktemp .env.XXXXXX) || return 1
   while IFS= read -r line || [[ -n $line ]]; do
     if [[ $line == "$key="* ]]; then
       ((found)) || printf '%s=%s\n' "$key" "$value"
@@ -194,10 +213,23 @@ set_env() {
     else
       printf '%s\n' "$line"
     fi
-  done <.env >"$tmp"
-  ((found)) || printf '%s=%s\n' "$key" "$value" >>"$tmp"
-  chmod --reference=.env -- "$tmp"
-  mv -f -- "$tmp" .env
+  done <.env >"$tmp" || {
+    rm -f -- "$tmp"
+    return 1
+  }
+  if ((!found)); then
+    printf '%s=%s\n' "$key" "$value" >>"$tmp" || {
+      rm -f -- "$tmp"
+      return 1
+    }
+  fi
+  # The same mode and owner as before (the script may run as root for a deploy user).
+  chown --reference=.env -- "$tmp" 2>/dev/null || true
+  if chmod --reference=.env -- "$tmp" && sync -- "$tmp" && mv -f -- "$tmp" .env; then
+    return 0
+  fi
+  rm -f -- "$tmp"
+  return 1
 }
 
 # Keeps what rollback.sh needs: the version replaced and the backup taken before.
@@ -269,6 +301,7 @@ done
 [[ -n $version ]] || usage_error "give the version to deploy"
 valid_version "$version" || usage_error "'$version' is not an image tag (letters, digits, '_.-'; not 'latest')"
 
+lock
 current=$(current_version)
 if [[ $version == "$current" ]]; then
   log "vutler is already at $version"

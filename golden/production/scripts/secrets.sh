@@ -28,6 +28,23 @@ usage_error() {
   exit 2
 }
 
+# One script changes the deployment at a time (update, rollback, scale, restore, backup and
+# secrets rotations all touch .env or the running containers); a script run by one that holds
+# the lock (update.sh runs backup.sh) goes on. Waits for the other to finish up to
+# VUTLER_LOCK_WAIT seconds (15 minutes).
+lock() {
+  local wait=${VUTLER_LOCK_WAIT:-900}
+  ((DRY_RUN)) && return 0
+  [[ ${VUTLER_LOCK_HELD-} == "$DEPLOY_DIR" ]] && return 0
+  [[ $wait =~ ^[0-9]{1,6}$ ]] || die "VUTLER_LOCK_WAIT is a number of seconds, not '$wait'"
+  exec 8>>"$DEPLOY_DIR/.vutler.lock"
+  if ! flock -n 8; then
+    log "waiting for another script of this deployment to finish (it holds .vutler.lock)"
+    flock -w "$wait" 8 || die "another script of this deployment still runs after ${wait}s: try again when it is done"
+  fi
+  export VUTLER_LOCK_HELD=$DEPLOY_DIR
+}
+
 # A command as one shell line, each word quoted only when it needs to be.
 quote() {
   local word words=()
@@ -208,7 +225,9 @@ set_env() {
     return
   fi
   [[ -f .env ]] || die ".env is missing: copy .env.example to .env and fill it in"
-  tmp=$(mktemp .env.XXXXXX)
+  # Every step is checked: this may run where errexit is off (`set_env ... || ...`), and a
+  # short write must never replace .env.
+  tmp=$(mktemp .env.XXXXXX) || return 1
   while IFS= read -r line || [[ -n $line ]]; do
     if [[ $line == "$key="* ]]; then
       ((found)) || printf '%s=%s\n' "$key" "$value"
@@ -216,10 +235,23 @@ set_env() {
     else
       printf '%s\n' "$line"
     fi
-  done <.env >"$tmp"
-  ((found)) || printf '%s=%s\n' "$key" "$value" >>"$tmp"
-  chmod --reference=.env -- "$tmp"
-  mv -f -- "$tmp" .env
+  done <.env >"$tmp" || {
+    rm -f -- "$tmp"
+    return 1
+  }
+  if ((!found)); then
+    printf '%s=%s\n' "$key" "$value" >>"$tmp" || {
+      rm -f -- "$tmp"
+      return 1
+    }
+  fi
+  # The same mode and owner as before (the script may run as root for a deploy user).
+  chown --reference=.env -- "$tmp" 2>/dev/null || true
+  if chmod --reference=.env -- "$tmp" && sync -- "$tmp" && mv -f -- "$tmp" .env; then
+    return 0
+  fi
+  rm -f -- "$tmp"
+  return 1
 }
 
 # Keeps what rollback.sh needs: the version replaced and the backup taken before.
@@ -300,10 +332,12 @@ SECRETS=(POSTGRES_PASSWORD MONGO_PASSWORD MINIO_ACCESS_KEY MINIO_SECRET_KEY SNIP
 
 # Sets what the model says about one secret: description, required, generated (the stack owns
 # it), in_url (written inside a URL), in_env, file, readers (in start order), scripts,
-# rotation (how its server changes it), rotation_service, not_rotated (why rotate refuses).
+# rotation (how its server changes it), rotation_service, not_rotated (why rotate refuses),
+# volumes (the server's data volumes, which keep the password it was created with).
 secret_info() {
   description="" required=0 generated=0 in_url=0 in_env=0 file="" readers=() scripts=()
   rotation="" rotation_service="" not_rotated=""
+  volumes=()
   case $1 in
     POSTGRES_PASSWORD)
       description='Password of the vutler PostgreSQL user'
@@ -314,6 +348,7 @@ secret_info() {
       readers=(postgres vutler postgres-exporter)
       rotation=postgresql
       rotation_service=postgres
+      volumes=(postgres-data)
       ;;
     MONGO_PASSWORD)
       description='Password of the MongoDB admin user'
@@ -325,6 +360,7 @@ secret_info() {
       readers=(mongo vutler)
       rotation=mongodb
       rotation_service=mongo
+      volumes=(mongo-data)
       ;;
     MINIO_ACCESS_KEY)
       description='MinIO root user, used by the app as its access key'
@@ -335,6 +371,7 @@ secret_info() {
       readers=(minio vutler)
       rotation=restart
       rotation_service=minio
+      volumes=(minio-data)
       ;;
     MINIO_SECRET_KEY)
       description='MinIO root password, used by the app as its secret key'
@@ -345,6 +382,7 @@ secret_info() {
       readers=(minio vutler)
       rotation=restart
       rotation_service=minio
+      volumes=(minio-data)
       ;;
     SNIPARA_API_KEY)
       description='Snipara API key'
@@ -360,6 +398,7 @@ secret_info() {
       readers=(grafana)
       rotation=grafana
       rotation_service=grafana
+      volumes=(grafana-data)
       ;;
     SLACK_WEBHOOK_URL)
       description='Slack incoming webhook that receives alerts'
@@ -440,26 +479,33 @@ write_file() {
     printf '+ write %s\n' "$path"
     return
   fi
-  tmp=$(mktemp "$SECRETS_DIR/.new.XXXXXX")
-  printf '%s' "$value" >"$tmp"
+  # Every step is checked: this runs where errexit is off (`store ... || ...`), and a short
+  # write must never replace the file.
+  tmp=$(mktemp "$SECRETS_DIR/.new.XXXXXX") || return 1
   # Readable through the container's bind mount; the folder keeps the host's other users out.
-  chmod 644 -- "$tmp"
-  mv -f -- "$tmp" "$path"
+  if printf '%s' "$value" >"$tmp" && chmod 644 -- "$tmp" && sync -- "$tmp" && mv -f -- "$tmp" "$path"; then
+    return 0
+  fi
+  rm -f -- "$tmp"
+  return 1
 }
 
 # Stores the current secret's new value: in .env and its file, or in its file.
 store() {
   local name=$1 value=$2 word
   if ((in_env)); then
-    word=$(env_word "$value") || die "$name cannot be written to .env: it holds a quote or a line break"
+    word=$(env_word "$value") || {
+      log "$name cannot be written to .env: it holds a quote or a line break"
+      return 1
+    }
     if ((DRY_RUN)); then
       printf '+ set %s in .env\n' "$name"
     else
-      set_env "$name" "$word"
+      set_env "$name" "$word" || return 1
     fi
   fi
   if [[ -n $file ]]; then
-    write_file "$file" "$value"
+    write_file "$file" "$value" || return 1
   fi
 }
 
@@ -470,14 +516,19 @@ record_rotation() {
   if [[ ${2-} == seen && -n $(file_get "$ROTATED" "$name") ]]; then
     return
   fi
-  tmp=$(mktemp "$SECRETS_DIR/.rotated.XXXXXX")
-  if [[ -f $ROTATED ]]; then
-    while IFS= read -r line || [[ -n $line ]]; do
-      [[ $line == "$name="* ]] || printf '%s\n' "$line"
-    done <"$ROTATED" >"$tmp"
+  tmp=$(mktemp "$SECRETS_DIR/.rotated.XXXXXX") || return 1
+  if {
+    if [[ -f $ROTATED ]]; then
+      while IFS= read -r line || [[ -n $line ]]; do
+        [[ $line == "$name="* ]] || printf '%s\n' "$line"
+      done <"$ROTATED"
+    fi
+    printf '%s=%s\n' "$name" "$(date -u +%s)"
+  } >"$tmp" && mv -f -- "$tmp" "$ROTATED"; then
+    return 0
   fi
-  printf '%s=%s\n' "$name" "$(date -u +%s)" >>"$tmp"
-  mv -f -- "$tmp" "$ROTATED"
+  rm -f -- "$tmp"
+  return 1
 }
 
 # Writes when each secret was rotated as vutler_secret_rotated_timestamp_seconds{secret="NAME"}
@@ -488,8 +539,8 @@ record_metrics() {
     printf '+ record %s in %s/secrets.prom\n' vutler_secret_rotated_timestamp_seconds "$TEXTFILE_DIR"
     return
   fi
-  mkdir -p -- "$TEXTFILE_DIR"
-  {
+  # Best effort: a rotation is done whether or not its age is recorded.
+  if mkdir -p -- "$TEXTFILE_DIR" 2>/dev/null && {
     printf '# HELP %s When each secret was last rotated, or first set.\n# TYPE %s gauge\n' vutler_secret_rotated_timestamp_seconds vutler_secret_rotated_timestamp_seconds
     if [[ -f $ROTATED ]]; then
       while IFS= read -r line || [[ -n $line ]]; do
@@ -497,8 +548,12 @@ record_metrics() {
         printf '%s{secret="%s"} %s\n' vutler_secret_rotated_timestamp_seconds "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
       done <"$ROTATED"
     fi
-  } >"$TEXTFILE_DIR/.secrets.prom.partial"
-  mv -f -- "$TEXTFILE_DIR/.secrets.prom.partial" "$TEXTFILE_DIR/secrets.prom"
+  } 2>/dev/null >"$TEXTFILE_DIR/.secrets.prom.partial" &&
+    mv -f -- "$TEXTFILE_DIR/.secrets.prom.partial" "$TEXTFILE_DIR/secrets.prom"; then
+    return 0
+  fi
+  rm -f -- "$TEXTFILE_DIR/.secrets.prom.partial" 2>/dev/null
+  log "warning: could not record when secrets were rotated in $TEXTFILE_DIR (run as root): SecretRotationDue cannot see them"
 }
 
 # Waits until every container of a service is healthy (running, without a healthcheck); fails
@@ -526,12 +581,27 @@ wait_service() {
 
 # Whether a service has a running container.
 running() {
-  ((DRY_RUN)) && return 0
   [[ -n $(docker compose ps --status running --quiet "$1") ]]
 }
 
+# Whether the server of the current secret already keeps data, and so the password it was
+# created with: one of its volumes exists (named as Compose names them). Sets kept_in.
+data_kept() {
+  local volume project
+  command -v docker >/dev/null 2>&1 || return 1
+  project=$(env_get COMPOSE_PROJECT_NAME)
+  project=${project:-vutler}
+  for volume in "${volumes[@]}"; do
+    if docker volume inspect "${project}_$volume" >/dev/null 2>&1; then
+      kept_in=$volume
+      return 0
+    fi
+  done
+  return 1
+}
+
 cmd_init() {
-  local name value stored missing=() differ=()
+  local name value stored kept_in missing=() differ=() refused=()
   if [[ ! -f .env ]]; then
     [[ -f .env.example ]] || die ".env and .env.example are both missing: render the deployment again"
     if ((DRY_RUN)); then
@@ -548,13 +618,16 @@ cmd_init() {
     # A file written before .env held the secret is its value: adopted, not replaced.
     if [[ -z $value && -n $file && -s $file ]]; then
       value=$(<"$file")
-      store "$name" "$value"
+      store "$name" "$value" || die "could not write $name to .env"
       log "$name: kept the value of $file, now in .env too"
       continue
     fi
     if [[ -z $value ]]; then
-      if ((generated)); then
-        store "$name" "$(random_secret)"
+      if ((generated)) && [[ $rotation != restart ]] && data_kept; then
+        log "error: $name is not set, but the $kept_in volume exists and $rotation_service keeps the password it was created with: write that one in .env (nothing generated)"
+        refused+=("$name")
+      elif ((generated)); then
+        store "$name" "$(random_secret)" || die "could not write $name"
         log "$name: generated"
       elif ((required)); then
         missing+=("$name")
@@ -563,7 +636,7 @@ cmd_init() {
     fi
     if [[ -n $file ]]; then
       if [[ ! -f $file ]]; then
-        write_file "$file" "$value"
+        write_file "$file" "$value" || die "could not write $file"
         log "$name: wrote $file from .env"
       elif ((in_env)); then
         stored=$(<"$file")
@@ -586,14 +659,24 @@ cmd_init() {
   # The age of a secret counts from when init first saw it set.
   for name in "${SECRETS[@]}"; do
     secret_info "$name"
-    [[ -z $(current_value "$name") ]] || record_rotation "$name" seen
+    [[ -z $(current_value "$name") ]] || record_rotation "$name" seen || log "warning: could not record when $name was set"
   done
   record_metrics
-  ((${#differ[@]} == 0))
+  ((${#differ[@]} == 0 && ${#refused[@]} == 0))
+}
+
+# The text after NAME= on the last such line of .env, quotes included.
+env_raw() {
+  local line raw=""
+  [[ -f .env ]] || return 0
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line == "$1="* ]] && raw=${line#"$1="}
+  done <.env
+  printf '%s' "${raw%$'\r'}"
 }
 
 cmd_check() {
-  local name value stored mode problems=0
+  local name value stored mode raw problems=0
   problem() {
     log "$*"
     problems=$((problems + 1))
@@ -630,6 +713,14 @@ cmd_check() {
       fi
       continue
     fi
+    if ((in_env)); then
+      raw=$(env_raw "$name")
+      if [[ $raw != "'"* && $raw == *'$'* ]]; then
+        problem "$name holds a \$, which Compose reads as a variable in .env: write the value in single quotes there"
+      elif [[ $raw != [\'\"]* && $raw =~ [[:space:]]# ]]; then
+        problem "$name holds ' #', which Compose reads as a comment in .env: write the value in single quotes there"
+      fi
+    fi
     if [[ $value == "<"*">" ]]; then
       problem "$name still holds the example's placeholder: rotate it (scripts/secrets.sh rotate $name)"
     fi
@@ -652,10 +743,10 @@ cmd_check() {
   fi
   log "every secret is set, once"
   # The age of a secret set by hand counts from the first check that passes with it.
-  if [[ -w $SECRETS_DIR ]]; then
+  if [[ -w $SECRETS_DIR ]] && ((!DRY_RUN)); then
     for name in "${SECRETS[@]}"; do
       secret_info "$name"
-      [[ -z $(current_value "$name") ]] || record_rotation "$name" seen
+      [[ -z $(current_value "$name") ]] || record_rotation "$name" seen || log "warning: could not record when $name was set"
     done
     record_metrics
   fi
@@ -690,7 +781,8 @@ change_in_server() {
   local next=$1 input out
   input=$next
   if [[ $rotation == postgresql ]]; then
-    input="ALTER USER CURRENT_USER WITH PASSWORD '$next';"
+    # Neither this statement nor its error may reach the server's log, which keeps them.
+    input="SET log_statement = 'none'; SET log_min_error_statement = 'panic'; ALTER USER CURRENT_USER WITH PASSWORD '$next';"
   fi
   if ((DRY_RUN)); then
     printf '+ docker compose exec -T %s ... (the new %s on standard input)\n' "$rotation_service" "$rotation"
@@ -719,8 +811,19 @@ server_exec() {
 # Recreates the services that read the current secret, in the order they start: each reads
 # the new value when its new container starts.
 restart_readers() {
-  local name=$1 service
+  local name=$1 service order=() last=""
+  # A server that keeps the password (and only reads this copy when it is created) is
+  # recreated last: when it drops its connections, every client reconnects with the new one.
+  # A server that reads it at start (MinIO) comes first: it is the change.
   for service in "${readers[@]}"; do
+    if [[ $service == "$rotation_service" && -n $rotation && $rotation != restart ]]; then
+      last=$service
+    else
+      order+=("$service")
+    fi
+  done
+  [[ -z $last ]] || order+=("$last")
+  for service in "${order[@]}"; do
     if ! running "$service"; then
       log "$service does not run: it reads the new $name when it starts"
       continue
@@ -739,10 +842,14 @@ restart_readers() {
 }
 
 cmd_rotate() {
-  local name=$1 old next stored pending line
+  local name=$1 old next stored pending line copies=()
   secret_info "$name" || usage_error "unknown secret '$name' (see scripts/secrets.sh status)"
+  if ((in_env)); then copies+=(.env); fi
+  if [[ -n $file ]]; then copies+=("$file"); fi
   [[ -z $not_rotated ]] || die "$not_rotated"
   [[ -f .env ]] || die ".env is missing: run scripts/secrets.sh init"
+  # Compose prefers the shell's value over .env's: the new containers would get the old one.
+  [[ -z ${!name+set} ]] || die "$name is set in this shell's environment, which Compose prefers over .env: unset it first"
   old=$(current_value "$name")
   if ((in_env)) && [[ -n $file && -f $file ]]; then
     stored=$(<"$file")
@@ -779,14 +886,19 @@ cmd_rotate() {
     fi
     log "$name: changed in $rotation_service"
   fi
-  store "$name" "$next" || die "$rotation_service has the new $name, kept in $pending: write it to .env${file:+ and $file} by hand"
+  if ! store "$name" "$next"; then
+    if [[ -n $rotation && $rotation != restart ]]; then
+      die "$rotation_service has the new $name, kept in $pending: write it to ${copies[*]} by hand"
+    fi
+    die "the new $name could not be written (it is kept in $pending); nothing else was changed"
+  fi
   ((DRY_RUN)) || rm -f -- "$pending"
-  record_rotation "$name"
-  record_metrics
-  restart_readers "$name" || die "$name is rotated (in .env${file:+ and $file}) but a service did not come back: see the log, then docker compose up -d"
+  record_rotation "$name" || log "warning: could not record when $name was rotated in $ROTATED"
+  restart_readers "$name" || die "$name is rotated (in ${copies[*]}) but a service did not come back: see the log, then docker compose up -d"
   for line in "${scripts[@]}"; do
     log "$line reads the new $name at its next run"
   done
+  record_metrics
   log "$name rotated"
 }
 
@@ -814,11 +926,15 @@ while (($#)); do
 done
 
 case $command in
-  init) cmd_init ;;
+  init)
+    lock
+    cmd_init
+    ;;
   check) cmd_check ;;
   status) cmd_status ;;
   rotate)
     [[ -n $name ]] || usage_error "give the secret to rotate"
+    lock
     cmd_rotate "$name"
     ;;
   "") usage_error "give a command: init, check, status or rotate" ;;

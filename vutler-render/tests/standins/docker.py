@@ -26,7 +26,9 @@ instead. It keeps what the scripts act on and what an operator would see:
   not match its server's becomes unhealthy instead of healthy. `docker compose exec` runs the
   password changes the scripts send (psql's `ALTER USER CURRENT_USER`, mongosh's
   `changeUserPassword` after `auth` with the current password, `grafana cli admin
-  reset-admin-password --password-from-stdin`);
+  reset-admin-password --password-from-stdin`); a server that restarts makes each running
+  client reconnect, and one whose credentials are not the server's any more is recorded in
+  `lockouts`; the named volumes containers were created with exist (`docker volume inspect`);
 - `docker run` of the ACME client (certbot): `certonly --webroot` and `renew` issue a
   certificate (made with openssl, valid `FAKE_CERT_DAYS`, 90 by default) into the mounted
   state folder, only while the proxy runs, since Let's Encrypt reaches the challenge through it.
@@ -224,6 +226,17 @@ def logins_ok(state, c):
     return True
 
 
+def locked_out(state, server):
+    """A server that (re)starts drops every connection: each running client reconnects with
+    the credentials it started with, and is refused when they are not the server's."""
+    for login in state.get("logins", []):
+        if login["server"] != server["service"]:
+            continue
+        for c in state["containers"]:
+            if c["service"] == login["client"] and c["status"] == "running" and not logins_ok(state, c):
+                state["lockouts"].append(f"{c['id']} ({c['service']}) after {server['service']} restarted")
+
+
 def create(state, services, service):
     numbers = [c["number"] for c in state["containers"] if c["service"] == service]
     state["next"] += 1
@@ -243,6 +256,14 @@ def create(state, services, service):
     if not logins_ok(state, c):
         c["login_failed"] = True
     state["containers"].append(c)
+    locked_out(state, c)
+    project_name = lookup("COMPOSE_PROJECT_NAME") or "vutler"
+    for volume in services[service].get("volumes", []):
+        source = str(volume).split(":", 1)[0]
+        if source and not source.startswith((".", "/", "~")):
+            name = f"{project_name}_{source}"
+            if name not in state["volumes"]:
+                state["volumes"].append(name)
     if service == state["proxy"]:
         state["proxy_running"] = True
         proxy_resolves(state)
@@ -373,7 +394,7 @@ def change_password(state, service, cmd, stdin):
         return False
     c = running[0]
     if "psql" in words:
-        m = re.fullmatch(r"ALTER USER CURRENT_USER WITH PASSWORD '([A-Za-z0-9]+)';\n?", stdin)
+        m = re.fullmatch(r"(?:SET [a-z_]+ = '[a-z]+'; )*ALTER USER CURRENT_USER WITH PASSWORD '([A-Za-z0-9]+)';\n?", stdin)
         if not m:
             return False
         user = re.search(r'--username="\$\(?(?:cat "\$)?([A-Z_]+)', words)
@@ -499,6 +520,11 @@ def main():
                 print(json.dumps(c))
     elif command == "run":
         run_image(state, rest)
+    elif command == "volume" and rest[:1] == ["inspect"]:
+        for name in rest[1:]:
+            if name not in state["volumes"]:
+                fail(f"Error response from daemon: get {name}: no such volume")
+            print(json.dumps([{"Name": name, "Driver": "local"}]))
     elif command == "stop":
         for ident in rest:
             c = find(state, ident)

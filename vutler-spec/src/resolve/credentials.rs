@@ -217,15 +217,20 @@ fn references(text: &str) -> impl Iterator<Item = &str> {
         .map(|(name, _)| name)
 }
 
-/// Whether a text names `host` as a host: at its start or after `//`, `@` or `,`, and followed
-/// by a port, a path, a query or its end (`minio:9000`, `mongodb://mongo:27017/x`), so that
-/// `mongodb://` does not name `mongo`.
+/// Whether a text names `host` as a host: at its start or after `//`, `@`, `,`, `=`, `;` or a
+/// space, and followed by a port, a path, a query, `,`, `;`, a space or its end
+/// (`minio:9000`, `mongodb://mongo:27017/x`, `host=postgres port=5432`, `Server=mongo;`), so
+/// that `mongodb://` does not name `mongo`.
 fn names_host(text: &str, host: &str) -> bool {
     text.match_indices(host).any(|(at, _)| {
         let before = &text[..at];
         let after = &text[at + host.len()..];
-        let starts = before.is_empty() || before.ends_with("//") || before.ends_with('@') || before.ends_with(',');
-        let ends = after.is_empty() || after.starts_with([':', '/', '?']);
+        let starts = before.is_empty()
+            || before.ends_with("//")
+            || before.ends_with(['@', ',', '=', ';'])
+            || before.ends_with(char::is_whitespace);
+        let ends =
+            after.is_empty() || after.starts_with([':', '/', '?', ',', ';']) || after.starts_with(char::is_whitespace);
         starts && ends
     })
 }
@@ -241,6 +246,9 @@ mod tests {
         assert!(names_host("minio:9000", "minio"));
         assert!(names_host("redis://redis", "redis"));
         assert!(names_host("mongodb://a:1,mongo:27017/x", "mongo"));
+        assert!(names_host("mongodb://mongo,mongo2/x", "mongo"));
+        assert!(names_host("host=postgres port=5432 dbname=app", "postgres"));
+        assert!(names_host("Server=mongo;Database=app", "mongo"));
         assert!(
             !names_host("mongodb://db:27017/vutler", "mongo"),
             "the scheme is not the host"

@@ -151,14 +151,23 @@ pub(super) fn env_var(cx: &mut Cx<'_>, path: SpecPath, key: &str, value: &RawEnv
 fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar, with_secrets: bool) -> Option<Text> {
     let raw = cx.raw;
     let text = scalar.to_string();
-    // A password written into a URL is refused first too, whatever the key.
-    if let Some(password) = url_password(&text) {
-        let secret_ref = Template::parse(password).ok().and_then(|t| match t.parts() {
-            [Part::Variable(v)] => Some(v.clone()),
-            _ => None,
-        });
-        match secret_ref {
-            None => {
+    // A password written into a URL is refused first too, whatever the key. (Text that does
+    // not parse is reported below, by the parser.)
+    for password in Template::parse(&text).map(|t| url_passwords(&t)).unwrap_or_default() {
+        match password {
+            UrlPassword::Variable(v) if !BUILTIN_VARIABLES.contains(&v.as_str()) => {
+                if raw.variables.get(v.as_str()).is_some_and(|v| !v.secret) {
+                    cx.error_help(
+                        Rule::CredentialNotSecret,
+                        path.clone(),
+                        format!("`{v}` holds the password of the URL in `{key}` but is not declared `secret: true`"),
+                        format!("set `secret: true` on variables.{v} and write `{key}: {{ with_secrets: ... }}`"),
+                    );
+                    return None;
+                }
+            }
+            // A builtin is filled in: its value would be the password.
+            UrlPassword::Variable(_) | UrlPassword::Literal => {
                 cx.error_help(
                     Rule::SecretLiteral,
                     path.clone(),
@@ -167,16 +176,6 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar, w
                 );
                 return None;
             }
-            Some(v) if raw.variables.get(v.as_str()).is_some_and(|v| !v.secret) => {
-                cx.error_help(
-                    Rule::CredentialNotSecret,
-                    path.clone(),
-                    format!("`{v}` holds the password of the URL in `{key}` but is not declared `secret: true`"),
-                    format!("set `secret: true` on variables.{v} and write `{key}: {{ with_secrets: ... }}`"),
-                );
-                return None;
-            }
-            Some(_) => {}
         }
     }
     // A literal in a secret-looking key is refused before anything else is said about it, so
@@ -264,38 +263,88 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar, w
     Some(Text(parts))
 }
 
-/// The password of a URL's user information (`scheme://user:PASSWORD@host`), when it has one.
-fn url_password(text: &str) -> Option<&str> {
-    let rest = &text[text.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    // The user information ends at the last `@` of the authority (a reference has none).
-    let userinfo = &authority[..authority.rfind('@')?];
-    let password = &userinfo[userinfo.find(':')? + 1..];
-    (!password.is_empty()).then_some(password)
+/// The password of a URL's user information (`scheme://user:PASSWORD@host`).
+#[derive(Debug, PartialEq, Eq)]
+enum UrlPassword {
+    /// Exactly one reference.
+    Variable(String),
+    /// Anything else (text, or text and references).
+    Literal,
+}
+
+/// The password of every URL in a text that has one. References are looked through as single
+/// characters, so that a `:` or `@` is only ever the text's own.
+fn url_passwords(template: &Template) -> Vec<UrlPassword> {
+    // Each reference becomes one private-use character, indexing the names.
+    let mut masked = String::new();
+    let mut names = Vec::new();
+    for part in template.parts() {
+        match part {
+            Part::Literal(text) => masked.push_str(text),
+            Part::Variable(name) => {
+                // Past the private-use plane's 65 534 characters, a reference reads as text.
+                let n = u32::try_from(names.len()).unwrap_or(u32::MAX);
+                masked.push(if n < 0xFFFE {
+                    char::from_u32(0xF0000 + n).unwrap_or('\u{FFFD}')
+                } else {
+                    '\u{FFFD}'
+                });
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest = masked.as_str();
+    while let Some(at) = rest.find("://") {
+        rest = &rest[at + 3..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        // The user information ends at the last `@` of the authority.
+        let Some(userinfo) = authority.rfind('@').map(|i| &authority[..i]) else {
+            continue;
+        };
+        let Some(password) = userinfo.find(':').map(|i| &userinfo[i + 1..]) else {
+            continue;
+        };
+        let mut chars = password.chars();
+        out.push(match (chars.next(), chars.next()) {
+            (None, _) => continue,
+            (Some(c), None) if (0xF0000..0xFFFFE).contains(&(c as u32)) => names
+                .get((c as u32 - 0xF0000) as usize)
+                .map_or(UrlPassword::Literal, |n| UrlPassword::Variable(n.clone())),
+            _ => UrlPassword::Literal,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::url_password;
+    use super::{Template, UrlPassword, url_passwords};
+
+    fn passwords(text: &str) -> Vec<UrlPassword> {
+        url_passwords(&Template::parse(text).unwrap_or_default())
+    }
 
     #[test]
     fn url_passwords_are_found() {
+        use UrlPassword::*;
+        let var = |v: &str| Variable(v.to_owned());
         assert_eq!(
-            url_password("mongodb://admin:${MONGO_PASSWORD}@mongo:27017/vutler"),
-            Some("${MONGO_PASSWORD}")
+            passwords("mongodb://admin:${MONGO_PASSWORD}@mongo:27017/vutler"),
+            [var("MONGO_PASSWORD")]
         );
+        assert_eq!(passwords("mongodb://${USER}:${PASS}@mongo/x"), [var("PASS")]);
+        assert_eq!(passwords("postgresql://u:hunter2@db/x?sslmode=require"), [Literal]);
+        assert_eq!(passwords("postgresql://u:pre${P}@db/x"), [Literal]);
+        assert_eq!(passwords("a://u:${P}@h b://v:lit@h"), [var("P"), Literal], "every URL");
+        assert_eq!(passwords("postgresql://u@db/x"), []);
+        assert_eq!(passwords("postgresql://u:@db/x"), []);
+        assert_eq!(passwords("postgresql://db:5432/x"), []);
         assert_eq!(
-            url_password("postgresql://u:hunter2@db/x?sslmode=require"),
-            Some("hunter2")
-        );
-        assert_eq!(url_password("postgresql://u@db/x"), None);
-        assert_eq!(url_password("postgresql://u:@db/x"), None);
-        assert_eq!(url_password("postgresql://db:5432/x"), None);
-        assert_eq!(
-            url_password("https://example.com/a:b@c"),
-            None,
+            passwords("https://example.com/a:b@c"),
+            [],
             "a path is not user information"
         );
-        assert_eq!(url_password("minio:9000"), None);
+        assert_eq!(passwords("minio:9000"), []);
     }
 }
