@@ -89,9 +89,9 @@ fn check(root: &Path) -> anyhow::Result<()> {
     bail!(REGENERATE)
 }
 
-/// Where CI and developer sessions keep the shared material (schemas of consumed formats).
-fn shared(root: &Path) -> PathBuf {
-    root.join("../shared")
+/// The schemas of consumed formats, vendored in the checkout (see `xtask/schemas/SOURCES.txt`).
+fn schemas(root: &Path) -> PathBuf {
+    root.join("xtask/schemas")
 }
 
 /// Runs every validator; each reports passed or skipped.
@@ -100,7 +100,10 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
     let results = [
         ("docker-compose config", validate::compose(&golden)?),
         ("docker compose config (v2)", validate::compose_v2(root)?),
-        ("Compose JSON schema", validate::compose_schema(&golden, &shared(root))?),
+        (
+            "Compose JSON schema",
+            validate::compose_schema(&golden, &schemas(root))?,
+        ),
         ("nginx -t", validate::nginx(root)?),
         ("shellcheck", validate::shellcheck(&golden)?),
         ("promtool", validate::promtool(&golden, &root.join("xtask/promtool"))?),
@@ -328,7 +331,7 @@ mod tests {
     fn golden_compose_files_match_the_compose_specification() {
         report(
             "Compose JSON schema",
-            validate::compose_schema(&root().join("golden"), &shared(&root())),
+            validate::compose_schema(&root().join("golden"), &schemas(&root())),
         );
     }
 
