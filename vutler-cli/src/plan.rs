@@ -70,6 +70,16 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
         };
         rows.push(Row::Cells(row));
     }
+    // The local copies of the backups, on the VM's disk until they are pruned.
+    if capacity.backups > ByteSize::default() {
+        rows.push(Row::Cells([
+            "local backups".into(),
+            String::new(),
+            "-".into(),
+            "-".into(),
+            size(capacity.backups),
+        ]));
+    }
     rows.push(Row::Rule);
     let containers: u32 = stack.services().iter().map(|s| s.replicas).sum();
     rows.push(resources_row("total", containers.to_string(), capacity.base));
@@ -104,6 +114,19 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
         ]));
     }
     out.push_str(&table(&rows, &[false, true, true, true, true]));
+    if capacity.backups > ByteSize::default() {
+        let copies: Vec<String> = stack
+            .backups()
+            .jobs
+            .iter()
+            .map(|j| format!("{} {} × {}", j.name, j.local_copies(), size(j.size)))
+            .collect();
+        out.push_str(&format!(
+            "\nlocal backups: the most copies {} keeps at once ({})\n",
+            stack.backups().local_dir,
+            copies.join(", ")
+        ));
+    }
 
     let short: Vec<String> = capacity
         .shortfalls()

@@ -10,7 +10,9 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{BACKUP_METRIC, BackupJob, Dump, EnvRef, HealthTest, Issuer, Service, TLS_METRIC};
+use vutler_spec::stack::{
+    BACKUP_METRIC, BackupJob, DRILL_METRIC, Dump, EnvRef, HealthTest, Issuer, Service, TLS_METRIC,
+};
 
 use crate::runtime::{InContainer, Runtime};
 use crate::templates::{self, shell_quote};
@@ -45,8 +47,38 @@ struct BackupCtx {
     destination: String,
     textfile_dir: Option<String>,
     metric: &'static str,
+    drill_metric: &'static str,
     credentials: Option<CredentialsCtx>,
+    /// Options of every `aws` call (endpoint, region), shell-quoted.
+    aws_options: String,
+    /// Options of uploads (storage class, encryption), shell-quoted.
+    upload_options: String,
+    bucket: String,
+    /// Key prefix of the destination, with its trailing slash (or empty).
+    prefix: String,
     jobs: Vec<JobCtx>,
+}
+
+fn s3_options(stack: &Stack) -> (String, String) {
+    let o = &stack.backups().s3;
+    let mut aws = Vec::new();
+    if let Some(endpoint) = &o.endpoint {
+        aws.extend(["--endpoint-url".to_owned(), shell_quote(endpoint)]);
+    }
+    if let Some(region) = &o.region {
+        aws.extend(["--region".to_owned(), shell_quote(region)]);
+    }
+    let mut upload = Vec::new();
+    if let Some(class) = o.storage_class {
+        upload.extend(["--storage-class".to_owned(), class.as_str().to_owned()]);
+    }
+    if let Some((sse, key)) = &o.encryption {
+        upload.extend(["--sse".to_owned(), shell_quote(sse.as_str())]);
+        if let Some(key) = key {
+            upload.extend(["--sse-kms-key-id".to_owned(), shell_quote(key)]);
+        }
+    }
+    (aws.join(" "), upload.join(" "))
 }
 
 #[derive(Debug, Serialize)]
@@ -59,15 +91,25 @@ struct CredentialsCtx {
 struct JobCtx {
     name: String,
     service: String,
-    /// `gzip` (plain output, compressed on the host), `stream` (compressed by the tool) or
-    /// `mirror` (files copied into a staging folder, archived on the host).
+    /// The service's image, as a shell word (restore drills run a throwaway container of it).
+    image: String,
+    /// `custom` (pg_dump's compressed custom format, listed by pg_restore), `stream` (a gzip
+    /// archive written by the tool) or `mirror` (files copied into a staging folder, archived
+    /// on the host).
     mode: &'static str,
     /// Shell script run in the service's container (or a one-off container of it) to dump.
     dump: String,
     /// Shell script run there to load a dump back.
     restore: String,
+    /// Shell script run in a throwaway container of the image, the backup on its standard
+    /// input, that restores it into a scratch server and prints what it holds (`mirror`: none,
+    /// the archive is unpacked on the host).
+    verify: Option<String>,
+    /// The user of the image that runs `verify` (PostgreSQL's refuse root), or its default.
+    verify_user: Option<&'static str>,
     ext: &'static str,
-    retention_days: u64,
+    local_days: u64,
+    remote_days: u64,
     schedule: String,
     summary: String,
     usage_line: String,
@@ -132,6 +174,9 @@ struct CronCtx {
     install_dir: String,
     log_file: String,
     jobs: Vec<JobCtx>,
+    /// When the restore drills run, and their log file.
+    drill_schedule: Option<String>,
+    drill_log: String,
     /// When certificates.sh renews, and its log file.
     renew_schedule: String,
     certificates_log: String,
@@ -197,19 +242,67 @@ pub(crate) fn container_value(runtime: &Runtime<'_>, var: EnvRef) -> String {
     }
 }
 
+/// Reads a password into the shell variable `pw` of a script running in the container, through
+/// the shell's own expansions: the value never becomes an argument of a command.
+fn read_password(runtime: &Runtime<'_>, var: EnvRef) -> String {
+    format!("pw={}", container_value(runtime, var))
+}
+
+/// Writes the password in `$pw` into a mongo tools' `--config` file (YAML, single-quoted) that
+/// only the container's user reads, removed when the script ends; `printf` is the shell's own.
+const MONGO_CONFIG: &str = "umask 077; cfg=$(mktemp); trap 'rm -f \"$cfg\"' EXIT; \
+printf \"password: '%s'\\n\" \"$(printf '%s' \"$pw\" | sed \"s/'/''/g\")\" >\"$cfg\"";
+
+/// Percent-encodes `$1` with the shell's own builtins (for the credentials of `MC_HOST_*`).
+const PERCENT_ENCODE: &str = "enc() { s=$1; out=; while [ -n \"$s\" ]; do r=${s#?}; c=${s%\"$r\"}; s=$r; \
+out=\"$out$(printf '%%%02X' \"'$c\")\"; done; printf '%s' \"$out\"; }";
+
+/// Restores a custom-format dump read on standard input into a throwaway server in a container
+/// of the image (no network, no volume) and prints what it holds: the live service is never
+/// touched. Runs as the image's `postgres` user.
+const PG_VERIFY: &str = "set -eu; export PGDATA=/tmp/verify-data PGHOST=/tmp PGUSER=verify; \
+initdb --username=verify --auth=trust >/dev/null; \
+pg_ctl --wait --silent --log=/tmp/verify.log --options=\"-c listen_addresses= -k /tmp\" start; \
+createdb verify; \
+pg_restore --dbname=verify --no-owner --no-privileges --exit-on-error; \
+psql --dbname=verify -AtX -v ON_ERROR_STOP=1 -c \"SELECT count(*) || ' tables, ' || coalesce(sum((xpath('/row/c/text()', \
+query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, relname), false, true, '')))[1]::text::bigint), 0) \
+|| ' rows' FROM pg_stat_user_tables\"; \
+pg_ctl --wait --silent --mode=fast stop";
+
+/// The same for a mongodump archive: a throwaway mongod in a container of the image.
+const MONGO_VERIFY: &str = "set -eu; dir=$(mktemp -d); \
+mongod --dbpath \"$dir\" --bind_ip 127.0.0.1 --port 27099 --fork --logpath \"$dir/mongod.log\" >/dev/null; \
+mongorestore --host=127.0.0.1 --port=27099 --archive --gzip --quiet; \
+mongosh --quiet --port 27099 --eval 'let n = 0, docs = 0; \
+db.adminCommand({ listDatabases: 1 }).databases.filter(d => ![\"admin\", \"local\", \"config\"].includes(d.name)) \
+.forEach(d => { const x = db.getSiblingDB(d.name); x.getCollectionNames().forEach(c => { n++; docs += x.getCollection(c).countDocuments({}); }); }); \
+print(n + \" collections, \" + docs + \" documents\")'; \
+mongod --dbpath \"$dir\" --shutdown >/dev/null";
+
 fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
     let stack = runtime.stack();
     let var = |v: EnvRef| container_value(runtime, v);
-    let service = &stack.service(job.service).name;
-    let (mode, dump, restore, ext, summary) = match &job.dump {
+    let service = stack.service(job.service);
+    let image = match runtime.container(job.service).image.tag_variable {
+        Some(v) => format!("\"{}:$(env_get {})\"", service.image.repo(), v.name),
+        None => shell_quote(&service.image.to_string()),
+    };
+    let service = &service.name;
+    let (mode, dump, restore, verify, ext, summary) = match &job.dump {
         Dump::PgDump { database, user } => {
             let (user, db) = (var(*user), shell_quote(database));
             (
-                "gzip",
-                format!("exec pg_dump --username={user} --dbname={db} --clean --if-exists --no-owner"),
+                // Custom format: compressed by pg_dump, listed by pg_restore --list.
+                "custom",
+                format!("exec pg_dump --username={user} --dbname={db} --format=custom --no-owner"),
                 // One transaction: a restore that fails leaves the database as it was.
-                format!("exec psql --username={user} --dbname={db} --set=ON_ERROR_STOP=1 --single-transaction --quiet"),
-                "sql.gz",
+                format!(
+                    "exec pg_restore --username={user} --dbname={db} --clean --if-exists --no-owner \
+                     --single-transaction --exit-on-error"
+                ),
+                Some(PG_VERIFY.to_owned()),
+                "dump",
                 format!("pg_dump of database {database} (service {service})"),
             )
         }
@@ -219,9 +312,8 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
             password,
         } => {
             let auth = format!(
-                "--authenticationDatabase=admin --username={} --password={}",
-                var(*user),
-                var(*password)
+                "--config=\"$cfg\" --authenticationDatabase=admin --username={}",
+                var(*user)
             );
             let (only_dump, only_restore, what) = match database {
                 Some(db) => (
@@ -231,25 +323,31 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 ),
                 None => (String::new(), String::new(), "every database".to_owned()),
             };
+            let pw = read_password(runtime, *password);
             (
                 "stream",
-                format!("exec mongodump --archive --gzip {auth}{only_dump}"),
-                format!("exec mongorestore --archive --gzip --drop {auth}{only_restore}"),
+                format!("{pw}; {MONGO_CONFIG}; mongodump {auth} --archive --gzip{only_dump}"),
+                format!("{pw}; {MONGO_CONFIG}; mongorestore {auth} --archive --gzip --drop{only_restore}"),
+                Some(MONGO_VERIFY.to_owned()),
                 "archive.gz",
                 format!("mongodump of {what} (service {service})"),
             )
         }
         Dump::MinioMirror { user, password, api } => {
-            let url = shell_quote(&format!("http://{}", stack.endpoint(*api)));
+            let endpoint = stack.endpoint(*api);
+            // mc reads the alias from the environment; the credentials never are arguments.
             let alias = format!(
-                "mc alias set backup-source {url} {} {} >/dev/null",
+                "{PERCENT_ENCODE}; user={}; {}; export MC_HOST_backupsrc=\"http://$(enc \"$user\"):$(enc \"$pw\")@{}:{}\"",
                 var(*user),
-                var(*password)
+                read_password(runtime, *password),
+                endpoint.host,
+                endpoint.port
             );
             (
                 "mirror",
-                format!("{alias} && exec mc mirror --quiet backup-source /backup-out"),
-                format!("{alias} && exec mc mirror --quiet --overwrite /backup-in backup-source"),
+                format!("{alias}; exec mc mirror --quiet backupsrc /backup-out"),
+                format!("{alias}; exec mc mirror --quiet --overwrite /backup-in backupsrc"),
+                None,
                 "tar.gz",
                 format!("mc mirror of every bucket (service {service})"),
             )
@@ -259,11 +357,15 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
     JobCtx {
         name: name.to_string(),
         service: service.to_string(),
+        image,
         mode,
         dump,
         restore,
+        verify_user: matches!(job.dump, Dump::PgDump { .. }).then_some("postgres"),
+        verify,
         ext,
-        retention_days: job.retention_days,
+        local_days: job.retention.local_days,
+        remote_days: job.retention.remote_days,
         schedule: job.schedule.to_string(),
         usage_line: format!("{name:<12} {summary}"),
         summary,
@@ -393,6 +495,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     let stack = runtime.stack();
     let head = header(stack).trim_end().to_owned();
     let b = stack.backups();
+    let (aws_options, upload_options) = s3_options(stack);
     let backup = BackupCtx {
         header: head.clone(),
         env: stack.env().to_string(),
@@ -401,10 +504,18 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         destination: b.destination.to_string(),
         textfile_dir: b.textfile_dir.as_ref().map(ToString::to_string),
         metric: BACKUP_METRIC,
+        drill_metric: DRILL_METRIC,
         credentials: b.credentials.as_ref().map(|c| CredentialsCtx {
             access_key_id: stack.variable(c.access_key_id).name.to_string(),
             secret_access_key: stack.variable(c.secret_access_key).name.to_string(),
         }),
+        aws_options,
+        upload_options,
+        bucket: b.destination.bucket().to_owned(),
+        prefix: match b.destination.prefix() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        },
         jobs: jobs(runtime),
     };
     tree.insert(BACKUP_SCRIPT, templates::render(templates::BACKUP_SCRIPT, &backup)?)?;
@@ -429,6 +540,8 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         install_dir: operations.install_dir.to_string(),
         log_file: format!("{}/{}-backup.log", operations.log_dir, stack.project()),
         jobs: backup.jobs,
+        drill_schedule: b.drill.as_ref().map(|d| d.schedule.to_string()),
+        drill_log: format!("{}/{}-restore-drill.log", operations.log_dir, stack.project()),
         renew_schedule: stack.tls().certificate.renew_schedule.to_string(),
         certificates_log: format!("{}/{}-certificates.log", operations.log_dir, stack.project()),
     };

@@ -24,7 +24,7 @@ pub const RULES: &str = vutler_spec::configs::PROMETHEUS_RULES;
 const RULES_FILE: &str = "alerts.yml";
 /// Name of the generated rule group.
 pub const DERIVED_GROUP: &str = "vutler_derived";
-pub use vutler_spec::stack::{BACKUP_METRIC, SECRET_METRIC, TLS_METRIC};
+pub use vutler_spec::stack::{BACKUP_METRIC, DRILL_METRIC, SECRET_METRIC, TLS_METRIC};
 
 #[derive(Debug, Serialize)]
 struct Config {
@@ -234,6 +234,32 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
                 Some(stale),
                 AlertSeverity::Critical,
                 format!("No successful {job} backup has been recorded"),
+            ));
+        }
+    }
+    if let (true, Some(drill)) = (produces(DRILL_METRIC), &stack.backups().drill) {
+        let stale = drill.stale_after;
+        for job in &stack.backups().jobs {
+            let job = &job.name;
+            let selector = format!("{DRILL_METRIC}{{backup=\"{job}\"}}");
+            let mut overdue = rule(
+                format!("BackupDrillOverdue{}", camel(job)),
+                format!("time() - {selector} > {}", stale.secs()),
+                Some(minute * 60),
+                AlertSeverity::Warning,
+                format!("No restore drill of the {job} backup has succeeded for more than {stale}"),
+            );
+            overdue.annotations.insert(
+                "runbook",
+                format!("Run `scripts/restore.sh --verify {job}` in the deployment folder and read its log; a backup that does not restore is no backup."),
+            );
+            rules.push(overdue);
+            rules.push(rule(
+                format!("BackupDrillMissing{}", camel(job)),
+                format!("absent({selector})"),
+                Some(stale),
+                AlertSeverity::Warning,
+                format!("No successful restore drill of the {job} backup has been recorded"),
             ));
         }
     }

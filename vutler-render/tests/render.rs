@@ -92,12 +92,18 @@ fn a_data_volume_added_with_its_backup_job_gets_a_step_and_a_schedule() {
         backup.contains("    docs)\n      # mongodump of every database (service docs)."),
         "{backup}"
     );
-    // Docker secrets are not used here: the password is the container's variable.
+    // Docker secrets are not used here: the password is the container's variable, read into
+    // mongodump's configuration file in the container (never an argument).
     assert!(
-        backup.contains(r#"--username="$MONGO_INITDB_ROOT_USERNAME" --password="$MONGO_INITDB_ROOT_PASSWORD""#),
+        backup.contains(r#"pw="$MONGO_INITDB_ROOT_PASSWORD"; umask 077;"#),
         "{backup}"
     );
-    assert!(file(&after, ops::RESTORE_SCRIPT).contains("exec mongorestore --archive --gzip --drop"));
+    assert!(
+        backup.contains(r#"mongodump --config="$cfg" --authenticationDatabase=admin --username="$MONGO_INITDB_ROOT_USERNAME" --archive --gzip"#),
+        "{backup}"
+    );
+    assert!(!backup.contains("--password"), "{backup}");
+    assert!(file(&after, ops::RESTORE_SCRIPT).contains("--archive --gzip --drop"));
     insta::assert_snapshot!("backup-added-backup", backup);
     insta::assert_snapshot!("backup-added-cron", file(&after, "cron/fixture"));
 }

@@ -178,20 +178,33 @@ fn backup_dry_run_prints_every_step_and_no_secret() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let expected = [
-        "+ docker compose exec -T postgres sh -c 'exec pg_dump --username=\"$POSTGRES_USER\" --dbname=vutler --clean --if-exists --no-owner' | gzip > /backup/postgres/20260216T020000Z.sql.gz",
-        "+ aws s3 cp --only-show-errors /backup/postgres/20260216T020000Z.sql.gz s3://vutler-backups/daily/postgres/20260216T020000Z.sql.gz",
+        "+ docker compose exec -T postgres sh -c 'exec pg_dump --username=\"$POSTGRES_USER\" --dbname=vutler --format=custom --no-owner' > /backup/postgres/20260216T020000Z.dump.new",
+        "+ docker compose exec -T postgres sh -c 'exec pg_restore --list >/dev/null' < /backup/postgres/20260216T020000Z.dump.new",
+        "+ mv -f -- /backup/postgres/20260216T020000Z.dump.new /backup/postgres/20260216T020000Z.dump",
+        "+ aws s3 cp --only-show-errors --storage-class STANDARD_IA --sse AES256 /backup/postgres/20260216T020000Z.dump s3://vutler-backups/daily/postgres/20260216T020000Z.dump",
+        "+ aws s3api head-object --bucket vutler-backups --key daily/postgres/20260216T020000Z.dump (then compare with the size of the file)",
+        "+ aws s3 ls s3://vutler-backups/daily/postgres/ (then delete the listed backups older than",
         "+ record vutler_backup_last_success_timestamp_seconds{backup=\"postgres\"} in /var/lib/node_exporter/textfile/backup_postgres.prom",
-        // Production reads the Mongo password from its Docker secret file, in the container.
-        "+ docker compose exec -T mongo sh -c 'exec mongodump --archive --gzip --authenticationDatabase=admin --username=\"$MONGO_INITDB_ROOT_USERNAME\" --password=\"$(cat \"$MONGO_INITDB_ROOT_PASSWORD_FILE\")\"' > /backup/mongo/20260216T020000Z.archive.gz",
-        "+ docker compose run --rm --no-deps -T -v /backup/minio/20260216T020000Z.tar.gz.stage:/backup-out --entrypoint sh minio -c",
-        "+ tar -C /backup/minio/20260216T020000Z.tar.gz.stage -czf - . > /backup/minio/20260216T020000Z.tar.gz",
+        // Production reads the Mongo password from its Docker secret file, in the container,
+        // into mongodump's configuration file: never onto a command line.
+        "+ docker compose exec -T mongo sh -c 'pw=\"$(cat \"$MONGO_INITDB_ROOT_PASSWORD_FILE\")\"; umask 077; cfg=$(mktemp);",
+        "mongodump --config=\"$cfg\" --authenticationDatabase=admin --username=\"$MONGO_INITDB_ROOT_USERNAME\" --archive --gzip' > /backup/mongo/20260216T020000Z.archive.gz.new",
+        "+ gzip -t -- /backup/mongo/20260216T020000Z.archive.gz.new",
+        "+ check that /backup/mongo/20260216T020000Z.archive.gz.new holds a mongodump archive",
+        "+ docker compose run --rm --no-deps -T -v /backup/minio/20260216T020000Z.tar.gz.new.stage:/backup-out --entrypoint sh minio -c",
+        "+ tar -C /backup/minio/20260216T020000Z.tar.gz.new.stage -czf - . > /backup/minio/20260216T020000Z.tar.gz.new",
+        "+ tar -tzf /backup/minio/20260216T020000Z.tar.gz.new >/dev/null",
     ];
     for line in expected {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
-    // Dumps happen in schedule order, each followed by its upload.
+    for flag in ["--password", "mc alias set"] {
+        assert!(!stdout.contains(flag), "{flag} in:\n{stdout}");
+    }
+    // Dumps happen in schedule order, each checked, then uploaded.
     let pos = |s: &str| stdout.find(s).unwrap_or_else(|| panic!("{s}"));
-    assert!(pos("pg_dump") < pos("postgres/20260216T020000Z.sql.gz s3://") && pos("sql.gz s3://") < pos("mongodump"));
+    assert!(pos("pg_dump") < pos("pg_restore --list") && pos("pg_restore --list") < pos("dump s3://"));
+    assert!(pos("dump s3://") < pos("mongodump"));
     for secret in [SECRET_ID, SECRET_KEY] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} printed");
     }
@@ -218,16 +231,21 @@ fn backup_dry_run_prints_every_step_and_no_secret() {
 }
 
 #[test]
-fn backup_without_credentials_refuses_to_start() {
+fn backup_without_credentials_refuses_to_start_but_its_dry_run_needs_none() {
     let deployment = production();
     write(&deployment.path().join(".env"), "VERSION=1.0.0\n", false);
-    let out = bash(deployment.path(), ops::BACKUP_SCRIPT, &["--dry-run"], None, &[]);
+    let out = bash(deployment.path(), ops::BACKUP_SCRIPT, &[], None, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("set BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY"),
         "{}",
         text(&out.stderr)
     );
+    assert!(text(&out.stdout).is_empty(), "ran something: {}", text(&out.stdout));
+    // The README's own example.
+    let dry = bash(deployment.path(), ops::BACKUP_SCRIPT, &["--dry-run"], None, &[]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(text(&dry.stdout).contains("+ aws s3 cp"), "{}", text(&dry.stdout));
 }
 
 #[test]
@@ -255,9 +273,11 @@ fn restore_needs_a_job_a_backup_name_and_confirmation() {
         lines,
         [
             "+ mkdir -p -- /backup/postgres",
-            "+ aws s3 cp --only-show-errors s3://vutler-backups/daily/postgres/20260216T020000Z.sql.gz /backup/postgres/20260216T020000Z.sql.gz",
+            "+ aws s3 cp --only-show-errors s3://vutler-backups/daily/postgres/20260216T020000Z.dump /backup/postgres/20260216T020000Z.dump.download",
+            "+ mv -f -- /backup/postgres/20260216T020000Z.dump.download /backup/postgres/20260216T020000Z.dump",
+            "+ docker compose exec -T postgres sh -c 'exec pg_restore --list >/dev/null' < /backup/postgres/20260216T020000Z.dump",
             "+ docker compose stop vutler postgres-exporter",
-            "+ gunzip -c /backup/postgres/20260216T020000Z.sql.gz | docker compose exec -T postgres sh -c 'exec psql --username=\"$POSTGRES_USER\" --dbname=vutler --set=ON_ERROR_STOP=1 --single-transaction --quiet'",
+            "+ docker compose exec -T postgres sh -c 'exec pg_restore --username=\"$POSTGRES_USER\" --dbname=vutler --clean --if-exists --no-owner --single-transaction --exit-on-error' < /backup/postgres/20260216T020000Z.dump",
             "+ docker compose start vutler postgres-exporter",
         ]
     );
@@ -266,8 +286,8 @@ fn restore_needs_a_job_a_backup_name_and_confirmation() {
 /// Stand-ins for the programs the scripts drive, on a `PATH` of their own (`root/bin`):
 /// `docker` models the Compose project of `deployment` (tests/standins/docker.py: containers,
 /// versions, addresses, health, what NGINX sends to), `curl` answers as the app NGINX reaches
-/// would, `sleep` advances the model's clock, and `aws` records its calls and lists two backups
-/// and a foreign file. The project starts as `docker compose up -d` leaves it once every
+/// would, `sleep` advances the model's clock, and `aws` keeps the buckets' objects
+/// (tests/standins/aws.py, under `root/docker/s3/`). The project starts as `docker compose up -d` leaves it once every
 /// container is healthy; every call is appended to `calls.log` (see [`calls`]).
 fn fake_bin(root: &Path, deployment: &Path) -> PathBuf {
     fake_bin_with(root, deployment, serde_json::json!([]))
@@ -279,25 +299,18 @@ fn fake_bin_with(root: &Path, deployment: &Path, logins: serde_json::Value) -> P
     let bin = root.join("bin");
     let state = root.join("docker");
     let standins = dir("tests/standins");
-    for (name, script) in [("docker", "docker.py"), ("curl", "curl.py"), ("sleep", "sleep.py")] {
+    for (name, script) in [
+        ("docker", "docker.py"),
+        ("curl", "curl.py"),
+        ("sleep", "sleep.py"),
+        ("aws", "aws.py"),
+    ] {
         let shim = format!(
             "#!/usr/bin/env bash\nexec python3 {} \"$@\"\n",
             standins.join(script).display()
         );
         write(&bin.join(name), &shim, true);
     }
-    let aws = format!(
-        r#"#!/usr/bin/env bash
-echo "aws $*" >> {log}
-if [[ "$1 $2" == "s3 ls" ]]; then
-  echo "2020-01-01 02:00:01        100 20200101T020000Z.sql.gz"
-  echo "2020-01-01 02:00:01        100 notes.txt"
-  echo "2099-01-01 02:00:01        100 20990101T020000Z.sql.gz"
-fi
-"#,
-        log = state.join("calls.log").display()
-    );
-    write(&bin.join("aws"), &aws, true);
     // The Compose files as JSON, which the stand-in reads (it has no YAML parser).
     for file in [vutler_render::COMPOSE_FILE, vutler_render::SCALE_FILE] {
         let Ok(yaml) = std::fs::read_to_string(deployment.join(file)) else {
@@ -405,63 +418,87 @@ fn fixture_deployment(root: &Path) -> (Stack, PathBuf) {
     (stack, deployment)
 }
 
+/// A backup name `days` days ago, as the scripts name them.
+fn days_ago(days: u32) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("-{days} days"), "+%Y%m%dT%H%M%SZ"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    text(&out.stdout).trim().to_owned()
+}
+
+/// The names in a folder, sorted (none when it does not exist).
+fn local_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The objects the `aws` stand-in keeps under a prefix of the fixture's bucket, by name.
+fn uploaded(root: &Path, prefix: &str) -> Vec<String> {
+    local_files(&root.join("docker/s3/fixture-backups").join(prefix))
+}
+
 #[test]
-fn a_backup_dumps_uploads_prunes_and_records_its_success() {
+fn a_backup_dumps_checks_uploads_prunes_by_both_retentions_and_records_its_success() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (_, deployment) = fixture_deployment(root.path());
     let bin = fake_bin(root.path(), &deployment);
+    // The fixture keeps 3 days here and 30 uploaded.
+    let (old, recent, ancient) = (days_ago(5), days_ago(1), days_ago(40));
     let local = root.path().join("backup/db");
-    write(&local.join("20200101T020000Z.sql.gz"), "old", false);
+    let remote = root.path().join("docker/s3/fixture-backups/daily/db");
+    for name in [&old, &recent] {
+        write(&local.join(format!("{name}.dump")), "PGDMP old", false);
+    }
     write(&local.join("keep.txt"), "not a backup", false);
+    for name in [&old, &recent, &ancient] {
+        write(&remote.join(format!("{name}.dump")), "PGDMP old", false);
+    }
+    write(&remote.join("notes.txt"), "not a backup", false);
 
     let out = bash(&deployment, ops::BACKUP_SCRIPT, &[], Some(&bin), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // Named after the time it was taken, so that it sorts and prunes by age.
-    let dumps: Vec<PathBuf> = std::fs::read_dir(&local)
-        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+    let files = local_files(&local);
+    let new: Vec<&String> = files
+        .iter()
+        .filter(|f| ![&old, &recent].iter().any(|n| f.starts_with(n.as_str())))
+        .filter(|f| f.ends_with(".dump"))
         .collect();
-    let [dump] = dumps.as_slice() else {
-        panic!("expected one dump, found {dumps:?}")
+    let [name] = new.as_slice() else {
+        panic!("expected one new dump, found {files:?}")
     };
-    let name = dump
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     assert!(
-        name.len() == "20260216T020000Z.sql.gz".len() && name.ends_with("Z.sql.gz"),
+        name.len() == "20260216T020000Z.dump".len() && name.ends_with("Z.dump"),
         "{name}"
     );
-    let gunzip = Command::new("gunzip")
-        .arg("-c")
-        .arg(dump)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(text(&gunzip.stdout), "-- the dump\n");
-    assert!(!local.join("20200101T020000Z.sql.gz").exists(), "old local backup kept");
-    assert!(local.join("keep.txt").exists(), "a file that is no backup was deleted");
-
+    let dump = std::fs::read(local.join(name.as_str())).unwrap_or_default();
+    assert!(dump.starts_with(b"PGDMP"), "not pg_dump's custom format: {dump:?}");
+    // Here: 3 days (the 5-day-old one is gone); there: 30 days (the 40-day-old one is gone).
+    assert_eq!(files, [format!("{recent}.dump"), name.to_string(), "keep.txt".into()]);
+    assert_eq!(
+        uploaded(root.path(), "daily/db"),
+        [
+            format!("{old}.dump"),
+            format!("{recent}.dump"),
+            name.to_string(),
+            "notes.txt".into()
+        ]
+    );
+    // The upload is the file.
+    assert_eq!(std::fs::read(remote.join(name.as_str())).unwrap_or_default(), dump);
+    // The check ran on the dump before it was uploaded.
     let calls = calls(root.path());
-    let upload = format!(
-        "aws s3 cp --only-show-errors {} s3://fixture-backups/daily/db/{name}",
-        dump.display()
-    );
-    assert!(calls.contains(&upload), "{calls}");
-    assert!(
-        calls.contains("aws s3 rm --only-show-errors s3://fixture-backups/daily/db/20200101T020000Z.sql.gz"),
-        "{calls}"
-    );
-    assert!(
-        !calls.contains("rm --only-show-errors s3://fixture-backups/daily/db/notes.txt"),
-        "{calls}"
-    );
-    assert!(
-        !calls.contains("rm --only-show-errors s3://fixture-backups/daily/db/2099"),
-        "{calls}"
-    );
+    let pos = |s: &str| calls.find(s).unwrap_or_else(|| panic!("{s} not in {calls}"));
+    assert!(pos("pg_restore --list") < pos("aws s3 cp") && pos("aws s3 cp") < pos("aws s3api head-object"));
 
     let metric = std::fs::read_to_string(root.path().join("textfile/backup_db.prom")).unwrap_or_default();
     let sample = metric.lines().last().unwrap_or_default();
@@ -469,6 +506,54 @@ fn a_backup_dumps_uploads_prunes_and_records_its_success() {
         .strip_prefix("vutler_backup_last_success_timestamp_seconds{backup=\"db\"} ")
         .unwrap_or_else(|| panic!("{metric}"));
     assert!(value.parse::<u64>().is_ok_and(|t| t > 1_700_000_000), "{metric}");
+}
+
+#[test]
+fn pruning_never_removes_the_last_good_backup() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_, deployment) = fixture_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    // A backup taken under an old name (a clock set wrong, or a backfill): older than both
+    // retentions, and the only one.
+    let name = days_ago(40);
+    let out = bash(&deployment, ops::BACKUP_SCRIPT, &["--name", &name], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(local_files(&root.path().join("backup/db")), [format!("{name}.dump")]);
+    assert_eq!(uploaded(root.path(), "daily/db"), [format!("{name}.dump")]);
+}
+
+#[test]
+fn a_failed_upload_keeps_the_local_copy_and_fails_the_job() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_, deployment) = fixture_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let local = root.path().join("backup/db");
+    // Refused by S3, then stored one byte short (which only the size check sees).
+    for (fault, value, name, says) in [
+        ("FAKE_S3_FAIL", "cp", "20260216T020000Z", "AccessDenied"),
+        ("FAKE_S3_SHORT", "1", "20260217T020000Z", "bytes, "),
+    ] {
+        let out = bash(
+            &deployment,
+            ops::BACKUP_SCRIPT,
+            &["--name", name],
+            Some(&bin),
+            &[(fault, value)],
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{fault}: {stderr}");
+        assert!(stderr.contains(says), "{fault}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: db: uploading {name} failed")),
+            "{fault}: {stderr}"
+        );
+        assert!(
+            local.join(format!("{name}.dump")).exists(),
+            "{fault}: the local copy is gone"
+        );
+    }
+    // No success was recorded, so the stale-backup alert fires.
+    assert!(!root.path().join("textfile/backup_db.prom").exists());
 }
 
 #[test]
@@ -487,13 +572,79 @@ fn a_failing_dump_fails_the_backup_with_a_log_line_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("error: db: backup 20260216T020000Z failed"), "{stderr}");
     assert!(stderr.contains("connection refused"), "{stderr}");
-    let leftovers: Vec<_> = std::fs::read_dir(root.path().join("backup/db"))
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let leftovers = local_files(&root.path().join("backup/db"));
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(!root.path().join("textfile/backup_db.prom").exists());
     let calls = calls(root.path());
     assert!(!calls.contains("aws s3 cp"), "uploaded after a failed dump: {calls}");
+}
+
+#[test]
+fn restore_verify_restores_into_a_scratch_copy_and_records_the_drill() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_, deployment) = fixture_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let out = bash(
+        &deployment,
+        ops::BACKUP_SCRIPT,
+        &["--name", "20260216T020000Z"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let before = model(root.path());
+
+    // The newest backup, by default; downloaded when it is not on this machine.
+    std::fs::remove_file(root.path().join("backup/db/20260216T020000Z.dump")).unwrap_or_else(|e| panic!("{e}"));
+    let out = bash(&deployment, ops::RESTORE_SCRIPT, &["--verify"], Some(&bin), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(text(&out.stdout), "1 tables, 2 rows\n");
+    assert!(
+        stderr.contains("db: 20260216T020000Z restores (1 tables, 2 rows)"),
+        "{stderr}"
+    );
+    let after = model(root.path());
+    // A throwaway container of the image: the project is as it was.
+    assert_eq!(after["containers"], before["containers"]);
+    assert_eq!(after["drills"], serde_json::json!(["postgres:16.4-alpine"]));
+    assert!(after.get("restores").is_none(), "the live database was restored");
+    let metric = std::fs::read_to_string(root.path().join("textfile/drill_db.prom")).unwrap_or_default();
+    assert!(
+        metric.contains("vutler_backup_verify_last_success_timestamp_seconds{backup=\"db\"} "),
+        "{metric}"
+    );
+
+    // A truncated backup fails its check, and records nothing.
+    std::fs::remove_file(root.path().join("textfile/drill_db.prom")).unwrap_or_else(|e| panic!("{e}"));
+    write(&root.path().join("backup/db/20260217T020000Z.dump"), "PGD", false);
+    let out = bash(
+        &deployment,
+        ops::RESTORE_SCRIPT,
+        &["--verify", "db", "20260217T020000Z"],
+        Some(&bin),
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("db: 20260217T020000Z failed its check"), "{stderr}");
+    assert!(!root.path().join("textfile/drill_db.prom").exists());
+
+    // Restoring it for real is refused before anything is stopped.
+    let out = bash(
+        &deployment,
+        ops::RESTORE_SCRIPT,
+        &["--yes", "db", "20260217T020000Z"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing was changed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(model(root.path())["containers"], before["containers"]);
 }
 
 #[test]

@@ -179,6 +179,28 @@ pub fn s3_url(s: &str) -> Result<(), String> {
         .ok_or_else(|| "an S3 URL like s3://vutler-backups/daily".into())
 }
 
+/// An HTTP(S) URL of a server: `http://` or `https://`, a host name or IPv4 address, an
+/// optional port and an optional path; no credentials, query or fragment.
+pub fn http_url(s: &str) -> Result<(), String> {
+    let expected = || "an HTTP(S) URL like https://s3.example.com (no credentials, query or fragment)".to_owned();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(expected)?;
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let (host, port) = authority
+        .split_once(':')
+        .map_or((authority, None), |(h, p)| (h, Some(p)));
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && all(host, |c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !host.starts_with(['-', '.'])
+        && !host.ends_with('-');
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    let path_ok = path.is_empty() || (path_chars(path) && no_dot_segments(path));
+    (host_ok && port_ok && path_ok).then_some(()).ok_or_else(expected)
+}
+
 /// A host IP address to bind a published port to.
 pub fn host_ip(s: &str) -> Result<IpAddr, String> {
     s.parse::<IpAddr>().map_err(|_| "an IP address like 127.0.0.1".into())

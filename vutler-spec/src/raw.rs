@@ -1147,8 +1147,113 @@ pub struct RawBackups {
     /// successful backup for the stale-backup alerts (`/var/lib/node_exporter/textfile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub textfile_dir: Option<String>,
+    /// How backups are uploaded: the S3 API's endpoint and region, the storage class and
+    /// server-side encryption. Without it, the AWS CLI's defaults (AWS S3, its configured region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<RawS3Options>,
+    /// Restore drills: `restore.sh --verify` of every job on a schedule, each success recorded
+    /// for an alert when none succeeded for `stale_after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<RawDrill>,
     /// Backup jobs by name.
     pub jobs: IndexMap<String, RawBackupJob>,
+}
+
+/// Options of the S3 API backups are uploaded to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3Options {
+    /// Endpoint of an S3 API other than AWS's (`https://s3.eu-central-003.backblazeb2.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Region of the bucket (`eu-west-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Storage class of uploaded backups (default `STANDARD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<StorageClass>,
+    /// Server-side encryption the bucket applies to each upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<ServerSideEncryption>,
+    /// KMS key of `aws:kms` encryption (its id, ARN or alias); the bucket's default key without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+/// S3 storage classes a backup can be restored from at once. The archive classes (`GLACIER`,
+/// `DEEP_ARCHIVE`) need a restore request before an object can be read, which `restore.sh`
+/// does not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StorageClass {
+    /// S3 Standard.
+    Standard,
+    /// Infrequent access.
+    StandardIa,
+    /// Infrequent access in one zone.
+    OnezoneIa,
+    /// Moved between tiers by access.
+    IntelligentTiering,
+    /// Glacier Instant Retrieval.
+    GlacierIr,
+}
+
+impl StorageClass {
+    /// The name the S3 API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "STANDARD",
+            StorageClass::StandardIa => "STANDARD_IA",
+            StorageClass::OnezoneIa => "ONEZONE_IA",
+            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
+            StorageClass::GlacierIr => "GLACIER_IR",
+        }
+    }
+}
+
+/// Server-side encryption of uploaded backups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ServerSideEncryption {
+    /// Keys managed by S3 (SSE-S3).
+    #[serde(rename = "AES256")]
+    Aes256,
+    /// Keys in AWS KMS (SSE-KMS).
+    #[serde(rename = "aws:kms")]
+    AwsKms,
+}
+
+impl ServerSideEncryption {
+    /// The name the S3 API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerSideEncryption::Aes256 => "AES256",
+            ServerSideEncryption::AwsKms => "aws:kms",
+        }
+    }
+}
+
+/// Restore drills.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrill {
+    /// When every job's newest backup is restored into a scratch copy and checked, as a crontab
+    /// schedule (`0 5 1 * *`: monthly).
+    pub schedule: String,
+    /// Age after which no successful drill raises an alert (`35d`).
+    pub stale_after: String,
+}
+
+/// How long a job's backups are kept, on the host and in the object store.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a local and a remote retention, like { local: 3d, remote: 30d }"
+)]
+pub struct RawRetention {
+    /// Days of copies kept in `local_dir` for fast restores (`3d`); they count against the VM's disk.
+    pub local: String,
+    /// Days of copies kept in the object store (`30d`), at least `local`.
+    pub remote: String,
 }
 
 /// Credentials of the backup destination, as names of secret variables (never values).
@@ -1187,8 +1292,11 @@ pub struct RawBackupJob {
     pub port: Option<String>,
     /// When, as a crontab schedule in UTC (`0 2 * * *`).
     pub schedule: String,
-    /// How long backups are kept, e.g. `30d`.
-    pub retention: String,
+    /// How long backups are kept, on the host and uploaded.
+    pub retention: RawRetention,
+    /// Expected size of one compressed backup (`2GB`): `plan` counts the local copies against
+    /// the VM's disk.
+    pub size: String,
 }
 
 /// Backup methods.

@@ -410,6 +410,17 @@ rules! {
         "Each method reads its own fields: `pg_dump` needs `database` and `user_env`; \
          `mongodump` needs `user_env` and `password_env` (and may name a `database`); \
          `minio_mirror` needs `user_env`, `password_env` and the S3 API `port`.";
+    /// A job keeps backups on the host longer than in the object store.
+    BackupRetention = "backup-retention", Error,
+        "A backup job keeps local copies longer than uploaded ones.",
+        "The object store holds the copies that survive the host: keep them at least as long \
+         as the local ones (`retention: { local: 3d, remote: 30d }`). Local copies count against \
+         the VM's disk (`plan` shows them).";
+    /// A KMS key without KMS encryption.
+    BackupEncryption = "backup-encryption", Error,
+        "`backups.s3.kms_key_id` is set without `server_side_encryption: aws:kms`.",
+        "Only SSE-KMS uses a KMS key: set `server_side_encryption: aws:kms`, or remove \
+         `kms_key_id` to let the bucket encrypt with S3-managed keys (`AES256`).";
     /// A backup job's volume is not mounted by its service.
     BackupVolumeNotMounted = "backup-volume-not-mounted", Error,
         "A backup job's service does not mount the job's volume.",

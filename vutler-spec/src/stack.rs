@@ -17,11 +17,11 @@ use indexmap::IndexMap;
 use crate::configs::{ConfigFile, ConfigId};
 pub use crate::raw::{
     AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
-    PidMode, Propagation, Protocol, Restart, Rotation, SecretsBackend, VolumeKind,
+    PidMode, Propagation, Protocol, Restart, Rotation, SecretsBackend, ServerSideEncryption, StorageClass, VolumeKind,
 };
 use crate::text::{
-    AbsolutePath, AlertName, Cipher, Domain, EnvDefault, EnvName, FileName, HostPath, Image, MetricName, Name, OneLine,
-    Prose, S3Url, SlackChannel, TreePath, Uid, UrlPath,
+    AbsolutePath, AlertName, Cipher, Domain, EnvDefault, EnvName, FileName, HostPath, HttpUrl, Image, MetricName, Name,
+    OneLine, Prose, S3Url, SlackChannel, TreePath, Uid, UrlPath,
 };
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
 
@@ -297,7 +297,7 @@ impl Stack {
 
     /// The resource totals against the VM.
     pub fn capacity(&self) -> Capacity {
-        capacity_of(self.vm(), &self.services, &self.scaling)
+        capacity_of(self.vm(), &self.services, &self.scaling, self.backups.local_space())
     }
 
     /// Sum of the resources of every service, replicas counted, without scale-out plans.
@@ -312,12 +312,17 @@ impl Stack {
 }
 
 /// The totals of these services against a VM, with and without the scale-out plans.
-pub(crate) fn capacity_of(vm: &Vm, services: &[Service], scaling: &[ScalePlan]) -> Capacity {
+pub(crate) fn capacity_of(vm: &Vm, services: &[Service], scaling: &[ScalePlan], backups: ByteSize) -> Capacity {
     let plan = |s: &Service| scaling.iter().find(|p| p.service == s.id).map(|p| p.replicas);
+    let with_backups = |mut r: Resources| {
+        r.disk = r.disk + backups;
+        r
+    };
     Capacity {
         vm: vm.resources(),
-        base: totals(services, |_| None),
-        scaled: totals(services, plan),
+        base: with_backups(totals(services, |_| None)),
+        scaled: with_backups(totals(services, plan)),
+        backups,
     }
 }
 
@@ -373,6 +378,8 @@ pub struct Capacity {
     pub base: Resources,
     /// What they need with every scale-out plan applied (equal to `base` without plans).
     pub scaled: Resources,
+    /// Disk of the local backup copies, included in the disk of `base` and `scaled`.
+    pub backups: ByteSize,
 }
 
 impl Capacity {
@@ -1257,8 +1264,55 @@ pub struct Backups {
     pub credentials: Option<BackupCredentials>,
     /// Host folder of node-exporter's textfile collector.
     pub textfile_dir: Option<AbsolutePath>,
+    /// How backups are uploaded.
+    pub s3: S3Options,
+    /// Restore drills.
+    pub drill: Option<Drill>,
     /// Jobs, in spec order.
     pub jobs: Vec<BackupJob>,
+}
+
+/// Options of the S3 API backups are uploaded to; `None` leaves the AWS CLI's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Options {
+    /// Endpoint URL of an S3 API other than AWS's.
+    pub endpoint: Option<HttpUrl>,
+    /// Region of the bucket.
+    pub region: Option<Name>,
+    /// Storage class of uploads.
+    pub storage_class: Option<StorageClass>,
+    /// Server-side encryption of uploads, with the KMS key of `aws:kms`.
+    pub encryption: Option<(ServerSideEncryption, Option<OneLine>)>,
+}
+
+/// Restore drills: every job's newest backup restored into a scratch copy and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drill {
+    /// When.
+    pub schedule: Schedule,
+    /// Age after which no successful drill raises an alert.
+    pub stale_after: Duration,
+}
+
+/// How long a job's backups are kept, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retention {
+    /// On the host, in the local folder (at least 1).
+    pub local_days: u64,
+    /// In the object store (at least `local_days`).
+    pub remote_days: u64,
+}
+
+impl Backups {
+    /// The most disk the local copies of every job take at once (see [`BackupJob::local_space`]).
+    pub fn local_space(&self) -> ByteSize {
+        self.jobs
+            .iter()
+            .fold(ByteSize::default(), |sum, j| sum + j.local_space())
+    }
 }
 
 /// The secret variables holding the backup destination's credentials.
@@ -1274,6 +1328,10 @@ pub struct BackupCredentials {
 /// Metric `backup.sh` writes through node-exporter's textfile collector after each successful
 /// job, labelled `backup="<job>"`; the derived stale-backup alerts watch it.
 pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
+
+/// Metric `restore.sh --verify` writes after each successful restore drill of a job, labelled
+/// `backup="<job>"`; the derived drill alerts watch it.
+pub const DRILL_METRIC: &str = "vutler_backup_verify_last_success_timestamp_seconds";
 
 /// Metric `certificates.sh` writes through node-exporter's textfile collector after each run,
 /// labelled `domain="<domain>"`: when the TLS certificate expires, which the derived
@@ -1296,8 +1354,26 @@ pub struct BackupJob {
     pub dump: Dump,
     /// Schedule.
     pub schedule: Schedule,
-    /// Days backups are kept (at least 1).
-    pub retention_days: u64,
+    /// How long backups are kept.
+    pub retention: Retention,
+    /// Expected size of one backup.
+    pub size: ByteSize,
+}
+
+impl BackupJob {
+    /// The most local copies at once: every backup still within the local retention when a new
+    /// one is written (it is pruned only after), and for a mirror the staged copy of the files
+    /// beside its archive.
+    pub fn local_copies(&self) -> u64 {
+        let window = Duration::from_millis(86_400_000) * self.retention.local_days;
+        let staged = u64::from(matches!(self.dump, Dump::MinioMirror { .. }));
+        self.schedule.most_runs_within(window, 100_000) + staged
+    }
+
+    /// Disk the local copies take at most: [`Self::local_copies`] times the expected size.
+    pub fn local_space(&self) -> ByteSize {
+        self.size * u32::try_from(self.local_copies()).unwrap_or(u32::MAX)
+    }
 }
 
 /// How a backup job dumps its service's data. Credentials are variables of the service's

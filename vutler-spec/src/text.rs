@@ -176,6 +176,12 @@ text_type!(
     grammar::s3_url
 );
 text_type!(
+    /// An HTTP(S) URL of a server: scheme, host and an optional port and path, without
+    /// credentials, query or fragment (`https://s3.eu-central-003.backblazeb2.com`).
+    HttpUrl,
+    grammar::http_url
+);
+text_type!(
     /// A variable's default value, as written into `${VAR:-default}` and `.env`.
     EnvDefault,
     grammar::env_default
@@ -191,6 +197,20 @@ text_type!(
     Prose,
     grammar::prose
 );
+
+impl S3Url {
+    /// The bucket (`vutler-backups`).
+    pub fn bucket(&self) -> &str {
+        let rest = &self.0["s3://".len()..];
+        rest.split_once('/').map_or(rest, |(bucket, _)| bucket)
+    }
+
+    /// The key prefix inside the bucket, without slashes at either end (`daily`; may be empty).
+    pub fn prefix(&self) -> &str {
+        let rest = &self.0["s3://".len()..];
+        rest.split_once('/').map_or("", |(_, prefix)| prefix.trim_matches('/'))
+    }
+}
 
 impl AbsolutePath {
     /// The path of `relative` (a rendered tree path, or a part of one) under this folder; `None`

@@ -345,6 +345,43 @@ impl Schedule {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The most runs that start within any span of `window` (both ends included), over a year
+    /// of the schedule; at most `cap` (counting stops there). A schedule that runs more often
+    /// than 100 000 times a year is only followed for its first 100 000 runs.
+    pub fn most_runs_within(&self, window: Duration, cap: u64) -> u64 {
+        use chrono::{TimeZone, Utc};
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build();
+        let Ok(cron) = parser.parse(&self.0) else {
+            return 0;
+        };
+        // A fixed year (2027 starts on a Friday), so that the count is the same on every run.
+        let start = Utc
+            .with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+            .single()
+            .expect("a valid date");
+        let span = chrono::Duration::milliseconds(i64::try_from(window.millis()).unwrap_or(i64::MAX / 2));
+        let end = start + chrono::Duration::days(366) + span;
+        let mut runs = std::collections::VecDeque::new();
+        let mut most = 0u64;
+        for at in cron.iter_from(start, croner::Direction::Forward).take(100_000) {
+            if at > end {
+                break;
+            }
+            while runs.front().is_some_and(|first| at - *first > span) {
+                runs.pop_front();
+            }
+            runs.push_back(at);
+            most = most.max(runs.len() as u64);
+            if most >= cap {
+                return cap;
+            }
+        }
+        most
+    }
 }
 
 impl fmt::Display for Schedule {
@@ -366,6 +403,28 @@ mod tests {
         assert!(Cpus::from_f64(0.0).is_err());
         assert!(Cpus::from_f64(0.0001).is_err());
         assert!(Cpus::parse("-1").is_err());
+    }
+
+    #[test]
+    fn runs_within_a_window() {
+        let day = Duration::from_millis(86_400_000);
+        let runs = |s: &str, days: u64| {
+            Schedule::parse(s)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .most_runs_within(day * days, 100_000)
+        };
+        // Daily, three days: a backup now and the ones of the three days before.
+        assert_eq!(runs("0 2 * * *", 3), 4);
+        assert_eq!(runs("@daily", 1), 2);
+        assert_eq!(runs("0 */6 * * *", 1), 5);
+        // Twice on weekdays: Monday 02:00 to Friday 02:00.
+        assert_eq!(runs("0 2,14 * * 1-5", 4), 9);
+        // Monthly: February 2027 has 28 days.
+        assert_eq!(runs("0 3 1 * *", 27), 1);
+        assert_eq!(runs("0 3 1 * *", 28), 2);
+        assert_eq!(runs("* * * * *", 30), 43_201);
+        let minutely = Schedule::parse("* * * * *").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(minutely.most_runs_within(day * 30, 1000), 1000);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 mod local;
+mod run_backups;
 mod run_nginx;
 mod run_postgres;
 mod run_prometheus;
@@ -114,6 +115,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
             run_prometheus::check(root)?,
         ),
         ("PostgreSQL password rotation", run_postgres::check(root)?),
+        ("backups against PostgreSQL and S3", run_backups::check(root)?),
     ];
     for (name, outcome) in results {
         match outcome {
@@ -320,6 +322,11 @@ mod tests {
     #[test]
     fn secrets_sh_rotates_the_postgresql_password_of_a_real_server() {
         report("PostgreSQL password rotation", run_postgres::check(&root()));
+    }
+
+    #[test]
+    fn backups_dump_check_upload_prune_verify_and_restore_with_real_postgresql_and_s3() {
+        report("backups against PostgreSQL and S3", run_backups::check(&root()));
     }
 
     #[test]

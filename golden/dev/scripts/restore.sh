@@ -67,6 +67,15 @@ run() {
   fi
 }
 
+# Runs a command without its output, or prints it under --dry-run.
+run_quiet() {
+  if ((DRY_RUN)); then
+    printf '+ %s >/dev/null\n' "$(quote "$@")"
+  else
+    "$@" >/dev/null
+  fi
+}
+
 # Runs a command into a file, which holds the whole output or does not exist.
 run_to() {
   local out=$1
@@ -146,9 +155,13 @@ env_get() {
 
 SCRIPT=scripts/restore.sh
 LOCAL_DIR=/backup
-DESTINATION=s3://vutler-backups/daily
+BUCKET=vutler-backups
+PREFIX=daily/
 JOBS=(postgres mongo minio)
-declare -A EXT=([postgres]=sql.gz [mongo]=archive.gz [minio]=tar.gz)
+declare -A EXT=([postgres]=dump [mongo]=archive.gz [minio]=tar.gz)
+# Options of every call to the S3 API (endpoint, region).
+AWS_OPTIONS=()
+TEXTFILE_DIR=/var/lib/node_exporter/textfile
 
 is_job() {
   local job
@@ -158,14 +171,113 @@ is_job() {
   return 1
 }
 
+# The AWS CLI with the destination's options (endpoint, region), run or printed.
+aws_run() {
+  run aws "${AWS_OPTIONS[@]}" "$@"
+}
+
+# Reads the destination's credentials for the AWS CLI: `required` dies without them,
+# `optional` goes on (the AWS CLI then says what it misses when it needs them).
+s3_credentials() {
+  AWS_ACCESS_KEY_ID=$(env_get BACKUP_S3_ACCESS_KEY_ID)
+  AWS_SECRET_ACCESS_KEY=$(env_get BACKUP_S3_SECRET_ACCESS_KEY)
+  if [[ ${1-} == required && (-z $AWS_ACCESS_KEY_ID || -z $AWS_SECRET_ACCESS_KEY) ]]; then
+    die "set BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY in the environment or in .env"
+  fi
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+}
+
+# Checks a backup file before it is trusted (uploaded, or restored): the dump tool's own
+# listing where it has one, else the compression and the archive's structure.
+check() {
+  local job=$1 file=$2
+  case $job in
+    postgres)
+      # pg_restore lists the archive's table of contents: a truncated or foreign file fails.
+      run_from "$file" docker compose exec -T postgres sh -c 'exec pg_restore --list >/dev/null'
+      ;;
+    mongo)
+      run gzip -t -- "$file" && archive_header "$file"
+      ;;
+    minio)
+      run gzip -t -- "$file" && run_quiet tar -tzf "$file"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# A mongodump archive starts with its magic number (0x8199e26d, little-endian).
+archive_header() {
+  local magic
+  if ((DRY_RUN)); then
+    printf '+ check that %s holds a mongodump archive\n' "$(quote "$1")"
+    return
+  fi
+  magic=$(gzip -dc -- "$1" 2>/dev/null | head -c 4 | od -An -tx1 | tr -d ' \n')
+  [[ $magic == 6de29981 ]] || {
+    log "error: $1 is not a mongodump archive"
+    return 1
+  }
+}
+
+# Writes one sample of a metric, labelled backup=JOB, where node-exporter's textfile collector
+# reads it (replaced in one rename): the time of a job's success.
+record() {
+  local metric=$1 help=$2 job=$3 file=$4
+  local tmp
+  if ((DRY_RUN)); then
+    printf '+ record %s{backup="%s"} in %s/%s\n' "$metric" "$job" "$TEXTFILE_DIR" "$file"
+    return
+  fi
+  mkdir -p -- "$TEXTFILE_DIR" || return 1
+  tmp=$(mktemp "$TEXTFILE_DIR/.$file.XXXXXX") || return 1
+  printf '# HELP %s %s\n# TYPE %s gauge\n%s{backup="%s"} %s\n' \
+    "$metric" "$help" "$metric" "$metric" "$job" "$(date -u +%s)" >"$tmp" || return 1
+  chmod 0644 "$tmp" && mv -f -- "$tmp" "$TEXTFILE_DIR/$file"
+}
+
+# The backups of a job on the host, oldest first, by name (a UTC time).
+local_backups() {
+  local job=$1 ext=${EXT[$1]} file stamp
+  for file in "$LOCAL_DIR/$job"/*."$ext"; do
+    [[ -f $file ]] || continue
+    stamp=$(basename -- "$file" ".$ext")
+    if [[ $stamp =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
+      printf '%s\n' "$stamp"
+    fi
+  done | LC_ALL=C sort
+}
+
+# The uploaded backups of a job, oldest first, by name.
+remote_backups() {
+  local job=$1 ext=${EXT[$1]} listing key status=0
+  # `aws s3 ls` exits 1, printing nothing, when there is nothing to list.
+  listing=$(aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/") || status=$?
+  ((status == 0 || (status == 1 && ${#listing} == 0))) || return 1
+  while read -r _ _ _ key; do
+    if [[ $key == *".$ext" && ${key%".$ext"} =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
+      printf '%s\n' "${key%".$ext"}"
+    fi
+  done <<<"$listing" | LC_ALL=C sort
+}
+
+DESTINATION=s3://vutler-backups/daily
+DRILL_METRIC=vutler_backup_verify_last_success_timestamp_seconds
+
 usage() {
   cat <<'USAGE'
 Usage: scripts/restore.sh [--dry-run] --yes JOB NAME
+       scripts/restore.sh [--dry-run] --verify [JOB [NAME]]
        scripts/restore.sh --list JOB
 
 Restores JOB from the backup NAME (a UTC time such as 20260216T020000Z; --list shows them),
 read from /backup/JOB/ or else downloaded from s3://vutler-backups/daily/JOB/.
-The data of JOB is replaced: --yes confirms it.
+The backup is checked first; the data of JOB is replaced: --yes confirms it.
+
+--verify proves that backups restore, without touching the live services: it restores NAME
+(default: the newest backup) of JOB (default: every job) into a scratch copy (a throwaway
+server in a container of the service's image, without network or volumes; for files, a
+scratch folder), prints what it holds and records the success for the drill alerts.
 
 Jobs:
   postgres     pg_dump of database vutler (service postgres)
@@ -174,11 +286,13 @@ Jobs:
 
 Options:
   --yes        confirm that the current data is to be replaced
+  --verify     restore into a scratch copy and check it
   --list       list the backups of JOB, local and uploaded
   --dry-run    print the commands instead of running them (needs no --yes)
   -h, --help   show this help
 
-Exit status: 0 restored, 1 the restore failed (the stopped services stay stopped), 2 usage error.
+Exit status: 0 restored (or verified), 1 the restore or a check failed (after a failed
+restore the stopped services stay stopped), 2 usage error.
 USAGE
 }
 
@@ -198,12 +312,12 @@ load() {
     postgres)
       # pg_dump of database vutler (service postgres). The $variables are the container's.
       # shellcheck disable=SC2016
-      run_gunzip_from "$file" docker compose exec -T postgres sh -c 'exec psql --username="$POSTGRES_USER" --dbname=vutler --set=ON_ERROR_STOP=1 --single-transaction --quiet'
+      run_from "$file" docker compose exec -T postgres sh -c 'exec pg_restore --username="$POSTGRES_USER" --dbname=vutler --clean --if-exists --no-owner --single-transaction --exit-on-error'
       ;;
     mongo)
       # mongodump of every database (service mongo). The $variables are the container's.
       # shellcheck disable=SC2016
-      run_from "$file" docker compose exec -T mongo sh -c 'exec mongorestore --archive --gzip --drop --authenticationDatabase=admin --username="$MONGO_INITDB_ROOT_USERNAME" --password="$MONGO_INITDB_ROOT_PASSWORD"'
+      run_from "$file" docker compose exec -T mongo sh -c 'pw="$MONGO_INITDB_ROOT_PASSWORD"; umask 077; cfg=$(mktemp); trap '\''rm -f "$cfg"'\'' EXIT; printf "password: '\''%s'\''\n" "$(printf '\''%s'\'' "$pw" | sed "s/'\''/'\'''\''/g")" >"$cfg"; mongorestore --config="$cfg" --authenticationDatabase=admin --username="$MONGO_INITDB_ROOT_USERNAME" --archive --gzip --drop'
       ;;
     minio)
       # mc mirror of every bucket (service minio). The $variables are the container's.
@@ -211,7 +325,7 @@ load() {
       stage="$file.stage"
       run mkdir -p -- "$stage" || return 1
       if ! run tar -C "$stage" -xzf "$file" ||
-        ! run docker compose run --rm --no-deps -T -v "$stage:/backup-in:ro" --entrypoint sh minio -c 'mc alias set backup-source http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null && exec mc mirror --quiet --overwrite /backup-in backup-source'; then
+        ! run docker compose run --rm --no-deps -T -v "$stage:/backup-in:ro" --entrypoint sh minio -c 'enc() { s=$1; out=; while [ -n "$s" ]; do r=${s#?}; c=${s%"$r"}; s=$r; out="$out$(printf '\''%%%02X'\'' "'\''$c")"; done; printf '\''%s'\'' "$out"; }; user="$MINIO_ROOT_USER"; pw="$MINIO_ROOT_PASSWORD"; export MC_HOST_backupsrc="http://$(enc "$user"):$(enc "$pw")@minio:9000"; exec mc mirror --quiet --overwrite /backup-in backupsrc'; then
         run rm -rf -- "$stage"
         return 1
       fi
@@ -221,30 +335,126 @@ load() {
   esac
 }
 
+# Restores a backup into a scratch copy and prints what it holds; the live services are not
+# touched.
+scratch_restore() {
+  local job=$1 file=$2 scratch listed restored
+  case $job in
+    postgres)
+      # shellcheck disable=SC2016
+      run_from "$file" docker run --rm -i --network none --user postgres --entrypoint sh postgres:16.4-alpine -c 'set -eu; export PGDATA=/tmp/verify-data PGHOST=/tmp PGUSER=verify; initdb --username=verify --auth=trust >/dev/null; pg_ctl --wait --silent --log=/tmp/verify.log --options="-c listen_addresses= -k /tmp" start; createdb verify; pg_restore --dbname=verify --no-owner --no-privileges --exit-on-error; psql --dbname=verify -AtX -v ON_ERROR_STOP=1 -c "SELECT count(*) || '\'' tables, '\'' || coalesce(sum((xpath('\''/row/c/text()'\'', query_to_xml(format('\''SELECT count(*) AS c FROM %I.%I'\'', schemaname, relname), false, true, '\'''\'')))[1]::text::bigint), 0) || '\'' rows'\'' FROM pg_stat_user_tables"; pg_ctl --wait --silent --mode=fast stop'
+      ;;
+    mongo)
+      # shellcheck disable=SC2016
+      run_from "$file" docker run --rm -i --network none --entrypoint sh mongo:7.0-jammy -c 'set -eu; dir=$(mktemp -d); mongod --dbpath "$dir" --bind_ip 127.0.0.1 --port 27099 --fork --logpath "$dir/mongod.log" >/dev/null; mongorestore --host=127.0.0.1 --port=27099 --archive --gzip --quiet; mongosh --quiet --port 27099 --eval '\''let n = 0, docs = 0; db.adminCommand({ listDatabases: 1 }).databases.filter(d => !["admin", "local", "config"].includes(d.name)) .forEach(d => { const x = db.getSiblingDB(d.name); x.getCollectionNames().forEach(c => { n++; docs += x.getCollection(c).countDocuments({}); }); }); print(n + " collections, " + docs + " documents")'\''; mongod --dbpath "$dir" --shutdown >/dev/null'
+      ;;
+    minio)
+      # Every file of the archive unpacked into a scratch folder, and counted.
+      if ((DRY_RUN)); then
+        printf '+ tar -xzf %s into a scratch folder, then count its files\n' "$(quote "$file")"
+        return
+      fi
+      scratch=$(mktemp -d "$LOCAL_DIR/.verify.XXXXXX") || return 1
+      listed=$(tar -tzf "$file" | grep -cv '/$') || listed=0
+      if ! tar -C "$scratch" -xzf "$file"; then
+        rm -rf -- "$scratch"
+        return 1
+      fi
+      restored=$(find "$scratch" -type f | wc -l)
+      rm -rf -- "$scratch"
+      if ((listed != restored)); then
+        log "error: $job: the archive lists $listed files, $restored were restored"
+        return 1
+      fi
+      printf '%s files\n' "$restored"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
 list() {
-  local job=$1 file
+  local job=$1
   printf 'local (%s/%s):\n' "$LOCAL_DIR" "$job"
-  for file in "$LOCAL_DIR/$job"/*."${EXT[$job]}"; do
-    if [[ -f $file ]]; then
-      printf '  %s\n' "$(basename -- "$file" ".${EXT[$job]}")"
-    fi
-  done
+  local_backups "$job" | sed 's/^/  /'
   printf 'uploaded (%s/%s/):\n' "$DESTINATION" "$job"
   if command -v aws >/dev/null; then
-    aws s3 ls "$DESTINATION/$job/" | awk '{ sub(/\..*$/, "", $4); print "  " $4 }'
+    remote_backups "$job" | sed 's/^/  /'
   else
     printf '  (the AWS CLI is not installed)\n'
   fi
 }
 
+# The newest backup of a job: on the host, else uploaded.
+newest() {
+  local job=$1 name
+  name=$(local_backups "$job" | tail -n 1)
+  if [[ -z $name ]] && ((!DRY_RUN)); then
+    name=$(remote_backups "$job" | tail -n 1)
+  fi
+  printf '%s' "$name"
+}
+
+# The file of a backup on the host, downloaded when it is not there, into `fetched`.
+fetch() {
+  local job=$1 name=$2 file="$LOCAL_DIR/$1/$2.${EXT[$1]}"
+  if [[ ! -f $file ]]; then
+    log "$file is not on this machine: downloading it"
+    run mkdir -p -- "$LOCAL_DIR/$job" || return 1
+    if ! aws_run s3 cp --only-show-errors "s3://$BUCKET/$PREFIX$job/$name.${EXT[$job]}" "$file.download"; then
+      run rm -f -- "$file.download"
+      return 1
+    fi
+    run mv -f -- "$file.download" "$file" || return 1
+  fi
+  fetched=$file
+}
+
+# One restore drill: the backup checked, restored into a scratch copy, the success recorded.
+verify() {
+  local job=$1 name=$2 file summary
+  if [[ -z $name ]]; then
+    name=$(newest "$job")
+    if [[ -z $name ]]; then
+      if ((DRY_RUN)); then
+        name=NEWEST
+      else
+        log "error: $job: no backup to verify, on this machine or uploaded"
+        return 1
+      fi
+    fi
+  fi
+  fetch "$job" "$name" || return 1
+  file=$fetched
+  log "$job: verifying $name"
+  check "$job" "$file" || {
+    log "error: $job: $name failed its check"
+    return 1
+  }
+  if ((DRY_RUN)); then
+    scratch_restore "$job" "$file"
+    record "$DRILL_METRIC" "Unix time of the last successful restore drill." "$job" "drill_$job.prom"
+    return
+  fi
+  summary=$(scratch_restore "$job" "$file") || {
+    log "error: $job: $name did not restore into a scratch copy"
+    return 1
+  }
+  [[ -z $summary ]] || printf '%s\n' "$summary"
+  log "$job: $name restores${summary:+ (${summary//$'\n'/, })}"
+  record "$DRILL_METRIC" "Unix time of the last successful restore drill." "$job" "drill_$job.prom"
+}
+
+fetched=""
 yes=0
 list_only=0
+verify_only=0
 args=()
 while (($#)); do
   case $1 in
     --dry-run) DRY_RUN=1 ;;
     --yes) yes=1 ;;
     --list) list_only=1 ;;
+    --verify) verify_only=1 ;;
     -h | --help)
       usage
       exit 0
@@ -254,33 +464,47 @@ while (($#)); do
   esac
   shift
 done
-
-# Only needed to download a backup that is not on this machine.
-AWS_ACCESS_KEY_ID=$(env_get BACKUP_S3_ACCESS_KEY_ID)
-AWS_SECRET_ACCESS_KEY=$(env_get BACKUP_S3_SECRET_ACCESS_KEY)
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+((list_only + verify_only < 2)) || usage_error "--list and --verify do not go together"
+for arg in "${args[@]:0:1}"; do
+  is_job "$arg" || usage_error "unknown job '$arg' (jobs: ${JOBS[*]})"
+done
+if [[ -n ${args[1]-} && ! ${args[1]} =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
+  usage_error "a backup name is a UTC time like 20260216T020000Z, not '${args[1]}'"
+fi
+# Only needed to list or download uploaded backups.
+((DRY_RUN)) || s3_credentials optional
 
 if ((list_only)); then
   [[ ${#args[@]} -eq 1 ]] || usage_error "--list takes one job"
-  is_job "${args[0]}" || usage_error "unknown job '${args[0]}' (jobs: ${JOBS[*]})"
   list "${args[0]}"
   exit 0
 fi
+
+if ((verify_only)); then
+  [[ ${#args[@]} -le 2 ]] || usage_error "--verify takes a job and the name of a backup, or less"
+  failed=()
+  if ((${#args[@]})); then
+    verify "${args[0]}" "${args[1]-}" || failed+=("${args[0]}")
+  else
+    for job in "${JOBS[@]}"; do
+      verify "$job" "" || failed+=("$job")
+    done
+  fi
+  ((${#failed[@]} == 0)) || die "verifying failed for: ${failed[*]}"
+  exit 0
+fi
+
 [[ ${#args[@]} -eq 2 ]] || usage_error "give a job and the name of a backup"
 job=${args[0]}
 name=${args[1]}
-is_job "$job" || usage_error "unknown job '$job' (jobs: ${JOBS[*]})"
-[[ $name =~ ^[0-9]{8}T[0-9]{6}Z$ ]] || usage_error "a backup name is a UTC time like 20260216T020000Z, not '$name'"
 ((yes || DRY_RUN)) || usage_error "restoring replaces the current $job data: add --yes to confirm"
 
 lock
 
-file="$LOCAL_DIR/$job/$name.${EXT[$job]}"
-if [[ ! -f $file ]]; then
-  log "$file is not on this machine: downloading it"
-  run mkdir -p -- "$LOCAL_DIR/$job"
-  run aws s3 cp --only-show-errors "$DESTINATION/$job/$name.${EXT[$job]}" "$file"
-fi
+fetch "$job" "$name" || die "$job: $name could not be downloaded"
+file=$fetched
+# A backup that fails its check is refused before anything is stopped.
+check "$job" "$file" || die "$job: $name failed its check: nothing was changed"
 
 mapfile -t stopped < <(dependents "$job")
 if [[ -n ${stopped[0]-} ]]; then

@@ -69,6 +69,15 @@ run() {
   fi
 }
 
+# Runs a command without its output, or prints it under --dry-run.
+run_quiet() {
+  if ((DRY_RUN)); then
+    printf '+ %s >/dev/null\n' "$(quote "$@")"
+  else
+    "$@" >/dev/null
+  fi
+}
+
 # Runs a command into a file, which holds the whole output or does not exist.
 run_to() {
   local out=$1

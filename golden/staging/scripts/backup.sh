@@ -67,6 +67,15 @@ run() {
   fi
 }
 
+# Runs a command without its output, or prints it under --dry-run.
+run_quiet() {
+  if ((DRY_RUN)); then
+    printf '+ %s >/dev/null\n' "$(quote "$@")"
+  else
+    "$@" >/dev/null
+  fi
+}
+
 # Runs a command into a file, which holds the whole output or does not exist.
 run_to() {
   local out=$1
@@ -146,9 +155,13 @@ env_get() {
 
 SCRIPT=scripts/backup.sh
 LOCAL_DIR=/backup
-DESTINATION=s3://vutler-backups/daily
+BUCKET=vutler-backups
+PREFIX=daily/
 JOBS=(postgres mongo minio)
-declare -A EXT=([postgres]=sql.gz [mongo]=archive.gz [minio]=tar.gz)
+declare -A EXT=([postgres]=dump [mongo]=archive.gz [minio]=tar.gz)
+# Options of every call to the S3 API (endpoint, region).
+AWS_OPTIONS=()
+TEXTFILE_DIR=/var/lib/node_exporter/textfile
 
 is_job() {
   local job
@@ -158,27 +171,121 @@ is_job() {
   return 1
 }
 
-TEXTFILE_DIR=/var/lib/node_exporter/textfile
+# The AWS CLI with the destination's options (endpoint, region), run or printed.
+aws_run() {
+  run aws "${AWS_OPTIONS[@]}" "$@"
+}
+
+# Reads the destination's credentials for the AWS CLI: `required` dies without them,
+# `optional` goes on (the AWS CLI then says what it misses when it needs them).
+s3_credentials() {
+  AWS_ACCESS_KEY_ID=$(env_get BACKUP_S3_ACCESS_KEY_ID)
+  AWS_SECRET_ACCESS_KEY=$(env_get BACKUP_S3_SECRET_ACCESS_KEY)
+  if [[ ${1-} == required && (-z $AWS_ACCESS_KEY_ID || -z $AWS_SECRET_ACCESS_KEY) ]]; then
+    die "set BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY in the environment or in .env"
+  fi
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+}
+
+# Checks a backup file before it is trusted (uploaded, or restored): the dump tool's own
+# listing where it has one, else the compression and the archive's structure.
+check() {
+  local job=$1 file=$2
+  case $job in
+    postgres)
+      # pg_restore lists the archive's table of contents: a truncated or foreign file fails.
+      run_from "$file" docker compose exec -T postgres sh -c 'exec pg_restore --list >/dev/null'
+      ;;
+    mongo)
+      run gzip -t -- "$file" && archive_header "$file"
+      ;;
+    minio)
+      run gzip -t -- "$file" && run_quiet tar -tzf "$file"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# A mongodump archive starts with its magic number (0x8199e26d, little-endian).
+archive_header() {
+  local magic
+  if ((DRY_RUN)); then
+    printf '+ check that %s holds a mongodump archive\n' "$(quote "$1")"
+    return
+  fi
+  magic=$(gzip -dc -- "$1" 2>/dev/null | head -c 4 | od -An -tx1 | tr -d ' \n')
+  [[ $magic == 6de29981 ]] || {
+    log "error: $1 is not a mongodump archive"
+    return 1
+  }
+}
+
+# Writes one sample of a metric, labelled backup=JOB, where node-exporter's textfile collector
+# reads it (replaced in one rename): the time of a job's success.
+record() {
+  local metric=$1 help=$2 job=$3 file=$4
+  local tmp
+  if ((DRY_RUN)); then
+    printf '+ record %s{backup="%s"} in %s/%s\n' "$metric" "$job" "$TEXTFILE_DIR" "$file"
+    return
+  fi
+  mkdir -p -- "$TEXTFILE_DIR" || return 1
+  tmp=$(mktemp "$TEXTFILE_DIR/.$file.XXXXXX") || return 1
+  printf '# HELP %s %s\n# TYPE %s gauge\n%s{backup="%s"} %s\n' \
+    "$metric" "$help" "$metric" "$metric" "$job" "$(date -u +%s)" >"$tmp" || return 1
+  chmod 0644 "$tmp" && mv -f -- "$tmp" "$TEXTFILE_DIR/$file"
+}
+
+# The backups of a job on the host, oldest first, by name (a UTC time).
+local_backups() {
+  local job=$1 ext=${EXT[$1]} file stamp
+  for file in "$LOCAL_DIR/$job"/*."$ext"; do
+    [[ -f $file ]] || continue
+    stamp=$(basename -- "$file" ".$ext")
+    if [[ $stamp =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
+      printf '%s\n' "$stamp"
+    fi
+  done | LC_ALL=C sort
+}
+
+# The uploaded backups of a job, oldest first, by name.
+remote_backups() {
+  local job=$1 ext=${EXT[$1]} listing key status=0
+  # `aws s3 ls` exits 1, printing nothing, when there is nothing to list.
+  listing=$(aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/") || status=$?
+  ((status == 0 || (status == 1 && ${#listing} == 0))) || return 1
+  while read -r _ _ _ key; do
+    if [[ $key == *".$ext" && ${key%".$ext"} =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
+      printf '%s\n' "${key%".$ext"}"
+    fi
+  done <<<"$listing" | LC_ALL=C sort
+}
+
 METRIC=vutler_backup_last_success_timestamp_seconds
-declare -A DAYS=([postgres]=30 [mongo]=30 [minio]=30)
+# Options of uploads (storage class, encryption).
+UPLOAD_OPTIONS=(--storage-class STANDARD_IA --sse AES256)
+declare -A LOCAL_DAYS=([postgres]=2 [mongo]=2 [minio]=1)
+declare -A REMOTE_DAYS=([postgres]=30 [mongo]=30 [minio]=30)
 
 usage() {
   cat <<'USAGE'
 Usage: scripts/backup.sh [--dry-run] [--only JOB]... [--name NAME]
 
-Dumps each backup job, compresses it to /backup/JOB/NAME.EXT, uploads it to
-s3://vutler-backups/daily/JOB/, deletes copies older than the job's retention and
-records the success for the stale-backup alerts. A failed job does not stop the others.
+Dumps each backup job to /backup/JOB/NAME.EXT, checks the dump (the tool's own
+listing, or the archive's structure), uploads it to s3://vutler-backups/daily/JOB/ and checks
+the uploaded size, deletes the backups older than the job's local and remote retention (never
+a job's newest one) and records the success for the stale-backup alerts. A failed job does not
+stop the others; a backup that fails its check is not kept, one that fails to upload is.
 
-Jobs:
-  postgres     pg_dump of database vutler (service postgres)
-  mongo        mongodump of every database (service mongo)
-  minio        mc mirror of every bucket (service minio)
+Jobs (local / uploaded retention):
+  postgres     pg_dump of database vutler (service postgres) (2d / 30d)
+  mongo        mongodump of every database (service mongo) (2d / 30d)
+  minio        mc mirror of every bucket (service minio) (1d / 30d)
 
 Options:
   --only JOB   run this job only (repeatable; default: every job)
   --name NAME  name of the backup, a UTC time (default: now, e.g. 20260216T020000Z)
-  --dry-run    print the commands instead of running them
+  --dry-run    print the commands instead of running them (needs no credentials)
   -h, --help   show this help
 
 The destination's credentials are read from BACKUP_S3_ACCESS_KEY_ID and
@@ -202,77 +309,103 @@ mirror_to() {
 }
 
 # Writes the dump of a job to a file. Every command runs in the service's container with the
-# credentials that container already has: none are in this script.
+# credentials that container already has, read there from its environment or secret files into
+# the tool's own configuration: none is in this script or on a command line.
 dump() {
   local job=$1 file=$2
   case $job in
     postgres)
       # pg_dump of database vutler (service postgres). The $variables are the container's.
       # shellcheck disable=SC2016
-      run_gzip_to "$file" docker compose exec -T postgres sh -c 'exec pg_dump --username="$POSTGRES_USER" --dbname=vutler --clean --if-exists --no-owner'
+      run_to "$file" docker compose exec -T postgres sh -c 'exec pg_dump --username="$POSTGRES_USER" --dbname=vutler --format=custom --no-owner'
       ;;
     mongo)
       # mongodump of every database (service mongo). The $variables are the container's.
       # shellcheck disable=SC2016
-      run_to "$file" docker compose exec -T mongo sh -c 'exec mongodump --archive --gzip --authenticationDatabase=admin --username="$MONGO_INITDB_ROOT_USERNAME" --password="$MONGO_INITDB_ROOT_PASSWORD"'
+      run_to "$file" docker compose exec -T mongo sh -c 'pw="$MONGO_INITDB_ROOT_PASSWORD"; umask 077; cfg=$(mktemp); trap '\''rm -f "$cfg"'\'' EXIT; printf "password: '\''%s'\''\n" "$(printf '\''%s'\'' "$pw" | sed "s/'\''/'\'''\''/g")" >"$cfg"; mongodump --config="$cfg" --authenticationDatabase=admin --username="$MONGO_INITDB_ROOT_USERNAME" --archive --gzip'
       ;;
     minio)
       # mc mirror of every bucket (service minio). The $variables are the container's.
       # shellcheck disable=SC2016
-      mirror_to "$file" minio 'mc alias set backup-source http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null && exec mc mirror --quiet backup-source /backup-out'
+      mirror_to "$file" minio 'enc() { s=$1; out=; while [ -n "$s" ]; do r=${s#?}; c=${s%"$r"}; s=$r; out="$out$(printf '\''%%%02X'\'' "'\''$c")"; done; printf '\''%s'\'' "$out"; }; user="$MINIO_ROOT_USER"; pw="$MINIO_ROOT_PASSWORD"; export MC_HOST_backupsrc="http://$(enc "$user"):$(enc "$pw")@minio:9000"; exec mc mirror --quiet backupsrc /backup-out'
       ;;
     *) return 1 ;;
   esac
 }
 
-# Deletes local and uploaded backups of a job older than its retention. Backup names are UTC
-# times, so older sorts first; files not named like a backup are never touched.
+# Uploads a backup and checks that the object has the file's size.
+upload() {
+  local file=$1 key=$2 size uploaded
+  aws_run s3 cp --only-show-errors "${UPLOAD_OPTIONS[@]}" "$file" "s3://$BUCKET/$key" || return 1
+  if ((DRY_RUN)); then
+    printf '+ %s (then compare with the size of the file)\n' \
+      "$(quote aws "${AWS_OPTIONS[@]}" s3api head-object --bucket "$BUCKET" --key "$key")"
+    return
+  fi
+  size=$(stat -c %s -- "$file") || return 1
+  uploaded=$(aws "${AWS_OPTIONS[@]}" s3api head-object --bucket "$BUCKET" --key "$key" \
+    --query ContentLength --output text) || return 1
+  if [[ $uploaded != "$size" ]]; then
+    log "error: s3://$BUCKET/$key has $uploaded bytes, $file $size"
+    return 1
+  fi
+}
+
+# Deletes a job's backups older than its retention, on the host and uploaded. The newest backup
+# of each place is kept whatever its age: pruning never removes the last good backup (every
+# backup kept under its final name passed its check). Only names that are UTC times are touched.
 prune() {
-  local job=$1 ext=${EXT[$1]} cutoff file stamp key listing
-  cutoff=$(date -u -d "-${DAYS[$job]} days" +%Y%m%dT%H%M%SZ) || return 1
-  for file in "$LOCAL_DIR/$job"/*."$ext"; do
-    [[ -f $file ]] || continue
-    stamp=$(basename -- "$file" ".$ext")
-    if [[ $stamp =~ ^[0-9]{8}T[0-9]{6}Z$ && $stamp < $cutoff ]]; then
-      run rm -f -- "$file" || return 1
+  local job=$1 ext=${EXT[$1]} cutoff stamp listing stamps=()
+  cutoff=$(date -u -d "-${LOCAL_DAYS[$job]} days" +%Y%m%dT%H%M%SZ) || return 1
+  listing=$(local_backups "$job") || return 1
+  [[ -z $listing ]] || mapfile -t stamps <<<"$listing"
+  # The newest is kept.
+  if ((${#stamps[@]})); then unset 'stamps[-1]'; fi
+  for stamp in "${stamps[@]}"; do
+    if [[ $stamp < $cutoff ]]; then
+      run rm -f -- "$LOCAL_DIR/$job/$stamp.$ext" || return 1
     fi
   done
+  cutoff=$(date -u -d "-${REMOTE_DAYS[$job]} days" +%Y%m%dT%H%M%SZ) || return 1
   if ((DRY_RUN)); then
-    printf '+ %s (then delete the listed backups older than %s)\n' "$(quote aws s3 ls "$DESTINATION/$job/")" "$cutoff"
+    printf '+ %s (then delete the listed backups older than %s, but the newest)\n' \
+      "$(quote aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/")" "$cutoff"
     return
   fi
-  listing=$(aws s3 ls "$DESTINATION/$job/") || return 1
-  while read -r _ _ _ key; do
-    stamp=${key%%.*}
-    if [[ $key == *".$ext" && $stamp =~ ^[0-9]{8}T[0-9]{6}Z$ && $stamp < $cutoff ]]; then
-      run aws s3 rm --only-show-errors "$DESTINATION/$job/$key" || return 1
+  listing=$(remote_backups "$job") || return 1
+  stamps=()
+  [[ -z $listing ]] || mapfile -t stamps <<<"$listing"
+  # The newest is kept.
+  if ((${#stamps[@]})); then unset 'stamps[-1]'; fi
+  for stamp in "${stamps[@]}"; do
+    if [[ $stamp < $cutoff ]]; then
+      aws_run s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$job/$stamp.$ext" || return 1
     fi
-  done <<<"$listing"
+  done
 }
 
-# Records the time of a job's success where node-exporter's textfile collector reads it.
-record_success() {
-  local job=$1 file="$TEXTFILE_DIR/backup_$1.prom" tmp
-  if ((DRY_RUN)); then
-    printf '+ record %s{backup="%s"} in %s\n' "$METRIC" "$job" "$file"
-    return
-  fi
-  mkdir -p -- "$TEXTFILE_DIR" || return 1
-  tmp=$(mktemp "$TEXTFILE_DIR/.backup_$job.XXXXXX") || return 1
-  printf '# HELP %s Unix time of the last successful backup.\n# TYPE %s gauge\n%s{backup="%s"} %s\n' \
-    "$METRIC" "$METRIC" "$METRIC" "$job" "$(date -u +%s)" >"$tmp" || return 1
-  chmod 0644 "$tmp" && mv -f -- "$tmp" "$file"
-}
-
-# One job: dump, upload, prune, record. Each step's failure fails the job.
+# One job: dump, check, upload, prune, record. Each step's failure fails the job.
 backup() {
   local job=$1 name=$2
   local file="$LOCAL_DIR/$job/$name.${EXT[$job]}"
   run mkdir -p -- "$LOCAL_DIR/$job" || return 1
-  dump "$job" "$file" || return 1
-  run aws s3 cp --only-show-errors "$file" "$DESTINATION/$job/$name.${EXT[$job]}" || return 1
+  # Written and checked under a temporary name: a file under its final name is a good backup.
+  if ! dump "$job" "$file.new"; then
+    run rm -f -- "$file.new"
+    return 1
+  fi
+  if ! check "$job" "$file.new"; then
+    log "error: $job: the dump failed its check and is not kept"
+    run rm -f -- "$file.new"
+    return 1
+  fi
+  run mv -f -- "$file.new" "$file" || return 1
+  if ! upload "$file" "$PREFIX$job/$name.${EXT[$job]}"; then
+    log "error: $job: uploading $name failed; $file is kept"
+    return 1
+  fi
   prune "$job" || return 1
-  record_success "$job" || return 1
+  record "$METRIC" "Unix time of the last successful backup." "$job" "backup_$job.prom" || return 1
 }
 
 selected=()
@@ -303,15 +436,10 @@ done
 [[ -n $name ]] || name=$(date -u +%Y%m%dT%H%M%SZ)
 [[ $name =~ ^[0-9]{8}T[0-9]{6}Z$ ]] || usage_error "a backup name is a UTC time like 20260216T020000Z, not '$name'"
 
-AWS_ACCESS_KEY_ID=$(env_get BACKUP_S3_ACCESS_KEY_ID)
-AWS_SECRET_ACCESS_KEY=$(env_get BACKUP_S3_SECRET_ACCESS_KEY)
-[[ -n $AWS_ACCESS_KEY_ID && -n $AWS_SECRET_ACCESS_KEY ]] ||
-  die "set BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY in the environment or in .env"
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-
 lock
 
 if ((!DRY_RUN)); then
+  s3_credentials required
   command -v aws >/dev/null || die "the AWS CLI (aws) uploads backups: install it first"
   mkdir -p -- "$LOCAL_DIR"
   # One backup at a time: a slow dump delays the next job instead of competing with it.

@@ -29,6 +29,14 @@ instead. It keeps what the scripts act on and what an operator would see:
   reset-admin-password --password-from-stdin`); a server that restarts makes each running
   client reconnect, and one whose credentials are not the server's any more is recorded in
   `lockouts`; the named volumes containers were created with exist (`docker volume inspect`);
+- the data of the databases (`state["rows"]` per service): `docker compose exec` of pg_dump
+  writes it in the custom format's framing, mongodump as a gzip archive with its magic number;
+  `pg_restore --list` refuses what is no such archive, pg_restore and mongorestore load it back
+  (`restores`); `docker compose run` of `mc mirror` writes the object store's files
+  (`state["objects"]`) into the mounted staging folder;
+- `docker run --rm -i --network none` of a restore drill: the backup on standard input checked
+  as the scratch server would, and what it holds printed; a drill with a network or a volume,
+  or PostgreSQL's as root, fails (`drills` records the images);
 - `docker run` of the ACME client (certbot): `certonly --webroot` and `renew` issue a
   certificate (made with openssl, valid `FAKE_CERT_DAYS`, 90 by default) into the mounted
   state folder, only while the proxy runs, since Let's Encrypt reaches the challenge through it.
@@ -361,8 +369,8 @@ def compose(state, args, line):
         else:
             if os.environ.get("FAKE_FAIL"):
                 fail("connection refused")
-            sys.stdin.read() if not sys.stdin.isatty() else None
-            print("-- the dump")
+            data = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
+            tool(state, service, " ".join(cmd), data)
     elif command == "run":
         rest = [a for a in args if not a.startswith("-")]
         service, cmd = rest[0], rest[1:]
@@ -370,6 +378,15 @@ def compose(state, args, line):
         if os.environ.get("FAKE_FAIL_RUN"):
             save(state)
             fail("the one-off container failed")
+        mounts = volumes_of(args)
+        # `mc mirror` of the object store into the staging folder: its objects, as files.
+        if "mc mirror" in " ".join(cmd) and "/backup-out" in mounts:
+            bucket = os.path.join(mounts["/backup-out"], "vutler-files")
+            os.makedirs(bucket, exist_ok=True)
+            for name, body in state.get("objects", {"a.txt": "first", "b/c.txt": "second"}).items():
+                os.makedirs(os.path.dirname(os.path.join(bucket, name)), exist_ok=True)
+                with open(os.path.join(bucket, name), "w", encoding="utf-8") as f:
+                    f.write(body)
     elif command in ("stop", "start"):
         for service in [a for a in args if not a.startswith("-")]:
             for c in of(state, service):
@@ -383,6 +400,74 @@ def compose(state, args, line):
         check(state, line)
     else:
         fail(f"the docker stand-in does not model `docker compose {command}`")
+
+
+PGDMP = b"PGDMP"  # the first bytes of pg_dump's custom format
+MONGO_MAGIC = bytes.fromhex("6de29981")  # a mongodump archive's, little-endian
+
+
+def tool(state, service, script, data):
+    """What a dump tool run with `docker compose exec` writes or reads: pg_dump's custom format
+    (its magic and the rows the model holds), a gzip mongodump archive; pg_restore --list
+    refuses what is not such an archive, pg_restore and mongorestore load the rows back."""
+    import gzip
+    rows = state.setdefault("rows", {}).setdefault(service, ["row 1", "row 2"])
+    if "pg_dump" in script:
+        sys.stdout.buffer.write(PGDMP + "\n".join(rows).encode() + b"\n")
+    elif "pg_restore --list" in script:
+        if not data.startswith(PGDMP):
+            fail("pg_restore: error: input file does not appear to be a valid archive")
+    elif "pg_restore" in script:
+        if not data.startswith(PGDMP):
+            fail("pg_restore: error: input file does not appear to be a valid archive")
+        state["rows"][service] = data[len(PGDMP):].decode().split()
+        state.setdefault("restores", []).append(service)
+    elif "mongodump" in script:
+        sys.stdout.buffer.write(gzip.compress(MONGO_MAGIC + "\n".join(rows).encode()))
+    elif "mongorestore" in script:
+        body = gzip.decompress(data)
+        if not body.startswith(MONGO_MAGIC):
+            fail("Failed: stream or file does not appear to be a mongodump archive")
+        state.setdefault("restores", []).append(service)
+    else:
+        print("-- the output of " + script)
+
+
+def volumes_of(args):
+    """The `-v HOST:CONTAINER` mounts of a `docker run` or `docker compose run`."""
+    mounts, rest = {}, list(args)
+    while rest:
+        flag = rest.pop(0)
+        if flag in ("-v", "--volume") and rest:
+            host, container = rest.pop(0).split(":")[:2]
+            mounts[container] = host
+    return mounts
+
+
+def verify(state, args):
+    """`docker run --rm -i --network none IMAGE -c SCRIPT` of a restore drill: the backup on
+    standard input restored into a scratch server, with what it holds printed. A throwaway
+    container: it sees no volume and no network, and changes nothing of the project."""
+    import gzip
+    if "--network" not in args or args[args.index("--network") + 1] != "none" or volumes_of(args):
+        fail("a restore drill's container must have no network and no volume")
+    script, data = args[-1], sys.stdin.buffer.read()
+    state.setdefault("drills", []).append(args[args.index("--entrypoint") + 2])
+    if "pg_restore" in script:
+        if "--user" not in args:
+            fail("initdb: error: cannot be run as root")
+        if not data.startswith(PGDMP):
+            fail("pg_restore: error: input file does not appear to be a valid archive")
+        rows = data[len(PGDMP):].decode().split("\n")
+        print(f"1 tables, {len([r for r in rows if r])} rows")
+    elif "mongorestore" in script:
+        body = gzip.decompress(data)
+        if not body.startswith(MONGO_MAGIC):
+            fail("Failed: stream or file does not appear to be a mongodump archive")
+        documents = len(body[4:].split(b"\n"))
+        print(f"1 collections, {documents} documents")
+    else:
+        fail("the docker stand-in does not model this restore drill")
 
 
 def change_password(state, service, cmd, stdin):
@@ -449,8 +534,11 @@ def expires_within(path, days):
 
 
 def run_image(state, args):
-    """`docker run` of the ACME client: certbot's `certonly --webroot` and `renew`, which reach
+    """`docker run` of a restore drill (see `verify`), or of the ACME client: certbot's `certonly --webroot` and `renew`, which reach
     Let's Encrypt and are answered only while the proxy serves the challenge files."""
+    if "--entrypoint" in args and args[-2:-1] == ["-c"]:
+        verify(state, args)
+        return
     mounts, rest = {}, list(args)
     while rest and rest[0].startswith("-"):
         flag = rest.pop(0)

@@ -10,10 +10,10 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::path::SpecPath;
-use crate::raw::{BackupMethod, RawBackupJob, RawMount, VolumeKind};
+use crate::raw::{BackupMethod, RawBackupJob, RawMount, RawRetention, RawS3Options, ServerSideEncryption, VolumeKind};
 use crate::rule::Rule;
 use crate::stack::*;
-use crate::text::{AbsolutePath, Name, OneLine, S3Url, UrlPath};
+use crate::text::{AbsolutePath, HttpUrl, Name, OneLine, S3Url, UrlPath};
 use crate::units::Duration;
 
 use super::variables::secret_ref;
@@ -43,6 +43,19 @@ pub(super) fn backups(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<B
         }
     };
     let textfile_dir = cx.text_opt(p.key("textfile_dir"), b.textfile_dir.as_ref(), AbsolutePath::parse);
+    let s3 = s3_options(cx, &p.key("s3"), b.s3.as_ref());
+    let drill = match &b.drill {
+        None => Some(None),
+        Some(d) => {
+            let dp = p.key("drill");
+            let schedule = cx.schedule(dp.key("schedule"), &d.schedule);
+            let stale_after = cx.duration(dp.key("stale_after"), &d.stale_after);
+            Some(Some(Drill {
+                schedule: schedule?,
+                stale_after: stale_after?,
+            }))
+        }
+    };
     let jp = p.key("jobs");
     let jobs = all(b.jobs.iter().map(|(name, j)| job(cx, &jp, name, j)));
     for (name, v) in &raw.volumes {
@@ -65,7 +78,37 @@ pub(super) fn backups(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<B
         stale_after: stale_after?,
         credentials: credentials?,
         textfile_dir: textfile_dir?,
+        s3: s3?,
+        drill: drill?,
         jobs: jobs?,
+    })
+}
+
+fn s3_options(cx: &mut Cx<'_>, p: &SpecPath, raw: Option<&RawS3Options>) -> Option<S3Options> {
+    let Some(o) = raw else {
+        return Some(S3Options::default());
+    };
+    let endpoint = cx.text_opt(p.key("endpoint"), o.endpoint.as_ref(), HttpUrl::parse);
+    let region = cx.text_opt(p.key("region"), o.region.as_ref(), Name::parse);
+    let kms_key = cx.text_opt(p.key("kms_key_id"), o.kms_key_id.as_ref(), OneLine::parse);
+    let encryption = match (o.server_side_encryption, kms_key?) {
+        (Some(ServerSideEncryption::AwsKms), key) => Some(Some((ServerSideEncryption::AwsKms, key))),
+        (Some(sse), None) => Some(Some((sse, None))),
+        (None, None) => Some(None),
+        (_, Some(_)) => {
+            cx.error(
+                Rule::BackupEncryption,
+                p.key("kms_key_id"),
+                "a KMS key is only used by `server_side_encryption: aws:kms`",
+            );
+            None
+        }
+    };
+    Some(S3Options {
+        endpoint: endpoint?,
+        region: region?,
+        storage_class: o.storage_class,
+        encryption: encryption?,
     })
 }
 
@@ -114,11 +157,8 @@ fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<B
         _ => Some(None),
     };
     let schedule = cx.schedule(p.key("schedule"), &j.schedule);
-    // Retention is counted in days: the scripts prune by the age of a backup's name.
-    let retention_days = cx
-        .duration(p.key("retention"), &j.retention)
-        .and_then(|r| cx.whole(p.key("retention"), r, Duration::from_millis(86_400_000), "days"))
-        .and_then(Duration::whole_days);
+    let retention = retention(cx, &p.key("retention"), &j.retention);
+    let size = cx.size(p.key("size"), &j.size);
     // With the fields checked, each method finds what it reads.
     (fields && mounted).then_some(())?;
     let (user, password, api, database) = (user?, password?, api?, database?);
@@ -144,7 +184,31 @@ fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<B
         volume: volume?,
         dump,
         schedule: schedule?,
-        retention_days: retention_days?,
+        retention: retention?,
+        size: size?,
+    })
+}
+
+/// Retention is counted in days, at least one: the scripts prune by the age of a backup's name.
+fn retention(cx: &mut Cx<'_>, p: &SpecPath, r: &RawRetention) -> Option<Retention> {
+    let mut days = |field: &str, text: &str| {
+        cx.duration(p.key(field), text)
+            .and_then(|d| cx.whole(p.key(field), d, Duration::from_millis(86_400_000), "days"))
+            .and_then(Duration::whole_days)
+    };
+    let (local_days, remote_days) = (days("local", &r.local)?, days("remote", &r.remote)?);
+    if local_days > remote_days {
+        cx.error_help(
+            Rule::BackupRetention,
+            p.key("local"),
+            format!("local copies are kept {local_days} days, uploaded ones only {remote_days}"),
+            format!("keep uploaded copies at least {local_days} days, or fewer local ones"),
+        );
+        return None;
+    }
+    Some(Retention {
+        local_days,
+        remote_days,
     })
 }
 
@@ -210,6 +274,16 @@ fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
                 format!("no scrape job lists `{BACKUP_METRIC}`: failed or stale backups raise no alert"),
             )
             .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
+        );
+    }
+    if b.drill.is_some() && !b.jobs.is_empty() && lists(DRILL_METRIC).is_none() {
+        cx.report(
+            Diagnostic::new(
+                Rule::BackupsUnwatched,
+                SpecPath::top("backups").key("drill"),
+                format!("no scrape job lists `{DRILL_METRIC}`: backups that stop restoring raise no alert"),
+            )
+            .with_help("list the metric under the node-exporter scrape job"),
         );
     }
     // The scripts' metrics (backups, the certificate's expiry) go where node-exporter reads them.

@@ -9,6 +9,7 @@ use crate::raw::RawCostRange;
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::OneLine;
+use crate::units::ByteSize;
 
 use super::{Cx, all};
 
@@ -61,12 +62,16 @@ fn cost(cx: &mut Cx<'_>, path: &SpecPath, raw: RawCostRange) -> Option<CostRange
 }
 
 /// Whether the services, replicas counted, fit the VM (also with the scale-out plans).
-pub(super) fn check(cx: &mut Cx<'_>, vm: &Vm, services: &[Service], scaling: &[ScalePlan]) {
-    let capacity = capacity_of(vm, services, scaling);
+pub(super) fn check(cx: &mut Cx<'_>, vm: &Vm, services: &[Service], scaling: &[ScalePlan], backups: ByteSize) {
+    let capacity = capacity_of(vm, services, scaling, backups);
     for short in capacity.shortfalls() {
         let (have, limit) = match short.resource {
             Resource::Cpus => (short.need.cpus.to_string(), vm.cpus.to_string()),
             Resource::Memory => (short.need.memory.to_string(), vm.memory.to_string()),
+            Resource::Disk if backups > ByteSize::default() => (
+                format!("{} (local backups: {backups})", short.need.disk),
+                vm.disk.to_string(),
+            ),
             Resource::Disk => (short.need.disk.to_string(), vm.disk.to_string()),
         };
         cx.error_help(

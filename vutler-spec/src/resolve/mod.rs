@@ -98,7 +98,8 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let operations = backups::operations(cx, &services);
     let services = all(services);
     if let (Some(vms), Some(target), Some(services), Some(scaling)) = (&vms, target_vm, &services, &scaling) {
-        capacity::check(cx, &vms[target.0], services, scaling);
+        let local_backups = backups.as_ref().map(Backups::local_space).unwrap_or_default();
+        capacity::check(cx, &vms[target.0], services, scaling, local_backups);
     }
 
     Some(Stack {
@@ -188,10 +189,19 @@ impl<'r> Cx<'r> {
 
     /// A value outside its grammar (`grammar`): what it is and what was expected.
     pub(crate) fn grammar(&mut self, path: SpecPath, value: &str, expected: &str) {
+        // A URL with credentials is not echoed: its password would land in CI logs.
+        let with_credentials = value
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.split(['/', '?', '#']).next().is_some_and(|a| a.contains('@')));
+        let shown = if with_credentials {
+            "(a URL with credentials, not shown)".to_owned()
+        } else {
+            format!("{value:?}")
+        };
         self.error(
             Rule::Grammar,
             path,
-            format!("invalid value {value:?}: expected {expected}"),
+            format!("invalid value {shown}: expected {expected}"),
         );
     }
 

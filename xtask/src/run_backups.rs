@@ -1,0 +1,330 @@
+//! The behaviour tier for backups: production's rendered `scripts/backup.sh` and
+//! `scripts/restore.sh` run against a real PostgreSQL (Debian's, as an unprivileged user) and a
+//! real S3 API (moto's server, from PyPI) through the real AWS CLI, in private mount and network
+//! namespaces. The stack is production's with an overlay that points the S3 endpoint at moto and
+//! keeps the local folders in the scenario's scratch folder.
+//!
+//! A `docker` on `PATH` runs what the scripts send as the containers would:
+//! `docker compose exec -T postgres sh -c ...` as PostgreSQL's user with the container's
+//! environment and socket; `docker compose exec -T mongo sh -c ...` under `dash` with the
+//! container's environment and Docker secret file, where `mongodump` is a stand-in (no MongoDB
+//! server installs here) that checks the password it finds in its `--config` file and writes an
+//! archive; `docker run --rm -i --network none --user postgres ...` (a restore drill) in a fresh
+//! `/tmp` and a network namespace of its own; `docker compose stop|start` of PostgreSQL stops
+//! and starts the server, of other services records them. MinIO's job stays with the stand-in of
+//! the script tests (no MinIO server installs here).
+//!
+//! Checked: a backup dumps (pg_dump's custom format), checks, uploads (the object is in the
+//! bucket, with the file's bytes) and prunes by both retentions, never the newest; `ps` during
+//! the dump and the upload shows no credential; `restore.sh --verify` passes on the good dump and
+//! fails on a truncated one, and records the drill; `restore.sh --yes` brings back the rows of
+//! the dump; a failed upload (S3 down) keeps the local copy and exits 1.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::validate::{Outcome, absent, require};
+
+/// Runs as root inside `unshare --mount --net`; prints `key=value` lines.
+const SCENARIO: &str = r#"set -euo pipefail
+ip link set lo up
+work=$(mktemp -d /var/tmp/vutler-backups.XXXXXX)
+chmod 755 "$work"
+as_pg() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+moto_pid=""
+cleanup() {
+  as_pg pg_ctl -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  [[ -z $moto_pid ]] || kill "$moto_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/data" "$work/sock" "$work/bin" "$work/secrets"
+chown 65534:65534 "$work/data" "$work/sock"
+printf '%s' "$PG_PASSWORD" > "$work/pw"
+chown 65534:65534 "$work/pw"
+as_pg initdb -D "$work/data" -U vutler --pwfile="$work/pw" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+pg_start() { as_pg pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432" -l "$work/sock/server.log" -w start >/dev/null; }
+pg_start
+sql() { psql -h "$work/sock" -U vutler -d "${2:-vutler}" -AtXqc "$1"; }
+sql "CREATE DATABASE vutler" postgres
+sql "CREATE TABLE messages (id serial PRIMARY KEY, body text); INSERT INTO messages (body) VALUES ('one'), ('two'), ('three')"
+
+# S3: moto's server, the bucket made with the real AWS CLI.
+export AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY AWS_DEFAULT_REGION=us-east-1
+moto_server -H 127.0.0.1 -p 5000 >"$work/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 100); do
+  aws --endpoint-url http://127.0.0.1:5000 s3 ls >/dev/null 2>&1 && break
+  sleep 0.1
+done
+s3() { aws --endpoint-url http://127.0.0.1:5000 "$@"; }
+s3 s3 mb s3://vutler-backups >/dev/null
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
+real_aws=$(command -v aws)
+real_pg_dump=$(command -v pg_dump)
+# Who runs with which arguments, while a dump and an upload run.
+cat > "$work/bin/pg_dump" <<SHIM
+#!/bin/sh
+ps -eww -o args > "$work/sock/ps-dump.txt"
+exec "$real_pg_dump" "\$@"
+SHIM
+cat > "$work/bin/aws" <<SHIM
+#!/bin/sh
+[ "\$3 \$4" = "s3 cp" ] && ps -eww -o args >> "$work/ps-upload.txt"
+exec "$real_aws" "\$@"
+SHIM
+# MongoDB's dump tool: what it finds in its --config file, and an archive.
+cat > "$work/bin/mongodump" <<'SHIM'
+#!/usr/bin/env python3
+import gzip, os, subprocess, sys
+config = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--config=")]
+if not config:
+    sys.exit("mongodump: no --config file")
+text = open(config[0]).read()
+assert text.startswith("password: '") and text.endswith("'\n"), text
+password = text[len("password: '"):-2].replace("''", "'")
+with open(os.environ["MONGO_SEEN"], "w") as f:
+    f.write("yes" if password == os.environ["MONGO_EXPECTED"] else "no")
+    f.write(" %o" % (os.stat(config[0]).st_mode & 0o777))
+with open(os.environ["MONGO_PS"], "w") as f:
+    f.write(subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout)
+sys.stdout.buffer.write(gzip.compress(bytes.fromhex("6de29981") + b"the archive"))
+SHIM
+printf '%s' "$MONGO_PASSWORD" > "$work/secrets/mongo_password"
+
+# `docker` as the containers would run the commands.
+cat > "$work/bin/docker" <<SHIM
+#!/usr/bin/env bash
+set -euo pipefail
+echo "docker \$*" >> "$work/docker.log"
+pgbin="$work/bin:$(dirname "$(command -v psql)"):$(dirname "$(command -v initdb)"):/usr/bin:/bin"
+if [[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == postgres && \$5 == sh && \$6 == -c ]]; then
+  exec env -i PATH="\$pgbin" POSTGRES_USER=vutler PGHOST="$work/sock" PGPORT=5432 \
+    setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "\$7"
+elif [[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == mongo && \$5 == sh && \$6 == -c ]]; then
+  exec env -i PATH="$work/bin:/usr/bin:/bin" MONGO_INITDB_ROOT_USERNAME=admin \
+    MONGO_INITDB_ROOT_PASSWORD_FILE="$work/secrets/mongo_password" MONGO_EXPECTED="\$MONGO_EXPECTED" \
+    MONGO_SEEN="$work/mongo-seen.txt" MONGO_PS="$work/ps-mongo.txt" dash -c "\$7"
+elif [[ \$1 == run && " \$* " == *" --network none "* && " \$* " == *" --user postgres "* ]]; then
+  # A throwaway container: a /tmp and a network of its own, no volume.
+  script=\${@: -1}
+  exec unshare --mount --net --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && ip link set lo up &&
+    exec env -i PATH="\$1" setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "\$2"' sh "\$pgbin" "\$script"
+elif [[ \$1 == compose && (\$2 == stop || \$2 == start) ]]; then
+  for service in "\${@:3}"; do
+    echo "\$2 \$service" >> "$work/services.log"
+    if [[ \$service == postgres && \$2 == stop ]]; then
+      setpriv --reuid=65534 --regid=65534 --clear-groups -- pg_ctl -D "$work/data" -m fast -w stop >/dev/null
+    elif [[ \$service == postgres ]]; then
+      setpriv --reuid=65534 --regid=65534 --clear-groups -- pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432" -l "$work/sock/server.log" -w start >/dev/null
+    fi
+  done
+else
+  echo "the docker stand-in of this scenario does not run: docker \$*" >&2
+  exit 1
+fi
+SHIM
+chmod 755 "$work/bin"/*
+mkdir -p "$work/deploy"
+tar -C "$work/deploy" -xf "$TREE"
+printf 'VERSION=1.0.0\nBACKUP_S3_ACCESS_KEY_ID=%s\nBACKUP_S3_SECRET_ACCESS_KEY=%s\n' "$S3_ID" "$S3_KEY" > "$work/deploy/.env"
+export PATH="$work/bin:$PATH" MONGO_EXPECTED="$MONGO_PASSWORD"
+sed -i "s#@WORK@#$work#g" "$work/deploy/scripts/backup.sh" "$work/deploy/scripts/restore.sh"
+backup() { bash "$work/deploy/scripts/backup.sh" "$@" 2>>"$work/scripts.log"; }
+restore() { bash "$work/deploy/scripts/restore.sh" "$@" 2>>"$work/scripts.log"; }
+ago() { date -u -d "-$1 days" +%Y%m%dT%H%M%SZ; }
+
+# Older backups: here 1 and 5 days old (2 are kept), uploaded 5 and 40 days old (30 are kept).
+local_dir="$work/backup/postgres"
+mkdir -p "$local_dir"
+d1=$(ago 1) d5=$(ago 5) d40=$(ago 40)
+for d in "$d1" "$d5"; do printf 'PGDMP old' > "$local_dir/$d.dump"; done
+printf 'PGDMP old' > "$work/old.dump"
+for d in "$d5" "$d40"; do
+  AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 cp --quiet "$work/old.dump" "s3://vutler-backups/daily/postgres/$d.dump"
+done
+
+name=20300101T020000Z
+backup --only postgres --name "$name" && echo "backup=ok" || echo "backup=failed"
+echo "local_names=$(cd "$local_dir" && ls | tr '\n' ' ')"
+echo "local_kept_1d=$([[ -f $local_dir/$d1.dump ]] && echo yes || echo no)"
+echo "local_kept_5d=$([[ -f $local_dir/$d5.dump ]] && echo yes || echo no)"
+listing=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/postgres/)
+echo "remote_new=$(grep -c " $name.dump$" <<<"$listing")"
+echo "remote_kept_5d=$(grep -c " $d5.dump$" <<<"$listing")"
+echo "remote_kept_40d=$(grep -c " $d40.dump$" <<<"$listing")"
+AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 cp --quiet "s3://vutler-backups/daily/postgres/$name.dump" "$work/fetched.dump"
+echo "remote_same_bytes=$(cmp -s "$work/fetched.dump" "$local_dir/$name.dump" && echo yes || echo no)"
+echo "custom_format=$(head -c 5 "$local_dir/$name.dump")"
+echo "recorded=$(grep -c '^vutler_backup_last_success_timestamp_seconds{backup="postgres"} ' "$work/textfile/backup_postgres.prom" || true)"
+secret_seen() { grep -qF -e "$S3_KEY" -e "$PG_PASSWORD" -e "$MONGO_PASSWORD" "$@" && echo yes || echo no; }
+echo "ps_dump_taken=$([[ -s $work/sock/ps-dump.txt ]] && grep -q 'pg_dump' "$work/sock/ps-dump.txt" && echo yes || echo no)"
+echo "ps_dump_secret=$(secret_seen "$work/sock/ps-dump.txt")"
+echo "ps_upload_taken=$([[ -s $work/ps-upload.txt ]] && echo yes || echo no)"
+echo "ps_upload_secret=$(secret_seen "$work/ps-upload.txt")"
+
+# The drill: the newest backup restored into a scratch server.
+summary=$(restore --verify postgres) && echo "verify=ok" || echo "verify=failed"
+echo "verify_summary=$summary"
+echo "drill_recorded=$(grep -c '^vutler_backup_verify_last_success_timestamp_seconds{backup="postgres"} ' "$work/textfile/drill_postgres.prom" || true)"
+head -c 200 "$local_dir/$name.dump" > "$local_dir/20300101T030000Z.dump"
+restore --verify postgres 20300101T030000Z >/dev/null && echo "verify_truncated=ok" || echo "verify_truncated=failed"
+rm -f "$local_dir/20300101T030000Z.dump"
+
+# Rows written after the dump are gone after restoring it; the app was stopped meanwhile.
+sql "INSERT INTO messages (body) VALUES ('four'), ('five')"
+restore --yes postgres "$name" && echo "restore=ok" || echo "restore=failed"
+echo "rows_after_restore=$(sql 'SELECT count(*) FROM messages')"
+echo "app_stopped_and_started=$(tr '\n' ' ' < "$work/services.log")"
+
+# MongoDB's job: the password reaches mongodump through its config file, never an argument.
+backup --only mongo --name "$name" && echo "mongo_backup=ok" || echo "mongo_backup=failed"
+echo "mongo_password_read=$(cat "$work/mongo-seen.txt" 2>/dev/null || echo none)"
+echo "ps_mongo_secret=$(secret_seen "$work/ps-mongo.txt")"
+echo "mongo_remote=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/mongo/ | grep -c " $name.archive.gz$")"
+
+# S3 down: the upload fails, the job fails, the local copy stays.
+kill "$moto_pid"; wait "$moto_pid" 2>/dev/null || true; moto_pid=""
+backup --only postgres --name 20300102T020000Z && echo "down_backup=ok" || echo "down_backup=failed"
+echo "down_local_kept=$([[ -f $local_dir/20300102T020000Z.dump ]] && echo yes || echo no)"
+echo "secret_in_logs=$(secret_seen "$work/scripts.log" "$work/docker.log")"
+"#;
+
+/// Production's stack with the S3 endpoint at moto and the local folders under `@WORK@`
+/// (replaced by the scenario's scratch folder).
+const OVERLAY: &str = "backups:
+  local_dir: /WORK/backup
+  textfile_dir: /WORK/textfile
+  s3: { endpoint: 'http://127.0.0.1:5000', region: us-east-1 }
+services:
+  node-exporter:
+    command: [--path.rootfs=/host, --collector.textfile.directory=/host/WORK/textfile]
+";
+
+/// Runs backup.sh and restore.sh of production against PostgreSQL and an S3 API.
+pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
+    let tools = [
+        "unshare",
+        "ip",
+        "setpriv",
+        "initdb",
+        "pg_ctl",
+        "psql",
+        "pg_dump",
+        "pg_restore",
+        "moto_server",
+        "aws",
+        "dash",
+        "python3",
+    ];
+    if let Some(skip) = require(&tools)? {
+        return Ok(skip);
+    }
+    let specs = root.join("specs");
+    let mut base = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(specs.join("base"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    for path in names {
+        let name = format!("base/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        base.push((name, std::fs::read_to_string(&path)?));
+    }
+    // production.yaml sets neither `backups` nor `services`: the overlay's keys are added to it.
+    let production = std::fs::read_to_string(specs.join("env/production.yaml"))?;
+    let overlay = ("env/production.yaml".to_owned(), format!("{production}\n{OVERLAY}"));
+    let files = vutler_spec::SpecFiles::new("production", base, Some(overlay));
+    let stack = files.resolve().map_err(|r| anyhow::anyhow!("{r}"))?.stack;
+    let tree = vutler_render::render(&stack)?;
+    let work = std::env::temp_dir().join(format!("vutler-backups-run-{}", std::process::id()));
+    let deploy = work.join("tree");
+    for (path, contents) in tree.iter() {
+        let path = deploy.join(path);
+        std::fs::create_dir_all(path.parent().unwrap_or(&deploy))?;
+        // The scenario puts its scratch folder where the overlay says /WORK.
+        std::fs::write(&path, contents.replace("/WORK/", "@WORK@/"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let archive = work.join("tree.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&deploy)
+        .arg("-cf")
+        .arg(&archive)
+        .arg(".")
+        .status()
+        .context("running tar")?;
+    if !tar.success() {
+        bail!("tar could not pack the rendered tree");
+    }
+    let out = Command::new("unshare")
+        .args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
+        .env("TREE", &archive)
+        .env("PG_PASSWORD", "pg-Password-1")
+        .env("MONGO_PASSWORD", "it's a \"mongo\" pa$$word")
+        .env("S3_ID", "AKIAVUTLERTEST")
+        .env("S3_KEY", "s3-Secret-Key-not-to-be-seen")
+        .output()
+        .context("running unshare")?;
+    let _ = std::fs::remove_dir_all(&work);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+            return absent(format!("private namespaces are not allowed here ({})", stderr.trim()));
+        }
+        bail!("the backup scenario failed:\n{stdout}{stderr}");
+    }
+    let seen: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    let expected = [
+        ("backup", "ok"),
+        ("local_kept_1d", "yes"),
+        ("local_kept_5d", "no"),
+        ("remote_new", "1"),
+        ("remote_kept_5d", "1"),
+        ("remote_kept_40d", "0"),
+        ("remote_same_bytes", "yes"),
+        ("custom_format", "PGDMP"),
+        ("recorded", "1"),
+        ("ps_dump_taken", "yes"),
+        ("ps_dump_secret", "no"),
+        ("ps_upload_taken", "yes"),
+        ("ps_upload_secret", "no"),
+        ("verify", "ok"),
+        ("verify_summary", "1 tables, 3 rows"),
+        ("drill_recorded", "1"),
+        ("verify_truncated", "failed"),
+        ("restore", "ok"),
+        ("rows_after_restore", "3"),
+        (
+            "app_stopped_and_started",
+            "stop vutler stop postgres-exporter start vutler start postgres-exporter ",
+        ),
+        ("mongo_backup", "ok"),
+        ("mongo_password_read", "yes 600"),
+        ("ps_mongo_secret", "no"),
+        ("mongo_remote", "1"),
+        ("down_backup", "failed"),
+        ("down_local_kept", "yes"),
+        ("secret_in_logs", "no"),
+    ];
+    let mut wrong = Vec::new();
+    for (key, want) in expected {
+        match seen.get(key) {
+            Some(got) if *got == want => {}
+            got => wrong.push(format!("{key}: expected {want:?}, saw {got:?}")),
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "backup.sh and restore.sh do not do what they say:\n  {}\n\n{stdout}{stderr}",
+            wrong.join("\n  ")
+        );
+    }
+    Ok(Outcome::Passed(expected.len()))
+}
