@@ -119,7 +119,14 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
             .backups()
             .jobs
             .iter()
-            .map(|j| format!("{} {} × {}", j.name, j.local_copies(), size(j.size)))
+            .map(|j| {
+                let base = if j.wal.is_some() {
+                    " and as many base backups"
+                } else {
+                    ""
+                };
+                format!("{} {} × {}{base}", j.name, j.local_copies(), size(j.size))
+            })
             .collect();
         out.push_str(&format!(
             "\nlocal backups: the most copies {} keeps at once ({})\n",

@@ -730,12 +730,13 @@ fn plan_shows_every_service_the_totals_and_the_headroom() {
         "\nheadroom, scaled  ",
         "16    32GB    500GB\n",
         // The local backup copies count against the disk: 3 of each job (2 days here, and
-        // the one being written; MinIO's 1 day and its staged files), 24GB in all.
-        "\nlocal backups                   -       -     24GB\n",
-        "local backups: the most copies /backup keeps at once (postgres 3 × 2GB, mongo 3 × 1GB, minio 3 × 5GB)",
+        // the one being written; MinIO's 1 day and its staged files), PostgreSQL's base
+        // backups as many again, 30GB in all.
+        "\nlocal backups                   -       -     30GB\n",
+        "local backups: the most copies /backup keeps at once (postgres 3 × 2GB and as many base backups, mongo 3 × 1GB, minio 3 × 5GB)",
         // Totals that are no whole unit read in the largest one, to a tenth: 212.3GB of
-        // services and 24GB of backups.
-        "  7.4  10.8GB  236.3GB\n",
+        // services and 30GB of backups.
+        "  7.4  10.8GB  242.3GB\n",
         "production: fits VM `production`",
         "VM `production`  200-300",
     ] {

@@ -11,7 +11,7 @@
 use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{
-    BACKUP_METRIC, BackupJob, DRILL_METRIC, Dump, EnvRef, HealthTest, Issuer, Service, TLS_METRIC,
+    BACKUP_METRIC, BackupJob, DRILL_METRIC, Dump, EnvRef, HealthTest, Issuer, Service, TLS_METRIC, WAL_METRIC,
 };
 
 use crate::runtime::{InContainer, Runtime};
@@ -48,6 +48,7 @@ struct BackupCtx {
     textfile_dir: Option<String>,
     metric: &'static str,
     drill_metric: &'static str,
+    wal_metric: &'static str,
     credentials: Option<CredentialsCtx>,
     /// Options of every `aws` call (endpoint, region), shell-quoted.
     aws_options: String,
@@ -56,6 +57,8 @@ struct BackupCtx {
     bucket: String,
     /// Key prefix of the destination, with its trailing slash (or empty).
     prefix: String,
+    /// Whether a job archives WAL (`backup.sh --wal`, `restore.sh --to`).
+    any_wal: bool,
     jobs: Vec<JobCtx>,
 }
 
@@ -110,11 +113,44 @@ struct JobCtx {
     ext: &'static str,
     local_days: u64,
     remote_days: u64,
+    /// PostgreSQL's WAL archiving, when the job has an RPO.
+    wal: Option<WalCtx>,
     schedule: String,
     summary: String,
     usage_line: String,
     /// Services stopped while the job is restored: those that depend on its service.
     dependents: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct WalCtx {
+    /// The archive folder, in the container.
+    dir: String,
+    /// PGDATA, in the container.
+    pgdata: String,
+    rpo: String,
+    /// Shell script taking a base backup (a gzipped tar on standard output), in the container.
+    base: String,
+    /// Shell script, run as root in a one-off container of the service, that puts the staged
+    /// base backup in place of the data folder (kept aside) and sets it to recover to `$1`.
+    recover: String,
+}
+
+/// Puts a base backup (`/tmp/restore-in/base.tar.gz`) in place of PGDATA, which is kept aside as
+/// `PGDATA.before-$2`, with the staged WAL (`/tmp/restore-in/wal/`) where the server's
+/// `restore_command` reads it (else from the archive itself), to recover up to `$1` and promote.
+fn recover_script(pgdata: &str, dir: &str) -> String {
+    format!(
+        "set -eu; to=$1; stamp=$2; \
+         if [ -d {pgdata} ]; then mv {pgdata} {pgdata}.before-$stamp; fi; \
+         mkdir -p {pgdata}; tar -xzf /tmp/restore-in/base.tar.gz -C {pgdata}; mkdir -p {pgdata}/pg_wal; \
+         rm -rf {dir}/restore; mkdir -p {dir}/restore; \
+         for f in /tmp/restore-in/wal/*.gz; do if [ -f \"$f\" ]; then cp \"$f\" {dir}/restore/; fi; done; \
+         touch {pgdata}/recovery.signal; \
+         printf '%s\\n' \"restore_command = 'gzip -dc {dir}/restore/%f.gz > %p 2>/dev/null || gzip -dc {dir}/%f.gz > %p'\" \
+         \"recovery_target_time = '$to'\" \"recovery_target_action = 'promote'\" >> {pgdata}/postgresql.auto.conf; \
+         chown -R postgres:postgres {pgdata} {dir}; chmod 700 {pgdata}"
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -177,6 +213,7 @@ struct CronCtx {
     /// When the restore drills run, and their log file.
     drill_schedule: Option<String>,
     drill_log: String,
+    wal_log: String,
     /// When certificates.sh renews, and its log file.
     renew_schedule: String,
     certificates_log: String,
@@ -364,6 +401,20 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
         verify_user: matches!(job.dump, Dump::PgDump { .. }).then_some("postgres"),
         verify,
         ext,
+        wal: job.wal.as_ref().map(|w| WalCtx {
+            dir: w.dir.to_string(),
+            pgdata: w.pgdata.to_string(),
+            rpo: w.rpo.to_string(),
+            base: match &job.dump {
+                // The WAL the base backup needs is in the archive (pg_basebackup waits for it).
+                Dump::PgDump { user, .. } => format!(
+                    "exec pg_basebackup --username={} --pgdata=- --format=tar --wal-method=none --gzip --checkpoint=fast",
+                    var(*user)
+                ),
+                _ => String::new(),
+            },
+            recover: recover_script(&w.pgdata, &w.dir),
+        }),
         local_days: job.retention.local_days,
         remote_days: job.retention.remote_days,
         schedule: job.schedule.to_string(),
@@ -505,6 +556,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         textfile_dir: b.textfile_dir.as_ref().map(ToString::to_string),
         metric: BACKUP_METRIC,
         drill_metric: DRILL_METRIC,
+        wal_metric: WAL_METRIC,
         credentials: b.credentials.as_ref().map(|c| CredentialsCtx {
             access_key_id: stack.variable(c.access_key_id).name.to_string(),
             secret_access_key: stack.variable(c.secret_access_key).name.to_string(),
@@ -516,6 +568,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
             "" => String::new(),
             p => format!("{p}/"),
         },
+        any_wal: b.jobs.iter().any(|j| j.wal.is_some()),
         jobs: jobs(runtime),
     };
     tree.insert(BACKUP_SCRIPT, templates::render(templates::BACKUP_SCRIPT, &backup)?)?;
@@ -541,6 +594,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         log_file: format!("{}/{}-backup.log", operations.log_dir, stack.project()),
         jobs: backup.jobs,
         drill_schedule: b.drill.as_ref().map(|d| d.schedule.to_string()),
+        wal_log: format!("{}/{}-wal.log", operations.log_dir, stack.project()),
         drill_log: format!("{}/{}-restore-drill.log", operations.log_dir, stack.project()),
         renew_schedule: stack.tls().certificate.renew_schedule.to_string(),
         certificates_log: format!("{}/{}-certificates.log", operations.log_dir, stack.project()),

@@ -24,7 +24,7 @@ pub const RULES: &str = vutler_spec::configs::PROMETHEUS_RULES;
 const RULES_FILE: &str = "alerts.yml";
 /// Name of the generated rule group.
 pub const DERIVED_GROUP: &str = "vutler_derived";
-pub use vutler_spec::stack::{BACKUP_METRIC, DRILL_METRIC, SECRET_METRIC, TLS_METRIC};
+pub use vutler_spec::stack::{BACKUP_METRIC, DRILL_METRIC, SECRET_METRIC, TLS_METRIC, WAL_METRIC};
 
 #[derive(Debug, Serialize)]
 struct Config {
@@ -236,6 +236,48 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
                 format!("No successful {job} backup has been recorded"),
             ));
         }
+    }
+    if produces(WAL_METRIC) {
+        for job in &stack.backups().jobs {
+            let Some(wal) = &job.wal else { continue };
+            let name = &job.name;
+            let mut behind = rule(
+                format!("WalShippingBehind{}", camel(name)),
+                format!("time() - {WAL_METRIC}{{backup=\"{name}\"}} > {}", wal.rpo.secs()),
+                Some(minute),
+                AlertSeverity::Critical,
+                format!(
+                    "The archived WAL of the {name} backup has not all reached the destination for more than {}: the recovery point objective is not met",
+                    wal.rpo
+                ),
+            );
+            behind.annotations.insert(
+                "runbook",
+                format!("Read the log of `scripts/backup.sh --wal --only {name}` (cron, every minute): S3 credentials, the destination, the service running; run it by hand in the deployment folder."),
+            );
+            rules.push(behind);
+            rules.push(rule(
+                format!("WalShippingMissing{}", camel(name)),
+                format!("absent({WAL_METRIC}{{backup=\"{name}\"}})"),
+                Some(minute * 10),
+                AlertSeverity::Critical,
+                format!("No shipping of the {name} backup's WAL has been recorded"),
+            ));
+        }
+    }
+    if produces("pg_stat_archiver_failed_count") && stack.backups().jobs.iter().any(|j| j.wal.is_some()) {
+        let mut failing = rule(
+            "WalArchivingFails".into(),
+            "increase(pg_stat_archiver_failed_count[10m]) > 0".into(),
+            None,
+            AlertSeverity::Critical,
+            "PostgreSQL fails to archive WAL: segments pile up in pg_wal and point-in-time restores stop at the last archived one".into(),
+        );
+        failing.annotations.insert(
+            "runbook",
+            "Read PostgreSQL's log for `archive command failed` (a full volume, the archive folder's owner); do not restart PostgreSQL until pg_stat_archiver shows segments archived again.".into(),
+        );
+        rules.push(failing);
     }
     if let (true, Some(drill)) = (produces(DRILL_METRIC), &stack.backups().drill) {
         let stale = drill.stale_after;

@@ -13,7 +13,7 @@
 use vutler_spec::Stack;
 use vutler_spec::stack::{
     ConfigMount, EnvRef, EnvValue, Healthcheck, Logging, Mount, Port, Resources, Restart, SecretsBackend, Service,
-    ServiceId, Text, Variable, VariableId,
+    ServiceId, Text, Variable, VariableId, WalArchive,
 };
 use vutler_spec::text::{EnvName, Image};
 
@@ -234,9 +234,23 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
             format!("--storage.tsdb.retention.time={}", monitoring.retention),
         ])
     } else {
-        s.command
+        let mut command: Option<Vec<String>> = s
+            .command
             .as_ref()
-            .map(|args| args.iter().map(ToString::to_string).collect())
+            .map(|args| args.iter().map(ToString::to_string).collect());
+        // A backup job's WAL archiving: the server's archive settings.
+        if let Some(wal) = stack
+            .backups()
+            .jobs
+            .iter()
+            .filter(|j| j.service == s.id)
+            .find_map(|j| j.wal.as_ref())
+        {
+            command
+                .get_or_insert_with(|| vec!["postgres".to_owned()])
+                .extend(wal_settings(wal));
+        }
+        command
     };
     Container {
         service: s,
@@ -263,4 +277,24 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
         replicas: s.replicas,
         scaled_replicas: stack.scale_of(s.id).map(|p| p.replicas),
     }
+}
+
+/// PostgreSQL's settings for a job's WAL archiving, as `-c` options: each finished segment is
+/// compressed into the archive folder (written under a temporary name, then renamed); a segment
+/// already there is accepted only when it holds the same WAL, as PostgreSQL's documentation asks
+/// of an archive command, so a retry after a crash neither fails forever nor overwrites.
+pub fn wal_settings(wal: &WalArchive) -> Vec<String> {
+    let dir = &wal.dir;
+    let archive = format!(
+        "mkdir -p {dir} && if [ -f {dir}/%f.gz ]; then gzip -dc {dir}/%f.gz | cmp -s - %p; \
+         else gzip -c %p > {dir}/%f.gz.tmp && mv {dir}/%f.gz.tmp {dir}/%f.gz; fi"
+    );
+    vec![
+        "-c".to_owned(),
+        "archive_mode=on".to_owned(),
+        "-c".to_owned(),
+        format!("archive_timeout={}s", wal.switch_after.secs()),
+        "-c".to_owned(),
+        format!("archive_command={archive}"),
+    ]
 }

@@ -580,6 +580,84 @@ fn a_failing_dump_fails_the_backup_with_a_log_line_and_leaves_nothing() {
 }
 
 #[test]
+fn production_takes_a_base_backup_and_ships_the_archived_wal() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deployment = production_deployment(root.path());
+    let bin = fake_bin(root.path(), &deployment);
+    let out = bash(
+        &deployment,
+        ops::BACKUP_SCRIPT,
+        &["--only", "postgres", "--name", "20260216T020000Z"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s3 = root.path().join("docker/s3/vutler-backups/daily/postgres");
+    assert_eq!(local_files(&s3), ["20260216T020000Z.dump", "base"]);
+    assert_eq!(local_files(&s3.join("base")), ["20260216T020000Z.tar.gz"]);
+    // The base backup's end is archived, not yet shipped.
+    let archived = |root: &Path| -> Vec<String> {
+        model(root)["wal"]["postgres"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(archived(root.path()), ["000000000000000000000002.gz"]);
+
+    let out = bash(&deployment, ops::BACKUP_SCRIPT, &["--wal"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(local_files(&s3.join("wal")), ["000000000000000000000002.gz"]);
+    assert!(archived(root.path()).is_empty(), "shipped segments stay in the archive");
+    let metric = std::fs::read_to_string(root.path().join("textfile/wal_postgres.prom")).unwrap_or_default();
+    assert!(
+        metric.contains("vutler_backup_wal_shipped_timestamp_seconds{backup=\"postgres\"} "),
+        "{metric}"
+    );
+
+    // WAL no kept base backup needs (older than the oldest, with an hour's margin) is deleted
+    // when the base backups are pruned; the rest stays.
+    let old_wal = s3.join("wal/000000000000000000000001.gz");
+    write(&old_wal, "old", false);
+    let touched = Command::new("touch")
+        .args(["-d", "@1000000000"])
+        .arg(&old_wal)
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(touched.success());
+    let out = bash(
+        &deployment,
+        ops::BACKUP_SCRIPT,
+        &["--only", "postgres", "--name", "20260217T020000Z"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(local_files(&s3.join("wal")), ["000000000000000000000002.gz"]);
+
+    // S3 refusing: the segment stays in the archive, nothing is recorded, the run fails.
+    std::fs::remove_file(root.path().join("textfile/wal_postgres.prom")).unwrap_or_else(|e| panic!("{e}"));
+    let out = bash(
+        &deployment,
+        ops::BACKUP_SCRIPT,
+        &["--wal"],
+        Some(&bin),
+        &[("FAKE_S3_FAIL", "cp")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(archived(root.path()).len(), 1, "{}", text(&out.stderr));
+    assert!(!root.path().join("textfile/wal_postgres.prom").exists());
+    // A job without WAL archiving has nothing to ship.
+    let out = bash(
+        &deployment,
+        ops::BACKUP_SCRIPT,
+        &["--wal", "--only", "mongo"],
+        Some(&bin),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
 fn restore_verify_restores_into_a_scratch_copy_and_records_the_drill() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (_, deployment) = fixture_deployment(root.path());

@@ -1297,6 +1297,12 @@ pub struct RawBackupJob {
     /// Expected size of one compressed backup (`2GB`): `plan` counts the local copies against
     /// the VM's disk.
     pub size: String,
+    /// Recovery point objective (`pg_dump` only, `5m`): PostgreSQL archives its WAL into the
+    /// job's volume, beside `PGDATA`, switching segments often enough; `backup.sh --wal` ships
+    /// them to the destination every minute; each run also takes a base backup, and
+    /// `restore.sh --to TIME` restores to any moment since the oldest one kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<String>,
 }
 
 /// Backup methods.

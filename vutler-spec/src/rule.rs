@@ -421,6 +421,14 @@ rules! {
         "`backups.s3.kms_key_id` is set without `server_side_encryption: aws:kms`.",
         "Only SSE-KMS uses a KMS key: set `server_side_encryption: aws:kms`, or remove \
          `kms_key_id` to let the bucket encrypt with S3-managed keys (`AES256`).";
+    /// WAL archiving that cannot be rendered as asked.
+    WalArchive = "wal-archive", Error,
+        "A backup job's `rpo` cannot be met or rendered.",
+        "PostgreSQL archives its WAL into the job's volume beside `PGDATA`, which must therefore \
+         be a folder inside that volume (`/var/lib/postgresql/data/pgdata` for a volume mounted at \
+         `/var/lib/postgresql/data`); the archive settings are rendered from `rpo`, so the \
+         service's command does not set them; and the archive is shipped every minute, so an \
+         `rpo` under 2 minutes cannot be met.";
     /// A backup job's volume is not mounted by its service.
     BackupVolumeNotMounted = "backup-volume-not-mounted", Error,
         "A backup job's service does not mount the job's volume.",

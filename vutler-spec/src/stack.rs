@@ -1333,6 +1333,10 @@ pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
 /// `backup="<job>"`; the derived drill alerts watch it.
 pub const DRILL_METRIC: &str = "vutler_backup_verify_last_success_timestamp_seconds";
 
+/// Metric `backup.sh --wal` writes after each run that left no archived WAL segment unshipped,
+/// labelled `backup="<job>"`; the derived WAL shipping alert watches it.
+pub const WAL_METRIC: &str = "vutler_backup_wal_shipped_timestamp_seconds";
+
 /// Metric `certificates.sh` writes through node-exporter's textfile collector after each run,
 /// labelled `domain="<domain>"`: when the TLS certificate expires, which the derived
 /// certificate alerts watch.
@@ -1358,6 +1362,30 @@ pub struct BackupJob {
     pub retention: Retention,
     /// Expected size of one backup.
     pub size: ByteSize,
+    /// PostgreSQL's continuous archiving, for point-in-time restores.
+    pub wal: Option<WalArchive>,
+}
+
+/// PostgreSQL's continuous archiving for a `pg_dump` job: the server archives each finished WAL
+/// segment into `dir` (in the job's volume, beside `PGDATA`), switching segments at least every
+/// `switch_after` while it is written to, and `backup.sh --wal` ships them every minute, so that
+/// at most `rpo` of commits is lost with the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalArchive {
+    /// Recovery point objective.
+    pub rpo: Duration,
+    /// `archive_timeout`: half of what the RPO leaves after a minute of shipping, 30 s at least.
+    pub switch_after: Duration,
+    /// `PGDATA` in the container.
+    pub pgdata: AbsolutePath,
+    /// The archive folder in the container.
+    pub dir: AbsolutePath,
+}
+
+impl WalArchive {
+    /// How often `backup.sh --wal` ships the archive (its cron line runs every minute).
+    pub const SHIP_EVERY: Duration = Duration::from_millis(60_000);
 }
 
 impl BackupJob {
@@ -1370,9 +1398,11 @@ impl BackupJob {
         self.schedule.most_runs_within(window, 100_000) + staged
     }
 
-    /// Disk the local copies take at most: [`Self::local_copies`] times the expected size.
+    /// Disk the local copies take at most: [`Self::local_copies`] times the expected size,
+    /// twice with WAL archiving (each run also keeps a base backup, taken as large as the dump).
     pub fn local_space(&self) -> ByteSize {
-        self.size * u32::try_from(self.local_copies()).unwrap_or(u32::MAX)
+        let per_run = if self.wal.is_some() { 2 } else { 1 };
+        self.size * u32::try_from(self.local_copies() * per_run).unwrap_or(u32::MAX)
     }
 }
 

@@ -14,11 +14,18 @@
 //! and starts the server, of other services records them. MinIO's job stays with the stand-in of
 //! the script tests (no MinIO server installs here).
 //!
+//! The server runs at the image's paths (`PGDATA` in the data volume's folder) with the settings
+//! of the rendered `docker-compose.yml`, WAL archiving included; `docker compose run` of the
+//! service (the point-in-time restore's preparation) runs as root with the `-v` folder mounted.
+//!
 //! Checked: a backup dumps (pg_dump's custom format), checks, uploads (the object is in the
 //! bucket, with the file's bytes) and prunes by both retentions, never the newest; `ps` during
 //! the dump and the upload shows no credential; `restore.sh --verify` passes on the good dump and
 //! fails on a truncated one, and records the drill; `restore.sh --yes` brings back the rows of
-//! the dump; a failed upload (S3 down) keeps the local copy and exits 1.
+//! the dump; a base backup is taken and uploaded, the server archives a switched WAL segment,
+//! `backup.sh --wal` ships it and empties the archive, and `restore.sh --to TIME` brings back
+//! exactly the rows committed before TIME (those after are gone), promoted and writable, with
+//! the replaced data folder kept; a failed upload (S3 down) keeps the local copy and exits 1.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -32,21 +39,43 @@ const SCENARIO: &str = r#"set -euo pipefail
 ip link set lo up
 work=$(mktemp -d /var/tmp/vutler-backups.XXXXXX)
 chmod 755 "$work"
-as_pg() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+# The image's paths: the data volume at /var/lib/postgresql/data, PGDATA inside it.
+mount -t tmpfs tmpfs /var/lib/postgresql
+mkdir -p /var/lib/postgresql/data
+chmod 1777 /var/lib/postgresql/data
+export PGDATA=/var/lib/postgresql/data/pgdata
+pg_uid=$(id -u postgres) pg_gid=$(id -g postgres)
+as_pg() { setpriv --reuid="$pg_uid" --regid="$pg_gid" --clear-groups -- "$@"; }
 moto_pid=""
 cleanup() {
-  as_pg pg_ctl -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  as_pg pg_ctl -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
   [[ -z $moto_pid ]] || kill "$moto_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/data" "$work/sock" "$work/bin" "$work/secrets"
-chown 65534:65534 "$work/data" "$work/sock"
-printf '%s' "$PG_PASSWORD" > "$work/pw"
-chown 65534:65534 "$work/pw"
-as_pg initdb -D "$work/data" -U vutler --pwfile="$work/pw" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
-pg_start() { as_pg pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432" -l "$work/sock/server.log" -w start >/dev/null; }
-pg_start
+mkdir -p "$work/sock" "$work/bin" "$work/secrets"
+chown "$pg_uid:$pg_gid" "$work/sock"
+printf '%s' "$PG_PASSWORD" > "$work/sock/pw"
+chown "$pg_uid:$pg_gid" "$work/sock/pw"
+as_pg initdb -D "$PGDATA" -U vutler --pwfile="$work/sock/pw" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+# The server runs with the settings of the rendered docker-compose.yml (WAL archiving included).
+printf '%s\n' "$PG_FLAGS" > "$work/pg-flags"
+cat > "$work/pg-start" <<START
+#!/usr/bin/env bash
+set -euo pipefail
+# A container does not inherit the descriptors of the script that started it (the scripts' locks).
+exec 8>&- 9>&-
+mapfile -t flags < "$work/pg-flags"
+setpriv --reuid=$pg_uid --regid=$pg_gid --clear-groups -- postgres -D "$PGDATA" -k "$work/sock" -h 127.0.0.1 -p 5432 "\${flags[@]}" >>"$work/sock/server.log" 2>&1 &
+for _ in \$(seq 300); do
+  pg_isready -q -h "$work/sock" -p 5432 -U vutler -d postgres && exit 0
+  sleep 0.1
+done
+echo "PostgreSQL did not start" >&2
+exit 1
+START
+chmod 755 "$work/pg-start"
+"$work/pg-start"
 sql() { psql -h "$work/sock" -U vutler -d "${2:-vutler}" -AtXqc "$1"; }
 sql "CREATE DATABASE vutler" postgres
 sql "CREATE TABLE messages (id serial PRIMARY KEY, body text); INSERT INTO messages (body) VALUES ('one'), ('two'), ('three')"
@@ -68,7 +97,7 @@ real_pg_dump=$(command -v pg_dump)
 # Who runs with which arguments, while a dump and an upload run.
 cat > "$work/bin/pg_dump" <<SHIM
 #!/bin/sh
-ps -eww -o args > "$work/sock/ps-dump.txt"
+ps -eww -o args > "$work/ps-dump.txt"
 exec "$real_pg_dump" "\$@"
 SHIM
 cat > "$work/bin/aws" <<SHIM
@@ -95,15 +124,14 @@ sys.stdout.buffer.write(gzip.compress(bytes.fromhex("6de29981") + b"the archive"
 SHIM
 printf '%s' "$MONGO_PASSWORD" > "$work/secrets/mongo_password"
 
-# `docker` as the containers would run the commands.
+# `docker` as the containers would run the commands (`exec` runs as the image's root).
 cat > "$work/bin/docker" <<SHIM
 #!/usr/bin/env bash
 set -euo pipefail
 echo "docker \$*" >> "$work/docker.log"
 pgbin="$work/bin:$(dirname "$(command -v psql)"):$(dirname "$(command -v initdb)"):/usr/bin:/bin"
-if [[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == postgres && \$5 == sh && \$6 == -c ]]; then
-  exec env -i PATH="\$pgbin" POSTGRES_USER=vutler PGHOST="$work/sock" PGPORT=5432 \
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "\$7"
+if [[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == postgres ]]; then
+  exec env -i PATH="\$pgbin" POSTGRES_USER=vutler PGDATA="$PGDATA" PGHOST="$work/sock" PGPORT=5432 "\${@:5}"
 elif [[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == mongo && \$5 == sh && \$6 == -c ]]; then
   exec env -i PATH="$work/bin:/usr/bin:/bin" MONGO_INITDB_ROOT_USERNAME=admin \
     MONGO_INITDB_ROOT_PASSWORD_FILE="$work/secrets/mongo_password" MONGO_EXPECTED="\$MONGO_EXPECTED" \
@@ -112,14 +140,24 @@ elif [[ \$1 == run && " \$* " == *" --network none "* && " \$* " == *" --user po
   # A throwaway container: a /tmp and a network of its own, no volume.
   script=\${@: -1}
   exec unshare --mount --net --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && ip link set lo up &&
-    exec env -i PATH="\$1" setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "\$2"' sh "\$pgbin" "\$script"
+    exec env -i PATH="\$1" setpriv --reuid=$pg_uid --regid=$pg_gid --clear-groups -- sh -c "\$2"' sh "\$pgbin" "\$script"
+elif [[ \$1 == compose && \$2 == run && " \$* " == *" --entrypoint sh postgres -c "* ]]; then
+  # A one-off container of the service: its volume, the -v folder, as root.
+  args=("\$@")
+  for ((i = 0; i < \${#args[@]}; i++)); do
+    [[ \${args[i]} == -v ]] && mount_spec=\${args[i + 1]}
+    [[ \${args[i]} == -c ]] && break
+  done
+  source_dir=\${mount_spec%%:*} rest=\${mount_spec#*:} target=\${rest%%:*}
+  exec unshare --mount --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && mkdir -p "\$2" && mount --bind "\$1" "\$2" &&
+    shift 2 && exec env -i PATH=/usr/bin:/bin PGDATA="$PGDATA" sh "\$@"' sh "\$source_dir" "\$target" "\${args[@]:i}"
 elif [[ \$1 == compose && (\$2 == stop || \$2 == start) ]]; then
   for service in "\${@:3}"; do
     echo "\$2 \$service" >> "$work/services.log"
     if [[ \$service == postgres && \$2 == stop ]]; then
-      setpriv --reuid=65534 --regid=65534 --clear-groups -- pg_ctl -D "$work/data" -m fast -w stop >/dev/null
+      setpriv --reuid=$pg_uid --regid=$pg_gid --clear-groups -- pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     elif [[ \$service == postgres ]]; then
-      setpriv --reuid=65534 --regid=65534 --clear-groups -- pg_ctl -D "$work/data" -o "-k $work/sock -h 127.0.0.1 -p 5432" -l "$work/sock/server.log" -w start >/dev/null
+      "$work/pg-start"
     fi
   done
 else
@@ -131,7 +169,8 @@ chmod 755 "$work/bin"/*
 mkdir -p "$work/deploy"
 tar -C "$work/deploy" -xf "$TREE"
 printf 'VERSION=1.0.0\nBACKUP_S3_ACCESS_KEY_ID=%s\nBACKUP_S3_SECRET_ACCESS_KEY=%s\n' "$S3_ID" "$S3_KEY" > "$work/deploy/.env"
-export PATH="$work/bin:$PATH" MONGO_EXPECTED="$MONGO_PASSWORD"
+# A script that waits for another's lock fails the scenario in seconds, not 15 minutes.
+export PATH="$work/bin:$PATH" MONGO_EXPECTED="$MONGO_PASSWORD" VUTLER_LOCK_WAIT=20
 sed -i "s#@WORK@#$work#g" "$work/deploy/scripts/backup.sh" "$work/deploy/scripts/restore.sh"
 backup() { bash "$work/deploy/scripts/backup.sh" "$@" 2>>"$work/scripts.log"; }
 restore() { bash "$work/deploy/scripts/restore.sh" "$@" 2>>"$work/scripts.log"; }
@@ -161,8 +200,8 @@ echo "remote_same_bytes=$(cmp -s "$work/fetched.dump" "$local_dir/$name.dump" &&
 echo "custom_format=$(head -c 5 "$local_dir/$name.dump")"
 echo "recorded=$(grep -c '^vutler_backup_last_success_timestamp_seconds{backup="postgres"} ' "$work/textfile/backup_postgres.prom" || true)"
 secret_seen() { grep -qF -e "$S3_KEY" -e "$PG_PASSWORD" -e "$MONGO_PASSWORD" "$@" && echo yes || echo no; }
-echo "ps_dump_taken=$([[ -s $work/sock/ps-dump.txt ]] && grep -q 'pg_dump' "$work/sock/ps-dump.txt" && echo yes || echo no)"
-echo "ps_dump_secret=$(secret_seen "$work/sock/ps-dump.txt")"
+echo "ps_dump_taken=$([[ -s $work/ps-dump.txt ]] && grep -q 'pg_dump' "$work/ps-dump.txt" && echo yes || echo no)"
+echo "ps_dump_secret=$(secret_seen "$work/ps-dump.txt")"
 echo "ps_upload_taken=$([[ -s $work/ps-upload.txt ]] && echo yes || echo no)"
 echo "ps_upload_secret=$(secret_seen "$work/ps-upload.txt")"
 
@@ -185,6 +224,36 @@ backup --only mongo --name "$name" && echo "mongo_backup=ok" || echo "mongo_back
 echo "mongo_password_read=$(cat "$work/mongo-seen.txt" 2>/dev/null || echo none)"
 echo "ps_mongo_secret=$(secret_seen "$work/ps-mongo.txt")"
 echo "mongo_remote=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/mongo/ | grep -c " $name.archive.gz$")"
+
+# Point in time: a base backup, rows before and after a moment, the WAL shipped, a restore to it.
+backup --only postgres && echo "pitr_backup=ok" || echo "pitr_backup=failed"
+echo "base_uploaded=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/postgres/base/ | grep -c '\.tar\.gz$' || true)"
+sql "INSERT INTO messages (body) VALUES ('before-1'), ('before-2')"
+sleep 1.1
+target=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 1.1
+sql "INSERT INTO messages (body) VALUES ('after')"
+segment=$(sql "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 100); do
+  [[ $(sql "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < $segment ]] || break
+  sleep 0.1
+done
+echo "archived_locally=$(ls "$PGDATA/../wal-archive" | grep -c "^$segment.gz$" || true)"
+backup --wal && echo "ship=ok" || echo "ship=failed"
+echo "archive_left=$(ls "$PGDATA/../wal-archive" | grep -c '\.gz$' || true)"
+echo "segment_shipped=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/postgres/wal/ | grep -c " $segment.gz$" || true)"
+echo "wal_recorded=$(grep -c '^vutler_backup_wal_shipped_timestamp_seconds{backup="postgres"} ' "$work/textfile/wal_postgres.prom" || true)"
+if restore --yes --to "$target" postgres; then
+  echo "pitr=ok"
+else
+  echo "pitr=failed"
+  # What went wrong, for the failure message (without `=`, which marks the results).
+  tail -n 15 "$work/scripts.log" "$work/sock/server.log" | tr '=' ':'
+fi
+echo "pitr_rows=$(sql "SELECT string_agg(body, ',' ORDER BY id) FROM messages")"
+echo "pitr_primary=$(sql 'SELECT NOT pg_is_in_recovery()')"
+echo "pitr_kept_aside=$(ls -d "$PGDATA".before-* 2>/dev/null | wc -l)"
+sql "INSERT INTO messages (body) VALUES ('new timeline')" && echo "pitr_writable=yes" || echo "pitr_writable=no"
 
 # S3 down: the upload fails, the job fails, the local copy stays.
 kill "$moto_pid"; wait "$moto_pid" 2>/dev/null || true; moto_pid=""
@@ -241,6 +310,18 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
     let files = vutler_spec::SpecFiles::new("production", base, Some(overlay));
     let stack = files.resolve().map_err(|r| anyhow::anyhow!("{r}"))?.stack;
     let tree = vutler_render::render(&stack)?;
+    // The server's settings, as the rendered docker-compose.yml starts it.
+    let compose: serde_yaml::Value = serde_yaml::from_str(
+        tree.get(vutler_render::COMPOSE_FILE)
+            .context("docker-compose.yml is not rendered")?,
+    )?;
+    let command = compose["services"]["postgres"]["command"]
+        .as_sequence()
+        .context("postgres has no command")?;
+    let flags: Vec<&str> = command.iter().skip(1).filter_map(serde_yaml::Value::as_str).collect();
+    if !flags.iter().any(|f| f.starts_with("archive_command=")) {
+        bail!("the rendered postgres command does not archive WAL: {flags:?}");
+    }
     let work = std::env::temp_dir().join(format!("vutler-backups-run-{}", std::process::id()));
     let deploy = work.join("tree");
     for (path, contents) in tree.iter() {
@@ -265,6 +346,7 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
     let out = Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
         .env("TREE", &archive)
+        .env("PG_FLAGS", flags.join("\n"))
         .env("PG_PASSWORD", "pg-Password-1")
         .env("MONGO_PASSWORD", "it's a \"mongo\" pa$$word")
         .env("S3_ID", "AKIAVUTLERTEST")
@@ -309,6 +391,18 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         ("mongo_password_read", "yes 600"),
         ("ps_mongo_secret", "no"),
         ("mongo_remote", "1"),
+        ("pitr_backup", "ok"),
+        ("base_uploaded", "2"),
+        ("archived_locally", "1"),
+        ("ship", "ok"),
+        ("archive_left", "0"),
+        ("segment_shipped", "1"),
+        ("wal_recorded", "1"),
+        ("pitr", "ok"),
+        ("pitr_rows", "one,two,three,before-1,before-2"),
+        ("pitr_primary", "t"),
+        ("pitr_kept_aside", "1"),
+        ("pitr_writable", "yes"),
         ("down_backup", "failed"),
         ("down_local_kept", "yes"),
         ("secret_in_logs", "no"),

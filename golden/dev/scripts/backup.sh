@@ -159,6 +159,9 @@ BUCKET=vutler-backups
 PREFIX=daily/
 JOBS=(postgres mongo minio)
 declare -A EXT=([postgres]=dump [mongo]=archive.gz [minio]=tar.gz)
+declare -A SERVICE=([postgres]=postgres [mongo]=mongo [minio]=minio)
+# The WAL archive folder (in the service's container) of each job with an RPO.
+declare -A WAL_DIR=([postgres]=/var/lib/postgresql/data/wal-archive)
 # Options of every call to the S3 API (endpoint, region).
 AWS_OPTIONS=()
 TEXTFILE_DIR=/var/lib/node_exporter/textfile
@@ -236,10 +239,20 @@ record() {
   chmod 0644 "$tmp" && mv -f -- "$tmp" "$TEXTFILE_DIR/$file"
 }
 
-# The backups of a job on the host, oldest first, by name (a UTC time).
+# The file extension of a kind of backup of a job: its dumps (no kind) or its base backups.
+backup_ext() {
+  if [[ -n ${2-} ]]; then
+    printf 'tar.gz'
+  else
+    printf '%s' "${EXT[$1]}"
+  fi
+}
+
+# The backups of a kind of a job on the host, oldest first, by name (a UTC time).
 local_backups() {
-  local job=$1 ext=${EXT[$1]} file stamp
-  for file in "$LOCAL_DIR/$job"/*."$ext"; do
+  local job=$1 kind=${2-} ext file stamp
+  ext=$(backup_ext "$job" "$kind")
+  for file in "$LOCAL_DIR/$job${kind:+/$kind}"/*."$ext"; do
     [[ -f $file ]] || continue
     stamp=$(basename -- "$file" ".$ext")
     if [[ $stamp =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
@@ -248,20 +261,56 @@ local_backups() {
   done | LC_ALL=C sort
 }
 
-# The uploaded backups of a job, oldest first, by name.
-remote_backups() {
-  local job=$1 ext=${EXT[$1]} listing key status=0
+# The listing of a folder of the destination (`DATE TIME SIZE NAME` lines; none when empty).
+remote_listing() {
+  local listing status=0
   # `aws s3 ls` exits 1, printing nothing, when there is nothing to list.
-  listing=$(aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/") || status=$?
+  listing=$(aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$1") || status=$?
   ((status == 0 || (status == 1 && ${#listing} == 0))) || return 1
+  printf '%s' "$listing"
+}
+
+# The uploaded backups of a kind of a job, oldest first, by name.
+remote_backups() {
+  local job=$1 kind=${2-} ext listing key
+  ext=$(backup_ext "$job" "$kind")
+  listing=$(remote_listing "$job/${kind:+$kind/}") || return 1
   while read -r _ _ _ key; do
     if [[ $key == *".$ext" && ${key%".$ext"} =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
       printf '%s\n' "${key%".$ext"}"
     fi
   done <<<"$listing" | LC_ALL=C sort
 }
+# Whether a file name is one of PostgreSQL's archived WAL files (a segment, a backup history or
+# a timeline history), compressed.
+is_wal_file() {
+  [[ $1 =~ ^[0-9A-F]{8}([0-9A-F]{16}(\.[0-9A-F]{8}\.backup)?|\.history)\.gz$ ]]
+}
+
+# The Unix time of a backup name (a UTC time such as 20260216T020000Z).
+name_epoch() {
+  date -u -d "${1:0:8} ${1:9:2}:${1:11:2}:${1:13:2} UTC" +%s
+}
+
+# The uploaded WAL files of a job modified since a Unix time (the AWS CLI lists modification
+# times in this host's time zone), or before it with `before`.
+remote_wal() {
+  local job=$1 since=$2 when=${3-since} listing day time key at
+  listing=$(remote_listing "$job/wal/") || return 1
+  while read -r day time _ key; do
+    is_wal_file "$key" || continue
+    at=$(date -d "$day $time" +%s) || return 1
+    if [[ $when == before ]]; then
+      ((at < since)) || continue
+    else
+      ((at >= since)) || continue
+    fi
+    printf '%s\n' "$key"
+  done <<<"$listing"
+}
 
 METRIC=vutler_backup_last_success_timestamp_seconds
+WAL_METRIC=vutler_backup_wal_shipped_timestamp_seconds
 # Options of uploads (storage class, encryption).
 UPLOAD_OPTIONS=(--storage-class STANDARD_IA --sse AES256)
 declare -A LOCAL_DAYS=([postgres]=2 [mongo]=2 [minio]=1)
@@ -270,20 +319,26 @@ declare -A REMOTE_DAYS=([postgres]=30 [mongo]=30 [minio]=30)
 usage() {
   cat <<'USAGE'
 Usage: scripts/backup.sh [--dry-run] [--only JOB]... [--name NAME]
+       scripts/backup.sh [--dry-run] --wal [--only JOB]...
 
 Dumps each backup job to /backup/JOB/NAME.EXT, checks the dump (the tool's own
 listing, or the archive's structure), uploads it to s3://vutler-backups/daily/JOB/ and checks
 the uploaded size, deletes the backups older than the job's local and remote retention (never
 a job's newest one) and records the success for the stale-backup alerts. A failed job does not
 stop the others; a backup that fails its check is not kept, one that fails to upload is.
+A job with an RPO also takes a base backup (JOB/base/NAME.tar.gz) for point-in-time restores.
+
+--wal ships the WAL segments PostgreSQL archived for each job with an RPO to
+s3://vutler-backups/daily/JOB/wal/ (cron runs it every minute) and records when none was left.
 
 Jobs (local / uploaded retention):
-  postgres     pg_dump of database vutler (service postgres) (2d / 30d)
+  postgres     pg_dump of database vutler (service postgres) (2d / 30d; RPO 5m)
   mongo        mongodump of every database (service mongo) (2d / 30d)
   minio        mc mirror of every bucket (service minio) (1d / 30d)
 
 Options:
   --only JOB   run this job only (repeatable; default: every job)
+  --wal        ship archived WAL instead of taking backups
   --name NAME  name of the backup, a UTC time (default: now, e.g. 20260216T020000Z)
   --dry-run    print the commands instead of running them (needs no credentials)
   -h, --help   show this help
@@ -351,40 +406,126 @@ upload() {
   fi
 }
 
-# Deletes a job's backups older than its retention, on the host and uploaded. The newest backup
-# of each place is kept whatever its age: pruning never removes the last good backup (every
-# backup kept under its final name passed its check). Only names that are UTC times are touched.
+# Deletes a job's backups of a kind (dumps, or base backups) older than its retention, on the
+# host and uploaded. The newest backup of each place is kept whatever its age: pruning never
+# removes the last good backup (every backup kept under its final name passed its check). Only
+# names that are UTC times are touched.
 prune() {
-  local job=$1 ext=${EXT[$1]} cutoff stamp listing stamps=()
+  local job=$1 kind=${2-} ext cutoff stamp listing stamps=()
+  ext=$(backup_ext "$job" "$kind")
   cutoff=$(date -u -d "-${LOCAL_DAYS[$job]} days" +%Y%m%dT%H%M%SZ) || return 1
-  listing=$(local_backups "$job") || return 1
+  listing=$(local_backups "$job" "$kind") || return 1
   [[ -z $listing ]] || mapfile -t stamps <<<"$listing"
   # The newest is kept.
   if ((${#stamps[@]})); then unset 'stamps[-1]'; fi
   for stamp in "${stamps[@]}"; do
     if [[ $stamp < $cutoff ]]; then
-      run rm -f -- "$LOCAL_DIR/$job/$stamp.$ext" || return 1
+      run rm -f -- "$LOCAL_DIR/$job${kind:+/$kind}/$stamp.$ext" || return 1
     fi
   done
   cutoff=$(date -u -d "-${REMOTE_DAYS[$job]} days" +%Y%m%dT%H%M%SZ) || return 1
   if ((DRY_RUN)); then
     printf '+ %s (then delete the listed backups older than %s, but the newest)\n' \
-      "$(quote aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/")" "$cutoff"
+      "$(quote aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/${kind:+$kind/}")" "$cutoff"
     return
   fi
-  listing=$(remote_backups "$job") || return 1
+  listing=$(remote_backups "$job" "$kind") || return 1
   stamps=()
   [[ -z $listing ]] || mapfile -t stamps <<<"$listing"
   # The newest is kept.
   if ((${#stamps[@]})); then unset 'stamps[-1]'; fi
   for stamp in "${stamps[@]}"; do
     if [[ $stamp < $cutoff ]]; then
-      aws_run s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$job/$stamp.$ext" || return 1
+      aws_run s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$job/${kind:+$kind/}$stamp.$ext" || return 1
     fi
   done
 }
+# Deletes the uploaded WAL segments no kept base backup needs: those older than the oldest one
+# (with an hour's margin for the clocks of this host and of the object store).
+prune_wal() {
+  local job=$1 oldest since listing key keys=()
+  if ((DRY_RUN)); then
+    printf '+ %s (then delete the segments older than the oldest base backup kept)\n' \
+      "$(quote aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/wal/")"
+    return
+  fi
+  oldest=$(remote_backups "$job" base | head -n 1) || return 1
+  [[ -n $oldest ]] || return 0
+  since=$(name_epoch "$oldest") || return 1
+  listing=$(remote_wal "$job" $((since - 3600)) before) || return 1
+  [[ -z $listing ]] || mapfile -t keys <<<"$listing"
+  for key in "${keys[@]}"; do
+    aws_run s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$job/wal/$key" || return 1
+  done
+}
 
-# One job: dump, check, upload, prune, record. Each step's failure fails the job.
+# Takes a job's base backup for point-in-time restores, checks it (a gzipped tar holding
+# PostgreSQL's backup_label), uploads and prunes the base backups and the WAL they need.
+base() {
+  local job=$1 name=$2 file listing
+  file="$LOCAL_DIR/$job/base/$name.tar.gz"
+  run mkdir -p -- "$LOCAL_DIR/$job/base" || return 1
+  case $job in
+    postgres)
+      # shellcheck disable=SC2016
+      run_to "$file.new" docker compose exec -T postgres sh -c 'exec pg_basebackup --username="$POSTGRES_USER" --pgdata=- --format=tar --wal-method=none --gzip --checkpoint=fast' || {
+        run rm -f -- "$file.new"
+        return 1
+      }
+      ;;
+    *) return 1 ;;
+  esac
+  if ((!DRY_RUN)); then
+    if ! gzip -t -- "$file.new" || ! listing=$(tar -tzf "$file.new") ||
+      ! grep -Eqx '(\./)?backup_label' <<<"$listing"; then
+      log "error: $job: the base backup failed its check and is not kept"
+      rm -f -- "$file.new"
+      return 1
+    fi
+  else
+    printf '+ check that %s is a gzipped tar holding backup_label\n' "$(quote "$file.new")"
+  fi
+  run mv -f -- "$file.new" "$file" || return 1
+  if ! upload "$file" "$PREFIX$job/base/$name.tar.gz"; then
+    log "error: $job: uploading base backup $name failed; $file is kept"
+    return 1
+  fi
+  prune "$job" base || return 1
+  prune_wal "$job"
+}
+
+# Ships a job's archived WAL segments to the destination, oldest first: each is copied out of
+# the container, checked, uploaded and checked there, then removed from the archive. Records
+# the time when none was left unshipped (the RPO alert watches it).
+ship_wal() {
+  local job=$1 service=${SERVICE[$1]} dir=${WAL_DIR[$1]} listing segment file segments=()
+  if ((DRY_RUN)); then
+    printf '+ %s\n' "$(quote docker compose exec -T "$service" ls -1 -- "$dir")"
+    printf '+ (then for each segment: docker compose exec -T %s cat, gzip -t, aws s3 cp to %s, docker compose exec -T %s rm)\n' \
+      "$service" "s3://$BUCKET/$PREFIX$job/wal/" "$service"
+    record "$WAL_METRIC" "Unix time when every archived WAL segment had been shipped." "$job" "wal_$job.prom"
+    return
+  fi
+  mkdir -p -- "$LOCAL_DIR/$job/wal" || return 1
+  listing=$(docker compose exec -T "$service" sh -c 'cd "$1" 2>/dev/null || exit 0; ls -1' sh "$dir") || return 1
+  [[ -z $listing ]] || mapfile -t segments <<<"$listing"
+  for segment in "${segments[@]}"; do
+    is_wal_file "$segment" || continue
+    file="$LOCAL_DIR/$job/wal/$segment"
+    if ! docker compose exec -T "$service" cat -- "$dir/$segment" >"$file" || ! gzip -t -- "$file"; then
+      log "error: $job: WAL segment $segment could not be read from the archive"
+      rm -f -- "$file"
+      return 1
+    fi
+    upload "$file" "$PREFIX$job/wal/$segment" || return 1
+    docker compose exec -T "$service" rm -f -- "$dir/$segment" || return 1
+    rm -f -- "$file"
+  done
+  record "$WAL_METRIC" "Unix time when every archived WAL segment had been shipped." "$job" "wal_$job.prom"
+}
+
+# One job: dump, check, upload, prune, record (with WAL archiving, a base backup too). Each
+# step's failure fails the job.
 backup() {
   local job=$1 name=$2
   local file="$LOCAL_DIR/$job/$name.${EXT[$job]}"
@@ -405,14 +546,19 @@ backup() {
     return 1
   fi
   prune "$job" || return 1
+  if [[ -n ${WAL_DIR[$job]-} ]]; then
+    base "$job" "$name" || return 1
+  fi
   record "$METRIC" "Unix time of the last successful backup." "$job" "backup_$job.prom" || return 1
 }
 
 selected=()
 name=""
+wal=0
 while (($#)); do
   case $1 in
     --dry-run) DRY_RUN=1 ;;
+    --wal) wal=1 ;;
     --only)
       [[ $# -ge 2 ]] || usage_error "--only needs a job name"
       is_job "$2" || usage_error "unknown job '$2' (jobs: ${JOBS[*]})"
@@ -433,6 +579,26 @@ while (($#)); do
   shift
 done
 ((${#selected[@]})) || selected=("${JOBS[@]}")
+if ((wal)); then
+  # Shipping changes nothing of the deployment: no deployment lock, one run at a time.
+  wal_jobs=()
+  for job in "${selected[@]}"; do
+    [[ -z ${WAL_DIR[$job]-} ]] || wal_jobs+=("$job")
+  done
+  ((${#wal_jobs[@]})) || usage_error "no job archives WAL (${selected[*]})"
+  if ((!DRY_RUN)); then
+    s3_credentials required
+    mkdir -p -- "$LOCAL_DIR"
+    exec 9>>"$LOCAL_DIR/.wal.lock"
+    flock -n 9 || die "the WAL of a previous run is still being shipped"
+  fi
+  failed=()
+  for job in "${wal_jobs[@]}"; do
+    ship_wal "$job" || failed+=("$job")
+  done
+  ((${#failed[@]} == 0)) || die "shipping WAL failed for: ${failed[*]}"
+  exit 0
+fi
 [[ -n $name ]] || name=$(date -u +%Y%m%dT%H%M%SZ)
 [[ $name =~ ^[0-9]{8}T[0-9]{6}Z$ ]] || usage_error "a backup name is a UTC time like 20260216T020000Z, not '$name'"
 

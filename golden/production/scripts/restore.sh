@@ -159,6 +159,9 @@ BUCKET=vutler-backups
 PREFIX=daily/
 JOBS=(postgres mongo minio)
 declare -A EXT=([postgres]=dump [mongo]=archive.gz [minio]=tar.gz)
+declare -A SERVICE=([postgres]=postgres [mongo]=mongo [minio]=minio)
+# The WAL archive folder (in the service's container) of each job with an RPO.
+declare -A WAL_DIR=([postgres]=/var/lib/postgresql/data/wal-archive)
 # Options of every call to the S3 API (endpoint, region).
 AWS_OPTIONS=()
 TEXTFILE_DIR=/var/lib/node_exporter/textfile
@@ -236,10 +239,20 @@ record() {
   chmod 0644 "$tmp" && mv -f -- "$tmp" "$TEXTFILE_DIR/$file"
 }
 
-# The backups of a job on the host, oldest first, by name (a UTC time).
+# The file extension of a kind of backup of a job: its dumps (no kind) or its base backups.
+backup_ext() {
+  if [[ -n ${2-} ]]; then
+    printf 'tar.gz'
+  else
+    printf '%s' "${EXT[$1]}"
+  fi
+}
+
+# The backups of a kind of a job on the host, oldest first, by name (a UTC time).
 local_backups() {
-  local job=$1 ext=${EXT[$1]} file stamp
-  for file in "$LOCAL_DIR/$job"/*."$ext"; do
+  local job=$1 kind=${2-} ext file stamp
+  ext=$(backup_ext "$job" "$kind")
+  for file in "$LOCAL_DIR/$job${kind:+/$kind}"/*."$ext"; do
     [[ -f $file ]] || continue
     stamp=$(basename -- "$file" ".$ext")
     if [[ $stamp =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
@@ -248,17 +261,52 @@ local_backups() {
   done | LC_ALL=C sort
 }
 
-# The uploaded backups of a job, oldest first, by name.
-remote_backups() {
-  local job=$1 ext=${EXT[$1]} listing key status=0
+# The listing of a folder of the destination (`DATE TIME SIZE NAME` lines; none when empty).
+remote_listing() {
+  local listing status=0
   # `aws s3 ls` exits 1, printing nothing, when there is nothing to list.
-  listing=$(aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/") || status=$?
+  listing=$(aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$1") || status=$?
   ((status == 0 || (status == 1 && ${#listing} == 0))) || return 1
+  printf '%s' "$listing"
+}
+
+# The uploaded backups of a kind of a job, oldest first, by name.
+remote_backups() {
+  local job=$1 kind=${2-} ext listing key
+  ext=$(backup_ext "$job" "$kind")
+  listing=$(remote_listing "$job/${kind:+$kind/}") || return 1
   while read -r _ _ _ key; do
     if [[ $key == *".$ext" && ${key%".$ext"} =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; then
       printf '%s\n' "${key%".$ext"}"
     fi
   done <<<"$listing" | LC_ALL=C sort
+}
+# Whether a file name is one of PostgreSQL's archived WAL files (a segment, a backup history or
+# a timeline history), compressed.
+is_wal_file() {
+  [[ $1 =~ ^[0-9A-F]{8}([0-9A-F]{16}(\.[0-9A-F]{8}\.backup)?|\.history)\.gz$ ]]
+}
+
+# The Unix time of a backup name (a UTC time such as 20260216T020000Z).
+name_epoch() {
+  date -u -d "${1:0:8} ${1:9:2}:${1:11:2}:${1:13:2} UTC" +%s
+}
+
+# The uploaded WAL files of a job modified since a Unix time (the AWS CLI lists modification
+# times in this host's time zone), or before it with `before`.
+remote_wal() {
+  local job=$1 since=$2 when=${3-since} listing day time key at
+  listing=$(remote_listing "$job/wal/") || return 1
+  while read -r day time _ key; do
+    is_wal_file "$key" || continue
+    at=$(date -d "$day $time" +%s) || return 1
+    if [[ $when == before ]]; then
+      ((at < since)) || continue
+    else
+      ((at >= since)) || continue
+    fi
+    printf '%s\n' "$key"
+  done <<<"$listing"
 }
 
 DESTINATION=s3://vutler-backups/daily
@@ -267,12 +315,16 @@ DRILL_METRIC=vutler_backup_verify_last_success_timestamp_seconds
 usage() {
   cat <<'USAGE'
 Usage: scripts/restore.sh [--dry-run] --yes JOB NAME
+       scripts/restore.sh [--dry-run] --yes --to TIME JOB
        scripts/restore.sh [--dry-run] --verify [JOB [NAME]]
        scripts/restore.sh --list JOB
 
 Restores JOB from the backup NAME (a UTC time such as 20260216T020000Z; --list shows them),
 read from /backup/JOB/ or else downloaded from s3://vutler-backups/daily/JOB/.
 The backup is checked first; the data of JOB is replaced: --yes confirms it.
+--to TIME restores a job with an RPO to a moment (a UTC time such as 2026-02-16T10:30:00Z):
+its newest base backup from before TIME, then the WAL archived since, replayed up to TIME.
+The data folder it replaces is kept beside it (PGDATA.before-NOW) until you remove it.
 
 --verify proves that backups restore, without touching the live services: it restores NAME
 (default: the newest backup) of JOB (default: every job) into a scratch copy (a throwaway
@@ -286,6 +338,7 @@ Jobs:
 
 Options:
   --yes        confirm that the current data is to be replaced
+  --to TIME    restore to this moment (jobs with an RPO)
   --verify     restore into a scratch copy and check it
   --list       list the backups of JOB, local and uploaded
   --dry-run    print the commands instead of running them (needs no --yes)
@@ -333,6 +386,80 @@ load() {
       ;;
     *) return 1 ;;
   esac
+}
+# Replaces a job's data folder with a base backup set to recover to a moment, in a one-off
+# container of its service (its volume, the staged base backup and WAL at /tmp/restore-in).
+prepare_recovery() {
+  local job=$1 stage=$2 to=$3 stamp=$4
+  case $job in
+    postgres)
+      # shellcheck disable=SC2016
+      run docker compose run --rm --no-deps -T -v "$stage:/tmp/restore-in:ro" --entrypoint sh postgres -c 'set -eu; to=$1; stamp=$2; if [ -d /var/lib/postgresql/data/pgdata ]; then mv /var/lib/postgresql/data/pgdata /var/lib/postgresql/data/pgdata.before-$stamp; fi; mkdir -p /var/lib/postgresql/data/pgdata; tar -xzf /tmp/restore-in/base.tar.gz -C /var/lib/postgresql/data/pgdata; mkdir -p /var/lib/postgresql/data/pgdata/pg_wal; rm -rf /var/lib/postgresql/data/wal-archive/restore; mkdir -p /var/lib/postgresql/data/wal-archive/restore; for f in /tmp/restore-in/wal/*.gz; do if [ -f "$f" ]; then cp "$f" /var/lib/postgresql/data/wal-archive/restore/; fi; done; touch /var/lib/postgresql/data/pgdata/recovery.signal; printf '\''%s\n'\'' "restore_command = '\''gzip -dc /var/lib/postgresql/data/wal-archive/restore/%f.gz > %p 2>/dev/null || gzip -dc /var/lib/postgresql/data/wal-archive/%f.gz > %p'\''" "recovery_target_time = '\''$to'\''" "recovery_target_action = '\''promote'\''" >> /var/lib/postgresql/data/pgdata/postgresql.auto.conf; chown -R postgres:postgres /var/lib/postgresql/data/pgdata /var/lib/postgresql/data/wal-archive; chmod 700 /var/lib/postgresql/data/pgdata' sh "$to" "$stamp"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# Waits until a restored server has replayed its WAL and accepts writes (the RTO's hour at most).
+wait_promoted() {
+  local job=$1 service=${SERVICE[$1]} waited=0 state
+  if ((DRY_RUN)); then
+    printf '+ (then wait until %s has finished its recovery)\n' "$service"
+    return
+  fi
+  while ((waited < 3600)); do
+    state=$(docker compose exec -T "$service" sh -c \
+      'psql --username="$POSTGRES_USER" --dbname=postgres -AtXc "SELECT pg_is_in_recovery()"' 2>/dev/null) || state=""
+    [[ $state == f ]] && return 0
+    sleep 5
+    waited=$((waited + 5))
+  done
+  log "error: $job: $service still recovers after an hour"
+  return 1
+}
+
+# Point-in-time restore: the newest base backup from before TIME, the WAL shipped since.
+restore_to() {
+  local job=$1 to=$2 target base stamp stage listing key since keys=()
+  target=${to//[-:]/}
+  base=$({ local_backups "$job" base; ((DRY_RUN)) || remote_backups "$job" base; } | LC_ALL=C sort -u |
+    awk -v t="$target" '$0 < t' | tail -n 1) || true
+  if [[ -z $base ]]; then
+    ((DRY_RUN)) || die "$job: no base backup from before $to, on this machine or uploaded"
+    base=NEWEST
+  fi
+  log "$job: restoring to $to from base backup $base and the WAL archived since"
+  fetch "$job" "$base" base || die "$job: base backup $base could not be downloaded"
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  stage="$LOCAL_DIR/$job/recover.$stamp"
+  run mkdir -p -- "$stage/wal" || die "cannot create $stage"
+  run ln -f -- "$fetched" "$stage/base.tar.gz" || run cp -- "$fetched" "$stage/base.tar.gz" || die "cannot stage $fetched"
+  if ((DRY_RUN)); then
+    printf '+ %s (then download the segments shipped since %s into %s)\n' \
+      "$(quote aws "${AWS_OPTIONS[@]}" s3 ls "s3://$BUCKET/$PREFIX$job/wal/")" "$base" "$stage/wal"
+  else
+    since=$(name_epoch "$base") || die "$job: $base is not a backup name"
+    listing=$(remote_wal "$job" $((since - 3600))) || die "$job: the shipped WAL cannot be listed"
+    [[ -z $listing ]] || mapfile -t keys <<<"$listing"
+    for key in "${keys[@]}"; do
+      aws_run s3 cp --only-show-errors "s3://$BUCKET/$PREFIX$job/wal/$key" "$stage/wal/$key" ||
+        die "$job: WAL segment $key could not be downloaded"
+    done
+  fi
+  mapfile -t stopped < <(dependents "$job")
+  [[ -n ${stopped[0]-} ]] || stopped=()
+  log "stopping ${stopped[*]} ${SERVICE[$job]}"
+  run docker compose stop "${stopped[@]}" "${SERVICE[$job]}" || die "$job: the services could not be stopped"
+  # PostgreSQL reads the target as `YYYY-MM-DD HH:MM:SS+00`, not ISO 8601's `T...Z`.
+  prepare_recovery "$job" "$stage" "${to:0:10} ${to:11:8}+00" "$stamp" || die "$job: preparing the recovery failed; ${stopped[*]} ${SERVICE[$job]} left stopped"
+  run docker compose start "${SERVICE[$job]}" || die "$job: ${SERVICE[$job]} did not start; ${stopped[*]} left stopped"
+  wait_promoted "$job" || die "$job: the recovery did not finish; ${stopped[*]} left stopped"
+  run rm -rf -- "$stage"
+  if ((${#stopped[@]})); then
+    log "starting ${stopped[*]}"
+    run docker compose start "${stopped[@]}"
+  fi
+  log "$job: restored to $to; the data folder it replaced is kept as PGDATA.before-$stamp in the volume"
 }
 
 # Restores a backup into a scratch copy and prints what it holds; the live services are not
@@ -394,13 +521,17 @@ newest() {
   printf '%s' "$name"
 }
 
-# The file of a backup on the host, downloaded when it is not there, into `fetched`.
+# The file of a backup (of a kind: its dump, or its base backup) on the host, downloaded when
+# it is not there, into `fetched`.
 fetch() {
-  local job=$1 name=$2 file="$LOCAL_DIR/$1/$2.${EXT[$1]}"
+  local job=$1 name=$2 kind=${3-} ext folder file
+  ext=$(backup_ext "$job" "$kind")
+  folder="$LOCAL_DIR/$job${kind:+/$kind}"
+  file="$folder/$name.$ext"
   if [[ ! -f $file ]]; then
     log "$file is not on this machine: downloading it"
-    run mkdir -p -- "$LOCAL_DIR/$job" || return 1
-    if ! aws_run s3 cp --only-show-errors "s3://$BUCKET/$PREFIX$job/$name.${EXT[$job]}" "$file.download"; then
+    run mkdir -p -- "$folder" || return 1
+    if ! aws_run s3 cp --only-show-errors "s3://$BUCKET/$PREFIX$job/${kind:+$kind/}$name.$ext" "$file.download"; then
       run rm -f -- "$file.download"
       return 1
     fi
@@ -445,6 +576,7 @@ verify() {
 }
 
 fetched=""
+to=""
 yes=0
 list_only=0
 verify_only=0
@@ -455,6 +587,11 @@ while (($#)); do
     --yes) yes=1 ;;
     --list) list_only=1 ;;
     --verify) verify_only=1 ;;
+    --to)
+      [[ $# -ge 2 ]] || usage_error "--to needs a time"
+      to=$2
+      shift
+      ;;
     -h | --help)
       usage
       exit 0
@@ -493,7 +630,16 @@ if ((verify_only)); then
   ((${#failed[@]} == 0)) || die "verifying failed for: ${failed[*]}"
   exit 0
 fi
-
+if [[ -n $to ]]; then
+  [[ $to =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] ||
+    usage_error "--to takes a UTC time like 2026-02-16T10:30:00Z, not '$to'"
+  [[ ${#args[@]} -eq 1 ]] || usage_error "--to TIME takes one job, no backup name"
+  [[ -n ${WAL_DIR[${args[0]}]-} ]] || usage_error "job ${args[0]} archives no WAL (no rpo): restore one of its backups by name"
+  ((yes || DRY_RUN)) || usage_error "restoring replaces the current ${args[0]} data: add --yes to confirm"
+  lock
+  restore_to "${args[0]}" "$to"
+  exit 0
+fi
 [[ ${#args[@]} -eq 2 ]] || usage_error "give a job and the name of a backup"
 job=${args[0]}
 name=${args[1]}

@@ -29,6 +29,9 @@ instead. It keeps what the scripts act on and what an operator would see:
   reset-admin-password --password-from-stdin`); a server that restarts makes each running
   client reconnect, and one whose credentials are not the server's any more is recorded in
   `lockouts`; the named volumes containers were created with exist (`docker volume inspect`);
+- PostgreSQL's WAL archive (`state["wal"]` per service, segment name to content): a base
+  backup (pg_basebackup: a gzipped tar with its backup_label) archives the segment that ends
+  it; `ls -1`, `cat --` and `rm -f --` in the container list, read and remove segments;
 - the data of the databases (`state["rows"]` per service): `docker compose exec` of pg_dump
   writes it in the custom format's framing, mongodump as a gzip archive with its magic number;
   `pg_restore --list` refuses what is no such archive, pg_restore and mongorestore load it back
@@ -411,8 +414,33 @@ def tool(state, service, script, data):
     (its magic and the rows the model holds), a gzip mongodump archive; pg_restore --list
     refuses what is not such an archive, pg_restore and mongorestore load the rows back."""
     import gzip
+    import io
+    import tarfile
     rows = state.setdefault("rows", {}).setdefault(service, ["row 1", "row 2"])
-    if "pg_dump" in script:
+    wal = state.setdefault("wal", {}).setdefault(service, {})
+    if "pg_basebackup" in script:
+        # A tar of the data folder with its backup_label; the server archives the segment that
+        # ends the backup, as pg_basebackup waits for it.
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            for name, body in (("backup_label", b"START WAL LOCATION: 0/2000028\n"), ("PG_VERSION", b"16\n")):
+                info = tarfile.TarInfo(name)
+                info.size = len(body)
+                tar.addfile(info, io.BytesIO(body))
+        sys.stdout.buffer.write(gzip.compress(out.getvalue()))
+        segment = f"{len(wal) + 2:024X}.gz"
+        wal[segment] = gzip.compress(b"WAL " + segment.encode()).hex()
+    elif "ls -1" in script:
+        for segment in sorted(wal):
+            print(segment)
+    elif script.startswith("cat -- "):
+        segment = os.path.basename(script[len("cat -- "):])
+        if segment not in wal:
+            fail(f"cat: {segment}: No such file or directory")
+        sys.stdout.buffer.write(bytes.fromhex(wal[segment]))
+    elif script.startswith("rm -f -- "):
+        wal.pop(os.path.basename(script[len("rm -f -- "):]), None)
+    elif "pg_dump" in script:
         sys.stdout.buffer.write(PGDMP + "\n".join(rows).encode() + b"\n")
     elif "pg_restore --list" in script:
         if not data.startswith(PGDMP):

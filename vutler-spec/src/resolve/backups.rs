@@ -57,7 +57,7 @@ pub(super) fn backups(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<B
         }
     };
     let jp = p.key("jobs");
-    let jobs = all(b.jobs.iter().map(|(name, j)| job(cx, &jp, name, j)));
+    let jobs = all(b.jobs.iter().map(|(name, j)| job(cx, &jp, name, j, services)));
     for (name, v) in &raw.volumes {
         if v.kind == VolumeKind::Data && !b.jobs.values().any(|j| j.volume == *name) {
             cx.report(
@@ -112,7 +112,13 @@ fn s3_options(cx: &mut Cx<'_>, p: &SpecPath, raw: Option<&RawS3Options>) -> Opti
     })
 }
 
-fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<BackupJob> {
+fn job(
+    cx: &mut Cx<'_>,
+    jp: &SpecPath,
+    name: &str,
+    j: &RawBackupJob,
+    services: &[Option<Service>],
+) -> Option<BackupJob> {
     let raw = cx.raw;
     let p = jp.key(name);
     let job_name = cx.name(jp, name);
@@ -159,6 +165,15 @@ fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<B
     let schedule = cx.schedule(p.key("schedule"), &j.schedule);
     let retention = retention(cx, &p.key("retention"), &j.retention);
     let size = cx.size(p.key("size"), &j.size);
+    let wal = match (&j.rpo, service, volume) {
+        (Some(rpo), Some(s), Some(v)) if j.method == BackupMethod::PgDump => {
+            // The service's own problems are reported with it.
+            services[s.0]
+                .as_ref()
+                .map_or(Some(None), |built| wal_archive(cx, &p, rpo, built, v).map(Some))
+        }
+        _ => Some(None),
+    };
     // With the fields checked, each method finds what it reads.
     (fields && mounted).then_some(())?;
     let (user, password, api, database) = (user?, password?, api?, database?);
@@ -186,6 +201,83 @@ fn job(cx: &mut Cx<'_>, jp: &SpecPath, name: &str, j: &RawBackupJob) -> Option<B
         schedule: schedule?,
         retention: retention?,
         size: size?,
+        wal: wal?,
+    })
+}
+
+/// PostgreSQL archives into the job's volume beside `PGDATA`, with settings rendered from the RPO.
+fn wal_archive(cx: &mut Cx<'_>, p: &SpecPath, rpo: &str, service: &Service, volume: VolumeId) -> Option<WalArchive> {
+    let path = p.key("rpo");
+    let rpo = cx.duration(path.clone(), rpo)?;
+    let ship = WalArchive::SHIP_EVERY;
+    if rpo.millis() < 2 * ship.millis() {
+        cx.error_help(
+            Rule::WalArchive,
+            path,
+            format!("an RPO of {rpo} cannot be met: the archive is shipped every minute"),
+            "give 2m or more",
+        );
+        return None;
+    }
+    let rendered = ["archive_mode", "archive_command", "archive_timeout", "restore_command"];
+    if let Some(flag) = service
+        .command
+        .iter()
+        .flatten()
+        .find(|a| rendered.iter().any(|r| a.contains(r)))
+    {
+        cx.error_help(
+            Rule::WalArchive,
+            path,
+            format!(
+                "service `{}` sets `{flag}` itself, which the job's `rpo` renders",
+                service.name
+            ),
+            "remove the archive settings from its command",
+        );
+        return None;
+    }
+    // Mount checks are reported with the volume field.
+    let target = service.mounts.iter().find_map(|m| match m {
+        Mount::Volume { volume: v, target, .. } if *v == volume => Some(target.as_str().trim_end_matches('/')),
+        _ => None,
+    })?;
+    let pgdata = service
+        .environment
+        .iter()
+        .find(|v| v.key == "PGDATA")
+        .and_then(|v| match &v.value {
+            EnvValue::Text(t) => match t.parts() {
+                [TextPart::Literal(value)] => Some(value.as_str()),
+                _ => None,
+            },
+            _ => None,
+        });
+    let Some(pgdata) = pgdata
+        .filter(|d| {
+            d.strip_prefix(target)
+                .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+        })
+        .and_then(|d| AbsolutePath::parse(d).ok())
+    else {
+        cx.error_help(
+            Rule::WalArchive,
+            path,
+            format!(
+                "the WAL archive sits beside PGDATA in the volume mounted at `{target}`, but service `{}` does not keep PGDATA in a folder of it",
+                service.name
+            ),
+            format!("set `PGDATA: {target}/pgdata` in its environment"),
+        );
+        return None;
+    };
+    let dir = AbsolutePath::parse(&format!("{target}/wal-archive")).ok()?;
+    let half = rpo.millis().saturating_sub(ship.millis()) / 2 / 1000 * 1000;
+    Some(WalArchive {
+        rpo,
+        switch_after: Duration::from_millis(half.max(30_000)),
+        pgdata,
+        dir,
     })
 }
 
@@ -216,7 +308,7 @@ fn retention(cx: &mut Cx<'_>, p: &SpecPath, r: &RawRetention) -> Option<Retentio
 fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
     use BackupMethod::*;
     // (field, set, required by, accepted by)
-    let fields: [(&str, bool, &[BackupMethod], &[BackupMethod]); 4] = [
+    let fields: [(&str, bool, &[BackupMethod], &[BackupMethod]); 5] = [
         ("database", j.database.is_some(), &[PgDump], &[PgDump, Mongodump]),
         (
             "user_env",
@@ -231,6 +323,7 @@ fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
             &[Mongodump, MinioMirror],
         ),
         ("port", j.port.is_some(), &[MinioMirror], &[MinioMirror]),
+        ("rpo", j.rpo.is_some(), &[], &[PgDump]),
     ];
     let method = j.method.as_str();
     let mut ok = true;
@@ -274,6 +367,16 @@ fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
                 format!("no scrape job lists `{BACKUP_METRIC}`: failed or stale backups raise no alert"),
             )
             .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
+        );
+    }
+    if b.jobs.values().any(|j| j.rpo.is_some()) && lists(WAL_METRIC).is_none() {
+        cx.report(
+            Diagnostic::new(
+                Rule::BackupsUnwatched,
+                SpecPath::top("backups"),
+                format!("no scrape job lists `{WAL_METRIC}`: WAL that stops reaching the destination raises no alert"),
+            )
+            .with_help("list the metric under the node-exporter scrape job"),
         );
     }
     if b.drill.is_some() && !b.jobs.is_empty() && lists(DRILL_METRIC).is_none() {
