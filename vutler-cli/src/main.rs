@@ -328,10 +328,10 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         .iter()
         .map(|(_, f)| files.add(f.name.clone(), f.text.clone()))
         .collect();
-    let stream = termcolor::StandardStream::stderr(color_choice(cli, std::io::stderr().is_terminal()));
-    let mut lock = stream.lock();
+    // Buffered: a report of many diagnostics is written in a few large writes.
+    let mut stream = termcolor::BufferedStandardStream::stderr(color_choice(cli, std::io::stderr().is_terminal()));
     let config = term::Config::default();
-    for d in &report.diagnostics {
+    for d in report.diagnostics.iter().take(MAX_SHOWN) {
         let severity = match d.severity {
             Severity::Error => PrettySeverity::Error,
             Severity::Warning => PrettySeverity::Warning,
@@ -341,6 +341,7 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         } else {
             format!("{}: {}", d.path, d.message)
         };
+        let message = shorten(&message, MAX_MESSAGE);
         let mut pretty = Pretty::new(severity).with_code(d.rule.id()).with_message(message);
         let mut labels = Vec::new();
         let mut notes = Vec::new();
@@ -350,18 +351,77 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
                 "at {} (the line is not shown: it may hold a secret)",
                 report.sources.describe(span)
             )),
-            Some(span) => labels.push(Label::primary(ids[span.file.index()], span.range())),
+            Some(span) => match long_line(report, span) {
+                None => labels.push(Label::primary(ids[span.file.index()], span.range())),
+                Some(note) => notes.push(note),
+            },
             None => {}
         }
         for (span, label) in &d.related {
-            labels.push(Label::secondary(ids[span.file.index()], span.range()).with_message(label.clone()));
+            match long_line(report, *span) {
+                None => labels.push(Label::secondary(ids[span.file.index()], span.range()).with_message(label.clone())),
+                Some(note) => notes.push(format!("{label}: {note}")),
+            }
         }
         pretty = pretty.with_labels(labels);
         if let Some(help) = &d.help {
             notes.push(format!("help: {help}"));
         }
         pretty = pretty.with_notes(notes);
-        term::emit_to_write_style(&mut lock, &config, &files, &pretty)?;
+        term::emit_to_write_style(&mut stream, &config, &files, &pretty)?;
     }
+    let hidden = report.diagnostics.len().saturating_sub(MAX_SHOWN);
+    if hidden > 0 {
+        use std::io::Write;
+        writeln!(
+            stream,
+            "... and {hidden} more diagnostic{} not shown: fix the ones above first",
+            if hidden == 1 { "" } else { "s" }
+        )?;
+    }
+    std::io::Write::flush(&mut stream)?;
     Ok(())
+}
+
+/// Diagnostics printed at most: a broken file can produce thousands, and the first ones are
+/// the ones to fix (the count of the others is printed).
+const MAX_SHOWN: usize = 50;
+/// Characters of a message printed at most (a message may quote a huge value).
+const MAX_MESSAGE: usize = 500;
+/// Characters of a line shown as an excerpt at most; a longer line is quoted around the column.
+const MAX_LINE: usize = 300;
+
+/// At most `max` characters of a text, with how much was cut.
+fn shorten(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}... ({} more characters)", count - max)
+}
+
+/// For a span on a line too long to print as an excerpt: where it is and the text around it.
+fn long_line(report: &Report, span: vutler_spec::Span) -> Option<String> {
+    let text = report.sources.get(span.file).text.as_str();
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[line_start..line_end];
+    let length = line.chars().count();
+    if length <= MAX_LINE {
+        return None;
+    }
+    let column = text[line_start..start].chars().count();
+    let before: String = line
+        .chars()
+        .skip(column.saturating_sub(40))
+        .take(column.min(40))
+        .collect();
+    let after: String = line.chars().skip(column).take(40).collect();
+    let near = format!("{before}{after}").escape_debug().to_string();
+    Some(format!(
+        "at {} (the line has {length} characters; near: `...{near}...`)",
+        report.sources.describe(span)
+    ))
 }

@@ -807,3 +807,125 @@ fn completions_and_man_page() {
     assert!(page.contains("\n.TH vutler-render 1"), "{page}");
     assert!(page.contains("check"), "{page}");
 }
+
+/// A copy of `specs/` with one more file, written as bytes.
+fn specs_with(file: &str, bytes: &[u8]) -> tempfile::TempDir {
+    let dir = broken_specs("base/10-stack.yaml", |t| format!("{t}\n"));
+    std::fs::write(dir.path().join(file), bytes).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+/// Runs `validate` on hostile specs: it must refuse them (exit 2) in bounded time and output.
+fn refused_within(dir: &tempfile::TempDir, seconds: u64, max_output: usize) -> String {
+    let started = std::time::Instant::now();
+    let out = run(&["validate", "--env", "dev", "--spec", &spec_arg(dir), "--no-color"]);
+    let took = started.elapsed();
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        stderr.chars().take(2000).collect::<String>()
+    );
+    assert!(took.as_secs() < seconds, "took {took:?}");
+    assert!(
+        out.stdout.len() + out.stderr.len() <= max_output,
+        "{} bytes of output",
+        out.stderr.len()
+    );
+    stderr
+}
+
+#[test]
+fn nesting_deeper_than_any_spec_needs_is_refused_without_a_crash() {
+    // Block style overflowed the stack at about 4,000 levels (abort, exit 134).
+    for levels in [4_000, 200_000] {
+        let text = format!("x:\n  {}a\n", "- ".repeat(levels));
+        let stderr = refused_within(&specs_with("base/40-deep.yaml", text.as_bytes()), 30, 4_000);
+        assert!(
+            stderr.contains("error[syntax]: values are nested more than 64 levels deep here"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("40-deep.yaml:2:"), "{stderr}");
+    }
+    let mut mapping = String::from("x:\n");
+    for level in 0..100 {
+        mapping.push_str(&format!("{}k{level}:\n", "  ".repeat(level + 1)));
+    }
+    let stderr = refused_within(&specs_with("base/40-deep.yaml", mapping.as_bytes()), 30, 4_000);
+    assert!(stderr.contains("40-deep.yaml:65:"), "{stderr}");
+    let flow = format!("x: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    refused_within(&specs_with("base/40-deep.yaml", flow.as_bytes()), 30, 4_000);
+}
+
+#[test]
+fn thousands_of_errors_print_the_first_ones_and_a_count() {
+    // 2,000 services with a refused image each, on separate lines and then on one line.
+    let service = |i: usize| {
+        format!(
+            r#"s{i} = {{ image = "BAD IMAGE {i}", description = "x", resources = {{ cpus = 1, memory = "1GB", disk = "1GB" }} }}"#
+        )
+    };
+    let lines: Vec<String> = (0..2000).map(service).collect();
+    let toml = format!("[services]\n{}\n", lines.join("\n"));
+    let stderr = refused_within(&specs_with("base/50-flood.toml", toml.as_bytes()), 30, 64_000);
+    assert_eq!(stderr.matches("error[").count(), 50, "{stderr}");
+    assert!(
+        stderr.contains("... and 1950 more diagnostics not shown: fix the ones above first"),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("2000 errors found\n"), "{stderr}");
+    // One line of 300 KB: each excerpt was the whole line (16 s and 20 MB of output).
+    let one_line = format!("services = {{ {} }}\n", lines.join(", "));
+    let stderr = refused_within(&specs_with("base/50-flood.toml", one_line.as_bytes()), 30, 64_000);
+    assert!(stderr.contains("50-flood.toml:1:"), "{stderr}");
+    assert!(stderr.contains("characters; near: `..."), "{stderr}");
+}
+
+#[test]
+fn a_huge_value_is_not_echoed() {
+    // A domain of 10 MB was echoed three times.
+    let value = format!("{}.example.com", "x_".repeat(5_000_000));
+    let dir = broken_specs("env/dev.yaml", |t| {
+        t.lines()
+            .map(|l| {
+                if l.starts_with("domain:") {
+                    format!("domain: {value}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let stderr = refused_within(&dir, 60, 8_000);
+    assert!(
+        stderr.contains("error[grammar]: domain: invalid value \"x_x_"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("... (10000012 characters)"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_at_its_line_and_column() {
+    let stderr = refused_within(
+        &specs_with("base/50-bad.yaml", b"project: vutler\nx: \"ab\xff\xfe\"\n"),
+        30,
+        4_000,
+    );
+    assert!(
+        stderr.contains("error[syntax]: the file is not UTF-8 text: byte 0xFF here is not valid UTF-8"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("50-bad.yaml:2:7"), "{stderr}");
+}
+
+#[test]
+fn a_file_of_twenty_thousand_entries_is_located_in_linear_time() {
+    // Every node's position was found by rescanning the file: 9 to 16 s to refuse this.
+    let entries: Vec<String> = (0..20_000).map(|i| format!("k{i}: {i}")).collect();
+    let many_lines = format!("x:\n  {}\n", entries.join("\n  "));
+    refused_within(&specs_with("base/60-many.yaml", many_lines.as_bytes()), 20, 8_000);
+    let one_line = format!("x: {{ {} }}\n", entries.join(", "));
+    refused_within(&specs_with("base/60-many.yaml", one_line.as_bytes()), 20, 8_000);
+}

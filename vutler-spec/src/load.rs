@@ -224,6 +224,33 @@ fn io_report(message: String) -> Report {
     }
 }
 
+/// A file that is not UTF-8, refused at the first byte that is not, with its line and column
+/// (the excerpt shows the file with invalid bytes replaced).
+fn not_utf8(name: String, e: std::string::FromUtf8Error) -> Report {
+    let at = e.utf8_error().valid_up_to();
+    let bytes = e.into_bytes();
+    let byte = bytes.get(at).copied().unwrap_or_default();
+    // The valid prefix keeps its offsets in the lossy text.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut sources = Sources::new();
+    let file = sources.add(name, text);
+    let diagnostic = Diagnostic::new(
+        Rule::Syntax,
+        SpecPath::root(),
+        format!("the file is not UTF-8 text: byte 0x{byte:02X} here is not valid UTF-8"),
+    )
+    .with_span(crate::source::Span {
+        file,
+        start: at,
+        end: at,
+    })
+    .with_help("save the file as UTF-8");
+    Report {
+        sources,
+        diagnostics: vec![diagnostic],
+    }
+}
+
 fn spec_files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, Report> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?;
     let mut files = Vec::new();
@@ -256,9 +283,12 @@ pub fn environments(dir: &Path) -> Result<Vec<String>, Report> {
 /// Reads the base files and the overlay of `env` from a spec folder.
 pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
     let read = |path: &Path| -> Result<(String, String), Report> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
-        Ok((path.display().to_string(), text))
+        let bytes = std::fs::read(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
+        let name = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok((name, text)),
+            Err(e) => Err(not_utf8(name, e)),
+        }
     };
     let base_files = spec_files_in(&dir.join("base"))?;
     if base_files.is_empty() {

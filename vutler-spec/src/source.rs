@@ -117,22 +117,40 @@ pub(crate) fn line_col(text: &str, offset: usize) -> LineCol {
     }
 }
 
-/// Byte offset of a 1-based line and 0-based character column.
-pub(crate) fn offset_of(text: &str, line: usize, char_col: usize) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match text[start..].find('\n') {
-            Some(i) => start += i + 1,
-            None => return text.len(),
-        }
+/// The byte offsets of character indices in a text (YAML's parser counts characters): at once
+/// in ASCII text, else by a scan of at most [`CharOffsets::STEP`] characters from a checkpoint,
+/// so that locating every node of a file is linear in its size.
+pub(crate) struct CharOffsets<'t> {
+    text: &'t str,
+    /// The byte offset of every `STEP`-th character; empty for ASCII text.
+    checkpoints: Vec<usize>,
+}
+
+impl<'t> CharOffsets<'t> {
+    const STEP: usize = 64;
+
+    pub(crate) fn new(text: &'t str) -> Self {
+        let checkpoints = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().step_by(Self::STEP).map(|(i, _)| i).collect()
+        };
+        Self { text, checkpoints }
     }
-    let line_text = &text[start..];
-    let line_end = line_text.find('\n').unwrap_or(line_text.len());
-    let col = line_text[..line_end]
-        .char_indices()
-        .nth(char_col)
-        .map_or(line_end, |(i, _)| i);
-    start + col
+
+    /// The byte offset of the character at `index` (the text's length past its end).
+    pub(crate) fn byte(&self, index: usize) -> usize {
+        if self.checkpoints.is_empty() {
+            return index.min(self.text.len());
+        }
+        let Some(&start) = self.checkpoints.get(index / Self::STEP) else {
+            return self.text.len();
+        };
+        self.text[start..]
+            .char_indices()
+            .nth(index % Self::STEP)
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -153,7 +171,24 @@ mod tests {
         assert_eq!(line_col(text, 0), LineCol { line: 1, column: 1 });
         let x = text.find('x').unwrap_or_default();
         assert_eq!(line_col(text, x), LineCol { line: 2, column: 5 });
-        assert_eq!(offset_of(text, 2, 4), x);
-        assert_eq!(offset_of(text, 9, 0), text.len());
+        let offsets = CharOffsets::new(text);
+        assert_eq!(offsets.byte(9), x);
+        assert_eq!(offsets.byte(99), text.len());
+    }
+
+    #[test]
+    fn character_indices_map_to_byte_offsets() {
+        let ascii = "abc\ndef";
+        let offsets = CharOffsets::new(ascii);
+        assert_eq!(
+            (offsets.byte(0), offsets.byte(5), offsets.byte(99)),
+            (0, 5, ascii.len())
+        );
+        let text = format!("{}é{}ü\nz", "a".repeat(100), "b".repeat(70));
+        let offsets = CharOffsets::new(&text);
+        for (char_index, (byte, _)) in text.char_indices().enumerate() {
+            assert_eq!(offsets.byte(char_index), byte, "{char_index}");
+        }
+        assert_eq!(offsets.byte(text.chars().count()), text.len());
     }
 }

@@ -8,7 +8,7 @@ use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
 use crate::diagnostic::Diagnostic;
 use crate::rule::Rule;
-use crate::source::{FileId, Span, offset_of};
+use crate::source::{CharOffsets, FileId, Span};
 
 /// A value of a spec document with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,9 +138,18 @@ impl Node {
 
 /// Parses a YAML spec file. The file must hold one document whose top level is a mapping.
 pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
+    // The loader recurses once per level of nesting: too deep a document is refused first.
+    let offsets = CharOffsets::new(text);
+    if let Some(at) = yaml_too_deep(text) {
+        let at = offsets.byte(at.index());
+        return Err(nesting_error(Span {
+            file,
+            start: at,
+            end: at,
+        }));
+    }
     let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
-        let m = e.marker();
-        let at = offset_of(text, m.line(), m.col());
+        let at = offsets.byte(e.marker().index());
         Diagnostic::new(
             Rule::Syntax,
             crate::SpecPath::root(),
@@ -161,7 +170,7 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         });
     };
     if let Some(second) = docs.next() {
-        let at = span_of(file, text, &second);
+        let at = span_of(file, &offsets, &second);
         return Err(Diagnostic::new(
             Rule::Syntax,
             crate::SpecPath::root(),
@@ -169,7 +178,8 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         )
         .with_span(at));
     }
-    let node = convert_yaml(file, text, first)?;
+    let node = convert_yaml(file, &offsets, first)?;
+    refuse_invisible(&node)?;
     match node.value {
         Value::Map(_) => Ok(node),
         // An empty file (or one with only comments) is an empty fragment.
@@ -186,14 +196,49 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     }
 }
 
-fn span_of(file: FileId, text: &str, node: &MarkedYamlOwned) -> Span {
-    let start = offset_of(text, node.span.start.line(), node.span.start.col());
-    let end = offset_of(text, node.span.end.line(), node.span.end.col()).max(start);
+/// Nesting deeper than any spec needs (the deepest is a handful of levels): refused before the
+/// recursive steps (YAML's loader, the conversion, overlays, the typed layer) could overflow the
+/// stack.
+pub const MAX_DEPTH: usize = 64;
+
+fn nesting_error(at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Rule::Syntax,
+        crate::SpecPath::root(),
+        format!("values are nested more than {MAX_DEPTH} levels deep here; no spec needs that many"),
+    )
+    .with_span(at)
+}
+
+/// Where a YAML document first nests deeper than [`MAX_DEPTH`], read from the parser's events
+/// (without building anything). A syntax error is left to the loader, which reports it.
+fn yaml_too_deep(text: &str) -> Option<saphyr::Marker> {
+    use saphyr_parser::{Event, Parser};
+    let mut depth = 0usize;
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.ok()?;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(span.start);
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn span_of(file: FileId, offsets: &CharOffsets<'_>, node: &MarkedYamlOwned) -> Span {
+    let start = offsets.byte(node.span.start.index());
+    let end = offsets.byte(node.span.end.index()).max(start);
     Span { file, start, end }
 }
 
-fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node, Diagnostic> {
-    let span = span_of(file, text, &node);
+fn convert_yaml(file: FileId, offsets: &CharOffsets<'_>, node: MarkedYamlOwned) -> Result<Node, Diagnostic> {
+    let span = span_of(file, offsets, &node);
     let value = match node.data {
         YamlDataOwned::Value(scalar) => match scalar {
             ScalarOwned::Null => Value::Null,
@@ -207,13 +252,13 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
         YamlDataOwned::Sequence(items) => Value::Seq(
             items
                 .into_iter()
-                .map(|n| convert_yaml(file, text, n))
+                .map(|n| convert_yaml(file, offsets, n))
                 .collect::<Result<_, _>>()?,
         ),
         YamlDataOwned::Mapping(map) => {
             let mut entries = Vec::with_capacity(map.len());
             for (k, v) in map {
-                let key_span = span_of(file, text, &k);
+                let key_span = span_of(file, offsets, &k);
                 let key = match k.data {
                     YamlDataOwned::Value(ScalarOwned::String(s)) => s,
                     YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
@@ -230,7 +275,7 @@ fn convert_yaml(file: FileId, text: &str, node: MarkedYamlOwned) -> Result<Node,
                 entries.push(Entry {
                     key,
                     key_span,
-                    node: convert_yaml(file, text, v)?,
+                    node: convert_yaml(file, offsets, v)?,
                 });
             }
             Value::Map(entries)
@@ -273,7 +318,65 @@ pub fn parse_toml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         start: doc.span().start,
         end: doc.span().end,
     };
-    convert_table(file, doc.into_inner(), span)
+    let node = convert_table(file, doc.into_inner(), span)?;
+    refuse_invisible(&node)?;
+    Ok(node)
+}
+
+/// Characters no spec text needs and that break or disguise what is rendered: line and
+/// paragraph separators (YAML readers and Compose take them for line breaks, promtool refuses
+/// them), bidirectional controls and zero-width characters (a script or config then reads
+/// differently from what it shows).
+fn invisible(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{0085}' => "NEXT LINE, which YAML readers take for a line break",
+        '\u{2028}' => "LINE SEPARATOR, which YAML readers take for a line break",
+        '\u{2029}' => "PARAGRAPH SEPARATOR, which YAML readers take for a line break",
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+            "a bidirectional control, which makes text display differently from what it says"
+        }
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => {
+            "a zero-width character, which hides in what it is part of"
+        }
+        _ => return None,
+    })
+}
+
+/// Refuses the first key or string holding an [`invisible`] character.
+fn refuse_invisible(root: &Node) -> Result<(), Diagnostic> {
+    use crate::SpecPath;
+    let found = |text: &str| text.chars().find_map(|c| invisible(c).map(|why| (c, why)));
+    let refuse = |(c, why): (char, &str), path: SpecPath, span: Span| {
+        Diagnostic::new(
+            Rule::Grammar,
+            path,
+            format!("U+{:04X} ({why}) is not allowed in spec text", u32::from(c)),
+        )
+        .with_span(span)
+        .with_help("remove it, or write the text without it")
+    };
+    let mut stack = vec![(root, SpecPath::root())];
+    while let Some((node, path)) = stack.pop() {
+        match &node.value {
+            Value::Str(text) => {
+                if let Some(hit) = found(text) {
+                    return Err(refuse(hit, path, node.span));
+                }
+            }
+            Value::Seq(items) => stack.extend(items.iter().enumerate().rev().map(|(i, n)| (n, path.index(i)))),
+            Value::Map(entries) => {
+                for entry in entries.iter().rev() {
+                    let at = path.key(&entry.key);
+                    if let Some(hit) = found(&entry.key) {
+                        return Err(refuse(hit, at, entry.key_span));
+                    }
+                    stack.push((&entry.node, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn convert_table(file: FileId, table: toml::de::DeTable<'_>, span: Span) -> Result<Node, Diagnostic> {

@@ -193,8 +193,13 @@ impl<'r> Cx<'r> {
         let with_credentials = value
             .split_once("://")
             .is_some_and(|(_, rest)| rest.split(['/', '?', '#']).next().is_some_and(|a| a.contains('@')));
+        let chars = value.chars().count();
         let shown = if with_credentials {
             "(a URL with credentials, not shown)".to_owned()
+        } else if chars > 80 {
+            // A huge value is not echoed whole.
+            let head: String = value.chars().take(60).collect();
+            format!("{head:?}... ({chars} characters)")
         } else {
             format!("{value:?}")
         };
