@@ -129,12 +129,14 @@ pub fn image_tag(s: &str) -> Result<(), String> {
 
 /// An OpenSSL cipher name (`ECDHE-RSA-AES256-GCM-SHA384`).
 pub fn cipher(s: &str) -> Result<(), String> {
+    // The longest OpenSSL names are under 50 characters; NGINX refuses parameters over 4096.
     let ok = !s.is_empty()
+        && s.len() <= 64
         && all(s, |c| {
             c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_'
         });
     ok.then_some(())
-        .ok_or_else(|| "an OpenSSL cipher name like ECDHE-RSA-AES256-GCM-SHA384".into())
+        .ok_or_else(|| "an OpenSSL cipher name like ECDHE-RSA-AES256-GCM-SHA384 (64 characters at most)".into())
 }
 
 /// A Prometheus metric name.

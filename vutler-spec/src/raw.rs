@@ -852,6 +852,13 @@ pub struct RawFirewall {
     /// denies them).
     #[serde(default)]
     pub deny: Vec<RawFirewallRule>,
+    /// The port operators reach the VM's SSH server on (default 22): with a default policy
+    /// other than `allow`, `allow` must open it, or `ufw.sh` locks them out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
+    /// The VM is managed without SSH (a cloud console, a serial port): no rule needs to open it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_ssh: bool,
 }
 
 /// A ufw default policy.

@@ -421,6 +421,21 @@ rules! {
         "`backups.s3.kms_key_id` is set without `server_side_encryption: aws:kms`.",
         "Only SSE-KMS uses a KMS key: set `server_side_encryption: aws:kms`, or remove \
          `kms_key_id` to let the bucket encrypt with S3-managed keys (`AES256`).";
+    /// A cipher that is weak or no single cipher.
+    TlsWeakCipher = "tls-weak-cipher", Error,
+        "A TLS cipher is weak, or is a keyword standing for many.",
+        "List the TLSv1.2 suites by name, each with forward secrecy and an AEAD mode \
+         (`ECDHE-ECDSA-AES128-GCM-SHA256`, `ECDHE-RSA-CHACHA20-POLY1305`). Keywords such as `ALL` \
+         or `DEFAULT` stand for many suites, weak ones among them; suites without \
+         authentication or encryption (`aNULL`, `eNULL`, `NULL-MD5`), export-grade, RC4, DES, \
+         3DES and MD5 ones are broken.";
+    /// A firewall that would lock operators out.
+    FirewallSsh = "firewall-ssh", Error,
+        "The firewall denies incoming traffic but does not open the SSH port.",
+        "`ufw.sh` enables the default policy: on a remote VM without an `allow` rule for its SSH \
+         port (`firewall.ssh_port`, 22 by default, TCP), the operator running it loses the \
+         connection and cannot come back. Add `{ name: ssh, port: 22 }` to `firewall.allow`, or set \
+         `firewall.no_ssh: true` for a VM managed another way (a cloud console).";
     /// WAL archiving that cannot be rendered as asked.
     WalArchive = "wal-archive", Error,
         "A backup job's `rpo` cannot be met or rendered.",

@@ -198,6 +198,17 @@ text_type!(
     grammar::prose
 );
 
+impl OneLine {
+    /// A title or name shown to people (a dashboard's, a panel's): not blank, 200 characters at
+    /// most.
+    pub fn parse_title(text: &str) -> Result<Self, String> {
+        let ok = !text.trim().is_empty() && text.chars().count() <= 200;
+        let expected = || "a title of 1 to 200 characters, not blank".to_owned();
+        ok.then_some(()).ok_or_else(expected)?;
+        Self::parse(text).map_err(|_| expected())
+    }
+}
+
 impl S3Url {
     /// The bucket (`vutler-backups`).
     pub fn bucket(&self) -> &str {

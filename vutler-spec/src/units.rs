@@ -338,7 +338,12 @@ impl Schedule {
         parser
             .parse(&t)
             .map_err(|e| format!("invalid cron schedule `{text}`: {e}"))?;
-        Ok(Self(t))
+        let schedule = Self(t);
+        // Over two years from a fixed date, a leap day included.
+        if schedule.most_runs_within(Duration::from_millis(366 * 86_400_000), 1) == 0 {
+            return Err(format!("the cron schedule `{text}` never fires (no such date)"));
+        }
+        Ok(schedule)
     }
 
     /// The schedule as crontab reads it.

@@ -131,6 +131,17 @@ fn tls(cx: &mut Cx<'_>, t: &RawTls, proxy: Option<&Service>) -> Option<Tls> {
         ok = false;
     }
     let ciphers = cx.texts(&p.key("ciphers"), &t.ciphers, Cipher::parse);
+    for (i, name) in t.ciphers.iter().enumerate() {
+        if let Some(why) = weak_cipher(name) {
+            cx.error_help(
+                Rule::TlsWeakCipher,
+                p.key("ciphers").index(i),
+                format!("`{name}` {why}"),
+                "list suites such as ECDHE-ECDSA-AES128-GCM-SHA256 by name",
+            );
+            ok = false;
+        }
+    }
     if protocols.contains(&TlsProtocol::Tls12) && t.ciphers.is_empty() {
         cx.error(
             Rule::TlsCiphers,
@@ -311,6 +322,19 @@ fn firewall(cx: &mut Cx<'_>) -> Option<Firewall> {
             ok = false;
         }
     }
+    let ssh = f.ssh_port.unwrap_or(22);
+    let opened = f.allow.iter().any(|a| a.port == ssh && a.protocol == Protocol::Tcp);
+    if f.default_incoming != FirewallPolicy::Allow && !opened && !f.no_ssh {
+        cx.error_help(
+            Rule::FirewallSsh,
+            SpecPath::top("firewall").key("allow"),
+            format!("no rule allows the SSH port ({ssh}/tcp): ufw.sh would lock out the operator running it"),
+            format!(
+                "add `{{ name: ssh, port: {ssh} }}` here, or set `firewall.no_ssh: true` for a VM managed without SSH"
+            ),
+        );
+        ok = false;
+    }
     ok.then_some(())?;
     Some(Firewall {
         default_incoming: f.default_incoming,
@@ -318,6 +342,45 @@ fn firewall(cx: &mut Cx<'_>) -> Option<Firewall> {
         allow: allow?,
         deny: deny?,
     })
+}
+
+/// Why a cipher name is refused: a keyword for many suites, or a broken suite.
+fn weak_cipher(name: &str) -> Option<&'static str> {
+    const KEYWORDS: [&str; 8] = [
+        "ALL",
+        "COMPLEMENTOFALL",
+        "DEFAULT",
+        "COMPLEMENTOFDEFAULT",
+        "HIGH",
+        "MEDIUM",
+        "LOW",
+        "SECLEVEL",
+    ];
+    if KEYWORDS
+        .iter()
+        .any(|k| name == *k || name.starts_with(&format!("{k}_")))
+    {
+        return Some("stands for many suites, weak ones among them");
+    }
+    let parts: Vec<&str> = name.split('-').collect();
+    let broken = [
+        ("NULL", "encrypts nothing"),
+        ("ANULL", "authenticates nothing"),
+        ("ENULL", "encrypts nothing"),
+        ("EXP", "is export-grade"),
+        ("EXPORT", "is export-grade"),
+        ("RC4", "uses RC4"),
+        ("DES", "uses DES"),
+        ("3DES", "uses 3DES"),
+        ("DES_CBC3", "uses 3DES"),
+        ("MD5", "uses MD5"),
+        ("ADH", "authenticates nothing"),
+        ("AECDH", "authenticates nothing"),
+    ];
+    broken
+        .iter()
+        .find(|(part, _)| parts.iter().any(|p| p.eq_ignore_ascii_case(part)))
+        .map(|(_, why)| *why)
 }
 
 /// Docker publishes ports past ufw: only the proxy listens publicly, on ports the firewall opens.
@@ -440,4 +503,36 @@ fn check_proxy(cx: &mut Cx<'_>, proxy: &Service, upstream: Option<&Service>) -> 
         ok = false;
     }
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weak_cipher;
+
+    #[test]
+    fn weak_ciphers_and_keywords_are_named() {
+        for good in [
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            "DHE-RSA-AES256-GCM-SHA384",
+        ] {
+            assert_eq!(weak_cipher(good), None, "{good}");
+        }
+        for bad in [
+            "ALL",
+            "DEFAULT",
+            "HIGH",
+            "NULL-MD5",
+            "NULL-SHA256",
+            "EXP-RC4-MD5",
+            "RC4-SHA",
+            "DES-CBC3-SHA",
+            "ADH-AES256-GCM-SHA384",
+            "AECDH-AES128-SHA",
+            "ECDHE-RSA-NULL-SHA",
+        ] {
+            assert!(weak_cipher(bad).is_some(), "{bad}");
+        }
+    }
 }

@@ -380,12 +380,12 @@ fn dashboards<'r>(
         let dashboard = cx.name(&dp, name);
         let uid = cx.text(at.key("uid"), &d.uid, Uid::parse);
         let unique = unique_uid(cx, uids, &at, &d.uid);
-        let title = cx.text(at.key("title"), &d.title, OneLine::parse);
+        let title = cx.text(at.key("title"), &d.title, OneLine::parse_title);
         let datasource = datasource_ref(cx, at.key("datasource"), &d.datasource);
         cx.unique(&at.key("panels"), d.panels.iter().map(|x| x.name.as_str()), "panel");
         let panels = all(d.panels.iter().enumerate().map(|(i, panel)| {
             let pp = at.key("panels").index(i);
-            let title = cx.text(pp.key("name"), &panel.name, OneLine::parse);
+            let title = cx.text(pp.key("name"), &panel.name, OneLine::parse_title);
             // Grafana's own default unit.
             let unit = cx.text(pp.key("unit"), panel.unit.as_deref().unwrap_or("short"), Uid::parse);
             let source = match &panel.datasource {
