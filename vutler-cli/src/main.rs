@@ -26,6 +26,8 @@ use vutler_spec::{Loaded, Report, Severity};
 const EXIT_DIFFERENT: u8 = 1;
 /// Exit code for invalid input or usage.
 const EXIT_INVALID: u8 = 2;
+/// Exit code for a file that could not be read or written (`--out`).
+const EXIT_IO: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,7 +35,7 @@ const EXIT_INVALID: u8 = 2;
     version,
     about = "Render the Vutler stack from its typed specs",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  vutler-render --env staging --out deploy/staging   write the staging tree\n  vutler-render --env production | less             every file behind a `# Source: <path>` banner\n  vutler-render validate --env production\n  vutler-render check --env production --against deploy/production\n\nExit status: 0 rendered, 2 invalid spec or usage (nothing is written)."
+    after_help = "Examples:\n  vutler-render --env staging --out deploy/staging   write the staging tree\n  vutler-render --env production | less             every file behind a `# Source: <path>` banner\n  vutler-render validate --env production\n  vutler-render check --env production --against deploy/production\n\nExit status: 0 rendered, 2 invalid spec or usage (nothing is written), 3 a file could not be\nwritten (the message says which files are new and which old)."
 )]
 struct Cli {
     /// Environment to render (an overlay file in the spec folder's env/).
@@ -155,7 +157,7 @@ fn main() -> ExitCode {
                 Some(Command::Check { .. } | Command::Diff { .. } | Command::Plan { .. }) => {
                     ExitCode::from(EXIT_INVALID)
                 }
-                _ => ExitCode::FAILURE,
+                _ => ExitCode::from(EXIT_IO),
             }
         }
     }

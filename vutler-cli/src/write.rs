@@ -24,7 +24,13 @@
 //!    the files just written. A file the manifest does not list is never touched; neither is an
 //!    entry that is absolute or contains `..`, nor a path that crosses a symlink.
 //!
-//! Every manifest write is itself a staged file moved in with one rename.
+//! Every manifest write is itself a staged file moved in with one rename. The manifest is
+//! untrusted input: one that is a symlink is refused, and entries that are not UTF-8, hold a
+//! control character, are over 1024 bytes or name the operator's files (`.env`, `secrets/`,
+//! hidden files but `.env.example`) are ignored with a warning.
+//! 5. A rename that fails part way stops the render with exit code 3, naming the files already
+//!    replaced and those still old; the manifest lists both, so the next render finishes.
+//!    Staging folders an hour old or more, left by a killed render, are removed.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -42,27 +48,47 @@ const MANIFEST_HEADER: &str =
     "# Files vutler-render generated in this folder, removed when it no longer renders them. Do not edit.";
 
 /// Reads the manifest of `dir`: the paths of the files vutler-render generated there (none when
-/// there is no manifest). Entries that are absolute or contain `..` are refused, with a warning.
+/// there is no manifest). The manifest is untrusted input (anyone with write access to DIR can
+/// edit it): a manifest that is a symlink is refused, and an entry is ignored, with a warning,
+/// when it is not UTF-8, holds a NUL or a control character, is longer than
+/// [`MAX_ENTRY`] bytes, leaves the folder (absolute, `.` or `..`), or names a file the renderer
+/// never writes and an operator keeps there ([`is_protected`]).
 pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
     let path = dir.join(MANIFEST);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "{} is a symlink: the manifest is never followed out of the folder; remove it (the next render writes a new one)",
+            path.display()
+        ),
+        Ok(m) if !m.is_file() => bail!("{} is not a file: remove it", path.display()),
+        Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
+    }
+    let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut entries = Vec::new();
-    for line in text.lines() {
-        let entry = line.trim_end_matches('\r');
+    for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let warn = |why: &str| eprintln!("warning: {}:{}: ignoring the entry: {why}", path.display(), number + 1);
+        let Ok(entry) = std::str::from_utf8(line) else {
+            warn("it is not UTF-8");
+            continue;
+        };
         if entry.is_empty() || entry.starts_with('#') {
             continue;
         }
-        if is_safe_entry(entry) {
-            entries.push(entry.to_owned());
+        if entry.len() > MAX_ENTRY {
+            warn(&format!("it is longer than {MAX_ENTRY} bytes"));
+        } else if entry.chars().any(char::is_control) {
+            warn("it holds a control character");
+        } else if !is_safe_entry(entry) {
+            warn(&format!("`{entry}` is not a relative path without `.` or `..`"));
+        } else if is_protected(entry) {
+            warn(&format!(
+                "`{entry}` is never a generated file (the operator's files stay)"
+            ));
         } else {
-            eprintln!(
-                "warning: {}: ignoring `{entry}`: entries are relative paths without `.` or `..`",
-                path.display()
-            );
+            entries.push(entry.to_owned());
         }
     }
     Ok(entries)
@@ -75,6 +101,17 @@ fn is_safe_entry(entry: &str) -> bool {
         && !entry.contains('\\')
         && !Path::new(entry).has_root()
         && entry.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+/// Bytes of a manifest entry at most (the rendered paths are short).
+const MAX_ENTRY: usize = 1024;
+
+/// Paths the renderer never writes and the deployment keeps beside the tree: `.env`,
+/// `secrets/`, and every hidden file but `.env.example` (the scripts' `.rollback`, `.vutler.lock`,
+/// the manifest itself). A manifest naming one is tampered with, and it is never removed.
+fn is_protected(entry: &str) -> bool {
+    let first = entry.split('/').next().unwrap_or_default();
+    first == "secrets" || (first.starts_with('.') && first != ".env.example")
 }
 
 fn manifest_text(paths: &BTreeSet<&str>) -> String {
@@ -115,6 +152,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
         parent.clone()
     };
     let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
+    clean_stale_staging(&staging_in, &format!(".{name}.vutler-tmp-"));
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.vutler-tmp-"))
         .tempdir_in(&staging_in)
@@ -170,7 +208,19 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
             }
             _ => {}
         }
-        fs::rename(&staged, &target).with_context(|| format!("moving {} to {}", staged.display(), target.display()))?;
+        if let Err(e) = fs::rename(&staged, &target) {
+            let done: Vec<&str> = rendered.iter().copied().take_while(|p| p != path).collect();
+            let left: Vec<&str> = rendered.iter().copied().skip(done.len()).collect();
+            return Err(e).with_context(|| {
+                format!(
+                    "moving {} to {}; already replaced: {}; still old (or absent): {}; the manifest lists both, and the next render finishes the job",
+                    staged.display(),
+                    target.display(),
+                    if done.is_empty() { "none".to_owned() } else { done.join(", ") },
+                    left.join(", ")
+                )
+            });
+        }
         eprintln!("wrote {path}");
     }
     for folder in folders_of(dir, &rendered) {
@@ -200,6 +250,34 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
         }
     );
     Ok(())
+}
+
+/// Removes the staging folders a killed render left (named like this render's, an hour old or
+/// more: a render takes milliseconds, so none of them is in use). Failures only warn.
+fn clean_stale_staging(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    let hour = std::time::Duration::from_secs(3600);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= hour);
+        if meta.is_dir() && old {
+            match fs::remove_dir_all(entry.path()) {
+                Ok(()) => eprintln!("removed {} (left by an interrupted render)", entry.path().display()),
+                Err(e) => eprintln!("warning: cannot remove {}: {e}", entry.path().display()),
+            }
+        }
+    }
 }
 
 /// Refuses, before anything is written, a target that is a folder or lies behind a symlink or a
@@ -381,6 +459,34 @@ mod tests {
         }
         for bad in ["/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/", "", "a\\b"] {
             assert!(!is_safe_entry(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_tampered_manifest_names_nothing_to_delete() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path();
+        let long = "a/".repeat(600) + "b";
+        let mut text =
+            b"# header\nscripts/backup.sh\n.env\nsecrets/postgres_password\n.rollback\n.env.example\n".to_vec();
+        text.extend_from_slice(b"bad\0name\n");
+        text.extend_from_slice(b"not-utf8-\xff\n");
+        text.extend_from_slice(long.as_bytes());
+        text.extend_from_slice(b"\nnginx/nginx.conf\r\n");
+        fs::write(dir.join(MANIFEST), text).unwrap_or_else(|e| panic!("{e}"));
+        let entries = read_manifest(dir).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entries, ["scripts/backup.sh", ".env.example", "nginx/nginx.conf"]);
+        #[cfg(unix)]
+        {
+            let other = tmp.path().join("elsewhere");
+            fs::write(&other, "x\n").unwrap_or_else(|e| panic!("{e}"));
+            fs::remove_file(dir.join(MANIFEST)).unwrap_or_else(|e| panic!("{e}"));
+            std::os::unix::fs::symlink(&other, dir.join(MANIFEST)).unwrap_or_else(|e| panic!("{e}"));
+            let refused = read_manifest(dir).map(|_| ()).map_err(|e| e.to_string());
+            assert!(
+                refused.as_ref().is_err_and(|e| e.contains("is a symlink")),
+                "{refused:?}"
+            );
         }
     }
 

@@ -617,8 +617,9 @@ fn render_prunes_what_it_no_longer_generates_and_keeps_foreign_files() {
     std::fs::create_dir_all(dir.join("old/sub")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("old/sub/stale.yml"), "x\n").unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(tmp.path().join("outside.txt"), "keep\n").unwrap_or_else(|e| panic!("{e}"));
+    // A tampered manifest names the operator's files too: they are never removed.
     edit_file(&dir.join(MANIFEST), |t| {
-        t + "old/sub/stale.yml\n../outside.txt\n/etc/hostname\n"
+        t + "old/sub/stale.yml\n../outside.txt\n/etc/hostname\n.env\nsecrets/x\n"
     });
 
     let drifted = check("staging", &dir, &[]);
@@ -634,7 +635,10 @@ fn render_prunes_what_it_no_longer_generates_and_keeps_foreign_files() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("removed old/sub/stale.yml\n"), "{stderr}");
     assert!(stderr.contains("(removed 1 stale file)"), "{stderr}");
-    assert!(stderr.contains("ignoring `../outside.txt`"), "{stderr}");
+    assert!(
+        stderr.contains("ignoring the entry: `../outside.txt` is not a relative path"),
+        "{stderr}"
+    );
     assert!(!dir.join("old").exists(), "the emptied folders it created are removed");
     assert!(tmp.path().join("outside.txt").exists(), "never outside DIR");
     for (path, contents) in foreign {
@@ -928,4 +932,55 @@ fn a_file_of_twenty_thousand_entries_is_located_in_linear_time() {
     refused_within(&specs_with("base/60-many.yaml", many_lines.as_bytes()), 20, 8_000);
     let one_line = format!("x: {{ {} }}\n", entries.join(", "));
     refused_within(&specs_with("base/60-many.yaml", one_line.as_bytes()), 20, 8_000);
+}
+
+#[test]
+fn a_render_that_cannot_write_exits_with_the_io_code_not_the_drift_one() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(tmp.path().join("file"), "x").unwrap_or_else(|e| panic!("{e}"));
+    let out = run(&[
+        "--env",
+        "staging",
+        "--spec",
+        &specs().display().to_string(),
+        "--out",
+        &tmp.path().join("file/deploy").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("file/deploy: Not a directory"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn staging_folders_left_by_a_killed_render_are_cleaned_up() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = specs().display().to_string();
+    let dir = tmp.path().join("deploy");
+    let stale = tmp.path().join(".deploy.vutler-tmp-AbC123");
+    let fresh = tmp.path().join(".deploy.vutler-tmp-XyZ789");
+    let foreign = tmp.path().join(".deploy.notes");
+    for folder in [&stale, &fresh, &foreign] {
+        std::fs::create_dir_all(folder.join("nginx")).unwrap_or_else(|e| panic!("{e}"));
+    }
+    for folder in [&stale, &foreign] {
+        let touched = Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(folder)
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(touched.success());
+    }
+    let out = run(&["--env", "staging", "--spec", &spec, "--out", &dir.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(left by an interrupted render)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!stale.exists(), "the stale staging folder is still there");
+    assert!(fresh.exists(), "a staging folder that may be in use was removed");
+    assert!(foreign.exists(), "a folder that is not a staging folder was removed");
 }
