@@ -141,8 +141,8 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
     if groups.is_empty() {
         return String::new();
     }
-    let old_shown: Vec<Cow<'_, str>> = old_lines.iter().map(|l| redact_line(l)).collect();
-    let new_shown: Vec<Cow<'_, str>> = new_lines.iter().map(|l| redact_line(l)).collect();
+    let old_shown = redact_lines(&old_lines);
+    let new_shown = redact_lines(&new_lines);
     let mut out = format!("--- {old_label}\n+++ {new_label}\n");
     for group in &groups {
         let _ = writeln!(out, "{}", UnifiedHunkHeader::new(group));
@@ -169,9 +169,64 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
 /// variables, applied to any key.
 pub use vutler_spec::grammar::secret_looking_key as is_secret_key;
 
-/// Redacts every line of a text (see [`redact_line`]).
+/// Redacts every line of a text (see [`redact_lines`]).
 pub fn redact(text: &str) -> String {
-    text.split_inclusive('\n').map(redact_line).collect()
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    redact_lines(&lines).concat()
+}
+
+/// Redacts lines (each with [`redact_line`]) and the value a secret-looking key gives on the
+/// lines after it: `password:` or `password: |` followed by more indented lines (a YAML block),
+/// whose text is replaced, their indentation kept.
+///
+/// ```
+/// use vutler_render::diff::redact_lines;
+///
+/// let lines = ["db:\n", "  password: |\n", "    hunter2\n", "  user: bob\n"];
+/// assert_eq!(redact_lines(&lines).concat(), "db:\n  password: |\n    <redacted>\n  user: bob\n");
+/// ```
+pub fn redact_lines<'a>(lines: &[&'a str]) -> Vec<Cow<'a, str>> {
+    let mut out = Vec::with_capacity(lines.len());
+    // The indentation of a secret-looking key whose value follows on the next lines.
+    let mut block: Option<usize> = None;
+    for line in lines {
+        let (body, ending) = split_ending(line);
+        let indent = body.len() - body.trim_start().len();
+        if let Some(key_indent) = block {
+            if body.trim().is_empty() {
+                out.push(Cow::Borrowed(*line));
+                continue;
+            }
+            if indent > key_indent {
+                out.push(Cow::Owned(format!("{}{REDACTED}{ending}", &body[..indent])));
+                continue;
+            }
+            block = None;
+        }
+        if opens_secret_block(body) {
+            // The key and its block indicator hold nothing; the lines after are redacted.
+            block = Some(indent);
+            out.push(Cow::Borrowed(*line));
+            continue;
+        }
+        out.push(redact_line(line));
+    }
+    out
+}
+
+/// Whether a line is a secret-looking key whose value is on the next lines (`key:`, `key: |`,
+/// `key: >-`).
+fn opens_secret_block(body: &str) -> bool {
+    let trimmed = body.trim().trim_start_matches("- ");
+    let Some((key, value)) = trimmed.split_once(':') else {
+        return false;
+    };
+    let key = key.trim().trim_matches(['"', '\'']);
+    let value = value.trim();
+    !key.is_empty()
+        && key.chars().all(is_key_char)
+        && is_secret_key(key)
+        && (value.is_empty() || matches!(value, "|" | "|-" | "|+" | ">" | ">-" | ">+"))
 }
 
 /// Replaces the value of a line that assigns to a secret-looking key with [`REDACTED`], and the
@@ -200,6 +255,10 @@ pub fn redact_line(line: &str) -> Cow<'_, str> {
         None => Cow::Borrowed(body),
     };
     let redacted = match redact_url_passwords(&redacted) {
+        Some(r) => Cow::Owned(r),
+        None => redacted,
+    };
+    let redacted = match redact_defaults(&redacted) {
         Some(r) => Cow::Owned(r),
         None => redacted,
     };
@@ -284,6 +343,39 @@ fn is_reference(value: &str) -> bool {
         }
     }
     false
+}
+
+/// The line with the default of every `${NAME:-default}` or `${NAME-default}` of a
+/// secret-looking NAME redacted (a secret written as a default), or `None` if none.
+fn redact_defaults(body: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = body;
+    let mut changed = false;
+    while let Some(at) = rest.find("${") {
+        let (head, tail) = rest.split_at(at + 2);
+        out.push_str(head);
+        let name_end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let (name, after) = tail.split_at(name_end);
+        let default = after.strip_prefix(":-").or_else(|| after.strip_prefix('-'));
+        match (default, after.find('}')) {
+            (Some(value), Some(close)) if is_secret_key(name) && close > after.len() - value.len() => {
+                let operator = &after[..after.len() - value.len()];
+                out.push_str(name);
+                out.push_str(operator);
+                out.push_str(REDACTED);
+                rest = &after[close..];
+                changed = true;
+            }
+            _ => {
+                out.push_str(name);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
 }
 
 /// The line with the password of every `scheme://user:password@` redacted, or `None` if none.
@@ -444,6 +536,50 @@ mod tests {
         ] {
             assert_eq!(redact_line(kept), kept);
         }
+    }
+
+    #[test]
+    fn defaults_blocks_and_more_secret_names_are_redacted() {
+        // A secret written as the default of its reference.
+        assert_eq!(
+            redact_line("DB: ${POSTGRES_PASSWORD:-hunter2}\n"),
+            "DB: ${POSTGRES_PASSWORD:-<redacted>}\n"
+        );
+        assert_eq!(redact_line("x=${API_TOKEN-hunter2} y"), "x=${API_TOKEN-<redacted>} y");
+        assert_eq!(redact_line("PORT: ${PORT:-5432}"), "PORT: ${PORT:-5432}");
+        assert_eq!(redact_line("P: ${SMTP_PASSWORD:-}"), "P: ${SMTP_PASSWORD:-}");
+        // Names the stack itself uses for secrets, and common spellings.
+        for line in [
+            "DATA_SOURCE_PASS=hunter2",
+            "DB_PWD=hunter2",
+            "STRIPE_APIKEY=hunter2",
+            "GCP_CREDENTIALS=hunter2",
+        ] {
+            assert!(!redact_line(line).contains("hunter2"), "{line}");
+        }
+        assert_eq!(redact_line("PWD=/opt/vutler"), "PWD=/opt/vutler");
+        assert_eq!(redact_line("BYPASS=1"), "BYPASS=1");
+        // A value on the lines after its key.
+        let text = "a:\n  password:\n    hunter2\n\n    more\n  user: bob\nsecret_token: >-\n  xyz\nnext: 1\n";
+        let shown = redact(text);
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("more") && !shown.contains("xyz"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("  user: bob\n") && shown.contains("next: 1\n"),
+            "{shown}"
+        );
+        let diff = unified_diff(
+            "k:\n  api_key:\n    old-secret\n",
+            "k:\n  api_key:\n    new-secret\n",
+            "a",
+            "b",
+        );
+        assert!(
+            !diff.contains("secret\n") && diff.contains("-    <redacted>\n+    <redacted>\n"),
+            "{diff}"
+        );
     }
 
     #[test]

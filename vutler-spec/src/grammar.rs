@@ -253,19 +253,22 @@ pub fn alert_name(s: &str) -> Result<(), String> {
 
 /// Parts of key names that make a key secret-looking (compared in upper case, with `-` and `.`
 /// read as `_`). A key ending in `_KEY` is secret-looking too.
-pub const SECRET_KEY_PARTS: [&str; 8] = [
+pub const SECRET_KEY_PARTS: [&str; 11] = [
     "PASSWORD",
     "PASSWD",
+    "PASSPHRASE",
     "SECRET",
     "TOKEN",
     "PRIVATE_KEY",
     "API_KEY",
+    "APIKEY",
     "ACCESS_KEY",
+    "CREDENTIAL",
     "WEBHOOK",
 ];
 
 /// Whether a key name looks like it holds a secret: it contains one of [`SECRET_KEY_PARTS`] or
-/// ends in `_KEY`, ignoring case, with `-` and `.` read as `_` (`api-key`, `smtp.password`).
+/// ends in `_KEY` or one of [`SECRET_KEY_SUFFIXES`], ignoring case, with `-` and `.` read as `_` (`api-key`, `smtp.password`).
 /// The model refuses literal values in such variables; `check` redacts their values in diffs.
 pub fn secret_looking_key(key: &str) -> bool {
     let key: String = key
@@ -275,8 +278,14 @@ pub fn secret_looking_key(key: &str) -> bool {
             c => c.to_ascii_uppercase(),
         })
         .collect();
-    key.ends_with("_KEY") || SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+    key.ends_with("_KEY")
+        || SECRET_KEY_SUFFIXES.iter().any(|suffix| key.ends_with(suffix))
+        || SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
 }
+
+/// Endings of secret-looking key names besides `_KEY` (`DATA_SOURCE_PASS`, `DB_PWD`): too short
+/// to look for anywhere in a name (`PASSTHROUGH`, `PWD` alone is the working directory).
+pub const SECRET_KEY_SUFFIXES: [&str; 2] = ["_PASS", "_PWD"];
 
 #[cfg(test)]
 mod tests {

@@ -61,6 +61,19 @@ fn variable(cx: &mut Cx<'_>, id: VariableId, name: &str, v: &RawVariable) -> Opt
     };
     let default = match &v.default {
         None => Some(None),
+        // Declared plain, it would be written into .env.example and the Compose file.
+        Some(_) if !v.secret && grammar::secret_looking_key(name) => {
+            // Refused as a literal: its line, which holds the value, is not printed.
+            cx.error_help(
+                Rule::SecretLiteral,
+                p.key("default"),
+                format!("`{name}` looks like a secret, but is declared plain with a value in the spec"),
+                format!(
+                    "set `secret: true` on variables.{name} and remove `default`, or rename it if it holds no secret"
+                ),
+            );
+            None
+        }
         Some(_) if v.secret => {
             cx.error_help(
                 Rule::SecretLiteral,
@@ -182,7 +195,13 @@ fn text_value(cx: &mut Cx<'_>, path: &SpecPath, key: &str, scalar: &RawScalar, w
     // that no other message quotes the value. Only `${VAR}` references of plain variables
     // (`${PROJECT}`-style builtins are filled in, so they still make a literal) keep it text.
     if !with_secrets && grammar::secret_looking_key(key) && !text.is_empty() {
-        let literal = Template::parse(&text).map_or(true, |t| t.variables().all(|v| BUILTIN_VARIABLES.contains(&v)));
+        // Any literal text beside the references (`hunter2${PORT}`) is a literal too.
+        let literal = Template::parse(&text).map_or(true, |t| {
+            t.variables().all(|v| BUILTIN_VARIABLES.contains(&v))
+                || t.parts()
+                    .iter()
+                    .any(|p| matches!(p, crate::interpolation::Part::Literal(l) if !l.is_empty()))
+        });
         if literal {
             cx.error_help(
                 Rule::SecretLiteral,
