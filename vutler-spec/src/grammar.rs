@@ -218,13 +218,19 @@ pub fn env_default(s: &str) -> Result<(), String> {
         .ok_or_else(|| "a plain value without `$`, braces, `#`, quotes or surrounding spaces".into())
 }
 
-/// A placeholder for a secret in `.env.example`: `<strong-password>`, never a value.
+/// A placeholder for a secret in `.env.example`: `<strong-password>`, never a value. It says
+/// what goes there in two words or more, lower case; a word with digits is short (`s3`, `v2`),
+/// so that `<hunter2>` or `<Tr0ub4dor>` are not taken for one.
 pub fn placeholder(s: &str) -> Result<(), String> {
     let inner = s.strip_prefix('<').and_then(|r| r.strip_suffix('>')).unwrap_or("");
-    let ok = !inner.is_empty()
+    let words: Vec<&str> = inner.split(['-', '_', ' ', '.']).filter(|w| !w.is_empty()).collect();
+    let ok = words.len() >= 2
         && all(inner, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ' | '.')
-        });
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | ' ' | '.')
+        })
+        && words
+            .iter()
+            .all(|w| w.len() <= 3 || !w.chars().any(|c| c.is_ascii_digit()));
     ok.then_some(())
         .ok_or_else(|| "a placeholder like <strong-password>, never a real value".into())
 }
@@ -294,6 +300,29 @@ mod tests {
     type Check = fn(&str) -> Result<(), String>;
 
     const HOSTILE: [&str; 8] = ["a;b", "a\nb", "$(id)", "`id`", "a'b", "a\"b", "{a}", "a b"];
+
+    #[test]
+    fn placeholders_describe_and_are_no_value() {
+        for ok in [
+            "<strong-password>",
+            "<s3-access-key-id>",
+            "<admin password>",
+            "<api_key.v2>",
+        ] {
+            assert!(placeholder(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "<hunter2>",
+            "<password>",
+            "<Tr0ub4dor-x>",
+            "<pass-hunter22>",
+            "strong-password",
+            "<>",
+            "<a b>x",
+        ] {
+            assert!(placeholder(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn hostile_values_fail_every_grammar() {
