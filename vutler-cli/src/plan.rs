@@ -120,7 +120,7 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
             .jobs
             .iter()
             .map(|j| {
-                let base = if j.wal.is_some() {
+                let base = if j.wal().is_some() {
                     " and as many base backups"
                 } else {
                     ""

@@ -326,8 +326,8 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
         None => shell_quote(&service.image.to_string()),
     };
     let service = &service.name;
-    let (mode, dump, restore, verify, ext, summary) = match &job.dump {
-        Dump::PgDump { database, user } => {
+    let (mode, dump, restore, verify, verify_user, ext, summary, wal) = match &job.dump {
+        Dump::PgDump { database, user, wal } => {
             let (user, db) = (var(*user), shell_quote(database));
             (
                 // Custom format: compressed by pg_dump, listed by pg_restore --list.
@@ -339,8 +339,20 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                      --single-transaction --exit-on-error"
                 ),
                 Some(PG_VERIFY.to_owned()),
+                // PostgreSQL refuses to run as root.
+                Some("postgres"),
                 "dump",
                 format!("pg_dump of database {database} (service {service})"),
+                wal.as_ref().map(|w| WalCtx {
+                    dir: w.dir.to_string(),
+                    pgdata: w.pgdata.to_string(),
+                    rpo: w.rpo.to_string(),
+                    // The WAL the base backup needs is in the archive (pg_basebackup waits for it).
+                    base: format!(
+                        "exec pg_basebackup --username={user} --pgdata=- --format=tar --wal-method=none --gzip --checkpoint=fast"
+                    ),
+                    recover: recover_script(&w.pgdata, &w.dir),
+                }),
             )
         }
         Dump::Mongodump {
@@ -366,8 +378,10 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 format!("{pw}; {MONGO_CONFIG}; mongodump {auth} --archive --gzip{only_dump}"),
                 format!("{pw}; {MONGO_CONFIG}; mongorestore {auth} --archive --gzip --drop{only_restore}"),
                 Some(MONGO_VERIFY.to_owned()),
+                None,
                 "archive.gz",
                 format!("mongodump of {what} (service {service})"),
+                None,
             )
         }
         Dump::MinioMirror { user, password, api } => {
@@ -385,8 +399,10 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 format!("{alias}; exec mc mirror --quiet backupsrc /backup-out"),
                 format!("{alias}; exec mc mirror --quiet --overwrite /backup-in backupsrc"),
                 None,
+                None,
                 "tar.gz",
                 format!("mc mirror of every bucket (service {service})"),
+                None,
             )
         }
     };
@@ -398,23 +414,10 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
         mode,
         dump,
         restore,
-        verify_user: matches!(job.dump, Dump::PgDump { .. }).then_some("postgres"),
+        verify_user,
         verify,
         ext,
-        wal: job.wal.as_ref().map(|w| WalCtx {
-            dir: w.dir.to_string(),
-            pgdata: w.pgdata.to_string(),
-            rpo: w.rpo.to_string(),
-            base: match &job.dump {
-                // The WAL the base backup needs is in the archive (pg_basebackup waits for it).
-                Dump::PgDump { user, .. } => format!(
-                    "exec pg_basebackup --username={} --pgdata=- --format=tar --wal-method=none --gzip --checkpoint=fast",
-                    var(*user)
-                ),
-                _ => String::new(),
-            },
-            recover: recover_script(&w.pgdata, &w.dir),
-        }),
+        wal,
         local_days: job.retention.local_days,
         remote_days: job.retention.remote_days,
         schedule: job.schedule.to_string(),
@@ -568,7 +571,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
             "" => String::new(),
             p => format!("{p}/"),
         },
-        any_wal: b.jobs.iter().any(|j| j.wal.is_some()),
+        any_wal: b.jobs.iter().any(|j| j.wal().is_some()),
         jobs: jobs(runtime),
     };
     tree.insert(BACKUP_SCRIPT, templates::render(templates::BACKUP_SCRIPT, &backup)?)?;

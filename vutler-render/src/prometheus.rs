@@ -216,56 +216,52 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         );
         rules.push(due);
     }
+    let jobs = &stack.backups().jobs;
     if produces(BACKUP_METRIC) {
         let stale = stack.backups().stale_after;
-        for job in &stack.backups().jobs {
+        for job in jobs {
             let job = &job.name;
-            let selector = format!("{BACKUP_METRIC}{{backup=\"{job}\"}}");
-            rules.push(rule(
-                format!("BackupStale{}", camel(job)),
-                format!("time() - {selector} > {}", stale.secs()),
-                Some(minute * 10),
-                AlertSeverity::Critical,
+            rules.extend(recorded_time(
+                RecordedTime {
+                    metric: BACKUP_METRIC,
+                    job,
+                    max_age: stale,
+                    severity: AlertSeverity::Critical,
+                },
+                (format!("BackupStale{}", camel(job)), Some(minute * 10)),
                 format!("The {job} backup has not succeeded for more than {stale}"),
-            ));
-            rules.push(rule(
-                format!("BackupMissing{}", camel(job)),
-                format!("absent({selector})"),
-                Some(stale),
-                AlertSeverity::Critical,
+                (format!("BackupMissing{}", camel(job)), Some(stale)),
                 format!("No successful {job} backup has been recorded"),
             ));
         }
     }
     if produces(WAL_METRIC) {
-        for job in &stack.backups().jobs {
-            let Some(wal) = &job.wal else { continue };
+        for job in jobs {
+            let Some(wal) = job.wal() else { continue };
             let name = &job.name;
-            let mut behind = rule(
-                format!("WalShippingBehind{}", camel(name)),
-                format!("time() - {WAL_METRIC}{{backup=\"{name}\"}} > {}", wal.rpo.secs()),
-                Some(minute),
-                AlertSeverity::Critical,
+            let [mut behind, missing] = recorded_time(
+                RecordedTime {
+                    metric: WAL_METRIC,
+                    job: name,
+                    max_age: wal.rpo,
+                    severity: AlertSeverity::Critical,
+                },
+                (format!("WalShippingBehind{}", camel(name)), Some(minute)),
                 format!(
                     "The archived WAL of the {name} backup has not all reached the destination for more than {}: the recovery point objective is not met",
                     wal.rpo
                 ),
+                (format!("WalShippingMissing{}", camel(name)), Some(minute * 10)),
+                format!("No shipping of the {name} backup's WAL has been recorded"),
             );
             behind.annotations.insert(
                 "runbook",
                 format!("Read the log of `scripts/backup.sh --wal --only {name}` (cron, every minute): S3 credentials, the destination, the service running; run it by hand in the deployment folder."),
             );
-            rules.push(behind);
-            rules.push(rule(
-                format!("WalShippingMissing{}", camel(name)),
-                format!("absent({WAL_METRIC}{{backup=\"{name}\"}})"),
-                Some(minute * 10),
-                AlertSeverity::Critical,
-                format!("No shipping of the {name} backup's WAL has been recorded"),
-            ));
+            rules.extend([behind, missing]);
         }
     }
-    if produces("pg_stat_archiver_failed_count") && stack.backups().jobs.iter().any(|j| j.wal.is_some()) {
+    if produces("pg_stat_archiver_failed_count") && jobs.iter().any(|j| j.wal().is_some()) {
         let mut failing = rule(
             "WalArchivingFails".into(),
             "increase(pg_stat_archiver_failed_count[10m]) > 0".into(),
@@ -281,31 +277,65 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
     }
     if let (true, Some(drill)) = (produces(DRILL_METRIC), &stack.backups().drill) {
         let stale = drill.stale_after;
-        for job in &stack.backups().jobs {
+        for job in jobs {
             let job = &job.name;
-            let selector = format!("{DRILL_METRIC}{{backup=\"{job}\"}}");
-            let mut overdue = rule(
-                format!("BackupDrillOverdue{}", camel(job)),
-                format!("time() - {selector} > {}", stale.secs()),
-                Some(minute * 60),
-                AlertSeverity::Warning,
+            let [mut overdue, missing] = recorded_time(
+                RecordedTime {
+                    metric: DRILL_METRIC,
+                    job,
+                    max_age: stale,
+                    severity: AlertSeverity::Warning,
+                },
+                (format!("BackupDrillOverdue{}", camel(job)), Some(minute * 60)),
                 format!("No restore drill of the {job} backup has succeeded for more than {stale}"),
+                (format!("BackupDrillMissing{}", camel(job)), Some(stale)),
+                format!("No successful restore drill of the {job} backup has been recorded"),
             );
             overdue.annotations.insert(
                 "runbook",
                 format!("Run `scripts/restore.sh --verify {job}` in the deployment folder and read its log; a backup that does not restore is no backup."),
             );
-            rules.push(overdue);
-            rules.push(rule(
-                format!("BackupDrillMissing{}", camel(job)),
-                format!("absent({selector})"),
-                Some(stale),
-                AlertSeverity::Warning,
-                format!("No successful restore drill of the {job} backup has been recorded"),
-            ));
+            rules.extend([overdue, missing]);
         }
     }
     rules
+}
+
+/// A Unix time a script records for a backup job (`metric{backup="<job>"}`) and how old it may
+/// get.
+struct RecordedTime<'a> {
+    metric: &'a str,
+    job: &'a str,
+    max_age: Duration,
+    severity: AlertSeverity,
+}
+
+/// The two alerts on a recorded time: older than its maximum age, and never recorded; each
+/// with its name, `for` and summary.
+fn recorded_time(
+    t: RecordedTime<'_>,
+    (stale, stale_for): (String, Option<Duration>),
+    stale_summary: String,
+    (missing, missing_for): (String, Option<Duration>),
+    missing_summary: String,
+) -> [Rule; 2] {
+    let selector = format!("{}{{backup=\"{}\"}}", t.metric, t.job);
+    [
+        rule(
+            stale,
+            format!("time() - {selector} > {}", t.max_age.secs()),
+            stale_for,
+            t.severity,
+            stale_summary,
+        ),
+        rule(
+            missing,
+            format!("absent({selector})"),
+            missing_for,
+            t.severity,
+            missing_summary,
+        ),
+    ]
 }
 
 /// Whether a service may run several containers, each to be scraped: it has replicas or a

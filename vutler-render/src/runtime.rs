@@ -244,7 +244,7 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
             .jobs
             .iter()
             .filter(|j| j.service == s.id)
-            .find_map(|j| j.wal.as_ref())
+            .find_map(|j| j.wal())
         {
             command
                 .get_or_insert_with(|| vec!["postgres".to_owned()])

@@ -1362,8 +1362,6 @@ pub struct BackupJob {
     pub retention: Retention,
     /// Expected size of one backup.
     pub size: ByteSize,
-    /// PostgreSQL's continuous archiving, for point-in-time restores.
-    pub wal: Option<WalArchive>,
 }
 
 /// PostgreSQL's continuous archiving for a `pg_dump` job: the server archives each finished WAL
@@ -1389,6 +1387,14 @@ impl WalArchive {
 }
 
 impl BackupJob {
+    /// PostgreSQL's continuous archiving, for point-in-time restores (a `pg_dump` job's).
+    pub fn wal(&self) -> Option<&WalArchive> {
+        match &self.dump {
+            Dump::PgDump { wal, .. } => wal.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The most local copies at once: every backup still within the local retention when a new
     /// one is written (it is pruned only after), and for a mirror the staged copy of the files
     /// beside its archive.
@@ -1401,7 +1407,7 @@ impl BackupJob {
     /// Disk the local copies take at most: [`Self::local_copies`] times the expected size,
     /// twice with WAL archiving (each run also keeps a base backup, taken as large as the dump).
     pub fn local_space(&self) -> ByteSize {
-        let per_run = if self.wal.is_some() { 2 } else { 1 };
+        let per_run = if self.wal().is_some() { 2 } else { 1 };
         self.size * u32::try_from(self.local_copies() * per_run).unwrap_or(u32::MAX)
     }
 }
@@ -1416,6 +1422,8 @@ pub enum Dump {
         database: Name,
         /// Variable with the user.
         user: EnvRef,
+        /// Continuous archiving of its WAL, when the job has an RPO.
+        wal: Option<WalArchive>,
     },
     /// `mongodump --archive` of one database, or of all of them.
     Mongodump {

@@ -331,11 +331,7 @@ impl Schedule {
                 ));
             }
         }
-        let parser = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Disallowed)
-            .year(croner::parser::Year::Disallowed)
-            .build();
-        parser
+        cron_parser()
             .parse(&t)
             .map_err(|e| format!("invalid cron schedule `{text}`: {e}"))?;
         let schedule = Self(t);
@@ -356,11 +352,7 @@ impl Schedule {
     /// than 100 000 times a year is only followed for its first 100 000 runs.
     pub fn most_runs_within(&self, window: Duration, cap: u64) -> u64 {
         use chrono::{TimeZone, Utc};
-        let parser = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Disallowed)
-            .year(croner::parser::Year::Disallowed)
-            .build();
-        let Ok(cron) = parser.parse(&self.0) else {
+        let Ok(cron) = cron_parser().parse(&self.0) else {
             return 0;
         };
         // A fixed year (2027 starts on a Friday), so that the count is the same on every run.
@@ -387,6 +379,14 @@ impl Schedule {
         }
         most
     }
+}
+
+/// Crontab's five fields: no seconds, no year.
+fn cron_parser() -> croner::parser::CronParser {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        .build()
 }
 
 impl fmt::Display for Schedule {

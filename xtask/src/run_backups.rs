@@ -27,12 +27,11 @@
 //! exactly the rows committed before TIME (those after are gone), promoted and writable, with
 //! the replaced data folder kept; a failed upload (S3 down) keeps the local copy and exits 1.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::validate::{Outcome, absent, require};
+use crate::validate::{Outcome, in_namespaces, require};
 
 /// Runs as root inside `unshare --mount --net`; prints `key=value` lines.
 const SCENARIO: &str = r#"set -euo pipefail
@@ -343,26 +342,19 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
     if !tar.success() {
         bail!("tar could not pack the rendered tree");
     }
-    let out = Command::new("unshare")
-        .args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
-        .env("TREE", &archive)
-        .env("PG_FLAGS", flags.join("\n"))
-        .env("PG_PASSWORD", "pg-Password-1")
-        .env("MONGO_PASSWORD", "it's a \"mongo\" pa$$word")
-        .env("S3_ID", "AKIAVUTLERTEST")
-        .env("S3_KEY", "s3-Secret-Key-not-to-be-seen")
-        .output()
-        .context("running unshare")?;
+    let scenario = in_namespaces("the backup scenario", SCENARIO, |cmd| {
+        cmd.env("TREE", &archive)
+            .env("PG_FLAGS", flags.join("\n"))
+            .env("PG_PASSWORD", "pg-Password-1")
+            .env("MONGO_PASSWORD", "it's a \"mongo\" pa$$word")
+            .env("S3_ID", "AKIAVUTLERTEST")
+            .env("S3_KEY", "s3-Secret-Key-not-to-be-seen")
+    });
     let _ = std::fs::remove_dir_all(&work);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
-            return absent(format!("private namespaces are not allowed here ({})", stderr.trim()));
-        }
-        bail!("the backup scenario failed:\n{stdout}{stderr}");
-    }
-    let seen: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    let scenario = match scenario? {
+        Ok(scenario) => scenario,
+        Err(skipped) => return Ok(skipped),
+    };
     let expected = [
         ("backup", "ok"),
         ("local_kept_1d", "yes"),
@@ -407,17 +399,13 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         ("down_local_kept", "yes"),
         ("secret_in_logs", "no"),
     ];
-    let mut wrong = Vec::new();
-    for (key, want) in expected {
-        match seen.get(key) {
-            Some(got) if *got == want => {}
-            got => wrong.push(format!("{key}: expected {want:?}, saw {got:?}")),
-        }
-    }
+    let wrong = scenario.mismatches(&expected);
     if !wrong.is_empty() {
         bail!(
-            "backup.sh and restore.sh do not do what they say:\n  {}\n\n{stdout}{stderr}",
-            wrong.join("\n  ")
+            "backup.sh and restore.sh do not do what they say:\n  {}\n\n{}{}",
+            wrong.join("\n  "),
+            scenario.stdout,
+            scenario.stderr
         );
     }
     Ok(Outcome::Passed(expected.len()))

@@ -11,14 +11,12 @@
 //!
 //! The configuration run is the one rendered for the local NGINX version (see `local.rs`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use vutler_spec::stack::TlsProtocol;
 
-use crate::validate::{Outcome, absent, require};
+use crate::validate::{Outcome, in_namespaces, require};
 
 /// The scenario, run as root inside `unshare --mount --net`: it prints `key=value` lines.
 const SCENARIO: &str = r#"set -euo pipefail
@@ -125,30 +123,24 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
             bail!("{env}: certificates outside /etc/nginx cannot be made for the test");
         };
         let metrics: Vec<String> = edge.metrics_paths.iter().map(ToString::to_string).collect();
-        let out = Command::new("unshare")
-            .args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
-            .env("CONF", &conf_path)
-            .env("DOMAIN", stack.domain().as_str())
-            .env("CERT", &cert_file)
-            .env("KEY", &key_file)
-            .env("APP_HOST", app.host.as_str())
-            .env("APP_PORT", app.port.to_string())
-            .env("ACME_ROOT", edge.acme_root.as_str())
-            .env("ACME_MOUNT", acme_mount)
-            .env("METRICS_PATHS", metrics.join(" "))
-            .env("APP_PY", root.join("xtask/behaviour/app.py"))
-            .env("WS_PY", root.join("xtask/behaviour/ws_client.py"))
-            .output()
-            .context("running unshare")?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
-                return absent(format!("private namespaces are not allowed here ({})", stderr.trim()));
-            }
-            bail!("{env}: the NGINX scenario failed:\n{stdout}{stderr}");
-        }
-        let seen: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+        let scenario = in_namespaces(&format!("{env}: the NGINX scenario"), SCENARIO, |cmd| {
+            cmd.env("CONF", &conf_path)
+                .env("DOMAIN", stack.domain().as_str())
+                .env("CERT", &cert_file)
+                .env("KEY", &key_file)
+                .env("APP_HOST", app.host.as_str())
+                .env("APP_PORT", app.port.to_string())
+                .env("ACME_ROOT", edge.acme_root.as_str())
+                .env("ACME_MOUNT", acme_mount)
+                .env("METRICS_PATHS", metrics.join(" "))
+                .env("APP_PY", root.join("xtask/behaviour/app.py"))
+                .env("WS_PY", root.join("xtask/behaviour/ws_client.py"))
+        })?;
+        let scenario = match scenario {
+            Ok(scenario) => scenario,
+            Err(skipped) => return Ok(skipped),
+        };
+        let seen = scenario.results();
         let domain = stack.domain();
         let tls = stack.tls();
         let offered = |p| {
@@ -177,13 +169,8 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
             ("after-reload".into(), "new /api/info".into()),
         ];
         expected.extend(metrics.iter().map(|p| (format!("metrics {p}"), "404".to_owned())));
-        let mut wrong = Vec::new();
-        for (key, want) in &expected {
-            match seen.get(key.as_str()) {
-                Some(got) if got == want => checks += 1,
-                got => wrong.push(format!("{key}: expected {want:?}, saw {got:?}")),
-            }
-        }
+        let mut wrong = scenario.mismatches(&expected);
+        checks += expected.len() - wrong.len();
         let reached = seen.get("app-saw").copied().unwrap_or_default();
         for path in &metrics {
             if reached.split(' ').any(|p| p == path) {
@@ -192,8 +179,10 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
         }
         if !wrong.is_empty() {
             bail!(
-                "{env}: NGINX does not behave as the model says:\n  {}\n\n{stdout}{stderr}",
-                wrong.join("\n  ")
+                "{env}: NGINX does not behave as the model says:\n  {}\n\n{}{}",
+                wrong.join("\n  "),
+                scenario.stdout,
+                scenario.stderr
             );
         }
     }

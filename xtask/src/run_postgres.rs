@@ -13,13 +13,10 @@
 //! No Docker engine and no MongoDB server run here: the other servers' changes run against the
 //! stand-in of the script tests (`vutler-render/tests/standins/docker.py`).
 
-use std::collections::BTreeMap;
-use std::process::Command;
-
 use anyhow::{Context, bail};
 use vutler_spec::stack::{EnvValue, Rotation, TextPart};
 
-use crate::validate::{Outcome, absent, require};
+use crate::validate::{Outcome, in_namespaces, require};
 
 /// The scenario, run as root inside `unshare --mount --net`: it prints `key=value` lines.
 const SCENARIO: &str = r#"set -euo pipefail
@@ -121,25 +118,18 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
             .context("secrets.sh is not rendered")?;
         let script_path = work.join(format!("{env}-secrets.sh"));
         std::fs::write(&script_path, script).with_context(|| format!("writing {}", script_path.display()))?;
-        let out = Command::new("unshare")
-            .args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
-            .env("SCRIPT", &script_path)
-            .env("SERVICE", &service)
-            .env("SECRET", &secret)
-            .env("PG_USER", &user)
-            .env("OLD", "old-Password-1")
-            .env("NEW", "NewPassword2xYz")
-            .output()
-            .context("running unshare")?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
-                return absent(format!("private namespaces are not allowed here ({})", stderr.trim()));
-            }
-            bail!("{env}: the PostgreSQL scenario failed:\n{stdout}{stderr}");
-        }
-        let seen: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+        let scenario = in_namespaces(&format!("{env}: the PostgreSQL scenario"), SCENARIO, |cmd| {
+            cmd.env("SCRIPT", &script_path)
+                .env("SERVICE", &service)
+                .env("SECRET", &secret)
+                .env("PG_USER", &user)
+                .env("OLD", "old-Password-1")
+                .env("NEW", "NewPassword2xYz")
+        })?;
+        let scenario = match scenario {
+            Ok(scenario) => scenario,
+            Err(skipped) => return Ok(skipped),
+        };
         let expected = [
             ("old_before", user.as_str()),
             ("refused", "yes"),
@@ -152,19 +142,16 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
             ("old_after", "refused"),
             ("logged", "no"),
         ];
-        let mut wrong = Vec::new();
-        for (key, want) in expected {
-            match seen.get(key) {
-                Some(got) if *got == want => checks += 1,
-                got => wrong.push(format!("{key}: expected {want:?}, saw {got:?}")),
-            }
-        }
+        let wrong = scenario.mismatches(&expected);
         if !wrong.is_empty() {
             bail!(
-                "{env}: the rotation does not change PostgreSQL's password as it says:\n  {}\n\n{stdout}{stderr}",
-                wrong.join("\n  ")
+                "{env}: the rotation does not change PostgreSQL's password as it says:\n  {}\n\n{}{}",
+                wrong.join("\n  "),
+                scenario.stdout,
+                scenario.stderr
             );
         }
+        checks += expected.len();
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(Outcome::Passed(checks))

@@ -64,6 +64,60 @@ pub(crate) fn absent(what: String) -> anyhow::Result<Outcome> {
     )))
 }
 
+/// What a behaviour scenario printed: its `key=value` lines are its results.
+pub(crate) struct Scenario {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Scenario {
+    /// The `key=value` lines, by key.
+    pub(crate) fn results(&self) -> std::collections::BTreeMap<&str, &str> {
+        self.stdout.lines().filter_map(|l| l.split_once('=')).collect()
+    }
+
+    /// One line per expected result the scenario did not print as expected (none when all
+    /// match).
+    pub(crate) fn mismatches<K: AsRef<str>, V: AsRef<str>>(&self, expected: &[(K, V)]) -> Vec<String> {
+        let seen = self.results();
+        expected
+            .iter()
+            .filter_map(|(key, want)| {
+                let (key, want) = (key.as_ref(), want.as_ref());
+                match seen.get(key) {
+                    Some(got) if *got == want => None,
+                    got => Some(format!("{key}: expected {want:?}, saw {got:?}")),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Runs a bash scenario as root in private mount and network namespaces (`configure` gives
+/// it its environment). `Err` holds the outcome when namespaces are not allowed here (a skip, or
+/// an error when validators are required); a scenario that fails is an error naming `what`.
+pub(crate) fn in_namespaces(
+    what: &str,
+    script: &str,
+    configure: impl FnOnce(&mut Command) -> &mut Command,
+) -> anyhow::Result<Result<Scenario, Outcome>> {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--net", "--propagation", "private", "bash", "-c", script]);
+    let out = configure(&mut cmd).output().context("running unshare")?;
+    let scenario = Scenario {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    if !out.status.success() {
+        let stderr = &scenario.stderr;
+        if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+            return absent(format!("private namespaces are not allowed here ({})", stderr.trim())).map(Err);
+        }
+        bail!("{what} failed:\n{}{stderr}", scenario.stdout);
+    }
+    Ok(Ok(scenario))
+}
+
 fn env_dirs(golden: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden)
         .with_context(|| format!("reading {}", golden.display()))?

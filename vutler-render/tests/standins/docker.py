@@ -47,11 +47,14 @@ instead. It keeps what the scripts act on and what an operator would see:
 State (`model.py`): `$FAKE_DOCKER_DIR/state.json`; every call is appended to
 `$FAKE_DOCKER_DIR/calls.log`.
 """
+import gzip
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import DIR, health_of, load, log_call, save, serving  # noqa: E402
@@ -413,9 +416,6 @@ def tool(state, service, script, data):
     """What a dump tool run with `docker compose exec` writes or reads: pg_dump's custom format
     (its magic and the rows the model holds), a gzip mongodump archive; pg_restore --list
     refuses what is not such an archive, pg_restore and mongorestore load the rows back."""
-    import gzip
-    import io
-    import tarfile
     rows = state.setdefault("rows", {}).setdefault(service, ["row 1", "row 2"])
     wal = state.setdefault("wal", {}).setdefault(service, {})
     if "pg_basebackup" in script:
@@ -476,7 +476,6 @@ def verify(state, args):
     """`docker run --rm -i --network none IMAGE -c SCRIPT` of a restore drill: the backup on
     standard input restored into a scratch server, with what it holds printed. A throwaway
     container: it sees no volume and no network, and changes nothing of the project."""
-    import gzip
     if "--network" not in args or args[args.index("--network") + 1] != "none" or volumes_of(args):
         fail("a restore drill's container must have no network and no volume")
     script, data = args[-1], sys.stdin.buffer.read()
@@ -562,8 +561,9 @@ def expires_within(path, days):
 
 
 def run_image(state, args):
-    """`docker run` of a restore drill (see `verify`), or of the ACME client: certbot's `certonly --webroot` and `renew`, which reach
-    Let's Encrypt and are answered only while the proxy serves the challenge files."""
+    """`docker run` of a restore drill (see `verify`), or of the ACME client: certbot's
+    `certonly --webroot` and `renew`, which reach Let's Encrypt and are answered only while the
+    proxy serves the challenge files."""
     if "--entrypoint" in args and args[-2:-1] == ["-c"]:
         verify(state, args)
         return

@@ -181,6 +181,7 @@ fn job(
         BackupMethod::PgDump => Dump::PgDump {
             database: database?,
             user: user?,
+            wal: wal?,
         },
         BackupMethod::Mongodump => Dump::Mongodump {
             database,
@@ -201,7 +202,6 @@ fn job(
         schedule: schedule?,
         retention: retention?,
         size: size?,
-        wal: wal?,
     })
 }
 
