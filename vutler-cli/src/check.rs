@@ -12,7 +12,7 @@ use anyhow::Context;
 use codespan_reporting::term::termcolor::{Color, ColorSpec, StandardStream, WriteColor};
 use serde::Serialize;
 use vutler_render::Rendered;
-use vutler_render::diff::{FileDiff, Labels, TreeDiff, diff_rendered, diff_trees};
+use vutler_render::diff::{FileDiff, Labels, Redaction, TreeDiff, diff_rendered, diff_trees};
 
 use crate::{Cli, EXIT_DIFFERENT, EXIT_INVALID, Format, color_choice, load_and_render, write};
 
@@ -25,6 +25,8 @@ struct CheckJson<'a> {
     changed: Vec<ChangedJson<'a>>,
     missing: &'a [String],
     unexpected: &'a [String],
+    /// Generated paths that are symlinks or lie behind one (never followed, so never read).
+    not_files: &'a [String],
 }
 
 /// What `diff --format json` prints. Field names are a stable interface.
@@ -56,7 +58,7 @@ fn changed_json(changed: &[FileDiff]) -> Vec<ChangedJson<'_>> {
 
 /// `vutler-render check --env ENV --against DIR`.
 pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let (_, tree) = match load_and_render(cli, env)? {
+    let (loaded, tree) = match load_and_render(cli, env)? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
@@ -64,24 +66,32 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> any
         eprintln!("error: {} is not a folder", against.display());
         return Ok(ExitCode::from(EXIT_INVALID));
     }
-    let on_disk = read_generated(against, &tree)?;
+    let Generated {
+        files: on_disk,
+        not_files,
+    } = read_generated(against, &tree)?;
     let dir_label = against.display().to_string();
-    let diff = diff_trees(
+    let mut diff = diff_trees(
         on_disk.iter().map(|(p, c)| (p.as_str(), c.as_slice())),
         tree.iter().map(|(p, c)| (p, c.as_bytes())),
         Labels {
             old: dir_label.trim_end_matches('/'),
             new: "rendered",
         },
+        &Redaction::of_stack(&loaded.stack),
     );
+    // A symlink is never read: it is neither the rendered file nor missing.
+    diff.missing.retain(|p| !not_files.contains(p));
+    diff.unexpected.retain(|p| !not_files.contains(p));
     match format {
         Format::Json => print_json(&CheckJson {
             env,
             against: dir_label.clone(),
-            in_sync: diff.is_empty(),
+            in_sync: diff.is_empty() && not_files.is_empty(),
             changed: changed_json(&diff.changed),
             missing: &diff.missing,
             unexpected: &diff.unexpected,
+            not_files: &not_files,
         })?,
         Format::Text => {
             let mut out = StandardStream::stdout(color_choice(cli, std::io::stdout().is_terminal()));
@@ -92,21 +102,34 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> any
                 "unexpected (generated before, no longer rendered):",
                 &diff.unexpected,
             )?;
-            if diff.is_empty() {
+            print_list(
+                &mut out,
+                "not files (symlinks, or behind one: never followed):",
+                &not_files,
+            )?;
+            if diff.is_empty() && not_files.is_empty() {
                 writeln!(out, "{env}: {dir_label} is in sync ({} files)", tree.len())?;
             } else {
                 writeln!(
                     out,
-                    "{env}: {dir_label} has drifted: {} changed, {} missing, {} unexpected",
+                    "{env}: {dir_label} has drifted: {} changed, {} missing, {} unexpected{}",
                     diff.changed.len(),
                     diff.missing.len(),
-                    diff.unexpected.len()
+                    diff.unexpected.len(),
+                    match not_files.len() {
+                        0 => String::new(),
+                        n => format!(", {n} not a file"),
+                    }
                 )?;
             }
             out.flush()?;
         }
     }
-    Ok(exit_status(&diff))
+    if not_files.is_empty() {
+        Ok(exit_status(&diff))
+    } else {
+        Ok(ExitCode::from(EXIT_DIFFERENT))
+    }
 }
 
 /// `vutler-render diff --env A --env B`.
@@ -114,11 +137,17 @@ pub(crate) fn diff_envs(cli: &Cli, a: &str, b: &str, format: Format) -> anyhow::
     // Both environments are loaded before giving up, so every problem of both is reported.
     let first = load_and_render(cli, a)?;
     let second = load_and_render(cli, b)?;
-    let (tree_a, tree_b): (Rendered, Rendered) = match (first, second) {
-        (Ok((_, ta)), Ok((_, tb))) => (ta, tb),
+    let (tree_a, tree_b, redaction): (Rendered, Rendered, Redaction) = match (first, second) {
+        (Ok((la, ta)), Ok((lb, tb))) => {
+            // What either environment declares secret is hidden on both sides.
+            let names = [&la.stack, &lb.stack]
+                .into_iter()
+                .flat_map(|s| s.variables().iter().filter(|v| v.secret).map(|v| v.name.to_string()));
+            (ta, tb, Redaction::new(names))
+        }
         (Err(code), _) | (_, Err(code)) => return Ok(code),
     };
-    let diff = diff_rendered(&tree_a, &tree_b, Labels { old: a, new: b });
+    let diff = diff_rendered(&tree_a, &tree_b, Labels { old: a, new: b }, &redaction);
     match format {
         Format::Json => print_json(&DiffJson {
             a,
@@ -158,27 +187,52 @@ fn exit_status(diff: &TreeDiff) -> ExitCode {
     }
 }
 
+/// The generated files of a folder, as `check` reads them.
+struct Generated {
+    /// Contents of the generated files found, by path.
+    files: BTreeMap<String, Vec<u8>>,
+    /// Generated paths that are symlinks or lie behind a symlinked folder: never followed (the
+    /// target may be anything on the machine, a secret included), so never read.
+    not_files: Vec<String>,
+}
+
 /// The generated files of `dir`: every path the render has, and every path its manifest lists,
-/// that exists there. Other files in `dir` (`.env`, `secrets/`, notes) are not read.
-fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+/// that exists there. Other files in `dir` (`.env`, `secrets/`, notes) are not read, and neither
+/// is a path that is a symlink or crosses one.
+fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<Generated> {
     let manifest = write::read_manifest(dir)?;
     let paths: BTreeSet<&str> = tree
         .iter()
         .map(|(p, _)| p)
         .chain(manifest.iter().map(String::as_str))
         .collect();
-    let mut files = BTreeMap::new();
-    for path in paths {
-        let full = dir.join(path);
+    let mut generated = Generated {
+        files: BTreeMap::new(),
+        not_files: Vec::new(),
+    };
+    'paths: for path in paths {
+        let mut full = dir.to_path_buf();
+        for segment in path.split('/') {
+            full.push(segment);
+            match std::fs::symlink_metadata(&full) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    generated.not_files.push(path.to_owned());
+                    continue 'paths;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue 'paths,
+                Err(e) => return Err(e).with_context(|| format!("reading {}", full.display())),
+            }
+        }
         match std::fs::read(&full) {
             Ok(bytes) => {
-                files.insert(path.to_owned(), bytes);
+                generated.files.insert(path.to_owned(), bytes);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", full.display())),
         }
     }
-    Ok(files)
+    Ok(generated)
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {

@@ -82,7 +82,8 @@ pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
         } else if entry.chars().any(char::is_control) {
             warn("it holds a control character");
         } else if !is_safe_entry(entry) {
-            warn(&format!("`{entry}` is not a relative path without `.` or `..`"));
+            // Not echoed: a tampered line may hold anything, a secret included.
+            warn("it is not a relative path without `.` or `..`");
         } else if is_protected(entry) {
             warn(&format!(
                 "`{entry}` is never a generated file (the operator's files stay)"

@@ -5,17 +5,20 @@
 //! crate, the comparison is pure: the caller reads the files and hands them over as bytes.
 //!
 //! Files are compared byte for byte (a trailing newline added or lost is a change). The diffs are
-//! for people and logs, so secret-looking values never appear in them: before printing, the value
-//! of every line that assigns to a secret-looking key (see [`is_secret_key`]) is replaced with
-//! [`REDACTED`], on both sides. Lines are matched on their original text, so a changed secret
-//! still shows as a changed line, with both values redacted.
+//! for people and logs, so secrets never appear in them: before printing, every value a
+//! [`Redaction`] knows to be secret is replaced with [`REDACTED`], on both sides. It knows what
+//! the model declares secret (every variable with `secret: true`, whatever its name), what looks
+//! like a secret (see [`is_secret_key`]), and the keys of the consuming programs' formats that
+//! hold a credential ([`CREDENTIAL_KEYS`], Alertmanager's receiver `url`, Grafana's
+//! `secureJsonData`, HTTP `Authorization` headers in NGINX or `curl`). Lines are matched on their
+//! original text, so a changed secret still shows as a changed line, with both values redacted.
 //!
 //! ```
 //! use vutler_render::diff::{Labels, diff_trees};
 //!
 //! let on_disk = [(".env", "DB_PASSWORD=hunter2\nPORT=80\n".as_bytes())];
 //! let rendered = [(".env", "DB_PASSWORD=swordfish\nPORT=80\n".as_bytes()), ("new.yml", b"a: 1\n".as_slice())];
-//! let diff = diff_trees(on_disk, rendered, Labels { old: "deploy", new: "rendered" });
+//! let diff = diff_trees(on_disk, rendered, Labels { old: "deploy", new: "rendered" }, &Default::default());
 //! assert_eq!(diff.missing, ["new.yml"]);
 //! assert_eq!(
 //!     diff.changed[0].diff,
@@ -25,10 +28,11 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use similar::{Algorithm, ChangeTag, capture_diff_slices, group_diff_ops, udiff::UnifiedHunkHeader};
+use vutler_spec::Stack;
 
 use crate::Rendered;
 
@@ -78,12 +82,13 @@ impl TreeDiff {
     }
 }
 
-/// Compares two trees given as `(path, bytes)` pairs, with `/`-separated relative paths. A path
-/// given twice on one side keeps its last contents.
+/// Compares two trees given as `(path, bytes)` pairs, with `/`-separated relative paths, hiding
+/// what `redaction` knows to be secret. A path given twice on one side keeps its last contents.
 pub fn diff_trees<'a>(
     old: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     new: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     labels: Labels<'_>,
+    redaction: &Redaction,
 ) -> TreeDiff {
     let old: BTreeMap<&str, &[u8]> = old.into_iter().collect();
     let new: BTreeMap<&str, &[u8]> = new.into_iter().collect();
@@ -94,7 +99,7 @@ pub fn diff_trees<'a>(
             Some(old_bytes) if old_bytes == new_bytes => {}
             Some(old_bytes) => diff.changed.push(FileDiff {
                 path: (*path).to_owned(),
-                diff: file_diff(path, old_bytes, new_bytes, labels),
+                diff: file_diff(path, old_bytes, new_bytes, labels, redaction),
             }),
         }
     }
@@ -107,19 +112,20 @@ pub fn diff_trees<'a>(
 }
 
 /// Compares two rendered trees (two environments, or two versions of the specs).
-pub fn diff_rendered(old: &Rendered, new: &Rendered, labels: Labels<'_>) -> TreeDiff {
+pub fn diff_rendered(old: &Rendered, new: &Rendered, labels: Labels<'_>, redaction: &Redaction) -> TreeDiff {
     diff_trees(
         old.iter().map(|(p, c)| (p, c.as_bytes())),
         new.iter().map(|(p, c)| (p, c.as_bytes())),
         labels,
+        redaction,
     )
 }
 
-fn file_diff(path: &str, old: &[u8], new: &[u8], labels: Labels<'_>) -> String {
+fn file_diff(path: &str, old: &[u8], new: &[u8], labels: Labels<'_>, redaction: &Redaction) -> String {
     let (old_text, new_text) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
     let old_label = format!("{}/{path}", labels.old);
     let new_label = format!("{}/{path}", labels.new);
-    let diff = unified_diff(&old_text, &new_text, &old_label, &new_label);
+    let diff = redaction.unified_diff(path, &old_text, &new_text, &old_label, &new_label);
     if diff.is_empty() {
         // Only bytes that are not UTF-8 differ: both sides read alike once decoded.
         format!("Files {old_label} and {new_label} differ (in bytes that are not UTF-8 text)\n")
@@ -129,40 +135,129 @@ fn file_diff(path: &str, old: &[u8], new: &[u8], labels: Labels<'_>) -> String {
 }
 
 /// A unified diff (`---`/`+++` headers, `@@` hunks with [`CONTEXT_LINES`] lines of context) from
-/// `old` to `new`, with secret-looking values redacted; empty when the texts are equal. A last
-/// line without a newline is followed by `\ No newline at end of file`.
+/// `old` to `new`, with secret-looking values redacted (by [`Redaction::default`], which knows no
+/// declared secret and no file format); empty when the texts are equal. A last line without a
+/// newline is followed by `\ No newline at end of file`.
 pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
-    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
-    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
-    // Lines are matched on their real text; only what is printed is redacted, so a changed
-    // secret is still a changed line.
-    let ops = capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines);
-    let groups = group_diff_ops(ops, CONTEXT_LINES);
-    if groups.is_empty() {
-        return String::new();
+    Redaction::default().unified_diff("", old, new, old_label, new_label)
+}
+
+/// What a diff hides: every value the model declares secret or that looks like a secret, and
+/// the credentials of the consuming programs' formats. [`Redaction::default`] knows no declared
+/// secret; [`Redaction::of_stack`] knows the stack's.
+///
+/// ```
+/// use vutler_render::diff::Redaction;
+///
+/// // `GITEA_LFS_JWT` does not look like a secret; the stack declares it one.
+/// let redaction = Redaction::new(["GITEA_LFS_JWT"]);
+/// assert_eq!(redaction.line("", "GITEA_LFS_JWT=abc\n"), "GITEA_LFS_JWT=<redacted>\n");
+/// assert_eq!(redaction.line("", "LFS_JWT=abc\n"), "LFS_JWT=abc\n");
+/// // Alertmanager's Slack `api_url` is the webhook itself.
+/// assert_eq!(
+///     redaction.line("alertmanager/alertmanager.yml", "  - api_url: https://hooks.slack.com/services/T0/B0/x"),
+///     "  - api_url: <redacted>"
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redaction {
+    /// Names of the variables the model declares secret.
+    secrets: BTreeSet<String>,
+}
+
+/// Keys of the consuming programs' formats that hold a credential though they do not look like
+/// one ([`is_secret_key`] covers `password`, `bearer_token`, `credentials`, `routing_key`,
+/// `service_key`, `client_secret`, `smtp_auth_password`, `basicAuthPassword` ...): Alertmanager's
+/// `slack_api_url` and receivers' `api_url` (a Slack webhook is its own credential), HTTP
+/// `Authorization` and `Proxy-Authorization` headers, `Cookie`, and Grafana's `tlsClientKey`.
+pub const CREDENTIAL_KEYS: [&str; 7] = [
+    "slack_api_url",
+    "api_url",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "tlsclientkey",
+    "dsn",
+];
+
+/// Keys whose value is a mapping of secrets: Grafana's `secureJsonData` (every value in it).
+const SECRET_MAPPINGS: [&str; 1] = ["securejsondata"];
+
+/// NGINX directives that set a header or parameter: `proxy_set_header NAME VALUE;`.
+const NGINX_HEADER_DIRECTIVES: [&str; 7] = [
+    "proxy_set_header",
+    "grpc_set_header",
+    "add_header",
+    "more_set_headers",
+    "fastcgi_param",
+    "uwsgi_param",
+    "scgi_param",
+];
+
+impl Redaction {
+    /// A redaction that also hides the variables named `secrets`, whatever their names look like.
+    pub fn new<S: Into<String>>(secrets: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            secrets: secrets.into_iter().map(Into::into).collect(),
+        }
     }
-    let old_shown = redact_lines(&old_lines);
-    let new_shown = redact_lines(&new_lines);
-    let mut out = format!("--- {old_label}\n+++ {new_label}\n");
-    for group in &groups {
-        let _ = writeln!(out, "{}", UnifiedHunkHeader::new(group));
-        for op in group {
-            for change in op.iter_changes(&old_shown, &new_shown) {
-                let sign = match change.tag() {
-                    ChangeTag::Equal => ' ',
-                    ChangeTag::Delete => '-',
-                    ChangeTag::Insert => '+',
-                };
-                let line = change.value();
-                out.push(sign);
-                out.push_str(&line);
-                if !line.ends_with('\n') {
-                    out.push_str("\n\\ No newline at end of file\n");
+
+    /// The redaction for a stack's tree: every variable it declares secret.
+    pub fn of_stack(stack: &Stack) -> Self {
+        Self::new(
+            stack
+                .variables()
+                .iter()
+                .filter(|v| v.secret)
+                .map(|v| v.name.to_string()),
+        )
+    }
+
+    /// Whether `key`, in the file at `path`, holds a secret.
+    fn is_secret(&self, path: &str, key: &str) -> bool {
+        let lower = key.to_ascii_lowercase();
+        is_secret_key(key)
+            || self.secrets.contains(key)
+            || CREDENTIAL_KEYS.contains(&lower.as_str())
+            // An Alertmanager receiver's `url` (webhook, Teams, Discord) carries its token.
+            || (path.starts_with("alertmanager/") && lower == "url")
+    }
+
+    /// A unified diff of the file at `path` (see [`unified_diff`]), with what this redaction
+    /// knows to be secret hidden.
+    pub fn unified_diff(&self, path: &str, old: &str, new: &str, old_label: &str, new_label: &str) -> String {
+        let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+        let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+        // Lines are matched on their real text; only what is printed is redacted, so a changed
+        // secret is still a changed line.
+        let ops = capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines);
+        let groups = group_diff_ops(ops, CONTEXT_LINES);
+        if groups.is_empty() {
+            return String::new();
+        }
+        let old_shown = self.lines(path, &old_lines);
+        let new_shown = self.lines(path, &new_lines);
+        let mut out = format!("--- {old_label}\n+++ {new_label}\n");
+        for group in &groups {
+            let _ = writeln!(out, "{}", UnifiedHunkHeader::new(group));
+            for op in group {
+                for change in op.iter_changes(&old_shown, &new_shown) {
+                    let sign = match change.tag() {
+                        ChangeTag::Equal => ' ',
+                        ChangeTag::Delete => '-',
+                        ChangeTag::Insert => '+',
+                    };
+                    let line = change.value();
+                    out.push(sign);
+                    out.push_str(&line);
+                    if !line.ends_with('\n') {
+                        out.push_str("\n\\ No newline at end of file\n");
+                    }
                 }
             }
         }
+        out
     }
-    out
 }
 
 /// Whether a key name looks like it holds a secret: the model's rule for secret-looking
@@ -171,8 +266,7 @@ pub use vutler_spec::grammar::secret_looking_key as is_secret_key;
 
 /// Redacts every line of a text (see [`redact_lines`]).
 pub fn redact(text: &str) -> String {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    redact_lines(&lines).concat()
+    Redaction::default().text("", text)
 }
 
 /// Redacts lines (each with [`redact_line`]) and the value a secret-looking key gives on the
@@ -186,47 +280,7 @@ pub fn redact(text: &str) -> String {
 /// assert_eq!(redact_lines(&lines).concat(), "db:\n  password: |\n    <redacted>\n  user: bob\n");
 /// ```
 pub fn redact_lines<'a>(lines: &[&'a str]) -> Vec<Cow<'a, str>> {
-    let mut out = Vec::with_capacity(lines.len());
-    // The indentation of a secret-looking key whose value follows on the next lines.
-    let mut block: Option<usize> = None;
-    for line in lines {
-        let (body, ending) = split_ending(line);
-        let indent = body.len() - body.trim_start().len();
-        if let Some(key_indent) = block {
-            if body.trim().is_empty() {
-                out.push(Cow::Borrowed(*line));
-                continue;
-            }
-            if indent > key_indent {
-                out.push(Cow::Owned(format!("{}{REDACTED}{ending}", &body[..indent])));
-                continue;
-            }
-            block = None;
-        }
-        if opens_secret_block(body) {
-            // The key and its block indicator hold nothing; the lines after are redacted.
-            block = Some(indent);
-            out.push(Cow::Borrowed(*line));
-            continue;
-        }
-        out.push(redact_line(line));
-    }
-    out
-}
-
-/// Whether a line is a secret-looking key whose value is on the next lines (`key:`, `key: |`,
-/// `key: >-`).
-fn opens_secret_block(body: &str) -> bool {
-    let trimmed = body.trim().trim_start_matches("- ");
-    let Some((key, value)) = trimmed.split_once(':') else {
-        return false;
-    };
-    let key = key.trim().trim_matches(['"', '\'']);
-    let value = value.trim();
-    !key.is_empty()
-        && key.chars().all(is_key_char)
-        && is_secret_key(key)
-        && (value.is_empty() || matches!(value, "|" | "|-" | "|+" | ">" | ">-" | ">+"))
+    Redaction::default().lines("", lines)
 }
 
 /// Replaces the value of a line that assigns to a secret-looking key with [`REDACTED`], and the
@@ -246,29 +300,140 @@ fn opens_secret_block(body: &str) -> bool {
 /// assert_eq!(redact_line("TOKEN: ${TOKEN:?required}"), "TOKEN: ${TOKEN:?required}");
 /// assert_eq!(redact_line("SMTP_PASSWORD="), "SMTP_PASSWORD=");
 /// assert_eq!(redact_line("url: https://bob:hunter2@db:5432/x"), "url: https://bob:<redacted>@db:5432/x");
+/// assert_eq!(redact_line("proxy_set_header Authorization \"Basic YTpi\";"), "proxy_set_header Authorization <redacted>;");
 /// assert_eq!(redact_line("PORT=80"), "PORT=80");
 /// ```
 pub fn redact_line(line: &str) -> Cow<'_, str> {
-    let (body, ending) = split_ending(line);
-    let redacted = match redact_assignment(body) {
-        Some(r) => Cow::Owned(r),
-        None => Cow::Borrowed(body),
-    };
-    let redacted = match redact_url_passwords(&redacted) {
-        Some(r) => Cow::Owned(r),
-        None => redacted,
-    };
-    let redacted = match redact_defaults(&redacted) {
-        Some(r) => Cow::Owned(r),
-        None => redacted,
-    };
-    match redacted {
-        Cow::Borrowed(_) => Cow::Borrowed(line),
-        Cow::Owned(mut r) => {
-            r.push_str(ending);
-            Cow::Owned(r)
+    Redaction::default().line("", line)
+}
+
+/// How the lines after a key are redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    /// The key's value is on the lines after it (`password: |`): their whole text is a secret.
+    Value(usize),
+    /// The key holds a mapping of secrets (`secureJsonData:`): every value in it is one.
+    Mapping(usize),
+}
+
+impl Redaction {
+    /// Redacts every line of a text, the file at `path` (see [`Redaction::lines`]).
+    pub fn text(&self, path: &str, text: &str) -> String {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        self.lines(path, &lines).concat()
+    }
+
+    /// Redacts the lines of the file at `path`: each with [`Redaction::line`], the lines after a
+    /// secret key that hold its value (`password:` or `password: |` followed by more indented
+    /// lines: their text is replaced, their indentation kept), and every value of a mapping of
+    /// secrets (Grafana's `secureJsonData:`).
+    pub fn lines<'a>(&self, path: &str, lines: &[&'a str]) -> Vec<Cow<'a, str>> {
+        let mut out = Vec::with_capacity(lines.len());
+        let mut block: Option<Block> = None;
+        for line in lines {
+            let (body, ending) = split_ending(line);
+            let indent = body.len() - body.trim_start().len();
+            match block {
+                Some(_) if body.trim().is_empty() => {
+                    out.push(Cow::Borrowed(*line));
+                    continue;
+                }
+                Some(Block::Value(key_indent)) if indent > key_indent => {
+                    out.push(Cow::Owned(format!("{}{REDACTED}{ending}", &body[..indent])));
+                    continue;
+                }
+                Some(Block::Mapping(key_indent)) if indent > key_indent => {
+                    let redacted = match body.split_once(':') {
+                        Some((key, value)) if !value.trim().is_empty() => format!("{key}: {REDACTED}{ending}"),
+                        Some(_) => (*line).to_owned(),
+                        None => format!("{}{REDACTED}{ending}", &body[..indent]),
+                    };
+                    out.push(Cow::Owned(redacted));
+                    continue;
+                }
+                _ => block = None,
+            }
+            if let Some(opened) = self.opens_block(path, body, indent) {
+                // The key and its block indicator hold nothing; the lines after are redacted.
+                block = Some(opened);
+                out.push(Cow::Borrowed(*line));
+                continue;
+            }
+            out.push(self.line(path, line));
+        }
+        out
+    }
+
+    /// Whether a line is a key whose secret value is on the next lines (`key:`, `key: |`,
+    /// `key: >-`), or a mapping of secrets.
+    fn opens_block(&self, path: &str, body: &str, indent: usize) -> Option<Block> {
+        let trimmed = body.trim().trim_start_matches("- ");
+        let (key, value) = trimmed.split_once(':')?;
+        let key = key.trim().trim_matches(['"', '\'']);
+        let value = value.trim();
+        if key.is_empty() || !key.chars().all(is_key_char) {
+            return None;
+        }
+        let opens = value.is_empty() || matches!(value, "|" | "|-" | "|+" | ">" | ">-" | ">+");
+        if opens && SECRET_MAPPINGS.contains(&key.to_ascii_lowercase().as_str()) {
+            Some(Block::Mapping(indent))
+        } else if opens && self.is_secret(path, key) {
+            Some(Block::Value(indent))
+        } else {
+            None
         }
     }
+
+    /// Redacts one line of the file at `path` (see [`redact_line`]): the value of a secret key,
+    /// a URL's password, a secret's default in `${NAME:-default}`, and the value of an NGINX
+    /// directive that sets a secret header.
+    pub fn line<'a>(&self, path: &str, line: &'a str) -> Cow<'a, str> {
+        let (body, ending) = split_ending(line);
+        let secret = |key: &str| self.is_secret(path, key);
+        let redacted = match redact_header_directive(body, &secret).or_else(|| redact_assignment(body, &secret)) {
+            Some(r) => Cow::Owned(r),
+            None => Cow::Borrowed(body),
+        };
+        let redacted = match redact_url_passwords(&redacted) {
+            Some(r) => Cow::Owned(r),
+            None => redacted,
+        };
+        let redacted = match redact_defaults(&redacted, &secret) {
+            Some(r) => Cow::Owned(r),
+            None => redacted,
+        };
+        match redacted {
+            Cow::Borrowed(_) => Cow::Borrowed(line),
+            Cow::Owned(mut r) => {
+                r.push_str(ending);
+                Cow::Owned(r)
+            }
+        }
+    }
+}
+
+/// The line with the value of an NGINX directive that sets a secret header or parameter
+/// (`proxy_set_header Authorization "Basic ...";`) redacted, or `None`. A value that is one
+/// NGINX variable (`$http_authorization`) holds no secret and is kept.
+fn redact_header_directive(body: &str, secret: &dyn Fn(&str) -> bool) -> Option<String> {
+    let trimmed = body.trim_start();
+    let indent = &body[..body.len() - trimmed.len()];
+    let mut words = trimmed.splitn(3, [' ', '\t']);
+    let directive = words.next()?;
+    let name = words.next()?;
+    let value = words.next()?.trim();
+    if !NGINX_HEADER_DIRECTIVES.contains(&directive) || !secret(name.trim_matches(['"', '\''])) {
+        return None;
+    }
+    let value = value.strip_suffix(';').map_or(value, str::trim_end);
+    let unquoted = value.trim_matches(['"', '\'']);
+    let variable = unquoted
+        .strip_prefix('$')
+        .is_some_and(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if unquoted.is_empty() || variable {
+        return None;
+    }
+    Some(format!("{indent}{directive} {name} {REDACTED};"))
 }
 
 /// Splits `line` into its text and its line ending (`\n`, `\r\n` or nothing).
@@ -283,7 +448,7 @@ fn is_key_char(c: char) -> bool {
 }
 
 /// The line with the value after the first secret-looking key redacted, or `None` to keep it.
-fn redact_assignment(body: &str) -> Option<String> {
+fn redact_assignment(body: &str, secret: &dyn Fn(&str) -> bool) -> Option<String> {
     for (at, sep) in body.char_indices().filter(|(_, c)| matches!(c, '=' | ':')) {
         let before = body[..at].trim_end();
         let before = before.strip_suffix(['"', '\'']).unwrap_or(before);
@@ -295,7 +460,7 @@ fn redact_assignment(body: &str) -> Option<String> {
             .map_or(before.len(), |(i, _)| i);
         let key = &before[key_start..];
         // `${KEY:?...}` inside a value names a variable: it assigns nothing.
-        if key.is_empty() || !is_secret_key(key) || before[..key_start].ends_with("${") {
+        if key.is_empty() || !secret(key) || before[..key_start].ends_with("${") {
             continue;
         }
         // The first secret-looking key decides: in `KEY: ${KEY:?KEY is required}` the inner
@@ -347,7 +512,7 @@ fn is_reference(value: &str) -> bool {
 
 /// The line with the default of every `${NAME:-default}` or `${NAME-default}` of a
 /// secret-looking NAME redacted (a secret written as a default), or `None` if none.
-fn redact_defaults(body: &str) -> Option<String> {
+fn redact_defaults(body: &str, secret: &dyn Fn(&str) -> bool) -> Option<String> {
     let mut out = String::new();
     let mut rest = body;
     let mut changed = false;
@@ -360,7 +525,7 @@ fn redact_defaults(body: &str) -> Option<String> {
         let (name, after) = tail.split_at(name_end);
         let default = after.strip_prefix(":-").or_else(|| after.strip_prefix('-'));
         match (default, after.find('}')) {
-            (Some(value), Some(close)) if is_secret_key(name) && close > after.len() - value.len() => {
+            (Some(value), Some(close)) if secret(name) && close > after.len() - value.len() => {
                 let operator = &after[..after.len() - value.len()];
                 out.push_str(name);
                 out.push_str(operator);
@@ -417,7 +582,7 @@ mod tests {
     #[test]
     fn identical_trees_have_no_diff() {
         let tree = [("x.yml", b"a: 1\n".as_slice())];
-        assert!(diff_trees(tree, tree, labels()).is_empty());
+        assert!(diff_trees(tree, tree, labels(), &Redaction::default()).is_empty());
     }
 
     #[test]
@@ -433,7 +598,7 @@ mod tests {
             ("a/new", b"".as_slice()),
             ("same", b"s".as_slice()),
         ];
-        let d = diff_trees(old, new, labels());
+        let d = diff_trees(old, new, labels(), &Redaction::default());
         assert_eq!(d.missing, ["a/new", "b/new"]);
         assert_eq!(d.unexpected, ["gone"]);
         assert_eq!(d.changed.len(), 1);
@@ -442,7 +607,12 @@ mod tests {
 
     #[test]
     fn a_lost_trailing_newline_is_a_change() {
-        let d = diff_trees([("f", b"x\n".as_slice())], [("f", b"x".as_slice())], labels());
+        let d = diff_trees(
+            [("f", b"x\n".as_slice())],
+            [("f", b"x".as_slice())],
+            labels(),
+            &Redaction::default(),
+        );
         assert_eq!(
             d.changed[0].diff,
             "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n+x\n\\ No newline at end of file\n"
@@ -451,7 +621,12 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_utf8_are_still_compared() {
-        let d = diff_trees([("f", b"\xff".as_slice())], [("f", b"\xfe".as_slice())], labels());
+        let d = diff_trees(
+            [("f", b"\xff".as_slice())],
+            [("f", b"\xfe".as_slice())],
+            labels(),
+            &Redaction::default(),
+        );
         assert!(d.changed[0].diff.contains("not UTF-8"), "{}", d.changed[0].diff);
     }
 
@@ -579,6 +754,69 @@ mod tests {
         assert!(
             !diff.contains("secret\n") && diff.contains("-    <redacted>\n+    <redacted>\n"),
             "{diff}"
+        );
+    }
+
+    #[test]
+    fn redaction_by_meaning_declared_secrets_and_consumer_credentials() {
+        let r = Redaction::new(["GITEA_LFS_JWT", "DB_CONN"]);
+        // Declared secret, whatever the name: as an assignment, a default and a block.
+        for (line, kept) in [
+            ("GITEA_LFS_JWT=abc123\n", "GITEA_LFS_JWT="),
+            ("      DB_CONN: \"abc123\"\n", "      DB_CONN: \""),
+            ("x: ${DB_CONN:-abc123}\n", "x: ${DB_CONN:-"),
+        ] {
+            let shown = r.line("docker-compose.yml", line);
+            assert!(
+                !shown.contains("abc123") && shown.starts_with(kept),
+                "{line} -> {shown}"
+            );
+        }
+        assert_eq!(Redaction::default().line("", "DB_CONN=abc123"), "DB_CONN=abc123");
+        assert!(!r.text("", "DB_CONN: |\n  abc123\nnext: 1\n").contains("abc123"));
+        // Alertmanager: Slack's api_url everywhere, a receiver's url in its file only.
+        let am = "alertmanager/alertmanager.yml";
+        assert_eq!(
+            r.line(am, "    slack_api_url: https://hooks/x"),
+            "    slack_api_url: <redacted>"
+        );
+        assert_eq!(r.line(am, "      - url: https://hooks/x"), "      - url: <redacted>");
+        assert_eq!(
+            r.line(
+                "grafana/provisioning/datasources/datasources.yml",
+                "    url: http://prometheus:9090"
+            ),
+            "    url: http://prometheus:9090"
+        );
+        assert_eq!(
+            r.line(am, "      - api_url_file: /run/secrets/slack"),
+            "      - api_url_file: /run/secrets/slack"
+        );
+        // Grafana: every value of secureJsonData, its keys kept.
+        let grafana = "  - name: x\n    secureJsonData:\n      httpHeaderValue1: abc123\n      tlsClientCert: def456\n    url: http://p\n";
+        assert_eq!(
+            r.text("grafana/provisioning/datasources/datasources.yml", grafana),
+            "  - name: x\n    secureJsonData:\n      httpHeaderValue1: <redacted>\n      tlsClientCert: <redacted>\n    url: http://p\n"
+        );
+        // HTTP credentials: NGINX directives and curl headers; an NGINX variable is kept.
+        assert_eq!(
+            r.line(
+                "nginx/nginx.conf",
+                "    proxy_set_header Authorization \"Basic abc123\";\n"
+            ),
+            "    proxy_set_header Authorization <redacted>;\n"
+        );
+        assert_eq!(
+            r.line("", "proxy_set_header X-Api-Key abc123;"),
+            "proxy_set_header X-Api-Key <redacted>;"
+        );
+        let kept = "proxy_set_header Authorization $http_authorization;";
+        assert_eq!(r.line("nginx/nginx.conf", kept), kept);
+        let kept = "proxy_set_header X-Real-IP $remote_addr;";
+        assert_eq!(r.line("nginx/nginx.conf", kept), kept);
+        assert!(
+            !r.line("", "curl -H \"Authorization: Bearer abc123\" https://x")
+                .contains("abc123")
         );
     }
 

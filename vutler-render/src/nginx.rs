@@ -27,13 +27,21 @@ struct NginxCtx {
     read_timeout: String,
     acme_root: String,
     /// The app's metrics paths, which only Prometheus on the internal network may read.
-    metrics_paths: Vec<String>,
+    metrics_paths: Vec<MetricsPathCtx>,
     upstream_note: &'static str,
     /// Whether the NGINX deployed switches HTTP/2 on with `http2 on;` (1.25.1 and later).
     http2_directive: bool,
     nginx_version: String,
     upstream: UpstreamCtx,
     tls: TlsCtx,
+}
+
+/// A metrics path the proxy hides: the path itself (`location = /metrics`) and what is under it
+/// (`location ^~ /metrics/`), never the paths that only start alike (`/metrics-dashboard`).
+#[derive(Debug, Serialize)]
+struct MetricsPathCtx {
+    exact: String,
+    below: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,7 +96,14 @@ pub fn render(stack: &Stack) -> Result<String, RenderError> {
         max_body_size: nginx_size(edge.max_body_size),
         read_timeout: nginx_secs(edge.read_timeout),
         acme_root: edge.acme_root.to_string(),
-        metrics_paths: edge.metrics_paths.iter().map(ToString::to_string).collect(),
+        metrics_paths: edge
+            .metrics_paths
+            .iter()
+            .map(|p| MetricsPathCtx {
+                exact: p.to_string(),
+                below: format!("{}/", p.as_str().trim_end_matches('/')),
+            })
+            .collect(),
         upstream_note: if sticky {
             "Docker's DNS returns every replica of the service; ip_hash keeps each client on one."
         } else {

@@ -436,6 +436,13 @@ rules! {
          port (`firewall.ssh_port`, 22 by default, TCP), the operator running it loses the \
          connection and cannot come back. Add `{ name: ssh, port: 22 }` to `firewall.allow`, or set \
          `firewall.no_ssh: true` for a VM managed another way (a cloud console).";
+    /// A metrics path that hides the app.
+    MetricsPathPublic = "metrics-path-public", Error,
+        "The app's metrics path would hide the app behind the proxy.",
+        "The proxy answers 404 on the app's metrics path and everything under it, so that the \
+         metrics stay on the internal network. The root `/` would hide the whole app, and a path \
+         above the public routes (`/api` for an app whose `operations.verify_path` is \
+         `/api/info`) hides them with it. Serve the metrics on a path of their own (`/metrics`).";
     /// WAL archiving that cannot be rendered as asked.
     WalArchive = "wal-archive", Error,
         "A backup job's `rpo` cannot be met or rendered.",

@@ -7,6 +7,8 @@
 //! - `cargo xtask check`: fails, with a diff, when any generated file is stale (a test and CI run
 //!   the same check).
 //! - `cargo xtask validate`: runs the consuming programs on every golden file (see [`validate`]).
+//! - `cargo xtask fuzz [SECONDS] [SEED]`: runs the fuzz harness (`vutler-cli/tests/fuzz.rs`) on a
+//!   release build, for SECONDS (default 600) from SEED (default: the clock).
 //!
 //! One generator per kind of file, used in `Mode::Write` by the commands and in `Mode::Check` by
 //! the freshness test.
@@ -37,9 +39,10 @@ fn main() -> ExitCode {
         ["golden"] => golden(&root, Mode::Write).map(drop),
         ["check"] => check(&root),
         ["validate"] => run_validators(&root),
+        ["fuzz", rest @ ..] if rest.len() <= 2 => fuzz(&root, rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask [schema|rules|golden|check|validate]\n  (none)    regenerate every generated file\n  schema    regenerate specs/{}\n  rules     regenerate {RULES_PAGE}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it",
+                "usage: cargo xtask [schema|rules|golden|check|validate|fuzz [SECONDS] [SEED]]\n  (none)    regenerate every generated file\n  schema    regenerate specs/{}\n  rules     regenerate {RULES_PAGE}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it\n  fuzz      run the fuzz harness on a release build (default 600 s)",
                 vutler_spec::schema::FILE_NAME
             );
             return ExitCode::from(2);
@@ -52,6 +55,41 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the fuzz harness for `args[0]` seconds (600 by default) from seed `args[1]`, on a
+/// release build: the same test as in the suite, longer.
+fn fuzz(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let seconds: u64 = match args.first() {
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("SECONDS: `{s}` is not a number of seconds"))?,
+        None => 600,
+    };
+    let mut cmd = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root)
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "vutler-cli",
+            "--test",
+            "fuzz",
+            "--",
+            "--nocapture",
+        ])
+        .env("VUTLER_FUZZ_SECONDS", seconds.to_string());
+    if let Some(seed) = args.get(1) {
+        let seed: u64 = seed
+            .parse()
+            .with_context(|| format!("SEED: `{seed}` is not a number"))?;
+        cmd.env("VUTLER_FUZZ_SEED", seed.to_string());
+    }
+    let status = cmd.status().context("running cargo test")?;
+    if !status.success() {
+        bail!("the fuzz harness found failing cases (saved under target/tmp/fuzz-failures/)");
+    }
+    Ok(())
 }
 
 /// Whether to write generated files or only compare them.

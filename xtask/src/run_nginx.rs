@@ -72,6 +72,8 @@ echo "hsts=$(r -k -D - -o /dev/null "https://$DOMAIN/" | tr -d '\r' | sed -n 's/
 echo "app=$(r -k "https://$DOMAIN/api/info")"
 for path in $METRICS_PATHS; do
   echo "metrics $path=$(r -k -o /dev/null -w '%{http_code}' "https://$DOMAIN$path")"
+  echo "metrics below $path=$(r -k -o /dev/null -w '%{http_code}' "https://$DOMAIN${path%/}/x")"
+  echo "alike $path=$(r -k "https://$DOMAIN${path%/}-alike")"
 done
 echo "websocket=$(python3 "$WS_PY" "$DOMAIN")"
 
@@ -168,7 +170,12 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
             ("websocket".into(), "101 hello from old".into()),
             ("after-reload".into(), "new /api/info".into()),
         ];
-        expected.extend(metrics.iter().map(|p| (format!("metrics {p}"), "404".to_owned())));
+        for p in &metrics {
+            // The path and what is under it are hidden; a path that only starts alike is the app's.
+            expected.push((format!("metrics {p}"), "404".to_owned()));
+            expected.push((format!("metrics below {p}"), "404".to_owned()));
+            expected.push((format!("alike {p}"), format!("old {}-alike", p.trim_end_matches('/'))));
+        }
         let mut wrong = scenario.mismatches(&expected);
         checks += expected.len() - wrong.len();
         let reached = seen.get("app-saw").copied().unwrap_or_default();

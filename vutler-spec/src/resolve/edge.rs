@@ -52,10 +52,23 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
     let acme_root = cx.text(p.key("acme_root"), &e.acme_root, AbsolutePath::parse);
     // Reported with the scrape jobs when one is not a path.
     let mut metrics_paths: Vec<UrlPath> = Vec::new();
-    for job in raw.monitoring.scrape_jobs.values().filter(|j| j.service == e.upstream) {
-        if let Ok(path) = UrlPath::parse(&job.path)
-            && !metrics_paths.contains(&path)
-        {
+    let mut hides_app = false;
+    for (name, job) in raw
+        .monitoring
+        .scrape_jobs
+        .iter()
+        .filter(|(_, j)| j.service == e.upstream)
+    {
+        let Ok(path) = UrlPath::parse(&job.path) else { continue };
+        if let Some(why) = hidden_app_path(&path, raw.operations.verify_path.as_deref()) {
+            cx.error_help(
+                Rule::MetricsPathPublic,
+                SpecPath::top("monitoring").key("scrape_jobs").key(name).key("path"),
+                format!("the proxy answers 404 on `{path}` and below, to keep the metrics internal: {why}"),
+                "serve the app's metrics on a path of their own, e.g. /metrics",
+            );
+            hides_app = true;
+        } else if !metrics_paths.contains(&path) {
             metrics_paths.push(path);
         }
     }
@@ -86,7 +99,9 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
         }
     }
     let edge = match (proxy, upstream, max_body_size, read_timeout, acme_root, nginx) {
-        (Some(proxy), Some(upstream), Some(max_body_size), Some(read_timeout), Some(acme_root), Some(nginx)) if ok => {
+        (Some(proxy), Some(upstream), Some(max_body_size), Some(read_timeout), Some(acme_root), Some(nginx))
+            if ok && !hides_app =>
+        {
             Some(Edge {
                 proxy,
                 nginx,
@@ -100,6 +115,20 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
         _ => None,
     };
     (edge, tls, firewall)
+}
+
+/// Why hiding the app's metrics path `path` behind the proxy would hide the app itself, if it
+/// would: the root is the whole app, and the path the deployment checks the running version on
+/// (`operations.verify_path`) must stay reachable.
+fn hidden_app_path(path: &UrlPath, verify_path: Option<&str>) -> Option<String> {
+    let prefix = path.as_str().trim_end_matches('/');
+    if prefix.is_empty() {
+        return Some("that is the whole app".into());
+    }
+    let verify = verify_path?;
+    let under = verify == prefix || verify.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
+    under
+        .then(|| format!("`operations.verify_path` ({verify}) is under it, so update.sh and healthcheck.sh would fail"))
 }
 
 fn tls(cx: &mut Cx<'_>, t: &RawTls, proxy: Option<&Service>) -> Option<Tls> {
