@@ -201,10 +201,16 @@ struct Generated {
 /// is a path that is a symlink or crosses one.
 fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<Generated> {
     let manifest = write::read_manifest(dir)?;
+    if manifest.interrupted {
+        eprintln!(
+            "note: the last render into {} was interrupted while moving files in: render again to finish it",
+            dir.display()
+        );
+    }
     let paths: BTreeSet<&str> = tree
         .iter()
         .map(|(p, _)| p)
-        .chain(manifest.iter().map(String::as_str))
+        .chain(manifest.entries.iter().map(String::as_str))
         .collect();
     let mut generated = Generated {
         files: BTreeMap::new(),

@@ -46,6 +46,11 @@ struct Cli {
     /// removed (they are listed in DIR/.vutler-render.manifest).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// With `--out`: replace files at paths vutler-render newly renders that it did not
+    /// generate (hand-written ones). Without it, such a file stops the render before anything
+    /// is written.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
     /// Spec folder (with base/ and env/).
     #[arg(long, global = true, default_value = "specs", value_name = "DIR")]
     spec: PathBuf,
@@ -262,7 +267,14 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match &cli.out {
-        Some(dir) => write::write_tree(dir, env, &tree)?,
+        Some(dir) => match write::write_tree(dir, env, &tree, cli.overwrite) {
+            Ok(()) => {}
+            Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+            Err(e) => return Err(e),
+        },
         None => {
             let mut out = std::io::stdout().lock();
             for (i, (path, contents)) in tree.iter().enumerate() {

@@ -29,8 +29,13 @@
 //! control character, are over 1024 bytes or name the operator's files (`.env`, `secrets/`,
 //! hidden files but `.env.example`) are ignored with a warning.
 //! 5. A rename that fails part way stops the render with exit code 3, naming the files already
-//!    replaced and those still old; the manifest lists both, so the next render finishes.
-//!    Staging folders an hour old or more, left by a killed render, are removed.
+//!    replaced and those still old; the manifest lists both, and says a render was in progress,
+//!    so the next render says it finishes an interrupted one (and `check` says so too). Staging
+//!    folders left by a killed render are removed by the next one: those of a process that no
+//!    longer runs (the name holds its pid), and any an hour old.
+//! 6. A file at a path the render newly produces (not in the manifest) that vutler-render did
+//!    not generate, a hand-written one, stops the render before anything is written (exit 2),
+//!    naming it, unless it already holds the rendered bytes or `--overwrite` is given.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -47,13 +52,38 @@ pub(crate) const MANIFEST: &str = ".vutler-render.manifest";
 const MANIFEST_HEADER: &str =
     "# Files vutler-render generated in this folder, removed when it no longer renders them. Do not edit.";
 
+/// The manifest's second line while a render moves its files in: it lists the old files and
+/// the new ones, and a render that finds this line knows the last one was interrupted.
+const IN_PROGRESS: &str = "# A render was in progress: some files may still be old. The next render finishes it.";
+
+/// A refusal to write, before anything was written: exit code 2, not an I/O failure.
+#[derive(Debug)]
+pub(crate) struct Refused(pub(crate) String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// What the manifest of a folder says.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Manifest {
+    /// The generated files, each a checked relative path.
+    pub(crate) entries: Vec<String>,
+    /// Whether the render that wrote it was interrupted while moving files in.
+    pub(crate) interrupted: bool,
+}
+
 /// Reads the manifest of `dir`: the paths of the files vutler-render generated there (none when
 /// there is no manifest). The manifest is untrusted input (anyone with write access to DIR can
 /// edit it): a manifest that is a symlink is refused, and an entry is ignored, with a warning,
 /// when it is not UTF-8, holds a NUL or a control character, is longer than
 /// [`MAX_ENTRY`] bytes, leaves the folder (absolute, `.` or `..`), or names a file the renderer
 /// never writes and an operator keeps there ([`is_protected`]).
-pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
+pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
     let path = dir.join(MANIFEST);
     match fs::symlink_metadata(&path) {
         Ok(m) if m.file_type().is_symlink() => bail!(
@@ -62,11 +92,12 @@ pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
         ),
         Ok(m) if !m.is_file() => bail!("{} is not a file: remove it", path.display()),
         Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Manifest::default()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut entries = Vec::new();
+    let mut interrupted = false;
     for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let warn = |why: &str| eprintln!("warning: {}:{}: ignoring the entry: {why}", path.display(), number + 1);
@@ -74,6 +105,9 @@ pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
             warn("it is not UTF-8");
             continue;
         };
+        if entry == IN_PROGRESS {
+            interrupted = true;
+        }
         if entry.is_empty() || entry.starts_with('#') {
             continue;
         }
@@ -92,7 +126,7 @@ pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Vec<String>> {
             entries.push(entry.to_owned());
         }
     }
-    Ok(entries)
+    Ok(Manifest { entries, interrupted })
 }
 
 /// Whether a manifest entry names a file inside the folder: relative, `/`-separated, with no
@@ -115,8 +149,12 @@ fn is_protected(entry: &str) -> bool {
     first == "secrets" || (first.starts_with('.') && first != ".env.example")
 }
 
-fn manifest_text(paths: &BTreeSet<&str>) -> String {
+fn manifest_text(paths: &BTreeSet<&str>, in_progress: bool) -> String {
     let mut text = format!("{MANIFEST_HEADER}\n");
+    if in_progress {
+        text.push_str(IN_PROGRESS);
+        text.push('\n');
+    }
     for path in paths {
         text.push_str(path);
         text.push('\n');
@@ -125,8 +163,9 @@ fn manifest_text(paths: &BTreeSet<&str>) -> String {
 }
 
 /// Writes the rendered tree of `env` into `dir` (see the module documentation), printing each
-/// file written and each stale file removed to stderr.
-pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Result<()> {
+/// file written and each stale file removed to stderr. A hand-written file at a path the render
+/// newly produces is replaced only with `overwrite`; otherwise the error is a [`Refused`].
+pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool) -> anyhow::Result<()> {
     if tree.get(MANIFEST).is_some() {
         bail!("the render produced a file named {MANIFEST}, which is the manifest's name (a bug)");
     }
@@ -140,11 +179,23 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
         Err(e) if e.kind() == ErrorKind::NotFound => false,
         Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
     };
-    if exists {
+    let old = if exists {
         check_targets(dir, tree)?;
+        let old = read_manifest(dir)?;
+        if !overwrite {
+            refuse_foreign_files(dir, tree, &old.entries)?;
+        }
+        if old.interrupted {
+            eprintln!(
+                "note: the last render into {} was interrupted; this one finishes it",
+                dir.display()
+            );
+        }
+        old.entries
     } else {
         fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
+        Vec::new()
+    };
 
     // Staged where a rename into DIR stays on one file system.
     let staging_in = if exists && is_mount_point(dir, &parent)? {
@@ -155,7 +206,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
     let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
     clean_stale_staging(&staging_in, &format!(".{name}.vutler-tmp-"));
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.vutler-tmp-"))
+        .prefix(&format!(".{name}.vutler-tmp-{}-", std::process::id()))
         .tempdir_in(&staging_in)
         .with_context(|| format!("creating a staging folder in {}", staging_in.display()))?;
     for (path, contents) in tree.iter() {
@@ -171,7 +222,10 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
     let rendered: BTreeSet<&str> = tree.iter().map(|(p, _)| p).collect();
 
     if !exists {
-        write_synced(&staging.path().join(MANIFEST), manifest_text(&rendered).as_bytes())?;
+        write_synced(
+            &staging.path().join(MANIFEST),
+            manifest_text(&rendered, false).as_bytes(),
+        )?;
         for folder in folders_of(staging.path(), &rendered) {
             sync_dir(&folder)?;
         }
@@ -188,9 +242,8 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
         return Ok(());
     }
 
-    let old = read_manifest(dir)?;
     let both: BTreeSet<&str> = rendered.iter().copied().chain(old.iter().map(String::as_str)).collect();
-    install_manifest(dir, staging.path(), &both)?;
+    install_manifest(dir, staging.path(), &both, true)?;
 
     for path in &rendered {
         let staged = staging.path().join(path);
@@ -239,7 +292,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
             Pruned::Kept(why) => eprintln!("warning: left {path} alone: {why}"),
         }
     }
-    install_manifest(dir, staging.path(), &rendered)?;
+    install_manifest(dir, staging.path(), &rendered, false)?;
     eprintln!(
         "{env}: wrote {} files to {}{}",
         tree.len(),
@@ -253,8 +306,39 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered) -> anyhow::Resu
     Ok(())
 }
 
-/// Removes the staging folders a killed render left (named like this render's, an hour old or
-/// more: a render takes milliseconds, so none of them is in use). Failures only warn.
+/// Refuses to replace a file at a path the render newly produces (one the manifest does not
+/// list) that holds other bytes than the rendered ones: vutler-render did not generate it, so
+/// it is somebody's work. Every such file is named.
+fn refuse_foreign_files(dir: &Path, tree: &Rendered, generated: &[String]) -> anyhow::Result<()> {
+    let generated: BTreeSet<&str> = generated.iter().map(String::as_str).collect();
+    let mut foreign = Vec::new();
+    for (path, contents) in tree.iter().filter(|(p, _)| !generated.contains(p)) {
+        let target = dir.join(path);
+        match fs::read(&target) {
+            Ok(bytes) if bytes == contents.as_bytes() => {}
+            Ok(_) => foreign.push(path),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", target.display())),
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(Refused(format!(
+        "refusing to replace {} in {} that vutler-render did not generate (the manifest does not list {}): {}; move {} away, or pass --overwrite to replace {}; nothing was written",
+        if foreign.len() == 1 { "a file" } else { "files" },
+        dir.display(),
+        if foreign.len() == 1 { "it" } else { "them" },
+        foreign.join(", "),
+        if foreign.len() == 1 { "it" } else { "them" },
+        if foreign.len() == 1 { "it" } else { "them" },
+    ))
+    .into())
+}
+
+/// Removes the staging folders a killed render left (named like this render's): those whose
+/// process no longer runs (`.DIR.vutler-tmp-PID-XXXX`, on Linux, where `/proc` says), and any an
+/// hour old or more (a render takes milliseconds). Failures only warn.
 fn clean_stale_staging(parent: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(parent) else { return };
     let hour = std::time::Duration::from_secs(3600);
@@ -272,7 +356,16 @@ fn clean_stale_staging(parent: &Path, prefix: &str) {
             .ok()
             .and_then(|m| m.elapsed().ok())
             .is_some_and(|age| age >= hour);
-        if meta.is_dir() && old {
+        let pid = name[prefix.len()..]
+            .split('-')
+            .next()
+            .and_then(|p| p.parse::<u32>().ok());
+        let orphan = pid.is_some_and(|pid| {
+            pid != std::process::id()
+                && Path::new("/proc/self").exists()
+                && !Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if meta.is_dir() && (old || orphan) {
             match fs::remove_dir_all(entry.path()) {
                 Ok(()) => eprintln!("removed {} (left by an interrupted render)", entry.path().display()),
                 Err(e) => eprintln!("warning: cannot remove {}: {e}", entry.path().display()),
@@ -313,10 +406,11 @@ fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Writes `dir`'s manifest listing `paths`: staged, synced, then moved in with one rename.
-fn install_manifest(dir: &Path, staging: &Path, paths: &BTreeSet<&str>) -> anyhow::Result<()> {
+/// Writes `dir`'s manifest listing `paths` (saying a render is in progress when `in_progress`):
+/// staged, synced, then moved in with one rename.
+fn install_manifest(dir: &Path, staging: &Path, paths: &BTreeSet<&str>, in_progress: bool) -> anyhow::Result<()> {
     let staged = staging.join(MANIFEST);
-    write_synced(&staged, manifest_text(paths).as_bytes())?;
+    write_synced(&staged, manifest_text(paths, in_progress).as_bytes())?;
     let target = dir.join(MANIFEST);
     fs::rename(&staged, &target).with_context(|| format!("moving {} to {}", staged.display(), target.display()))?;
     sync_dir(dir)
@@ -475,8 +569,12 @@ mod tests {
         text.extend_from_slice(long.as_bytes());
         text.extend_from_slice(b"\nnginx/nginx.conf\r\n");
         fs::write(dir.join(MANIFEST), text).unwrap_or_else(|e| panic!("{e}"));
-        let entries = read_manifest(dir).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(entries, ["scripts/backup.sh", ".env.example", "nginx/nginx.conf"]);
+        let manifest = read_manifest(dir).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            manifest.entries,
+            ["scripts/backup.sh", ".env.example", "nginx/nginx.conf"]
+        );
+        assert!(!manifest.interrupted);
         #[cfg(unix)]
         {
             let other = tmp.path().join("elsewhere");

@@ -1024,3 +1024,239 @@ fn check_never_follows_a_symlink_out_of_the_folder() {
     assert_eq!(doc["not_files"].as_array().map(Vec::len), Some(6), "{doc}");
     assert!(!text(&json.stdout).contains("Outs1deSecret"));
 }
+
+#[test]
+fn a_password_on_a_command_line_is_refused_and_never_printed() {
+    let dir = broken_specs("base/20-services.yaml", |t| {
+        t.replacen(
+            "      - -c\n",
+            "      - --requirepass\n      - Hunter2OnTheCommandLine\n      - -c\n",
+            1,
+        )
+    });
+    let stderr = refused_within(&dir, 10, 64 * 1024);
+    assert!(
+        stderr.contains("error[secret-literal]") && stderr.contains("`--requirepass` passes a password as a literal"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Hunter2OnTheCommandLine"), "{stderr}");
+}
+
+#[test]
+fn a_hand_written_file_at_a_newly_rendered_path_is_not_replaced_without_overwrite() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("deploy");
+    let spec = specs().display().to_string();
+    assert_eq!(render_to("production", &dir, &spec).status.code(), Some(0));
+    // The operator's own scale.sh, at a path the manifest does not list (as if this render were
+    // the first to produce it), and a generated file gone stale.
+    let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_else(|e| panic!("{e}"));
+    let without: String = manifest
+        .lines()
+        .filter(|l| *l != "scripts/scale.sh")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join(MANIFEST), without).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("scripts/scale.sh"), "#!/bin/sh\n# my own\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("nginx/nginx.conf"), "stale\n").unwrap_or_else(|e| panic!("{e}"));
+
+    let refused = render_to("production", &dir, &spec);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("did not generate") && stderr.contains("scripts/scale.sh") && stderr.contains("--overwrite"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read("scripts/scale.sh"), "#!/bin/sh\n# my own\n");
+    assert_eq!(read("nginx/nginx.conf"), "stale\n", "nothing was written");
+
+    let forced = run(&[
+        "--env",
+        "production",
+        "--out",
+        &dir.display().to_string(),
+        "--spec",
+        &spec,
+        "--overwrite",
+    ]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert!(read("scripts/scale.sh").contains("scale.sh COUNT") || read("scripts/scale.sh").len() > 100);
+    assert!(read(MANIFEST).lines().any(|l| l == "scripts/scale.sh"));
+
+    // A file that already holds the rendered bytes is adopted without the flag.
+    let manifest = read(MANIFEST);
+    let without: String = manifest
+        .lines()
+        .filter(|l| *l != "scripts/scale.sh")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join(MANIFEST), without).unwrap_or_else(|e| panic!("{e}"));
+    let adopted = render_to("production", &dir, &spec);
+    assert_eq!(adopted.status.code(), Some(0), "{}", text(&adopted.stderr));
+    assert!(read(MANIFEST).lines().any(|l| l == "scripts/scale.sh"));
+}
+
+/// Renders killed with SIGKILL at random moments, between two versions of the spec: every file
+/// is always whole (one version or the other), and the next render finishes the job, leaves no
+/// staging folder and is in sync.
+#[cfg(unix)]
+#[test]
+fn a_killed_render_leaves_whole_files_and_the_next_one_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other = broken_specs("base/10-stack.yaml", |t| {
+        t.replace("domain: vutler.example.com", "domain: chat.example.org")
+    });
+    let (spec_a, spec_b) = (spec_arg(&other), specs().display().to_string());
+    let (tree_a, tree_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    assert_eq!(render_to("production", &tree_a, &spec_a).status.code(), Some(0));
+    assert_eq!(render_to("production", &tree_b, &spec_b).status.code(), Some(0));
+    let as_map = |dir: &Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+        files_of(dir)
+            .into_iter()
+            .map(|(p, b)| (p.to_string_lossy().into_owned(), b))
+            .collect()
+    };
+    let (files_a, files_b) = (as_map(&tree_a), as_map(&tree_b));
+    let dir = tmp.path().join("deploy");
+    let mut seed = 0x9e37_79b9_u64;
+    let mut interrupted = 0;
+    for round in 0..25 {
+        let (from, to) = if round % 2 == 0 {
+            (&spec_a, &spec_b)
+        } else {
+            (&spec_b, &spec_a)
+        };
+        assert_eq!(render_to("production", &dir, from).status.code(), Some(0));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vutler-render"))
+            .args(["--env", "production", "--out", &dir.display().to_string(), "--spec", to])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if round % 3 == 0 {
+            // At a random moment of the whole render (about 0.1 s in a debug build).
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            std::thread::sleep(std::time::Duration::from_micros(seed % 150_000));
+        } else {
+            // As soon as the manifest says files are being moved in.
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_secs(5)
+                && !std::fs::read_to_string(dir.join(MANIFEST)).is_ok_and(|m| m.contains("in progress"))
+            {
+                std::hint::spin_loop();
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut was_interrupted = false;
+        for (path, bytes) in as_map(&dir) {
+            if path == MANIFEST {
+                was_interrupted = String::from_utf8_lossy(&bytes).contains("in progress");
+                continue;
+            }
+            assert!(
+                files_a.get(&path) == Some(&bytes) || files_b.get(&path) == Some(&bytes),
+                "round {round}: {path} is neither version: a half-written file"
+            );
+        }
+        if was_interrupted {
+            interrupted += 1;
+            let said = check("production", &dir, &[]);
+            assert!(text(&said.stderr).contains("was interrupted"), "{}", text(&said.stderr));
+        }
+        let finished = render_to("production", &dir, to);
+        assert_eq!(finished.status.code(), Some(0), "{}", text(&finished.stderr));
+        assert_eq!(
+            text(&finished.stderr).contains("this one finishes it"),
+            was_interrupted,
+            "{}",
+            text(&finished.stderr)
+        );
+        let out = check("production", &dir, &[]);
+        if to == &spec_b {
+            assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out.stdout));
+        }
+        assert!(dir.join(MANIFEST).is_file());
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("vutler-tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "round {round}: staging folders left: {leftovers:?}"
+        );
+    }
+    eprintln!("{interrupted} of 25 renders were killed while moving files in");
+    assert!(
+        interrupted > 0,
+        "no render was killed while moving files in: the test did not test it"
+    );
+}
+
+/// A rename that fails part way (the target is a mount point: EBUSY) stops the render with the
+/// exit code of an I/O failure, naming the files already replaced and those still old; the next
+/// render finishes the job. Runs in a private mount namespace (root); elsewhere than CI, a
+/// machine that cannot make one skips it with a message.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_rename_that_fails_part_way_names_the_new_and_the_old_files() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("deploy");
+    let spec = specs().display().to_string();
+    assert_eq!(render_to("production", &dir, &spec).status.code(), Some(0));
+    let other = broken_specs("base/10-stack.yaml", |t| {
+        t.replace("domain: vutler.example.com", "domain: chat.example.org")
+    });
+    let blocker = tmp.path().join("blocker");
+    std::fs::write(&blocker, "bind-mounted over nginx.conf\n").unwrap_or_else(|e| panic!("{e}"));
+    let script =
+        r#"mount --bind "$1" "$2/nginx/nginx.conf" || exit 99; exec "$3" --env production --out "$2" --spec "$4""#;
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
+        .arg(&blocker)
+        .arg(&dir)
+        .arg(env!("CARGO_BIN_EXE_vutler-render"))
+        .arg(other.path())
+        .output();
+    let cannot = |out: &Output| out.status.code() == Some(99) || text(&out.stderr).starts_with("unshare:");
+    let out = match out {
+        Ok(out) if !cannot(&out) => out,
+        other => {
+            let why = format!("cannot bind-mount in a mount namespace here: {other:?}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("already replaced: .env.example, alertmanager/alertmanager.yml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("still old (or absent): nginx/nginx.conf, prometheus/alerts.yml"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the next render finishes the job"), "{stderr}");
+    let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(manifest.contains("in progress"), "{manifest}");
+
+    let finished = render_to("production", &dir, &spec_arg(&other));
+    assert_eq!(finished.status.code(), Some(0), "{}", text(&finished.stderr));
+    assert!(text(&finished.stderr).contains("this one finishes it"));
+    let checked = run(&[
+        "check",
+        "--env",
+        "production",
+        "--against",
+        &dir.display().to_string(),
+        "--spec",
+        &spec_arg(&other),
+    ]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+}

@@ -293,6 +293,92 @@ pub fn secret_looking_key(key: &str) -> bool {
 /// to look for anywhere in a name (`PASSTHROUGH`, `PWD` alone is the working directory).
 pub const SECRET_KEY_SUFFIXES: [&str; 2] = ["_PASS", "_PWD"];
 
+/// Where a command line passes a password as a literal: the index of the argument, and what
+/// passes it (`` `--password` ``, `` `PGPASSWORD=` ``, a URL's `user:password@`). Arguments are also read as
+/// the words of a shell line (`sh -c "PGPASSWORD=x psql"`), their quotes removed. A value that
+/// starts with `$` is a reference (to the container's environment, or to the spec's variables),
+/// not a literal; flags that name a file or a stream (`--password-file`, `--password-stdin`) pass
+/// no password.
+///
+/// ```
+/// use vutler_spec::grammar::literal_password;
+///
+/// assert_eq!(literal_password(&["psql", "--password=hunter2"]).map(|(i, _)| i), Some(1));
+/// assert_eq!(literal_password(&["redis-server", "--requirepass", "hunter2"]).map(|(i, _)| i), Some(2));
+/// assert!(literal_password(&["sh", "-c", "PGPASSWORD=hunter2 psql -h db"]).is_some());
+/// assert!(literal_password(&["redis-server", "--requirepass", "$REDIS_PASSWORD"]).is_none());
+/// assert!(literal_password(&["app", "--password-file", "/run/secrets/db"]).is_none());
+/// assert!(literal_password(&["pg_isready", "-U", "vutler"]).is_none());
+/// assert!(literal_password(&["postgres", "-c", "password_encryption=scram-sha-256"]).is_none());
+/// ```
+pub fn literal_password<S: AsRef<str>>(args: &[S]) -> Option<(usize, String)> {
+    let words: Vec<(usize, &str)> = args
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| {
+            a.as_ref()
+                .split_whitespace()
+                .map(move |w| (i, w.trim_matches(['"', '\'', ';'])))
+        })
+        .collect();
+    let literal = |v: &str| !v.is_empty() && !v.starts_with('$') && !v.starts_with('-');
+    for (n, (i, word)) in words.iter().enumerate() {
+        if has_url_password(word) {
+            return Some((*i, "`user:password@` in a URL".into()));
+        }
+        if let Some(flag) = word.strip_prefix('-') {
+            let flag = flag.trim_start_matches('-');
+            match flag.split_once('=') {
+                Some((name, value)) if password_flag(name) && literal(value.trim_matches(['"', '\''])) => {
+                    return Some((*i, format!("`--{name}`")));
+                }
+                Some(_) => {}
+                None if password_flag(flag) => {
+                    if let Some((j, value)) = words.get(n + 1)
+                        && literal(value)
+                    {
+                        return Some((*j, format!("`--{flag}`")));
+                    }
+                }
+                None => {}
+            }
+        } else if let Some((name, value)) = word.split_once('=')
+            && !name.is_empty()
+            // An environment assignment (`PGPASSWORD=...`): an upper-case name. A lower-case
+            // one is a setting (`-c password_encryption=scram-sha-256`).
+            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && secret_looking_key(name)
+            && literal(value.trim_matches(['"', '\'']))
+        {
+            return Some((*i, format!("`{name}=`")));
+        }
+    }
+    None
+}
+
+/// Whether a command-line flag takes a password: a secret-looking name, or one of the servers'
+/// own (`--requirepass`, `--masterauth`), but not one naming where the password is read from.
+fn password_flag(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let names_a_source = ["file", "stdin", "env", "path", "cmd", "command"]
+        .iter()
+        .any(|s| lower.ends_with(s));
+    !names_a_source && (secret_looking_key(name) || matches!(lower.as_str(), "requirepass" | "masterauth" | "pass"))
+}
+
+/// Whether a word holds a URL with a literal password (`scheme://user:password@host`).
+fn has_url_password(word: &str) -> bool {
+    let Some(at) = word.find("://") else {
+        return false;
+    };
+    let rest = &word[at + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    authority
+        .rfind('@')
+        .and_then(|a| authority[..a].split_once(':'))
+        .is_some_and(|(_, password)| !password.is_empty() && !password.starts_with('$'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

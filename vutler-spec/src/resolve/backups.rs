@@ -494,7 +494,7 @@ pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Optio
             cx.empty_list(p.key("migrate"), "the migration command", "word");
             None
         }
-        Some(args) => cx.texts(&p.key("migrate"), args, OneLine::parse).map(Some),
+        Some(args) => cx.command_line(&p.key("migrate"), args).map(Some),
     };
     let verify_path = cx.text_opt(p.key("verify_path"), o.verify_path.as_ref(), UrlPath::parse);
     let disk_usage_max = o.disk_usage_max.unwrap_or(85);

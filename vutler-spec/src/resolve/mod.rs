@@ -236,6 +236,28 @@ impl<'r> Cx<'r> {
             .map(|(i, v)| self.text(path.index(i), v, parse)))
     }
 
+    /// The words of a command line (a service's command, a healthcheck, a migration), refused
+    /// when one passes a password as a literal (see [`crate::grammar::literal_password`]): the
+    /// value would land in the rendered files, `docker inspect` and `ps`. The message says which
+    /// flag or key, never the value.
+    pub(crate) fn command_line(&mut self, path: &SpecPath, words: &[String]) -> Option<Vec<crate::text::OneLine>> {
+        if let Some((i, what)) = crate::grammar::literal_password(words) {
+            self.literal_password(path.index(i), &what);
+            return None;
+        }
+        self.texts(path, words, crate::text::OneLine::parse)
+    }
+
+    /// Reports a password given as a literal on a command line.
+    pub(crate) fn literal_password(&mut self, path: SpecPath, what: &str) {
+        self.error_help(
+            Rule::SecretLiteral,
+            path,
+            format!("{what} passes a password as a literal on a command line"),
+            "pass a secret variable in `environment` and refer to it as `$VAR`, or point the program at a secrets file",
+        );
+    }
+
     /// The name of an entry of a map (`services.<name>`).
     pub(crate) fn name(&mut self, path: &SpecPath, name: &str) -> Option<Name> {
         self.text(path.key(name), name, Name::parse)

@@ -88,7 +88,7 @@ fn service(
     let container_name = cx.text_opt(p.key("container_name"), s.container_name.as_ref(), Name::parse);
     let command = match &s.command {
         None => Some(None),
-        Some(args) => cx.texts(&p.key("command"), args, OneLine::parse).map(Some),
+        Some(args) => cx.command_line(&p.key("command"), args).map(Some),
     };
     let environment = all(s
         .environment
@@ -544,10 +544,14 @@ fn depends_on(cx: &mut Cx<'_>, p: &SpecPath, name: &str, list: &[RawDependsOn]) 
 
 fn healthcheck(cx: &mut Cx<'_>, hp: &SpecPath, h: &RawHealthcheck) -> Option<Healthcheck> {
     let test = match (&h.exec, &h.shell) {
-        (Some(exec), None) if !exec.is_empty() => cx.texts(&hp.key("exec"), exec, OneLine::parse).map(HealthTest::Exec),
-        (None, Some(shell)) if !shell.trim().is_empty() => {
-            cx.text(hp.key("shell"), shell, OneLine::parse).map(HealthTest::Shell)
-        }
+        (Some(exec), None) if !exec.is_empty() => cx.command_line(&hp.key("exec"), exec).map(HealthTest::Exec),
+        (None, Some(shell)) if !shell.trim().is_empty() => match crate::grammar::literal_password(&[shell]) {
+            Some((_, what)) => {
+                cx.literal_password(hp.key("shell"), &what);
+                None
+            }
+            None => cx.text(hp.key("shell"), shell, OneLine::parse).map(HealthTest::Shell),
+        },
         _ => {
             cx.exactly_one_of(hp.clone(), "a healthcheck", "`exec` (a non-empty list) or `shell`");
             None
