@@ -525,6 +525,9 @@ fn check_case(
     for path in &symlinks {
         let full = dir.join(path);
         let _ = std::fs::remove_file(&full);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
         #[cfg(unix)]
         std::os::unix::fs::symlink(&outside, &full).unwrap_or_else(|e| panic!("{e}"));
     }
