@@ -17,8 +17,11 @@ use crate::runtime::{Container, EnvSource, Runtime, SecretFile};
 use crate::{RenderError, Rendered, header, host_address, short_size, yaml};
 
 pub use crate::{COMPOSE_FILE, SCALE_FILE};
-/// Label carrying the hash of every config file mounted into a service.
-pub const CONFIG_HASH_LABEL: &str = "vutler.config-hash";
+/// The label carrying the hash of every config file mounted into a service, named after the
+/// project (`vutler.config-hash`): a changed config changes it, so Compose recreates the service.
+pub fn config_hash_label(stack: &Stack) -> String {
+    format!("{}.config-hash", stack.project())
+}
 
 #[derive(Debug, Serialize)]
 struct ComposeFile {
@@ -284,7 +287,7 @@ fn service(stack: &Stack, c: &Container<'_>, configs: &Configs) -> ComposeServic
         })
         .collect();
     if let Some(digest) = configs.hash(&c.configs) {
-        out.labels.insert(CONFIG_HASH_LABEL.to_owned(), digest);
+        out.labels.insert(config_hash_label(stack), digest);
     }
 
     out.depends_on = s

@@ -10,9 +10,7 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{
-    BACKUP_METRIC, BackupJob, DRILL_METRIC, Dump, EnvRef, HealthTest, Issuer, Service, TLS_METRIC, WAL_METRIC,
-};
+use vutler_spec::stack::{BackupJob, Dump, EnvRef, HealthTest, Issuer, ScriptMetric, Service};
 
 use crate::runtime::{InContainer, Runtime};
 use crate::templates::{self, shell_quote};
@@ -46,9 +44,9 @@ struct BackupCtx {
     local_dir: String,
     destination: String,
     textfile_dir: Option<String>,
-    metric: &'static str,
-    drill_metric: &'static str,
-    wal_metric: &'static str,
+    metric: String,
+    drill_metric: String,
+    wal_metric: String,
     credentials: Option<CredentialsCtx>,
     /// Options of every `aws` call (endpoint, region), shell-quoted.
     aws_options: String,
@@ -229,7 +227,7 @@ struct CertificatesCtx {
     cert_path: String,
     key_path: String,
     textfile_dir: Option<String>,
-    metric: &'static str,
+    metric: String,
     proxy: String,
     acme_root: String,
     acme: Option<AcmeCtx>,
@@ -254,7 +252,7 @@ fn certificates_ctx(stack: &Stack) -> CertificatesCtx {
         cert_path: host(&c.cert_file),
         key_path: host(&c.key_file),
         textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
-        metric: TLS_METRIC,
+        metric: stack.metric(ScriptMetric::TlsExpiry),
         proxy: stack.service(stack.edge().proxy).name.to_string(),
         acme_root: stack.edge().acme_root.to_string(),
         acme: match &c.issuer {
@@ -557,9 +555,9 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         local_dir: b.local_dir.to_string(),
         destination: b.destination.to_string(),
         textfile_dir: b.textfile_dir.as_ref().map(ToString::to_string),
-        metric: BACKUP_METRIC,
-        drill_metric: DRILL_METRIC,
-        wal_metric: WAL_METRIC,
+        metric: stack.metric(ScriptMetric::BackupSuccess),
+        drill_metric: stack.metric(ScriptMetric::DrillSuccess),
+        wal_metric: stack.metric(ScriptMetric::WalShipped),
         credentials: b.credentials.as_ref().map(|c| CredentialsCtx {
             access_key_id: stack.variable(c.access_key_id).name.to_string(),
             secret_access_key: stack.variable(c.secret_access_key).name.to_string(),
@@ -574,19 +572,34 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         any_wal: b.jobs.iter().any(|j| j.wal().is_some()),
         jobs: jobs(runtime),
     };
-    tree.insert(BACKUP_SCRIPT, templates::render(templates::BACKUP_SCRIPT, &backup)?)?;
-    tree.insert(RESTORE_SCRIPT, templates::render(templates::RESTORE_SCRIPT, &backup)?)?;
+    tree.insert(
+        BACKUP_SCRIPT,
+        templates::render_script(stack, templates::BACKUP_SCRIPT, &backup)?,
+    )?;
+    tree.insert(
+        RESTORE_SCRIPT,
+        templates::render_script(stack, templates::RESTORE_SCRIPT, &backup)?,
+    )?;
     tree.insert(
         HEALTHCHECK_SCRIPT,
-        templates::render(templates::HEALTHCHECK_SCRIPT, &health_ctx(runtime))?,
+        templates::render_script(stack, templates::HEALTHCHECK_SCRIPT, &health_ctx(runtime))?,
     )?;
     let deploy = deploy_ctx(runtime);
-    tree.insert(UPDATE_SCRIPT, templates::render(templates::UPDATE_SCRIPT, &deploy)?)?;
-    tree.insert(ROLLBACK_SCRIPT, templates::render(templates::ROLLBACK_SCRIPT, &deploy)?)?;
-    tree.insert(SCALE_SCRIPT, templates::render(templates::SCALE_SCRIPT, &deploy)?)?;
+    tree.insert(
+        UPDATE_SCRIPT,
+        templates::render_script(stack, templates::UPDATE_SCRIPT, &deploy)?,
+    )?;
+    tree.insert(
+        ROLLBACK_SCRIPT,
+        templates::render_script(stack, templates::ROLLBACK_SCRIPT, &deploy)?,
+    )?;
+    tree.insert(
+        SCALE_SCRIPT,
+        templates::render_script(stack, templates::SCALE_SCRIPT, &deploy)?,
+    )?;
     tree.insert(
         CERTIFICATES_SCRIPT,
-        templates::render(templates::CERTIFICATES_SCRIPT, &certificates_ctx(stack))?,
+        templates::render_script(stack, templates::CERTIFICATES_SCRIPT, &certificates_ctx(stack))?,
     )?;
     let operations = stack.operations();
     let cron = CronCtx {

@@ -22,9 +22,9 @@ pub const CONFIG: &str = vutler_spec::configs::PROMETHEUS_CONFIG;
 pub const RULES: &str = vutler_spec::configs::PROMETHEUS_RULES;
 /// The rules as the configuration names them: relative to itself, beside it.
 const RULES_FILE: &str = "alerts.yml";
-/// Name of the generated rule group.
-pub const DERIVED_GROUP: &str = "vutler_derived";
-pub use vutler_spec::stack::{BACKUP_METRIC, DRILL_METRIC, SECRET_METRIC, TLS_METRIC, WAL_METRIC};
+/// Name of the generated rule group after the project's prefix (`vutler_derived`).
+pub const DERIVED_GROUP_SUFFIX: &str = "derived";
+pub use vutler_spec::stack::ScriptMetric;
 
 #[derive(Debug, Serialize)]
 struct Config {
@@ -162,13 +162,18 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         }
     }
     let produces = |metric: &str| m.scrape_jobs.iter().any(|j| j.metrics.iter().any(|x| *x == metric));
+    let tls_metric = stack.metric(ScriptMetric::TlsExpiry);
+    let secret_metric = stack.metric(ScriptMetric::SecretRotated);
+    let backup_metric = stack.metric(ScriptMetric::BackupSuccess);
+    let wal_metric = stack.metric(ScriptMetric::WalShipped);
+    let drill_metric = stack.metric(ScriptMetric::DrillSuccess);
     if produces("redis_memory_used_bytes") && produces("redis_memory_max_bytes") {
         let mut redis = rule(
             "RedisMemoryHigh".into(),
             "redis_memory_max_bytes > 0 and redis_memory_used_bytes / redis_memory_max_bytes > 0.9".into(),
             Some(minute * 5),
             AlertSeverity::Warning,
-            "Redis uses over 90% of its maxmemory: presence data will be evicted".into(),
+            "Redis uses over 90% of its maxmemory: keys will soon be evicted".into(),
         );
         // Seed 9.2, "Redis memory limit hit".
         redis.annotations.insert(
@@ -177,34 +182,34 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         );
         rules.push(redis);
     }
-    if produces(TLS_METRIC) {
+    if produces(&tls_metric) {
         let days = |n: u64| n * 86_400;
         rules.push(rule(
             "TlsCertificateExpiresSoon".into(),
-            format!("{TLS_METRIC} - time() < {}", days(21)),
+            format!("{tls_metric} - time() < {}", days(21)),
             Some(minute * 60),
             AlertSeverity::Warning,
             "The TLS certificate of {{ $labels.domain }} expires within 21 days: is scripts/certificates.sh renew running?".into(),
         ));
         rules.push(rule(
             "TlsCertificateExpiring".into(),
-            format!("{TLS_METRIC} - time() < {}", days(7)),
+            format!("{tls_metric} - time() < {}", days(7)),
             Some(minute * 10),
             AlertSeverity::Critical,
             "The TLS certificate of {{ $labels.domain }} expires within 7 days".into(),
         ));
         rules.push(rule(
             "TlsCertificateExpiryUnknown".into(),
-            format!("absent({TLS_METRIC})"),
+            format!("absent({tls_metric})"),
             Some(minute * 60 * 24),
             AlertSeverity::Warning,
             "No TLS certificate expiry has been recorded for a day: run scripts/certificates.sh renew".into(),
         ));
     }
-    if let (true, Some(after)) = (produces(SECRET_METRIC), stack.operations().rotate_secrets_after) {
+    if let (true, Some(after)) = (produces(&secret_metric), stack.operations().rotate_secrets_after) {
         let mut due = rule(
             "SecretRotationDue".into(),
-            format!("time() - {SECRET_METRIC} > {}", after.secs()),
+            format!("time() - {secret_metric} > {}", after.secs()),
             Some(minute * 60),
             AlertSeverity::Warning,
             format!("The secret {{{{ $labels.secret }}}} was last rotated more than {after} ago"),
@@ -217,13 +222,13 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         rules.push(due);
     }
     let jobs = &stack.backups().jobs;
-    if produces(BACKUP_METRIC) {
+    if produces(&backup_metric) {
         let stale = stack.backups().stale_after;
         for job in jobs {
             let job = &job.name;
             rules.extend(recorded_time(
                 RecordedTime {
-                    metric: BACKUP_METRIC,
+                    metric: &backup_metric,
                     job,
                     max_age: stale,
                     severity: AlertSeverity::Critical,
@@ -235,13 +240,13 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
             ));
         }
     }
-    if produces(WAL_METRIC) {
+    if produces(&wal_metric) {
         for job in jobs {
             let Some(wal) = job.wal() else { continue };
             let name = &job.name;
             let [mut behind, missing] = recorded_time(
                 RecordedTime {
-                    metric: WAL_METRIC,
+                    metric: &wal_metric,
                     job: name,
                     max_age: wal.rpo,
                     severity: AlertSeverity::Critical,
@@ -275,13 +280,13 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         );
         rules.push(failing);
     }
-    if let (true, Some(drill)) = (produces(DRILL_METRIC), &stack.backups().drill) {
+    if let (true, Some(drill)) = (produces(&drill_metric), &stack.backups().drill) {
         let stale = drill.stale_after;
         for job in jobs {
             let job = &job.name;
             let [mut overdue, missing] = recorded_time(
                 RecordedTime {
-                    metric: DRILL_METRIC,
+                    metric: &drill_metric,
                     job,
                     max_age: stale,
                     severity: AlertSeverity::Warning,
@@ -430,10 +435,14 @@ pub fn rules(stack: &Stack) -> Result<String, RenderError> {
     if !derived.is_empty() {
         // promtool refuses two groups of one name: take one the spec does not use.
         let taken = |name: &str| groups.iter().any(|g| g.name == name);
-        let mut name = DERIVED_GROUP.to_owned();
+        let base = format!(
+            "{}_{DERIVED_GROUP_SUFFIX}",
+            vutler_spec::stack::metric_prefix(stack.project().as_str())
+        );
+        let mut name = base.clone();
         let mut n = 2;
         while taken(&name) {
-            name = format!("{DERIVED_GROUP}_{n}");
+            name = format!("{base}_{n}");
             n += 1;
         }
         groups.push(Group {

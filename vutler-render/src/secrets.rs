@@ -10,9 +10,7 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{
-    Authentication, EnvRef, EnvValue, Mount, Rotation, SECRET_METRIC, ServiceId, VariableId, VolumeKind,
-};
+use vutler_spec::stack::{Authentication, EnvRef, EnvValue, Mount, Rotation, ServiceId, VariableId, VolumeKind};
 
 use crate::env_example;
 use crate::ops::{DeployCtx, container_value, deploy_ctx};
@@ -38,7 +36,7 @@ struct SecretsCtx {
     project: String,
     /// Where node-exporter reads the scripts' metrics, when the spec says.
     textfile_dir: Option<String>,
-    metric: &'static str,
+    metric: String,
     /// Age after which a secret is due, for `status`.
     rotate_after: Option<String>,
     rotate_after_days: Option<u64>,
@@ -130,7 +128,7 @@ fn server_exec(runtime: &Runtime<'_>, a: &Authentication) -> Option<String> {
 }
 
 /// What mongosh prints when the password changed.
-const CHANGED: &str = "vutler-password-changed";
+const CHANGED: &str = "vutler-render-password-changed";
 
 fn secret_ctx(runtime: &Runtime<'_>, id: VariableId, in_env: bool, in_file: bool) -> SecretCtx {
     let stack = runtime.stack();
@@ -254,11 +252,14 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         changed: CHANGED,
         project: stack.project().to_string(),
         textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
-        metric: SECRET_METRIC,
+        metric: stack.metric(vutler_spec::stack::ScriptMetric::SecretRotated),
         rotate_after: stack.operations().rotate_secrets_after.map(|d| d.to_string()),
         rotate_after_days: stack.operations().rotate_secrets_after.map(|d| d.secs() / 86_400),
     };
-    tree.insert(SECRETS_SCRIPT, templates::render(templates::SECRETS_SCRIPT, &ctx)?)?;
+    tree.insert(
+        SECRETS_SCRIPT,
+        templates::render_script(stack, templates::SECRETS_SCRIPT, &ctx)?,
+    )?;
     Ok(())
 }
 

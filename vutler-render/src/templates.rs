@@ -104,6 +104,38 @@ pub fn render<C: Serialize>(name: &str, ctx: &C) -> Result<String, RenderError> 
         .map_err(RenderError::Template)
 }
 
+/// What an operations script names after the project (`vutler`): the lock every script of the
+/// deployment takes, and the environment variables that tune it.
+#[derive(Debug, Serialize)]
+struct LockCtx {
+    /// `.vutler.lock`, in the deployment folder.
+    file: String,
+    /// `VUTLER_LOCK_WAIT`: how long to wait for another script, in seconds.
+    wait_var: String,
+    /// `VUTLER_LOCK_HELD`: set while a script of this deployment holds the lock.
+    held_var: String,
+}
+
+/// Renders an operations script: its context, and `lock`, the names the shared functions give
+/// the deployment's lock (see [`LockCtx`]).
+pub fn render_script<C: Serialize>(stack: &vutler_spec::Stack, name: &str, ctx: &C) -> Result<String, RenderError> {
+    let project = stack.project().as_str();
+    let upper = vutler_spec::stack::metric_prefix(project).to_ascii_uppercase();
+    let lock = LockCtx {
+        file: format!(".{project}.lock"),
+        wait_var: format!("{upper}_LOCK_WAIT"),
+        held_var: format!("{upper}_LOCK_HELD"),
+    };
+    let value = minijinja::context! {
+        lock => minijinja::Value::from(minijinja::value::Serde(&lock)),
+        ..minijinja::Value::from(minijinja::value::Serde(ctx))
+    };
+    environment()
+        .get_template(name)
+        .and_then(|t| t.render(value))
+        .map_err(RenderError::Template)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use vutler_render::compose::{COMPOSE_FILE, CONFIG_HASH_LABEL, SCALE_FILE};
+use vutler_render::compose::{COMPOSE_FILE, SCALE_FILE};
+
+/// The config hash label of the test stacks (project `fixture`) and of the Vutler stack.
+const FIXTURE_LABEL: &str = "fixture.config-hash";
+const VUTLER_LABEL: &str = "vutler.config-hash";
 use vutler_render::env_example::ENV_EXAMPLE;
 use vutler_render::nginx::NGINX_CONF;
 use vutler_render::ops;
@@ -165,7 +169,7 @@ fn a_mounted_config_is_hashed_onto_its_service() {
     let labels = |compose: &str| -> Vec<String> {
         compose
             .lines()
-            .filter(|l| l.contains(CONFIG_HASH_LABEL))
+            .filter(|l| l.contains(FIXTURE_LABEL))
             .map(str::to_owned)
             .collect()
     };
@@ -174,7 +178,7 @@ fn a_mounted_config_is_hashed_onto_its_service() {
     assert!(
         first
             .iter()
-            .all(|l| l.starts_with(&format!("      {CONFIG_HASH_LABEL}: ")) && l.len() > 64)
+            .all(|l| l.starts_with(&format!("      {FIXTURE_LABEL}: ")) && l.len() > 64)
     );
     // A changed config changes the hash of the service that mounts it, and only that one.
     let changed: Vec<usize> = (0..4).filter(|i| first[*i] != second[*i]).collect();
@@ -440,11 +444,7 @@ fn grafana_provisioning_is_mounted_and_hashed() {
         volumes.contains("./grafana/dashboards:/etc/grafana/dashboards:ro"),
         "{volumes}"
     );
-    assert!(
-        grafana["labels"][CONFIG_HASH_LABEL]
-            .as_str()
-            .is_some_and(|h| h.len() == 64)
-    );
+    assert!(grafana["labels"][VUTLER_LABEL].as_str().is_some_and(|h| h.len() == 64));
     let providers = file(&tree, vutler_render::grafana::PROVIDERS);
     assert!(
         providers.contains("      path: /etc/grafana/dashboards\n"),
@@ -531,4 +531,44 @@ fn every_stack_validation_accepts_renders() {
     }
     // The base, both equivalent files, and the fixtures that only warn.
     assert!(rendered >= 5, "only {rendered} stacks validated");
+}
+
+#[test]
+fn another_project_gets_no_vutler_names_and_no_seed_references() {
+    // The fixture stack's project is `fixture`: its metrics, rule group, labels and crontab are
+    // named after it, and no rendered comment points at a document its operators never read.
+    for env in ["minimal", "production", "backup-added"] {
+        let tree = fixture(env);
+        for (path, contents) in tree.iter() {
+            assert!(!path.contains("vutler"), "{env}: {path}");
+            for (n, line) in contents.lines().enumerate() {
+                let without_tool = line.replace("vutler-render", "");
+                assert!(
+                    !without_tool.to_ascii_lowercase().contains("vutler"),
+                    "{env}: {path}:{}: {line}",
+                    n + 1
+                );
+                assert!(
+                    !line.contains("(seed ") && !line.contains("seed 9."),
+                    "{env}: {path}:{}: {line}",
+                    n + 1
+                );
+            }
+        }
+        assert!(tree.get("cron/fixture").is_some(), "{env}");
+    }
+}
+
+#[test]
+fn mixed_case_variable_names_render_as_written() {
+    let base = dir("tests/fixtures/stack/base/stack.yaml");
+    let base = vec![("base/stack.yaml".to_owned(), std::fs::read_to_string(base).unwrap_or_default())];
+    let overlay = "variables:\n  Gitea__server__ROOT_URL: { group: Application, description: Public URL, default: https://git.example.com }\nservices:\n  app:\n    environment:\n      GITEA__database__DB_TYPE: postgres\n      GITEA__server__ROOT_URL: ${Gitea__server__ROOT_URL}\n";
+    let files = vutler_spec::SpecFiles::new("minimal", base, Some(("env/minimal.yaml".into(), overlay.into())));
+    let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let compose = file(&tree, COMPOSE_FILE);
+    assert!(compose.contains("      GITEA__database__DB_TYPE: postgres\n"), "{compose}");
+    assert!(compose.contains("GITEA__server__ROOT_URL: \"${Gitea__server__ROOT_URL:-https://git.example.com}\""), "{compose}");
+    assert!(file(&tree, ".env.example").contains("\nGitea__server__ROOT_URL=https://git.example.com\n"));
 }

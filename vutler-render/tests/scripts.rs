@@ -503,7 +503,7 @@ fn a_backup_dumps_checks_uploads_prunes_by_both_retentions_and_records_its_succe
     let metric = std::fs::read_to_string(root.path().join("textfile/backup_db.prom")).unwrap_or_default();
     let sample = metric.lines().last().unwrap_or_default();
     let value = sample
-        .strip_prefix("vutler_backup_last_success_timestamp_seconds{backup=\"db\"} ")
+        .strip_prefix("fixture_backup_last_success_timestamp_seconds{backup=\"db\"} ")
         .unwrap_or_else(|| panic!("{metric}"));
     assert!(value.parse::<u64>().is_ok_and(|t| t > 1_700_000_000), "{metric}");
 }
@@ -689,7 +689,7 @@ fn restore_verify_restores_into_a_scratch_copy_and_records_the_drill() {
     assert!(after.get("restores").is_none(), "the live database was restored");
     let metric = std::fs::read_to_string(root.path().join("textfile/drill_db.prom")).unwrap_or_default();
     assert!(
-        metric.contains("vutler_backup_verify_last_success_timestamp_seconds{backup=\"db\"} "),
+        metric.contains("fixture_backup_verify_last_success_timestamp_seconds{backup=\"db\"} "),
         "{metric}"
     );
 

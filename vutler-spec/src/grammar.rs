@@ -21,14 +21,16 @@ pub fn name(s: &str) -> Result<(), String> {
         .ok_or_else(|| "a name of lowercase letters, digits, `-` and `_`, starting with a letter".into())
 }
 
-/// An environment variable name: `[A-Z_][A-Z0-9_]*`.
+/// An environment variable name, as POSIX shells take it: `[A-Za-z_][A-Za-z0-9_]*` (images
+/// document mixed-case ones, `GITEA__database__DB_TYPE`).
 pub fn env_name(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 128
         && !s.starts_with(|c: char| c.is_ascii_digit())
-        && all(s, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    ok.then_some(())
-        .ok_or_else(|| "an upper-case variable name like POSTGRES_PASSWORD".into())
+        && all(s, |c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then_some(()).ok_or_else(|| {
+        "a variable name like POSTGRES_PASSWORD: letters, digits and `_`, not starting with a digit".into()
+    })
 }
 
 /// A DNS name: labels of letters, digits and inner hyphens, at least two labels, 253 at most.

@@ -116,9 +116,11 @@ mod tests {
 
     #[test]
     fn only_plain_references_are_accepted() {
-        for bad in ["${x}", "${A:-b}", "${A", "${}", "${A B}"] {
+        for bad in ["${1x}", "${A:-b}", "${A", "${}", "${A B}", "${a-b}"] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
+        // Mixed case, as POSIX allows and images document (`GITEA__database__DB_TYPE`).
+        assert!(Template::parse("${Gitea__database__DB_TYPE}").is_ok());
         assert_eq!(Template::parse("").map(|t| t.0.len()), Ok(0));
     }
 }

@@ -140,6 +140,11 @@ impl Stack {
         &self.project
     }
 
+    /// The name of a metric the rendered scripts write, in this stack (see [`ScriptMetric`]).
+    pub fn metric(&self, metric: ScriptMetric) -> String {
+        metric.name(self.project.as_str())
+    }
+
     /// Public domain name.
     pub fn domain(&self) -> &Domain {
         &self.domain
@@ -1325,24 +1330,68 @@ pub struct BackupCredentials {
     pub secret_access_key: VariableId,
 }
 
-/// Metric `backup.sh` writes through node-exporter's textfile collector after each successful
-/// job, labelled `backup="<job>"`; the derived stale-backup alerts watch it.
-pub const BACKUP_METRIC: &str = "vutler_backup_last_success_timestamp_seconds";
+/// A metric the rendered scripts write through node-exporter's textfile collector, named after
+/// the project (`vutler_backup_last_success_timestamp_seconds` in the `vutler` project): a scrape
+/// job lists it by that name, and the derived alerts watch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ScriptMetric {
+    /// `backup.sh` after each successful job, labelled `backup="<job>"`; the stale-backup alerts
+    /// watch it.
+    BackupSuccess,
+    /// `restore.sh --verify` after each successful restore drill of a job, labelled
+    /// `backup="<job>"`; the drill alerts watch it.
+    DrillSuccess,
+    /// `backup.sh --wal` after each run that left no archived WAL segment unshipped, labelled
+    /// `backup="<job>"`; the WAL shipping alerts watch it.
+    WalShipped,
+    /// `certificates.sh` after each run, labelled `domain="<domain>"`: when the TLS certificate
+    /// expires; the certificate alerts watch it.
+    TlsExpiry,
+    /// `scripts/secrets.sh` for each secret: when it was last rotated (or first set).
+    SecretRotated,
+}
 
-/// Metric `restore.sh --verify` writes after each successful restore drill of a job, labelled
-/// `backup="<job>"`; the derived drill alerts watch it.
-pub const DRILL_METRIC: &str = "vutler_backup_verify_last_success_timestamp_seconds";
+impl ScriptMetric {
+    /// Every metric, in a fixed order.
+    pub const ALL: [ScriptMetric; 5] = [
+        ScriptMetric::BackupSuccess,
+        ScriptMetric::DrillSuccess,
+        ScriptMetric::WalShipped,
+        ScriptMetric::TlsExpiry,
+        ScriptMetric::SecretRotated,
+    ];
 
-/// Metric `backup.sh --wal` writes after each run that left no archived WAL segment unshipped,
-/// labelled `backup="<job>"`; the derived WAL shipping alert watches it.
-pub const WAL_METRIC: &str = "vutler_backup_wal_shipped_timestamp_seconds";
+    /// The name after the project's prefix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            ScriptMetric::BackupSuccess => "backup_last_success_timestamp_seconds",
+            ScriptMetric::DrillSuccess => "backup_verify_last_success_timestamp_seconds",
+            ScriptMetric::WalShipped => "backup_wal_shipped_timestamp_seconds",
+            ScriptMetric::TlsExpiry => "tls_certificate_expiry_timestamp_seconds",
+            ScriptMetric::SecretRotated => "secret_rotated_timestamp_seconds",
+        }
+    }
 
-/// Metric `certificates.sh` writes through node-exporter's textfile collector after each run,
-/// labelled `domain="<domain>"`: when the TLS certificate expires, which the derived
-/// certificate alerts watch.
-pub const TLS_METRIC: &str = "vutler_tls_certificate_expiry_timestamp_seconds";
-/// Metric `scripts/secrets.sh` writes for each secret: when it was last rotated (or first set).
-pub const SECRET_METRIC: &str = "vutler_secret_rotated_timestamp_seconds";
+    /// The metric's name in the stack of `project`: `<project>_<suffix>`, a `-` of the project
+    /// read as `_` (metric names have no `-`).
+    ///
+    /// ```
+    /// use vutler_spec::stack::ScriptMetric;
+    ///
+    /// assert_eq!(ScriptMetric::BackupSuccess.name("vutler"), "vutler_backup_last_success_timestamp_seconds");
+    /// assert_eq!(ScriptMetric::TlsExpiry.name("git-server"), "git_server_tls_certificate_expiry_timestamp_seconds");
+    /// ```
+    pub fn name(self, project: &str) -> String {
+        format!("{}_{}", metric_prefix(project), self.suffix())
+    }
+}
+
+/// The prefix of the names the project gives its own metrics and rule groups: the project's
+/// name with `-` and `.` read as `_`.
+pub fn metric_prefix(project: &str) -> String {
+    project.replace(['-', '.'], "_")
+}
 
 /// A backup job.
 #[derive(Debug, Clone, PartialEq, Eq)]

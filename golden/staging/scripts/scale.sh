@@ -193,7 +193,7 @@ wait_ready() {
 
 # Starts VERSION beside the running vutler containers, waits until every new one is healthy,
 # moves NGINX to them (reload), then stops and removes the old ones: at no moment is there no
-# healthy container behind NGINX (seed 4.2). When the new version does not come up, its
+# healthy container behind NGINX. When the new version does not come up, its
 # containers are removed and the old ones go on serving.
 roll() {
   local version=$1 id old=() all=() new=() count

@@ -534,7 +534,7 @@ def change_password(state, service, cmd, stdin):
             save(state)
             sys.exit(1)
         server["password"] = stdin.strip()
-        print("vutler-password-changed")
+        print("vutler-render-password-changed")
         state["password_changes"].append(service)
         return True
     if "reset-admin-password" in words and "--password-from-stdin" in words:

@@ -352,48 +352,56 @@ fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
 fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
     let raw = cx.raw;
     let b = &raw.backups;
+    let metric = |m: ScriptMetric| m.name(&raw.project);
+    let (backup_metric, wal_metric, drill_metric, tls_metric, secret_metric) = (
+        metric(ScriptMetric::BackupSuccess),
+        metric(ScriptMetric::WalShipped),
+        metric(ScriptMetric::DrillSuccess),
+        metric(ScriptMetric::TlsExpiry),
+        metric(ScriptMetric::SecretRotated),
+    );
     let lists = |metric: &str| {
         raw.monitoring
             .scrape_jobs
             .values()
             .find(|j| j.metrics.iter().any(|m| m == metric))
     };
-    let backup_exporter = lists(BACKUP_METRIC).filter(|_| !b.jobs.is_empty());
+    let backup_exporter = lists(&backup_metric).filter(|_| !b.jobs.is_empty());
     if !b.jobs.is_empty() && backup_exporter.is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,
                 SpecPath::top("backups"),
-                format!("no scrape job lists `{BACKUP_METRIC}`: failed or stale backups raise no alert"),
+                format!("no scrape job lists `{backup_metric}`: failed or stale backups raise no alert"),
             )
             .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
         );
     }
-    if b.jobs.values().any(|j| j.rpo.is_some()) && lists(WAL_METRIC).is_none() {
+    if b.jobs.values().any(|j| j.rpo.is_some()) && lists(&wal_metric).is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,
                 SpecPath::top("backups"),
-                format!("no scrape job lists `{WAL_METRIC}`: WAL that stops reaching the destination raises no alert"),
+                format!("no scrape job lists `{wal_metric}`: WAL that stops reaching the destination raises no alert"),
             )
             .with_help("list the metric under the node-exporter scrape job"),
         );
     }
-    if b.drill.is_some() && !b.jobs.is_empty() && lists(DRILL_METRIC).is_none() {
+    if b.drill.is_some() && !b.jobs.is_empty() && lists(&drill_metric).is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,
                 SpecPath::top("backups").key("drill"),
-                format!("no scrape job lists `{DRILL_METRIC}`: backups that stop restoring raise no alert"),
+                format!("no scrape job lists `{drill_metric}`: backups that stop restoring raise no alert"),
             )
             .with_help("list the metric under the node-exporter scrape job"),
         );
     }
     // The scripts' metrics (backups, the certificate's expiry) go where node-exporter reads them.
     let Some((metric, exporter)) = backup_exporter
-        .map(|e| (BACKUP_METRIC, e))
-        .or_else(|| lists(TLS_METRIC).map(|e| (TLS_METRIC, e)))
-        .or_else(|| lists(SECRET_METRIC).map(|e| (SECRET_METRIC, e)))
+        .map(|e| (backup_metric.as_str(), e))
+        .or_else(|| lists(&tls_metric).map(|e| (tls_metric.as_str(), e)))
+        .or_else(|| lists(&secret_metric).map(|e| (secret_metric.as_str(), e)))
     else {
         return Some(());
     };
@@ -507,17 +515,18 @@ pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Optio
     }
     let app_version = app_version(cx, services);
     let rotate_secrets_after = cx.duration_opt(p.key("rotate_secrets_after"), o.rotate_secrets_after.as_ref());
+    let secret_metric = ScriptMetric::SecretRotated.name(&raw.project);
     let watched = raw
         .monitoring
         .scrape_jobs
         .values()
-        .any(|j| j.metrics.iter().any(|m| m == SECRET_METRIC));
+        .any(|j| j.metrics.contains(&secret_metric));
     if o.rotate_secrets_after.is_some() && !watched {
         cx.report(
             Diagnostic::new(
                 Rule::SecretsUnwatched,
                 p.key("rotate_secrets_after"),
-                format!("no scrape job lists `{SECRET_METRIC}`: no alert says when a secret is due"),
+                format!("no scrape job lists `{secret_metric}`: no alert says when a secret is due"),
             )
             .with_help("list the metric under the node-exporter scrape job, or remove `rotate_secrets_after`"),
         );

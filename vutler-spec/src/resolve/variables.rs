@@ -21,11 +21,27 @@ use super::{BUILTIN_VARIABLES, Cx, all};
 /// The variables of `.env`.
 pub(super) fn variables(cx: &mut Cx<'_>) -> Option<Vec<Variable>> {
     let raw = cx.raw;
-    all(raw
+    // A secret's file is named after its variable in lower case (`secrets/db_password`): two
+    // names that differ only in case would share it.
+    let mut by_file: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    let mut ok = true;
+    for name in raw.variables.keys() {
+        if let Some(first) = by_file.insert(name.to_ascii_lowercase(), name) {
+            cx.error_help(
+                Rule::Duplicate,
+                SpecPath::top("variables").key(name),
+                format!("`{name}` and `{first}` differ only in case"),
+                "their secrets files and .env lines would be confused: rename one",
+            );
+            ok = false;
+        }
+    }
+    let variables = all(raw
         .variables
         .iter()
         .enumerate()
-        .map(|(i, (name, v))| variable(cx, VariableId(i), name, v)))
+        .map(|(i, (name, v))| variable(cx, VariableId(i), name, v)));
+    variables.filter(|_| ok)
 }
 
 fn variable(cx: &mut Cx<'_>, id: VariableId, name: &str, v: &RawVariable) -> Option<Variable> {
