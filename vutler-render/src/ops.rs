@@ -57,6 +57,10 @@ struct BackupCtx {
     prefix: String,
     /// Whether a job archives WAL (`backup.sh --wal`, `restore.sh --to`).
     any_wal: bool,
+    /// Whether a job mirrors files (restored from a staged archive).
+    any_mirror: bool,
+    /// Whether a job's restore drill unpacks an archive without its program (`verify` unset).
+    any_unpacked_drill: bool,
     jobs: Vec<JobCtx>,
 }
 
@@ -548,6 +552,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
     let head = header(stack).trim_end().to_owned();
     let b = stack.backups();
     let (aws_options, upload_options) = s3_options(stack);
+    let jobs = jobs(runtime);
     let backup = BackupCtx {
         header: head.clone(),
         env: stack.env().to_string(),
@@ -570,7 +575,9 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
             p => format!("{p}/"),
         },
         any_wal: b.jobs.iter().any(|j| j.wal().is_some()),
-        jobs: jobs(runtime),
+        any_mirror: jobs.iter().any(|j| j.mode == "mirror"),
+        any_unpacked_drill: jobs.iter().any(|j| j.verify.is_none()),
+        jobs,
     };
     tree.insert(
         BACKUP_SCRIPT,

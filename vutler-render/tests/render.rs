@@ -562,13 +562,22 @@ fn another_project_gets_no_vutler_names_and_no_seed_references() {
 #[test]
 fn mixed_case_variable_names_render_as_written() {
     let base = dir("tests/fixtures/stack/base/stack.yaml");
-    let base = vec![("base/stack.yaml".to_owned(), std::fs::read_to_string(base).unwrap_or_default())];
+    let base = vec![(
+        "base/stack.yaml".to_owned(),
+        std::fs::read_to_string(base).unwrap_or_default(),
+    )];
     let overlay = "variables:\n  Gitea__server__ROOT_URL: { group: Application, description: Public URL, default: https://git.example.com }\nservices:\n  app:\n    environment:\n      GITEA__database__DB_TYPE: postgres\n      GITEA__server__ROOT_URL: ${Gitea__server__ROOT_URL}\n";
     let files = vutler_spec::SpecFiles::new("minimal", base, Some(("env/minimal.yaml".into(), overlay.into())));
     let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
     let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
     let compose = file(&tree, COMPOSE_FILE);
-    assert!(compose.contains("      GITEA__database__DB_TYPE: postgres\n"), "{compose}");
-    assert!(compose.contains("GITEA__server__ROOT_URL: \"${Gitea__server__ROOT_URL:-https://git.example.com}\""), "{compose}");
+    assert!(
+        compose.contains("      GITEA__database__DB_TYPE: postgres\n"),
+        "{compose}"
+    );
+    assert!(
+        compose.contains("GITEA__server__ROOT_URL: \"${Gitea__server__ROOT_URL:-https://git.example.com}\""),
+        "{compose}"
+    );
     assert!(file(&tree, ".env.example").contains("\nGitea__server__ROOT_URL=https://git.example.com\n"));
 }

@@ -133,20 +133,72 @@ fn schemas(root: &Path) -> PathBuf {
     root.join("xtask/schemas")
 }
 
+/// The stacks of other shapes the validators also run on: spec folders in the repository, each
+/// with its environments. Their trees are rendered into a scratch folder, not committed.
+const OTHER_STACKS: [(&str, &str); 2] = [
+    // The test stack of the renderer: no Redis, MongoDB or MinIO; one app, PostgreSQL, Docker
+    // secrets in one environment, services added and removed in others.
+    ("fixture", "vutler-render/tests/fixtures/stack"),
+    // Another product behind the proxy (Gitea), mixed-case variables, a project name with a
+    // `-`, no textfile collector.
+    ("git-server", "xtask/stacks/git-server"),
+];
+
+/// Renders every environment of the spec folder `specs` into `out/<env>/`.
+fn render_stack(specs: &Path, out: &Path) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(out);
+    for env in vutler_spec::environments(specs).map_err(|r| anyhow::anyhow!("{r}"))? {
+        let stack = vutler_spec::load(specs, &env)
+            .map_err(|r| anyhow::anyhow!("{} is invalid:\n{r}", specs.display()))?
+            .stack;
+        let tree = vutler_render::render(&stack).with_context(|| format!("rendering {env}"))?;
+        for (path, contents) in tree.iter() {
+            let target = out.join(&env).join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&target, contents).with_context(|| format!("writing {}", target.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The validators that read rendered files (no running program), on one stack's tree.
+fn static_validators(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<Vec<(&'static str, validate::Outcome)>> {
+    Ok(vec![
+        ("docker-compose config", validate::compose(tree)?),
+        ("docker compose config (v2)", validate::compose_v2(specs, tree)?),
+        ("Compose JSON schema", validate::compose_schema(tree, &schemas(root))?),
+        ("nginx -t", validate::nginx(specs, tree)?),
+        ("shellcheck", validate::shellcheck(tree)?),
+        // The rule unit tests are the Vutler stack's.
+        (
+            "promtool",
+            validate::promtool(
+                tree,
+                (tree == root.join("golden"))
+                    .then(|| root.join("xtask/promtool"))
+                    .as_deref(),
+            )?,
+        ),
+        ("amtool", validate::amtool(tree)?),
+    ])
+}
+
 /// Runs every validator; each reports passed or skipped.
 fn run_validators(root: &Path) -> anyhow::Result<()> {
     let golden = root.join("golden");
-    let results = [
-        ("docker-compose config", validate::compose(&golden)?),
-        ("docker compose config (v2)", validate::compose_v2(root)?),
-        (
-            "Compose JSON schema",
-            validate::compose_schema(&golden, &schemas(root))?,
-        ),
-        ("nginx -t", validate::nginx(root)?),
-        ("shellcheck", validate::shellcheck(&golden)?),
-        ("promtool", validate::promtool(&golden, &root.join("xtask/promtool"))?),
-        ("amtool", validate::amtool(&golden)?),
+    let mut results = static_validators(root, &root.join("specs"), &golden)?;
+    for (name, specs) in OTHER_STACKS {
+        let specs = root.join(specs);
+        let tree = root.join("target/tmp/stacks").join(name);
+        render_stack(&specs, &tree)?;
+        for (what, outcome) in static_validators(root, &specs, &tree).with_context(|| format!("the {name} stack"))? {
+            let label: &'static str = Box::leak(format!("{what}, {name} stack").into_boxed_str());
+            results.push((label, outcome));
+        }
+    }
+    results.extend([
         ("NGINX running each environment", run_nginx::check(root)?),
         (
             "Prometheus and Alertmanager running each environment",
@@ -154,7 +206,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         ),
         ("PostgreSQL password rotation", run_postgres::check(root)?),
         ("backups against PostgreSQL and S3", run_backups::check(root)?),
-    ];
+    ]);
     for (name, outcome) in results {
         match outcome {
             validate::Outcome::Passed(n) => println!("{name}: {n} checks passed"),
@@ -323,12 +375,18 @@ mod tests {
 
     #[test]
     fn compose_v2_runs_every_environment_with_the_replicas_of_the_model() {
-        report("docker compose config (v2)", validate::compose_v2(&root()));
+        report(
+            "docker compose config (v2)",
+            validate::compose_v2(&root().join("specs"), &root().join("golden")),
+        );
     }
 
     #[test]
     fn nginx_accepts_every_golden_nginx_config() {
-        report("nginx -t", validate::nginx(&root()));
+        report(
+            "nginx -t",
+            validate::nginx(&root().join("specs"), &root().join("golden")),
+        );
     }
 
     #[test]
@@ -340,7 +398,7 @@ mod tests {
     fn promtool_accepts_every_golden_prometheus_file_and_the_rule_tests_pass() {
         report(
             "promtool",
-            validate::promtool(&root().join("golden"), &root().join("xtask/promtool")),
+            validate::promtool(&root().join("golden"), Some(&root().join("xtask/promtool"))),
         );
     }
 
@@ -378,6 +436,21 @@ mod tests {
             "Compose JSON schema",
             validate::compose_schema(&root().join("golden"), &schemas(&root())),
         );
+    }
+
+    /// Stacks of other shapes render, in every environment, files every validator accepts.
+    #[test]
+    fn other_stacks_pass_every_static_validator() {
+        let root = root();
+        for (name, specs) in OTHER_STACKS {
+            let specs = root.join(specs);
+            let tree = root.join("target/tmp/stacks-test").join(name);
+            render_stack(&specs, &tree).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let results = static_validators(&root, &specs, &tree).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            for (what, outcome) in results {
+                report(&format!("{what}, {name} stack"), Ok(outcome));
+            }
+        }
     }
 
     /// The committed schema, rules page and golden trees are what the code and `specs/`
