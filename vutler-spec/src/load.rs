@@ -192,7 +192,11 @@ fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
             return d;
         }
         let (span, _) = tree.locate(&path, false);
+        let misspelt = misspelt_entry(tree, &path, &message);
         let mut d = Diagnostic::new(Rule::Type, SpecPath::from(path), message.clone()).with_span(span);
+        if let Some(help) = misspelt {
+            d = d.with_help(help);
+        }
         if let Some(variant) = backticked(&message, "unknown variant `") {
             let expected = expected_list(&message);
             if let Some(best) = closest(variant, expected.iter().copied()) {
@@ -201,6 +205,31 @@ fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
         }
         d
     })
+}
+
+/// For a required field missing from an entry of a named map (`services.mino` without an
+/// `image`): when another entry has a close name, the entry is most likely a misspelt one that
+/// an overlay meant to change, and became a new one instead.
+fn misspelt_entry(tree: &Node, path: &[Segment], message: &str) -> Option<String> {
+    let missing = backticked(message, "missing field `")?;
+    let (Segment::Key(name), parent) = path.split_last()? else {
+        return None;
+    };
+    let mut node = tree;
+    for seg in parent {
+        node = match (seg, &node.value) {
+            (Segment::Key(k), crate::tree::Value::Map(_)) => node.get(k)?,
+            (Segment::Index(i), crate::tree::Value::Seq(items)) => items.get(*i)?,
+            _ => return None,
+        };
+    }
+    let crate::tree::Value::Map(entries) = &node.value else {
+        return None;
+    };
+    let best = closest(name, entries.iter().map(|e| e.key.as_str()).filter(|k| k != name))?;
+    Some(format!(
+        "did you mean `{best}`? `{name}` is not an entry of the base files, so it is a new one and needs `{missing}`"
+    ))
 }
 
 /// The text between `prefix` and the next backtick.

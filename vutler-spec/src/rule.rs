@@ -436,6 +436,26 @@ rules! {
          port (`firewall.ssh_port`, 22 by default, TCP), the operator running it loses the \
          connection and cannot come back. Add `{ name: ssh, port: 22 }` to `firewall.allow`, or set \
          `firewall.no_ssh: true` for a VM managed another way (a cloud console).";
+    /// A program that does not see its rendered configuration.
+    ConfigNotMounted = "config-not-mounted", Error,
+        "A service does not mount its rendered configuration where its program reads it.",
+        "NGINX reads `/etc/nginx/nginx.conf`, Alertmanager `/etc/alertmanager/alertmanager.yml` and \
+         Grafana its provisioning from `/etc/grafana/provisioning`. Without the `config:` mount \
+         there, the container silently runs the image's default configuration, and nothing the \
+         spec says about the edge, the receivers or the datasources applies. Mount the rendered \
+         file (or its folder) there.";
+    /// One service in two roles.
+    RoleConflict = "role-conflict", Error,
+        "One service is named for two roles (proxy, upstream, Prometheus, Alertmanager, Grafana).",
+        "Each role replaces or renders the service's configuration and command: the app named as \
+         `monitoring.prometheus` would be started with Prometheus's flags. Give each role its own \
+         service.";
+    /// A critical service nothing watches.
+    CriticalUnwatched = "critical-unwatched", Warning,
+        "A service is `critical: true`, but no scrape job watches it, so no alert says it is down.",
+        "The down and absent alerts of a critical service are derived from the scrape jobs that \
+         watch it (`service:` or `monitors:`). Add a scrape job for it (an exporter's job with \
+         `monitors:` for a datastore), or drop `critical`.";
     /// A metrics path that hides the app.
     MetricsPathPublic = "metrics-path-public", Error,
         "The app's metrics path would hide the app behind the proxy.",

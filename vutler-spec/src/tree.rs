@@ -237,6 +237,22 @@ fn span_of(file: FileId, offsets: &CharOffsets<'_>, node: &MarkedYamlOwned) -> S
     Span { file, start, end }
 }
 
+/// A float value, refused when it is infinite or NaN (`.inf`, `nan`): no spec value is, and
+/// serde would read it as null ("invalid type: null").
+fn finite(x: f64, span: Span) -> Result<Value, Diagnostic> {
+    if x.is_finite() {
+        return Ok(Value::Float(x));
+    }
+    let what = if x.is_nan() { "NaN" } else { "infinite" };
+    Err(Diagnostic::new(
+        Rule::Type,
+        crate::SpecPath::root(),
+        format!("the number is {what}, which no spec value is"),
+    )
+    .with_span(span)
+    .with_help("write a finite number like 0.5 or 2, or quote the value if text is meant"))
+}
+
 fn convert_yaml(file: FileId, offsets: &CharOffsets<'_>, node: MarkedYamlOwned) -> Result<Node, Diagnostic> {
     let span = span_of(file, offsets, &node);
     let value = match node.data {
@@ -244,7 +260,7 @@ fn convert_yaml(file: FileId, offsets: &CharOffsets<'_>, node: MarkedYamlOwned) 
             ScalarOwned::Null => Value::Null,
             ScalarOwned::Boolean(b) => Value::Bool(b),
             ScalarOwned::Integer(i) => Value::Int(i),
-            ScalarOwned::FloatingPoint(f) => Value::Float(f.into_inner()),
+            ScalarOwned::FloatingPoint(f) => finite(f.into_inner(), span)?,
             ScalarOwned::String(s) => Value::Str(s),
         },
         // Only produced when early parsing is off; the text is the value.
@@ -417,7 +433,7 @@ fn convert_toml(file: FileId, value: toml::Spanned<toml::de::DeValue<'_>>) -> Re
             }
         },
         DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
-            Ok(x) => Value::Float(x),
+            Ok(x) => finite(x, span)?,
             Err(_) => {
                 return Err(Diagnostic::new(Rule::Type, crate::SpecPath::root(), "unreadable float").with_span(span));
             }
@@ -454,6 +470,28 @@ mod tests {
         let f = s.add("t.toml", t);
         let t = parse_toml(f, t).unwrap_or_else(|d| panic!("{}", d.message));
         assert_eq!(y.to_json(), t.to_json());
+    }
+
+    #[test]
+    fn infinite_and_nan_numbers_are_refused_in_both_formats() {
+        let mut s = Sources::new();
+        for text in ["a: .inf\n", "a: -.Inf\n", "a: .nan\n"] {
+            let f = s.add("t.yaml", text);
+            let e = parse_yaml(f, text).err().map(|d| d.message);
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains("which no spec value is")),
+                "{text}: {e:?}"
+            );
+        }
+        for text in ["a = inf\n", "a = -inf\n", "a = nan\n"] {
+            let f = s.add("t.toml", text);
+            let e = parse_toml(f, text).err().map(|d| d.message);
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains("which no spec value is")),
+                "{text}: {e:?}"
+            );
+        }
+        assert!(parse_yaml(s.add("t.yaml", "a: \".inf\"\n"), "a: \".inf\"\n").is_ok());
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
     if let Some(proxy) = proxy.and_then(|id| services[id.0].as_ref()) {
         let upstream = upstream.and_then(|u| services[u.service.0].as_ref());
         ok &= check_proxy(cx, proxy, upstream);
+        ok &= cx.expect_config(proxy, crate::configs::NGINX_CONF, "/etc/nginx/nginx.conf", "NGINX");
         nginx = NginxVersion::from_tag(proxy.image.tag());
         if nginx.is_none() {
             cx.error_help(

@@ -90,6 +90,7 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let services = services::services(cx, env_name, &config_paths);
     let scaling = services::scaling(cx);
     services::check(cx, &services);
+    let roles_ok = roles(cx);
     credentials::check(cx);
     let (edge, tls, firewall) = edge::edge(cx, &services);
     let (monitoring, dashboards_folder) = monitoring::monitoring(cx, &services, &config_paths);
@@ -102,6 +103,7 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
         capacity::check(cx, &vms[target.0], services, scaling, local_backups);
     }
 
+    roles_ok.then_some(())?;
     Some(Stack {
         env: env?,
         project: project?,
@@ -129,6 +131,49 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
         scaling: scaling?,
         config_files: config_files?,
     })
+}
+
+/// Refuses (`role-conflict`) one service named for two roles: each role renders or replaces
+/// the service's configuration and command. Returns whether every role has its own service.
+fn roles(cx: &mut Cx<'_>) -> bool {
+    let raw = cx.raw;
+    let m = &raw.monitoring;
+    let roles = [
+        (SpecPath::top("edge").key("proxy"), "the proxy", raw.edge.proxy.as_str()),
+        (
+            SpecPath::top("edge").key("upstream"),
+            "the upstream",
+            raw.edge.upstream.as_str(),
+        ),
+        (
+            SpecPath::top("monitoring").key("prometheus"),
+            "Prometheus",
+            m.prometheus.as_str(),
+        ),
+        (
+            SpecPath::top("monitoring").key("alertmanager").key("service"),
+            "Alertmanager",
+            m.alertmanager.service.as_str(),
+        ),
+        (
+            SpecPath::top("monitoring").key("grafana").key("service"),
+            "Grafana",
+            m.grafana.service.as_str(),
+        ),
+    ];
+    let mut ok = true;
+    for (i, (path, role, name)) in roles.iter().enumerate() {
+        if let Some((first_path, first_role, _)) = roles[..i].iter().find(|(_, _, n)| n == name) {
+            cx.error_help(
+                Rule::RoleConflict,
+                path.clone(),
+                format!("`{name}` is already {first_role} ({first_path}): as {role} too, one configuration would replace the other"),
+                "give each role its own service",
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 /// The environment's name, which reaches every rendered file's header: it follows the name
@@ -256,6 +301,33 @@ impl<'r> Cx<'r> {
             format!("{what} passes a password as a literal on a command line"),
             "pass a secret variable in `environment` and refer to it as `$VAR`, or point the program at a secrets file",
         );
+    }
+
+    /// Refuses (`config-not-mounted`) a service that does not see the rendered file `rendered`
+    /// at `expected`, where `program` reads it. Returns whether it does.
+    pub(crate) fn expect_config(&mut self, service: &Service, rendered: &str, expected: &str, program: &str) -> bool {
+        let seen = config_target(service, rendered);
+        if seen.as_ref().is_some_and(|t| t.as_str() == expected) {
+            return true;
+        }
+        let path = SpecPath::top("services").key(&service.name).key("mounts");
+        let message = match seen {
+            Some(at) => format!(
+                "`{}` mounts {rendered} at {at}, but {program} reads {expected}",
+                service.name
+            ),
+            None => format!(
+                "`{}` does not mount the rendered {rendered}: {program} would run the image's default configuration",
+                service.name
+            ),
+        };
+        self.error_help(
+            Rule::ConfigNotMounted,
+            path,
+            message,
+            format!("add `{{ config: {rendered}, target: {expected} }}` to its mounts"),
+        );
+        false
     }
 
     /// The name of an entry of a map (`services.<name>`).
@@ -463,6 +535,22 @@ pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Where a service sees the rendered file or folder `rendered`: the target of a `config:` mount
+/// of it, or of a folder holding it.
+pub(crate) fn config_target(service: &Service, rendered: &str) -> Option<crate::text::AbsolutePath> {
+    service.mounts.iter().find_map(|m| match m {
+        Mount::Config(c) => {
+            let rest = match rendered.strip_prefix(c.source.as_str()) {
+                Some("") => "",
+                Some(rest) => rest.strip_prefix('/')?,
+                None => return None,
+            };
+            c.target.join(rest)
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

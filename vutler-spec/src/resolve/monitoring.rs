@@ -44,7 +44,22 @@ pub(super) fn monitoring(
     let alert_groups = alert_groups(cx, &jobs);
     let alertmanager = alertmanager(cx);
     let (grafana, dashboards_folder) = grafana(cx, services, &jobs);
+    let by_name = |name: &str| services.iter().flatten().find(|s| s.name.as_str() == name);
+    let mut mounted = true;
+    if let Some(s) = by_name(&m.alertmanager.service) {
+        mounted &= cx.expect_config(
+            s,
+            configs::ALERTMANAGER_CONFIG,
+            "/etc/alertmanager/alertmanager.yml",
+            "Alertmanager",
+        );
+    }
+    if let Some(s) = by_name(&m.grafana.service) {
+        mounted &= cx.expect_config(s, configs::GRAFANA_PROVISIONING, "/etc/grafana/provisioning", "Grafana");
+    }
+    critical_watched(cx);
     let monitoring = (|| {
+        mounted.then_some(())?;
         Some(Monitoring {
             prometheus: prometheus?,
             scrape_interval: scrape_interval?,
@@ -57,6 +72,27 @@ pub(super) fn monitoring(
         })
     })();
     (monitoring, dashboards_folder)
+}
+
+/// Warns (`critical-unwatched`) about a critical service no scrape job watches: its down alert
+/// is derived from one.
+fn critical_watched(cx: &mut Cx<'_>) {
+    let raw = cx.raw;
+    for (name, _) in raw.services.iter().filter(|(_, s)| s.critical) {
+        let watched = raw
+            .monitoring
+            .scrape_jobs
+            .values()
+            .any(|j| j.monitors.as_deref().unwrap_or(&j.service) == name);
+        if !watched {
+            cx.error_help(
+                Rule::CriticalUnwatched,
+                SpecPath::top("services").key(name).key("critical"),
+                format!("`{name}` is critical, but no scrape job watches it: no alert says when it is down"),
+                format!("add a scrape job with `service: {name}` (or an exporter's with `monitors: {name}`), or drop `critical`"),
+            );
+        }
+    }
 }
 
 /// The Prometheus service, started with the rendered configuration (and the rules beside it)
