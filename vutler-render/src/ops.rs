@@ -187,6 +187,11 @@ pub(crate) struct DeployCtx {
     proxy: String,
     image_repo: String,
     tag_variable: String,
+    /// The other services whose image follows the same tag variable (workers of the app's
+    /// image): recreated with the new version once the app runs it.
+    followers: Vec<String>,
+    /// The followers, shell-quoted and joined by spaces.
+    followers_args: String,
     /// Whether the new version starts beside the old (no published host port, no fixed name).
     rolling: bool,
     /// Why not, when it does not.
@@ -519,7 +524,15 @@ pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
         None if app.healthcheck.is_some() => format!("every {} container is healthy", app.name),
         None => format!("{} runs", app.name),
     };
+    let followers: Vec<String> = stack
+        .services()
+        .iter()
+        .filter(|s| s.id != app.id && s.tag_variable == Some(operations.app_version))
+        .map(|s| s.name.to_string())
+        .collect();
     DeployCtx {
+        followers_args: followers.iter().map(|f| shell_quote(f)).collect::<Vec<_>>().join(" "),
+        followers,
         header: header(stack).trim_end().to_owned(),
         env: stack.env().to_string(),
         compose_file: compose_files(stack).join(":"),

@@ -1990,3 +1990,44 @@ fn one_script_changes_a_deployment_at_a_time() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// A worker that runs the app's image (its `tag_variable` is the app's) is updated with the app,
+/// once the app runs the new version, and rolled back with it.
+#[test]
+fn update_and_rollback_take_the_workers_of_the_app_image_along() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let overlay = format!(
+        "{}  worker:\n    image: vutler/app:1.0.0\n    tag_variable: VERSION\n    command: [node, worker.js]\n    environment: {{ POSTGRES_PASSWORD: {{ secret: POSTGRES_PASSWORD }} }}\n    depends_on: [postgres]\n    resources: {{ cpus: 0.25, memory: 256MB, disk: 100MB }}\n",
+        scratch_overlay(root.path())
+    );
+    let deployment = spec_deployment(root.path(), "production", &overlay);
+    let update = std::fs::read_to_string(deployment.join(ops::UPDATE_SCRIPT)).unwrap_or_default();
+    assert!(
+        update.contains("recreates worker (their image follows VERSION too)"),
+        "{update}"
+    );
+    let bin = fake_bin(root.path(), &deployment);
+
+    let out = bash(&deployment, ops::UPDATE_SCRIPT, &["1.2.0"], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    let images = |service: &str| -> Vec<String> { containers(&state, service).into_iter().map(|c| c.0).collect() };
+    assert_eq!(images("worker"), ["vutler/app:1.2.0"], "{state}");
+    assert!(images("vutler").iter().all(|i| i == "vutler/app:1.2.0"), "{state}");
+    let calls = calls(root.path());
+    let pos = |c: &str| calls.find(c).unwrap_or_else(|| panic!("{c} not run:\n{calls}"));
+    assert!(
+        pos("docker compose pull vutler worker") < pos("--scale vutler="),
+        "{calls}"
+    );
+    assert!(
+        pos("--scale vutler=") < pos("up -d --no-deps worker"),
+        "the app first:\n{calls}"
+    );
+
+    let out = bash(&deployment, ops::ROLLBACK_SCRIPT, &[], Some(&bin), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = model(root.path());
+    let worker: Vec<String> = containers(&state, "worker").into_iter().map(|c| c.0).collect();
+    assert_eq!(worker, ["vutler/app:1.0.0"], "{state}");
+}

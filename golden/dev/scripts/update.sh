@@ -203,6 +203,29 @@ roll() {
   ((${#ids[@]})) && wait_ready "${ids[@]}"
 }
 
+# Waits until every container of a service is healthy (running, without a healthcheck); fails
+# as soon as one is unhealthy or gone, or after 5 minutes.
+wait_service() {
+  local service=$1 id ids status attempt ready
+  ((DRY_RUN)) && return 0
+  for ((attempt = 1; attempt <= 60; attempt++)); do
+    mapfile -t ids < <(docker compose ps --all --quiet "$service")
+    ((${#ids[@]})) || return 1
+    ready=1
+    for id in "${ids[@]}"; do
+      status=$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null) || status=gone
+      case $status in
+        healthy | running) ;;
+        starting) ready=0 ;;
+        *) return 1 ;;
+      esac
+    done
+    ((ready)) && return 0
+    sleep 5
+  done
+  return 1
+}
+
 # Sets KEY=VALUE in .env in place: the first KEY= line is rewritten, later duplicates (such as
 # `>>` appends leave) are dropped, and the line is added when missing. Nothing else changes.
 set_env() {
