@@ -1260,3 +1260,41 @@ fn a_rename_that_fails_part_way_names_the_new_and_the_old_files() {
     ]);
     assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
 }
+
+#[test]
+fn a_method_or_rotation_for_another_datastore_is_refused_unless_the_service_says_what_it_runs() {
+    // An image of another name: its kind is unknown, so the mongodump job and the MongoDB
+    // rotation are refused until the service says it runs MongoDB.
+    let renamed = |t: String| t.replace("image: mongo:7.0-jammy", "image: bitnami/mongodb:7.0");
+    let dir = broken_specs("base/20-services.yaml", renamed);
+    let out = run(&[
+        "validate",
+        "--env",
+        "production",
+        "--spec",
+        &spec_arg(&dir),
+        "--no-color",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error[datastore-kind]: backups.jobs.mongo.method: `mongodump` is for mongodb, but `mongo` is not"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "error[datastore-kind]: services.mongo.authentication.rotation: the `mongodb` rotation is for mongodb"
+        ),
+        "{stderr}"
+    );
+    let said = broken_specs("base/20-services.yaml", |t| {
+        renamed(t).replace(
+            "image: bitnami/mongodb:7.0",
+            "image: bitnami/mongodb:7.0\n    datastore: mongodb",
+        )
+    });
+    let out = run(&["validate", "--env", "production", "--spec", &spec_arg(&said)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

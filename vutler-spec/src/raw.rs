@@ -429,6 +429,12 @@ pub struct RawService {
     /// the tag of `image` is its default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_variable: Option<String>,
+    /// What the service runs, which backup methods and password rotations depend on
+    /// (`postgresql`, `mongodb`, `redis`, `minio` or `other`). Read from the image when absent
+    /// (`postgres`, `postgis/postgis`, `timescale/timescaledb`, `mongo`, `redis`, `minio/minio`
+    /// ...); set it for an image of another name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<Datastore>,
     /// Fixed container name. Not allowed with more than one replica.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
@@ -494,6 +500,56 @@ pub struct RawAuthentication {
     pub user_env: Option<String>,
     /// The variable of this service's environment holding the password, a `{ secret: VAR }`.
     pub password_env: String,
+}
+
+/// What a service runs, as far as backups and password rotations are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Datastore {
+    /// PostgreSQL (`pg_dump`, `postgresql` rotation).
+    Postgresql,
+    /// MongoDB (`mongodump`, `mongodb` rotation).
+    Mongodb,
+    /// Redis, or a server that speaks its protocol.
+    Redis,
+    /// MinIO or another S3 server `mc` can mirror (`minio_mirror`).
+    Minio,
+    /// Anything else.
+    Other,
+}
+
+impl Datastore {
+    /// What an image runs, from the last part of its repository (`postgis/postgis` is
+    /// PostgreSQL).
+    pub fn of_image(image: &str) -> Datastore {
+        let repo = image.split(['@', ':']).next().unwrap_or(image);
+        let name = repo.rsplit('/').next().unwrap_or(repo);
+        match name {
+            "postgres" | "postgis" | "timescaledb" | "timescaledb-ha" | "pgvector" => Datastore::Postgresql,
+            "mongo" | "mongodb-community-server" | "mongodb-enterprise-server" => Datastore::Mongodb,
+            "redis" | "redis-stack-server" | "valkey" | "keydb" => Datastore::Redis,
+            "minio" => Datastore::Minio,
+            _ => Datastore::Other,
+        }
+    }
+
+    /// The spelling in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Datastore::Postgresql => "postgresql",
+            Datastore::Mongodb => "mongodb",
+            Datastore::Redis => "redis",
+            Datastore::Minio => "minio",
+            Datastore::Other => "other",
+        }
+    }
+}
+
+impl RawService {
+    /// What the service runs: `datastore` when set, else what its image says.
+    pub fn datastore(&self) -> Datastore {
+        self.datastore.unwrap_or_else(|| Datastore::of_image(&self.image))
+    }
 }
 
 /// How a server's password is changed when `scripts/secrets.sh rotate` replaces it.

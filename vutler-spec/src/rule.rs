@@ -436,6 +436,14 @@ rules! {
          port (`firewall.ssh_port`, 22 by default, TCP), the operator running it loses the \
          connection and cannot come back. Add `{ name: ssh, port: 22 }` to `firewall.allow`, or set \
          `firewall.no_ssh: true` for a VM managed another way (a cloud console).";
+    /// A method or rotation for another datastore than the service runs.
+    DatastoreKind = "datastore-kind", Error,
+        "A backup method or a password rotation is for another datastore than the service runs.",
+        "`pg_dump` and the `postgresql` rotation need PostgreSQL, `mongodump` and the `mongodb` \
+         rotation MongoDB, `minio_mirror` MinIO. What a service runs is read from its image \
+         (`postgres`, `postgis/postgis`, `mongo`, `minio/minio` ...); for an image of another \
+         name, say it with `datastore:` on the service. Otherwise choose the method of what it \
+         runs.";
     /// A program that does not see its rendered configuration.
     ConfigNotMounted = "config-not-mounted", Error,
         "A service does not mount its rendered configuration where its program reads it.",

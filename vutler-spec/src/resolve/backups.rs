@@ -10,7 +10,9 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::path::SpecPath;
-use crate::raw::{BackupMethod, RawBackupJob, RawMount, RawRetention, RawS3Options, ServerSideEncryption, VolumeKind};
+use crate::raw::{
+    BackupMethod, Datastore, RawBackupJob, RawMount, RawRetention, RawS3Options, ServerSideEncryption, VolumeKind,
+};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{AbsolutePath, HttpUrl, Name, OneLine, S3Url, UrlPath};
@@ -137,6 +139,21 @@ fn job(
         }
     }
     let fields = method_fields(cx, &p, j);
+    let kind_ok = service.is_none_or(|s| {
+        let needs = match j.method {
+            BackupMethod::PgDump => Datastore::Postgresql,
+            BackupMethod::Mongodump => Datastore::Mongodb,
+            BackupMethod::MinioMirror => Datastore::Minio,
+        };
+        super::credentials::runs(
+            cx,
+            p.key("method"),
+            &j.service,
+            &raw.services[s.0],
+            needs,
+            &format!("`{}`", j.method.as_str()),
+        )
+    });
     let database = cx.text_opt(p.key("database"), j.database.as_ref(), Name::parse);
     let env = |cx: &mut Cx<'_>, field: &str, var: &Option<String>| -> Option<Option<EnvRef>> {
         let (Some(var), Some(service)) = (var, service) else {
@@ -175,7 +192,7 @@ fn job(
         _ => Some(None),
     };
     // With the fields checked, each method finds what it reads.
-    (fields && mounted).then_some(())?;
+    (fields && mounted && kind_ok).then_some(())?;
     let (user, password, api, database) = (user?, password?, api?, database?);
     let dump = match j.method {
         BackupMethod::PgDump => Dump::PgDump {

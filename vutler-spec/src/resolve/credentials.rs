@@ -13,11 +13,35 @@
 use std::collections::BTreeSet;
 
 use crate::path::SpecPath;
-use crate::raw::{RawAuthentication, RawDependsOn, RawEnvValue, RawScalar, RawService, Rotation};
+use crate::raw::{Datastore, RawAuthentication, RawDependsOn, RawEnvValue, RawScalar, RawService, Rotation};
 use crate::rule::Rule;
 use crate::stack::{Authentication, EnvRef, ServiceId, VariableId};
 
 use super::Cx;
+
+/// Whether the service `name` runs the datastore `needs`, which `what` (at `path`) is for;
+/// reports `datastore-kind` when it does not.
+pub(super) fn runs(cx: &mut Cx<'_>, path: SpecPath, name: &str, s: &RawService, needs: Datastore, what: &str) -> bool {
+    let runs = s.datastore();
+    if runs == needs {
+        return true;
+    }
+    let said = if s.datastore.is_some() {
+        format!("its `datastore` says {}", runs.as_str())
+    } else {
+        format!("its image {} runs {}", s.image, runs.as_str())
+    };
+    cx.error_help(
+        Rule::DatastoreKind,
+        path,
+        format!("{what} is for {}, but `{name}` is not: {said}", needs.as_str()),
+        format!(
+            "use the method of what `{name}` runs, or set `datastore: {}` on it if its image is one under another name",
+            needs.as_str()
+        ),
+    );
+    false
+}
 
 /// The service's `authentication`, with its variables resolved.
 pub(super) fn authentication(
@@ -45,27 +69,38 @@ pub(super) fn authentication(
             }
         }
     };
-    let fields_ok = match (a.rotation, &a.user_env) {
-        (Rotation::Mongodb, None) => {
-            cx.error_help(
-                Rule::RotationFields,
-                p.key("rotation"),
-                "`mongodb` rotation logs in as the user whose password it changes, and `user_env` is not set",
-                "set `user_env` to the variable naming MongoDB's user (`MONGO_INITDB_ROOT_USERNAME`)",
-            );
-            false
-        }
-        (Rotation::Grafana, Some(_)) => {
-            cx.error_help(
-                Rule::RotationFields,
-                p.key("user_env"),
-                "`grafana` rotation changes the admin user's password and takes no `user_env`",
-                "remove `user_env`",
-            );
-            false
-        }
-        _ => true,
+    let needs = match a.rotation {
+        Rotation::Postgresql => Some(Datastore::Postgresql),
+        Rotation::Mongodb => Some(Datastore::Mongodb),
+        Rotation::Grafana | Rotation::Restart => None,
     };
+    let name = raw.services.get_index(id.0).map_or("", |(n, _)| n.as_str());
+    let kind_ok = needs.is_none_or(|needs| {
+        let what = format!("the `{}` rotation", a.rotation.as_str());
+        runs(cx, p.key("rotation"), name, s, needs, &what)
+    });
+    let fields_ok = kind_ok
+        && match (a.rotation, &a.user_env) {
+            (Rotation::Mongodb, None) => {
+                cx.error_help(
+                    Rule::RotationFields,
+                    p.key("rotation"),
+                    "`mongodb` rotation logs in as the user whose password it changes, and `user_env` is not set",
+                    "set `user_env` to the variable naming MongoDB's user (`MONGO_INITDB_ROOT_USERNAME`)",
+                );
+                false
+            }
+            (Rotation::Grafana, Some(_)) => {
+                cx.error_help(
+                    Rule::RotationFields,
+                    p.key("user_env"),
+                    "`grafana` rotation changes the admin user's password and takes no `user_env`",
+                    "remove `user_env`",
+                );
+                false
+            }
+            _ => true,
+        };
     let user = match &a.user_env {
         None => Some(None),
         Some(key) => env(cx, "user_env", key).map(Some),
