@@ -37,13 +37,15 @@
 //! edge: { proxy: proxy, upstream: db, upstream_port: pg, max_body_size: 10MB, read_timeout: 60s }
 //! "#;
 //! // The rest of the stack (tls, firewall, monitoring, backups) is left out here, so loading
-//! // reports what is missing, with its location:
+//! // reports every section that is missing, with its location:
 //! let files = SpecFiles::new("staging", vec![("base.yaml".into(), base.into())], None);
 //! let report = files.resolve().unwrap_err();
+//! let missing: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
 //! assert_eq!(
-//!     report.to_string(),
-//!     "base.yaml:2:1: error[type] missing field `tls`\n",
+//!     missing,
+//!     ["missing field `tls`", "missing field `firewall`", "missing field `monitoring`", "missing field `backups`"],
 //! );
+//! assert!(report.to_string().starts_with("base.yaml:2:1: error[type] missing field `tls` (help: every stack"));
 //! assert_eq!(report.diagnostics[0].rule, vutler_spec::Rule::Type);
 //! ```
 //!

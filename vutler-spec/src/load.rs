@@ -137,7 +137,7 @@ impl SpecFiles {
     /// [`Rule::Capacity`] to show the totals of a stack that does not fit.
     pub fn resolve_allowing(&self, allowed: &[Rule]) -> Result<Loaded, Report> {
         let tree = self.effective()?;
-        let raw = deserialize(&tree).map_err(|d| self.report(vec![d]))?;
+        let raw = deserialize(&tree).map_err(|d| self.report(d))?;
         let (stack, mut diags) = resolve_allowing(&raw, &self.env, allowed);
         for d in &mut diags {
             if d.span.is_none() {
@@ -157,7 +157,42 @@ impl SpecFiles {
     }
 }
 
-fn deserialize(tree: &Node) -> Result<RawStack, Diagnostic> {
+/// The stack's top-level sections that have no default: a spec without one is refused, with
+/// every missing one reported at once (serde would report one per run).
+pub const REQUIRED_SECTIONS: [&str; 10] = [
+    "project",
+    "domain",
+    "target_vm",
+    "vms",
+    "services",
+    "edge",
+    "tls",
+    "firewall",
+    "monitoring",
+    "backups",
+];
+
+fn deserialize(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
+    if let crate::tree::Value::Map(entries) = &tree.value {
+        let missing: Vec<Diagnostic> = REQUIRED_SECTIONS
+            .iter()
+            .filter(|s| !entries.iter().any(|e| e.key == **s))
+            .map(|s| {
+                Diagnostic::new(Rule::Type, SpecPath::root(), format!("missing field `{s}`"))
+                    .with_span(tree.span)
+                    .with_help(format!(
+                        "every stack has a top-level `{s}`: add it to one of the base files"
+                    ))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+    }
+    deserialize_fields(tree).map_err(|d| vec![d])
+}
+
+fn deserialize_fields(tree: &Node) -> Result<RawStack, Diagnostic> {
     let json = tree.to_json();
     serde_path_to_error::deserialize::<_, RawStack>(json).map_err(|e| {
         let mut path: Vec<Segment> = e
@@ -390,5 +425,33 @@ mod tests {
             expected_list("unknown variant `x`, expected `a` or `b`"),
             vec!["a", "b"]
         );
+    }
+
+    /// REQUIRED_SECTIONS is exactly the top-level keys serde refuses to go without: each removed
+    /// from the Vutler stack's effective spec is a missing field, every other key is not.
+    #[test]
+    fn required_sections_are_exactly_the_fields_without_default() {
+        let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+        let files = read_dir(&specs, "production").unwrap_or_else(|r| panic!("{r}"));
+        let tree = files.effective().unwrap_or_else(|r| panic!("{r}"));
+        let crate::tree::Value::Map(entries) = &tree.value else {
+            panic!("the effective spec is not a mapping");
+        };
+        for key in entries.iter().map(|e| e.key.clone()) {
+            let mut without = tree.clone();
+            if let crate::tree::Value::Map(entries) = &mut without.value {
+                entries.retain(|e| e.key != key);
+            }
+            let refused = deserialize_fields(&without)
+                .err()
+                .is_some_and(|d| d.message == format!("missing field `{key}`"));
+            assert_eq!(refused, REQUIRED_SECTIONS.contains(&key.as_str()), "{key}");
+        }
+        for key in REQUIRED_SECTIONS {
+            assert!(
+                entries.iter().any(|e| e.key == key),
+                "{key} is not a section of the spec"
+            );
+        }
     }
 }
