@@ -581,3 +581,25 @@ fn mixed_case_variable_names_render_as_written() {
     );
     assert!(file(&tree, ".env.example").contains("\nGitea__server__ROOT_URL=https://git.example.com\n"));
 }
+
+#[test]
+fn a_development_environment_of_any_name_may_leave_services_unsized() {
+    let base = dir("tests/fixtures/stack/base/stack.yaml");
+    let base = vec![(
+        "base/stack.yaml".to_owned(),
+        std::fs::read_to_string(base).unwrap_or_default(),
+    )];
+    let overlay = "services:\n  app:\n    resources: { $remove: true }\n";
+    let load = |env: &str, overlay: String| {
+        vutler_spec::SpecFiles::new(env, base.clone(), Some((format!("env/{env}.yaml"), overlay))).resolve()
+    };
+    // `local` is a development environment by its name, `laptop` by its overlay.
+    assert!(load("local", overlay.into()).is_ok());
+    assert!(
+        load("laptop", overlay.into()).is_err(),
+        "an environment of another name is production"
+    );
+    let laptop = load("laptop", format!("kind: development\n{overlay}")).unwrap_or_else(|r| panic!("{r}"));
+    let tree = render(&laptop.stack).unwrap_or_else(|e| panic!("{e}"));
+    assert!(file(&tree, COMPOSE_FILE).contains("  app:\n"));
+}

@@ -13,10 +13,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// The top-level keys of [`RawStack`] in declaration order, which is also the order of the
 /// effective document that `explain` prints (base files may define them in any order).
-pub const TOP_LEVEL_KEYS: [&str; 18] = [
+pub const TOP_LEVEL_KEYS: [&str; 19] = [
     "project",
     "domain",
     "target_vm",
+    "kind",
     "secrets_backend",
     "vms",
     "costs",
@@ -44,6 +45,12 @@ pub struct RawStack {
     pub domain: String,
     /// Name of the VM (a key of `vms`) this environment runs on; the stack must fit it.
     pub target_vm: String,
+    /// What the environment is for: `development`, `staging` or `production`. A development
+    /// environment may leave services unsized. When absent it is read from the environment's
+    /// name: `dev`, `development` and `local` are development, `staging` and `stage` staging,
+    /// any other production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EnvironmentKind>,
     /// How secrets reach containers: `env` (required variables from `.env`) or `docker`
     /// (Docker secrets mounted under `/run/secrets`, read through the images' `*_FILE` variables).
     #[serde(default)]
@@ -500,6 +507,31 @@ pub struct RawAuthentication {
     pub user_env: Option<String>,
     /// The variable of this service's environment holding the password, a `{ secret: VAR }`.
     pub password_env: String,
+}
+
+/// What an environment is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvironmentKind {
+    /// A developer's machine: services may be unsized.
+    Development,
+    /// A rehearsal of production.
+    Staging,
+    /// What users reach.
+    Production,
+}
+
+impl EnvironmentKind {
+    /// The kind an environment's name says when the spec does not: `dev`, `development` and
+    /// `local` are development, `staging` and `stage` staging, any other production (the
+    /// strict default).
+    pub fn of_name(env: &str) -> EnvironmentKind {
+        match env {
+            "dev" | "development" | "local" => EnvironmentKind::Development,
+            "staging" | "stage" => EnvironmentKind::Staging,
+            _ => EnvironmentKind::Production,
+        }
+    }
 }
 
 /// What a service runs, as far as backups and password rotations are concerned.

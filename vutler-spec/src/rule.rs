@@ -232,9 +232,11 @@ rules! {
          the service.";
     /// A service without resources outside dev.
     Limits = "limits", Error,
-        "A service has no resources outside the dev environment.",
-        "Every service is sized (seed 2.2): its limits keep one service from starving the others \
-         and its totals are checked against the VM. Add `resources: { cpus, memory, disk }`.";
+        "A service has no resources outside a development environment.",
+        "Every service is sized: its limits keep one service from starving the others and its \
+         totals are checked against the VM. Add `resources: { cpus, memory, disk }`. Only an \
+         environment of `kind: development` (by default `dev`, `development` or `local`) may go \
+         without.";
     /// A datastore configured to use too much of its memory limit.
     MemorySetting = "memory-setting", Error,
         "A datastore is configured to use more of its container's memory than leaves it room.",

@@ -37,9 +37,6 @@ use crate::stack::*;
 use crate::text::{Domain, Name};
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
 
-/// Environment in which services may run without resource limits.
-pub const DEV_ENV: &str = "dev";
-
 /// Variables the spec provides itself; environment values may reference them as `${DOMAIN}`,
 /// and they are replaced by their values when the stack is resolved.
 pub const BUILTIN_VARIABLES: [&str; 2] = ["DOMAIN", "PROJECT"];

@@ -14,8 +14,8 @@ use crate::configs;
 use crate::grammar;
 use crate::path::SpecPath;
 use crate::raw::{
-    RawDependsOn, RawEnvValue, RawHealthcheck, RawLogging, RawMount, RawPort, RawResources, RawSecretRef, RawService,
-    Restart, VolumeKind,
+    EnvironmentKind, RawDependsOn, RawEnvValue, RawHealthcheck, RawLogging, RawMount, RawPort, RawResources,
+    RawSecretRef, RawService, Restart, VolumeKind,
 };
 use crate::rule::Rule;
 use crate::stack::*;
@@ -23,7 +23,7 @@ use crate::text::{AbsolutePath, HostPath, Image, ImageError, Name, OneLine, Tree
 use crate::units::{ByteSize, Duration};
 
 use super::variables::{env_var, secret_as_text};
-use super::{Cx, DEV_ENV, all, closest};
+use super::{Cx, all, closest};
 
 /// The Docker networks.
 pub(super) fn networks(cx: &mut Cx<'_>) -> Option<Vec<Network>> {
@@ -149,13 +149,15 @@ fn service(
     let replicas = cx.at_least_one(p.key("replicas"), "replicas", s.replicas.unwrap_or(1));
     let resources = match &s.resources {
         Some(r) => resources(cx, &p.key("resources"), r).map(Some),
-        None if env == DEV_ENV => Some(None),
+        None if cx.raw.kind.unwrap_or_else(|| EnvironmentKind::of_name(env)) == EnvironmentKind::Development => {
+            Some(None)
+        }
         None => {
             cx.error_help(
                 Rule::Limits,
                 p.clone(),
-                format!("service `{name}` has no `resources`; every service has limits outside dev"),
-                "add `resources: { cpus, memory, disk }` (seed 2.2)",
+                format!("service `{name}` has no `resources`; every service has limits outside a development environment"),
+                "add `resources: { cpus, memory, disk }`, or `kind: development` to the overlay of an environment that may go without",
             );
             None
         }
