@@ -464,17 +464,7 @@ fn dashboards<'r>(
 /// holding it).
 fn dashboards_folder(cx: &mut Cx<'_>, grafana: &Service) -> Option<AbsolutePath> {
     let folder = configs::GRAFANA_DASHBOARDS;
-    let found = grafana.mounts.iter().find_map(|m| match m {
-        Mount::Config(c) => {
-            let rest = match folder.strip_prefix(c.source.as_str()) {
-                Some("") => "",
-                Some(rest) => rest.strip_prefix('/')?,
-                None => return None,
-            };
-            c.target.join(rest)
-        }
-        _ => None,
-    });
+    let found = super::config_target(grafana, folder);
     if found.is_none() {
         cx.error_help(
             Rule::GrafanaDashboardsNotMounted,
