@@ -25,6 +25,8 @@ struct NginxCtx {
     domain: String,
     max_body_size: String,
     read_timeout: String,
+    /// Whether the app serves WebSockets (the `Upgrade` handshake is passed on).
+    websockets: bool,
     acme_root: String,
     /// The app's metrics paths, which only Prometheus on the internal network may read.
     metrics_paths: Vec<MetricsPathCtx>,
@@ -95,6 +97,7 @@ pub fn render(stack: &Stack) -> Result<String, RenderError> {
         domain: stack.domain().to_string(),
         max_body_size: nginx_size(edge.max_body_size),
         read_timeout: nginx_secs(edge.read_timeout),
+        websockets: edge.websockets,
         acme_root: edge.acme_root.to_string(),
         metrics_paths: edge
             .metrics_paths

@@ -827,8 +827,13 @@ pub struct RawEdge {
     pub upstream_port: String,
     /// Largest request body accepted (file uploads), e.g. `100MB`.
     pub max_body_size: String,
-    /// How long an idle proxied connection (WebSocket) is kept open; at least 60s.
+    /// How long NGINX waits on the app: for a response, and on an idle proxied connection
+    /// (a WebSocket, at least 60s then).
     pub read_timeout: String,
+    /// Whether the app serves WebSockets through the proxy: NGINX then passes the `Upgrade`
+    /// handshake on, and `read_timeout` keeps idle ones open (at least 60s).
+    #[serde(default)]
+    pub websockets: bool,
     /// Folder in the proxy where ACME (Let's Encrypt) challenge files are served from; the proxy
     /// must mount it when the certificate comes from Let's Encrypt.
     #[serde(default = "acme_root")]

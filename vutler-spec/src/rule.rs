@@ -328,8 +328,8 @@ rules! {
     /// A proxy read timeout that closes WebSockets.
     ReadTimeout = "read-timeout", Error,
         "The proxy's read timeout closes idle WebSockets.",
-        "WebSocket connections are idle for long stretches (seed 9.2): `edge.read_timeout` is at \
-         least 60s.";
+        "WebSocket connections are idle for long stretches: with `edge.websockets: true`, \
+         `edge.read_timeout` is at least 60s.";
     /// An unsupported TLS protocol.
     TlsProtocol = "tls-protocol", Error,
         "TLS offers a protocol other than TLSv1.2 and TLSv1.3, or none.",

@@ -832,8 +832,10 @@ pub struct Edge {
     pub upstream: PortRef,
     /// Largest request body.
     pub max_body_size: ByteSize,
-    /// Idle timeout of proxied connections (whole seconds, at least 60).
+    /// How long the proxy waits on the app (whole seconds; at least 60 with WebSockets).
     pub read_timeout: Duration,
+    /// Whether the app serves WebSockets through the proxy.
+    pub websockets: bool,
     /// Folder of ACME challenge files in the proxy.
     pub acme_root: AbsolutePath,
     /// Paths of the app the proxy answers 404 on, because only Prometheus reads them: the

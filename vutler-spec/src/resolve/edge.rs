@@ -39,12 +39,12 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
         .and_then(|s| cx.port_ref(p.key("upstream_port"), s, &e.upstream_port));
     let max_body_size = cx.size(p.key("max_body_size"), &e.max_body_size);
     let read_timeout = cx.seconds(p.key("read_timeout"), &e.read_timeout).filter(|t| {
-        let ok = *t >= MIN_READ_TIMEOUT;
+        let ok = !e.websockets || *t >= MIN_READ_TIMEOUT;
         if !ok {
             cx.error(
                 Rule::ReadTimeout,
                 p.key("read_timeout"),
-                format!("{t} closes idle WebSockets; use at least 60s (seed 9.2)"),
+                format!("{t} closes idle WebSockets; use at least 60s"),
             );
         }
         ok
@@ -111,6 +111,7 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
                 read_timeout,
                 acme_root,
                 metrics_paths,
+                websockets: e.websockets,
             })
         }
         _ => None,
