@@ -645,12 +645,16 @@ pub struct RawPort {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<u16>,
     /// Host address the published port binds to; `127.0.0.1` unless set. Only the proxy may use
-    /// `0.0.0.0`.
+    /// `0.0.0.0`, and a port that says `public: true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_ip: Option<String>,
     /// Transport protocol.
     #[serde(default)]
     pub protocol: Protocol,
+    /// Published on a public interface on purpose by a service other than the proxy (a Git
+    /// server's SSH): the firewall must allow it, like the proxy's ports.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
 }
 
 /// Transport protocol of a port.

@@ -283,9 +283,10 @@ rules! {
     /// A public port on another service than the proxy.
     PublicPortNotProxy = "public-port-not-proxy", Error,
         "A service other than the proxy publishes a port on a public interface.",
-        "Docker publishes ports through its own iptables chain, past ufw (seed defect 3): \
-         `ufw deny` does not protect them. Only the proxy may listen publicly. Remove `host_ip` \
-         to bind 127.0.0.1, or stop publishing the port.";
+        "Docker publishes ports through its own iptables chain, past ufw: `ufw deny` does not \
+         protect them. Only the proxy listens publicly, and ports that say so (`public: true`, \
+         a Git server's SSH), each allowed by the firewall. Remove `host_ip` to bind 127.0.0.1, \
+         stop publishing the port, or mark it `public: true` and allow it.";
     /// A public port the firewall does not open.
     PublicPortNotAllowed = "public-port-not-allowed", Error,
         "The proxy publishes a public port the firewall does not allow.",

@@ -426,7 +426,12 @@ fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>]) -> bool {
                 continue;
             };
             let at = SpecPath::top("services").key(&s.name).key("ports").index(i);
-            if s.name != proxy {
+            let deliberate = raw
+                .services
+                .get(s.name.as_str())
+                .and_then(|r| r.ports.get(i))
+                .is_some_and(|p| p.public);
+            if s.name != proxy && !deliberate {
                 cx.error_help(
                     Rule::PublicPortNotProxy,
                     at.key("host_ip"),
@@ -434,7 +439,7 @@ fn public_ports(cx: &mut Cx<'_>, services: &[Option<Service>]) -> bool {
                         "only the proxy `{proxy}` may publish on a public interface; `{}` publishes {}:{}",
                         s.name, publ.host_ip, publ.port
                     ),
-                    "remove `host_ip` to bind 127.0.0.1, or stop publishing the port (Docker bypasses ufw)",
+                    "remove `host_ip` to bind 127.0.0.1, or stop publishing the port (Docker bypasses ufw); to publish it on purpose, say `public: true` and allow it in firewall.allow",
                 );
                 ok = false;
             } else if !allow.iter().any(|r| r.port == publ.port && r.protocol == port.protocol) {
