@@ -50,6 +50,8 @@ struct ReceiverConfig {
     slack_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pagerduty_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    email_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +100,7 @@ pub fn render(stack: &Stack, runtime: &Runtime<'_>) -> Result<String, RenderErro
                 name: r.name.to_string(),
                 slack_configs: Vec::new(),
                 pagerduty_configs: Vec::new(),
+                email_configs: Vec::new(),
             };
             match &r.kind {
                 ReceiverKind::Slack { channel, webhook_url } => out.slack_configs.push(IndexMap::from([
@@ -117,6 +120,26 @@ pub fn render(stack: &Stack, runtime: &Runtime<'_>) -> Result<String, RenderErro
                     ("routing_key_file", secret_path(*routing_key).into()),
                     ("send_resolved", true.into()),
                 ])),
+                ReceiverKind::Email {
+                    to,
+                    from,
+                    smarthost,
+                    auth,
+                    require_tls,
+                } => {
+                    let mut config = IndexMap::from([
+                        ("to", to.to_string().into()),
+                        ("from", from.to_string().into()),
+                        ("smarthost", smarthost.to_string().into()),
+                    ]);
+                    if let Some((user, password)) = auth {
+                        config.insert("auth_username", user.to_string().into());
+                        config.insert("auth_password_file", secret_path(*password).into());
+                    }
+                    config.insert("require_tls", (*require_tls).into());
+                    config.insert("send_resolved", true.into());
+                    out.email_configs.push(config);
+                }
             }
             out
         })

@@ -223,7 +223,9 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
     // every environment.
     if s.id == monitoring.alertmanager.service() {
         for r in &monitoring.alertmanager.receivers {
-            attach(stack.variable(r.kind.secret()));
+            if let Some(secret) = r.kind.secret() {
+                attach(stack.variable(secret));
+            }
         }
     }
     let command = if s.id == monitoring.prometheus.service {

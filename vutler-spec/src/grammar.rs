@@ -149,6 +149,30 @@ pub fn metric_name(s: &str) -> Result<(), String> {
         .ok_or_else(|| "a metric name like vutler_messages_sent_total".into())
 }
 
+/// An email address as alerts are sent to and from: `local@domain`, the local part of letters,
+/// digits and `._%+-`, the domain a DNS name.
+pub fn email(s: &str) -> Result<(), String> {
+    let ok = s.len() <= 254
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && all(local, |c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+                && self::domain(domain).is_ok()
+        });
+    ok.then_some(())
+        .ok_or_else(|| "an email address like ops@example.com".into())
+}
+
+/// An SMTP server as `host:port`: a DNS name or an IPv4 address, and a port.
+pub fn smarthost(s: &str) -> Result<(), String> {
+    let ok = s.rsplit_once(':').is_some_and(|(host, port)| {
+        let host_ok = domain(host).is_ok() || host.parse::<std::net::Ipv4Addr>().is_ok();
+        host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    ok.then_some(())
+        .ok_or_else(|| "an SMTP server like smtp.example.com:587".into())
+}
+
 /// A Slack channel (`#vutler-alerts`).
 pub fn slack_channel(s: &str) -> Result<(), String> {
     let rest = s.strip_prefix('#').unwrap_or("");

@@ -1138,6 +1138,24 @@ pub enum RawReceiver {
         /// Secret variable holding the integration's routing key.
         routing_key_secret: String,
     },
+    /// Email through an SMTP server.
+    Email {
+        /// Who receives the alerts, e.g. `ops@example.com`.
+        to: String,
+        /// The sender, e.g. `alerts@example.com`.
+        from: String,
+        /// The SMTP server, `host:port`, e.g. `smtp.example.com:587`.
+        smarthost: String,
+        /// The user to log in to the SMTP server as; with `auth_password_secret`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth_username: Option<String>,
+        /// Secret variable holding the SMTP password; with `auth_username`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth_password_secret: Option<String>,
+        /// Whether the connection must use STARTTLS (true unless set).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        require_tls: Option<bool>,
+    },
 }
 
 /// A routing rule: alerts of one severity go to these receivers.

@@ -439,6 +439,12 @@ rules! {
          port (`firewall.ssh_port`, 22 by default, TCP), the operator running it loses the \
          connection and cannot come back. Add `{ name: ssh, port: 22 }` to `firewall.allow`, or set \
          `firewall.no_ssh: true` for a VM managed another way (a cloud console).";
+    /// A receiver's fields that do not go together.
+    ReceiverFields = "receiver-fields", Error,
+        "A receiver's fields do not go together.",
+        "An email receiver's SMTP login is `auth_username` with `auth_password_secret` (the secret \
+         variable of its password): give both, or neither for a server that takes mail without a \
+         login.";
     /// A method or rotation for another datastore than the service runs.
     DatastoreKind = "datastore-kind", Error,
         "A backup method or a password rotation is for another datastore than the service runs.",

@@ -20,8 +20,8 @@ pub use crate::raw::{
     PidMode, Propagation, Protocol, Restart, Rotation, SecretsBackend, ServerSideEncryption, StorageClass, VolumeKind,
 };
 use crate::text::{
-    AbsolutePath, AlertName, Cipher, Domain, EnvDefault, EnvName, FileName, HostPath, HttpUrl, Image, MetricName, Name,
-    OneLine, Prose, S3Url, SlackChannel, TreePath, Uid, UrlPath,
+    AbsolutePath, AlertName, Cipher, Domain, EmailAddress, EnvDefault, EnvName, FileName, HostPath, HttpUrl, Image,
+    MetricName, Name, OneLine, Prose, S3Url, SlackChannel, Smarthost, TreePath, Uid, UrlPath,
 };
 use crate::units::{ByteSize, Cpus, Duration, Schedule};
 
@@ -1156,14 +1156,28 @@ pub enum ReceiverKind {
         /// Secret variable with the routing key.
         routing_key: VariableId,
     },
+    /// Email through an SMTP server.
+    Email {
+        /// Recipient.
+        to: EmailAddress,
+        /// Sender.
+        from: EmailAddress,
+        /// SMTP server, `host:port`.
+        smarthost: Smarthost,
+        /// The SMTP login: user and secret variable with the password.
+        auth: Option<(OneLine, VariableId)>,
+        /// Whether STARTTLS is required.
+        require_tls: bool,
+    },
 }
 
 impl ReceiverKind {
-    /// The secret variable holding the receiver's credential.
-    pub fn secret(&self) -> VariableId {
+    /// The secret variable holding the receiver's credential, if it has one.
+    pub fn secret(&self) -> Option<VariableId> {
         match self {
-            ReceiverKind::Slack { webhook_url, .. } => *webhook_url,
-            ReceiverKind::Pagerduty { routing_key } => *routing_key,
+            ReceiverKind::Slack { webhook_url, .. } => Some(*webhook_url),
+            ReceiverKind::Pagerduty { routing_key } => Some(*routing_key),
+            ReceiverKind::Email { auth, .. } => auth.as_ref().map(|(_, v)| *v),
         }
     }
 }

@@ -161,6 +161,16 @@ text_type!(
     grammar::alert_name
 );
 text_type!(
+    /// An email address (`ops@example.com`).
+    EmailAddress,
+    grammar::email
+);
+text_type!(
+    /// An SMTP server, `host:port` (`smtp.example.com:587`).
+    Smarthost,
+    grammar::smarthost
+);
+text_type!(
     /// A Slack channel (`#vutler-alerts`).
     SlackChannel,
     grammar::slack_channel

@@ -20,7 +20,9 @@ use crate::promql::{self, Expression};
 use crate::raw::{RawAlertGroup, RawGrafana, RawReceiver, RawScrapeJob};
 use crate::rule::Rule;
 use crate::stack::*;
-use crate::text::{AbsolutePath, AlertName, MetricName, Name, OneLine, Prose, SlackChannel, Uid, UrlPath};
+use crate::text::{
+    AbsolutePath, AlertName, EmailAddress, MetricName, Name, OneLine, Prose, SlackChannel, Smarthost, Uid, UrlPath,
+};
 
 use super::variables::secret_ref;
 use super::{Cx, all, closest};
@@ -288,6 +290,45 @@ fn alertmanager(cx: &mut Cx<'_>) -> Option<Alertmanager> {
             RawReceiver::Pagerduty { routing_key_secret } => {
                 secret_ref(cx, p.key("routing_key_secret"), routing_key_secret)
                     .map(|routing_key| ReceiverKind::Pagerduty { routing_key })
+            }
+            RawReceiver::Email {
+                to,
+                from,
+                smarthost,
+                auth_username,
+                auth_password_secret,
+                require_tls,
+            } => {
+                let to = cx.text(p.key("to"), to, EmailAddress::parse);
+                let from = cx.text(p.key("from"), from, EmailAddress::parse);
+                let smarthost = cx.text(p.key("smarthost"), smarthost, Smarthost::parse);
+                let auth = match (auth_username, auth_password_secret) {
+                    (None, None) => Some(None),
+                    (Some(user), Some(secret)) => {
+                        let user = cx.text(p.key("auth_username"), user, OneLine::parse);
+                        let password = secret_ref(cx, p.key("auth_password_secret"), secret);
+                        user.zip(password).map(Some)
+                    }
+                    _ => {
+                        cx.error_help(
+                            Rule::ReceiverFields,
+                            p.clone(),
+                            "an SMTP login needs both `auth_username` and `auth_password_secret`",
+                            "give both, or neither for a server that takes mail without a login",
+                        );
+                        None
+                    }
+                };
+                match (to, from, smarthost, auth) {
+                    (Some(to), Some(from), Some(smarthost), Some(auth)) => Some(ReceiverKind::Email {
+                        to,
+                        from,
+                        smarthost,
+                        auth,
+                        require_tls: require_tls.unwrap_or(true),
+                    }),
+                    _ => None,
+                }
             }
         };
         Some(Receiver {
