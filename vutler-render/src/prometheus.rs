@@ -11,7 +11,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{AlertSeverity, ServiceId};
+use vutler_spec::stack::{AlertSeverity, ScrapeAuth, ServiceId};
 use vutler_spec::units::Duration;
 
 use crate::{RenderError, header, yaml};
@@ -63,6 +63,12 @@ struct ScrapeConfig {
     static_configs: Vec<Targets>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dns_sd_configs: Vec<DnsSd>,
+    /// `authorization: { type: Bearer, credentials_file }`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization: Option<IndexMap<&'static str, String>>,
+    /// `basic_auth: { username, password_file }`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basic_auth: Option<IndexMap<&'static str, String>>,
 }
 
 /// Every address a name resolves to, each a target: Docker's DNS answers a service's name with
@@ -380,7 +386,31 @@ pub fn config(stack: &Stack) -> Result<String, RenderError> {
                     metrics_path: j.path.to_string(),
                     static_configs: Vec::new(),
                     dns_sd_configs: Vec::new(),
+                    authorization: None,
+                    basic_auth: None,
                 };
+                // Prometheus reads no environment: a scrape credential is a secret file.
+                let file = |v| {
+                    crate::runtime::SecretFile {
+                        variable: stack.variable(v),
+                    }
+                    .container_path()
+                };
+                match &j.auth {
+                    None => {}
+                    Some(ScrapeAuth::Bearer { token }) => {
+                        config.authorization = Some(IndexMap::from([
+                            ("type", "Bearer".to_owned()),
+                            ("credentials_file", file(*token)),
+                        ]));
+                    }
+                    Some(ScrapeAuth::Basic { username, password }) => {
+                        config.basic_auth = Some(IndexMap::from([
+                            ("username", username.to_string()),
+                            ("password_file", file(*password)),
+                        ]));
+                    }
+                }
                 if several_containers(stack, j.target.service) {
                     config.dns_sd_configs.push(DnsSd {
                         names: vec![endpoint.host.to_string()],

@@ -219,8 +219,13 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
         })
         .collect();
     let monitoring = stack.monitoring();
-    // Alertmanager cannot read the environment: its receivers' credentials are secret files in
-    // every environment.
+    // Prometheus and Alertmanager cannot read the environment: the scrape jobs' and the
+    // receivers' credentials are secret files in every environment.
+    if s.id == monitoring.prometheus.service {
+        for j in monitoring.scrape_jobs.iter().filter_map(|j| j.auth.as_ref()) {
+            attach(stack.variable(j.secret()));
+        }
+    }
     if s.id == monitoring.alertmanager.service() {
         for r in &monitoring.alertmanager.receivers {
             if let Some(secret) = r.kind.secret() {

@@ -1025,6 +1025,28 @@ pub struct RawScrapeJob {
     /// `up == 0` and `absent(up)` alerts on the jobs that monitor it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitors: Option<String>,
+    /// How Prometheus authenticates to a target that protects its metrics: a bearer token or
+    /// a basic-auth login, the credential a secret variable (mounted into Prometheus as a file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RawScrapeAuth>,
+}
+
+/// A scrape job's credentials.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawScrapeAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// Secret variable holding the token.
+        token_secret: String,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// The user.
+        username: String,
+        /// Secret variable holding the password.
+        password_secret: String,
+    },
 }
 
 fn web_port() -> String {

@@ -1071,6 +1071,35 @@ pub struct ScrapeJob {
     pub metrics: Vec<MetricName>,
     /// The service whose health the job reports (the scraped service unless an exporter).
     pub monitors: ServiceId,
+    /// How Prometheus authenticates to the target.
+    pub auth: Option<ScrapeAuth>,
+}
+
+/// A scrape job's credentials, each a secret variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrapeAuth {
+    /// A bearer token.
+    Bearer {
+        /// Secret variable with the token.
+        token: VariableId,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// The user.
+        username: OneLine,
+        /// Secret variable with the password.
+        password: VariableId,
+    },
+}
+
+impl ScrapeAuth {
+    /// The secret variable holding the credential.
+    pub fn secret(&self) -> VariableId {
+        match self {
+            ScrapeAuth::Bearer { token } => *token,
+            ScrapeAuth::Basic { password, .. } => *password,
+        }
+    }
 }
 
 /// An alert group.

@@ -17,7 +17,7 @@ use promql_parser::parser::Expr;
 use crate::configs;
 use crate::path::SpecPath;
 use crate::promql::{self, Expression};
-use crate::raw::{RawAlertGroup, RawGrafana, RawReceiver, RawScrapeJob};
+use crate::raw::{RawAlertGroup, RawGrafana, RawReceiver, RawScrapeAuth, RawScrapeJob};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{
@@ -200,12 +200,30 @@ fn scrape_jobs(cx: &mut Cx<'_>) -> Option<Vec<ScrapeJob>> {
             Some(m) if *m != j.service => cx.service_ref(p.key("monitors"), m),
             _ => service,
         };
+        let ap = p.key("auth");
+        let auth = match &j.auth {
+            None => Some(None),
+            Some(RawScrapeAuth::Bearer { token_secret }) => {
+                secret_ref(cx, ap.key("token_secret"), token_secret).map(|token| Some(ScrapeAuth::Bearer { token }))
+            }
+            Some(RawScrapeAuth::Basic {
+                username,
+                password_secret,
+            }) => {
+                let username = cx.text(ap.key("username"), username, OneLine::parse);
+                let password = secret_ref(cx, ap.key("password_secret"), password_secret);
+                username
+                    .zip(password)
+                    .map(|(username, password)| Some(ScrapeAuth::Basic { username, password }))
+            }
+        };
         Some(ScrapeJob {
             name: job_name?,
             target: target?,
             path: path?,
             metrics: metrics?,
             monitors: monitors?,
+            auth: auth?,
         })
     }))
 }
