@@ -135,13 +135,16 @@ fn schemas(root: &Path) -> PathBuf {
 
 /// The stacks of other shapes the validators also run on: spec folders in the repository, each
 /// with its environments. Their trees are rendered into a scratch folder, not committed.
-const OTHER_STACKS: [(&str, &str); 2] = [
+const OTHER_STACKS: [(&str, &str); 3] = [
     // The test stack of the renderer: no Redis, MongoDB or MinIO; one app, PostgreSQL, Docker
     // secrets in one environment, services added and removed in others.
     ("fixture", "vutler-render/tests/fixtures/stack"),
     // Another product behind the proxy (Gitea), mixed-case variables, a project name with a
     // `-`, no textfile collector.
     ("git-server", "xtask/stacks/git-server"),
+    // The Vutler stack as it is about to become: no MongoDB, a worker on the app's image (its
+    // base is specs/base, through a symlink).
+    ("vutler-next", "xtask/stacks/vutler-next"),
 ];
 
 /// Renders every environment of the spec folder `specs` into `out/<env>/`.
