@@ -489,6 +489,9 @@ fn check_case(
     let paths: Vec<String> = files.keys().cloned().collect();
     let mut did = Vec::new();
     let mut symlinks = Vec::new();
+    // Secrets are planted after the other mutations, so that none lands inside a planted line
+    // and turns it into text that no longer says it holds a secret (`api_url-` for `api_url:`).
+    let mut plants = Vec::new();
     for _ in 0..rng.usize(1..4) {
         let path = paths[rng.usize(..paths.len())].clone();
         let donor = tree[&paths[rng.usize(..paths.len())]].clone();
@@ -501,23 +504,24 @@ fn check_case(
                 symlinks.push(path.clone());
                 did.push(format!("{path} is a symlink out of the folder"));
             }
-            2..=4 => {
-                let bytes = files.entry(path.clone()).or_default();
-                let starts = line_starts(bytes);
-                let at = if starts.is_empty() {
-                    0
-                } else {
-                    starts[rng.usize(..starts.len())]
-                };
-                let planted = planted_secret(rng, &path, secret_names);
-                did.push(format!("{path}: {planted:?} planted at {at}"));
-                bytes.splice(at..at, planted.into_bytes());
-            }
+            2..=4 => plants.push(path),
             _ => {
                 let bytes = files.entry(path.clone()).or_default();
                 did.push(format!("{path}: {}", mutate(rng, bytes, &donor)));
             }
         }
+    }
+    for path in plants {
+        let bytes = files.entry(path.clone()).or_default();
+        let starts = line_starts(bytes);
+        let at = if starts.is_empty() {
+            0
+        } else {
+            starts[rng.usize(..starts.len())]
+        };
+        let planted = planted_secret(rng, &path, secret_names);
+        did.push(format!("{path}: {planted:?} planted at {at}"));
+        bytes.splice(at..at, planted.into_bytes());
     }
     write_files(&dir, &files);
     let outside = work.join("outside-secret");

@@ -219,6 +219,8 @@ impl Redaction {
         is_secret_key(key)
             || self.secrets.contains(key)
             || CREDENTIAL_KEYS.contains(&lower.as_str())
+            // Grafana's custom header values (`httpHeaderValue1`), kept in secureJsonData.
+            || lower.starts_with("httpheadervalue")
             // An Alertmanager receiver's `url` (webhook, Teams, Discord) carries its token.
             || (path.starts_with("alertmanager/") && lower == "url")
     }
@@ -398,6 +400,10 @@ impl Redaction {
             Some(r) => Cow::Owned(r),
             None => redacted,
         };
+        let redacted = match redact_webhook_urls(&redacted) {
+            Some(r) => Cow::Owned(r),
+            None => redacted,
+        };
         let redacted = match redact_defaults(&redacted, &secret) {
             Some(r) => Cow::Owned(r),
             None => redacted,
@@ -538,6 +544,42 @@ fn redact_defaults(body: &str, secret: &dyn Fn(&str) -> bool) -> Option<String> 
                 rest = after;
             }
         }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Hosts and path prefixes of incoming webhooks whose URL is their own credential (Slack,
+/// Discord, Microsoft Teams): the rest of the path is the secret, whatever key holds it.
+const WEBHOOK_URLS: [&str; 4] = [
+    "hooks.slack.com/services/",
+    "discord.com/api/webhooks/",
+    "webhook.office.com/",
+    "outlook.office.com/webhook/",
+];
+
+/// The line with the secret part of every known webhook URL redacted (after the host and the
+/// fixed prefix), or `None` if it holds none.
+fn redact_webhook_urls(body: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = body;
+    let mut changed = false;
+    while let Some((at, prefix)) = WEBHOOK_URLS
+        .iter()
+        .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+        .min_by_key(|(at, _)| *at)
+    {
+        let secret_start = at + prefix.len();
+        out.push_str(&rest[..secret_start]);
+        let tail = &rest[secret_start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ',' | ')' | ';'))
+            .unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str(REDACTED);
+            changed = true;
+        }
+        rest = &tail[end..];
     }
     out.push_str(rest);
     changed.then_some(out)
@@ -817,6 +859,19 @@ mod tests {
         assert!(
             !r.line("", "curl -H \"Authorization: Bearer abc123\" https://x")
                 .contains("abc123")
+        );
+        // A webhook URL is its own credential, whatever holds it; Grafana's header values too.
+        assert_eq!(
+            r.line("", "      - api_url- https://hooks.slack.com/services/T0/B0/abc123"),
+            "      - api_url- https://hooks.slack.com/services/<redacted>"
+        );
+        assert_eq!(
+            r.line("", "x \"https://discord.com/api/webhooks/1/abc123\" y"),
+            "x \"https://discord.com/api/webhooks/<redacted>\" y"
+        );
+        assert_eq!(
+            r.line("", "      httpHeaderValue1: abc123"),
+            "      httpHeaderValue1: <redacted>"
         );
     }
 
