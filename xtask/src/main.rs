@@ -135,7 +135,7 @@ fn schemas(root: &Path) -> PathBuf {
 
 /// The stacks of other shapes the validators also run on: spec folders in the repository, each
 /// with its environments. Their trees are rendered into a scratch folder, not committed.
-const OTHER_STACKS: [(&str, &str); 3] = [
+const OTHER_STACKS: [(&str, &str); 4] = [
     // The test stack of the renderer: no Redis, MongoDB or MinIO; one app, PostgreSQL, Docker
     // secrets in one environment, services added and removed in others.
     ("fixture", "vutler-render/tests/fixtures/stack"),
@@ -145,6 +145,9 @@ const OTHER_STACKS: [(&str, &str); 3] = [
     // The Vutler stack as it is about to become: no MongoDB, a worker on the app's image (its
     // base is specs/base, through a symlink).
     ("vutler-next", "xtask/stacks/vutler-next"),
+    // A TOML stack (the spec fixtures' equivalent stack.toml, through a symlink) with Docker
+    // secrets in every environment, one of them a development one.
+    ("toml-docker-secrets", "xtask/stacks/toml-docker-secrets"),
 ];
 
 /// Renders every environment of the spec folder `specs` into `out/<env>/`.
