@@ -1298,3 +1298,24 @@ fn a_method_or_rotation_for_another_datastore_is_refused_unless_the_service_says
     let out = run(&["validate", "--env", "production", "--spec", &spec_arg(&said)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn in_a_toml_spec_the_suggested_fix_is_toml() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let stack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vutler-spec/tests/fixtures/equivalent/stack.toml");
+    let original = std::fs::read_to_string(stack).unwrap_or_else(|e| panic!("{e}"));
+    let without_ssh = original.replace("[[firewall.allow]]\nname = \"ssh\"\nport = 22\n", "");
+    assert_ne!(original, without_ssh);
+    for (path, contents) in [("base/stack.toml", without_ssh.as_str()), ("env/staging.toml", "")] {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap_or(dir.path())).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(full, contents).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = run(&["validate", "--env", "staging", "--spec", &spec_arg(&dir), "--no-color"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("help: add `{ name = \"ssh\", port = 22 }` here, or set `firewall.no_ssh = true`"),
+        "{stderr}"
+    );
+}

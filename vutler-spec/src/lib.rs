@@ -71,6 +71,7 @@
 pub mod configs;
 pub mod diagnostic;
 pub mod grammar;
+pub mod hint;
 pub mod interpolation;
 pub mod load;
 pub mod merge;

@@ -67,7 +67,15 @@ impl SpecFiles {
         &self.sources
     }
 
-    fn report(&self, diagnostics: Vec<Diagnostic>) -> Report {
+    /// The diagnostics with their sources; the fixes a help suggests in a TOML file are
+    /// written in TOML.
+    fn report(&self, mut diagnostics: Vec<Diagnostic>) -> Report {
+        for d in &mut diagnostics {
+            let in_toml = d.span.is_some_and(|s| self.sources.get(s.file).name.ends_with(".toml"));
+            if let (true, Some(help)) = (in_toml, &d.help) {
+                d.help = Some(crate::hint::to_toml(help));
+            }
+        }
         Report {
             sources: self.sources.clone(),
             diagnostics,
