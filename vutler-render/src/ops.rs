@@ -190,8 +190,6 @@ pub(crate) struct DeployCtx {
     /// The other services whose image follows the same tag variable (workers of the app's
     /// image): recreated with the new version once the app runs it.
     followers: Vec<String>,
-    /// The followers, shell-quoted and joined by spaces.
-    followers_args: String,
     /// Whether the new version starts beside the old (no published host port, no fixed name).
     rolling: bool,
     /// Why not, when it does not.
@@ -531,7 +529,6 @@ pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
         .map(|s| s.name.to_string())
         .collect();
     DeployCtx {
-        followers_args: followers.iter().map(|f| shell_quote(f)).collect::<Vec<_>>().join(" "),
         followers,
         header: header(stack).trim_end().to_owned(),
         env: stack.env().to_string(),

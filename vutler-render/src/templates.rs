@@ -98,9 +98,13 @@ fn environment() -> &'static Environment<'static> {
 
 /// Renders a template with a context.
 pub fn render<C: Serialize>(name: &str, ctx: &C) -> Result<String, RenderError> {
+    render_value(name, minijinja::Value::from(minijinja::value::Serde(ctx)))
+}
+
+fn render_value(name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
     environment()
         .get_template(name)
-        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(ctx))))
+        .and_then(|t| t.render(ctx))
         .map_err(RenderError::Template)
 }
 
@@ -126,14 +130,13 @@ pub fn render_script<C: Serialize>(stack: &vutler_spec::Stack, name: &str, ctx: 
         wait_var: format!("{upper}_LOCK_WAIT"),
         held_var: format!("{upper}_LOCK_HELD"),
     };
-    let value = minijinja::context! {
-        lock => minijinja::Value::from(minijinja::value::Serde(&lock)),
-        ..minijinja::Value::from(minijinja::value::Serde(ctx))
-    };
-    environment()
-        .get_template(name)
-        .and_then(|t| t.render(value))
-        .map_err(RenderError::Template)
+    render_value(
+        name,
+        minijinja::context! {
+            lock => minijinja::Value::from(minijinja::value::Serde(&lock)),
+            ..minijinja::Value::from(minijinja::value::Serde(ctx))
+        },
+    )
 }
 
 #[cfg(test)]

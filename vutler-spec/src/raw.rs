@@ -553,9 +553,20 @@ pub enum Datastore {
 impl Datastore {
     /// What an image runs, from the last part of its repository (`postgis/postgis` is
     /// PostgreSQL).
+    ///
+    /// ```
+    /// use vutler_spec::raw::Datastore;
+    ///
+    /// assert_eq!(Datastore::of_image("postgres:16.4-alpine"), Datastore::Postgresql);
+    /// assert_eq!(Datastore::of_image("registry.local:5000/postgis/postgis:16-3.4"), Datastore::Postgresql);
+    /// assert_eq!(Datastore::of_image("mongo@sha256:0123"), Datastore::Mongodb);
+    /// assert_eq!(Datastore::of_image("bitnami/mongodb:7.0"), Datastore::Other);
+    /// ```
     pub fn of_image(image: &str) -> Datastore {
-        let repo = image.split(['@', ':']).next().unwrap_or(image);
-        let name = repo.rsplit('/').next().unwrap_or(repo);
+        // `registry:5000/postgis/postgis:16-3.4@sha256:...`: the last path segment, its tag off.
+        let repo = image.split('@').next().unwrap_or(image);
+        let last = repo.rsplit('/').next().unwrap_or(repo);
+        let name = last.split(':').next().unwrap_or(last);
         match name {
             "postgres" | "postgis" | "timescaledb" | "timescaledb-ha" | "pgvector" => Datastore::Postgresql,
             "mongo" | "mongodb-community-server" | "mongodb-enterprise-server" => Datastore::Mongodb,
