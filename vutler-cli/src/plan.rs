@@ -114,9 +114,8 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
         ]));
     }
     out.push_str(&table(&rows, &[false, true, true, true, true]));
-    if capacity.backups > ByteSize::default() {
-        let copies: Vec<String> = stack
-            .backups()
+    if let (true, Some(backups)) = (capacity.backups > ByteSize::default(), stack.backups()) {
+        let copies: Vec<String> = backups
             .jobs
             .iter()
             .map(|j| {
@@ -130,7 +129,7 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
             .collect();
         out.push_str(&format!(
             "\nlocal backups: the most copies {} keeps at once ({})\n",
-            stack.backups().local_dir,
+            backups.local_dir,
             copies.join(", ")
         ));
     }

@@ -8,7 +8,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::ReceiverKind;
+use vutler_spec::stack::{Alertmanager, ReceiverKind};
 
 use crate::runtime::Runtime;
 use crate::{RenderError, header, yaml};
@@ -76,8 +76,7 @@ fn child(receiver: &str, matcher: String, continue_: bool) -> Route {
 
 /// The contents of `alertmanager/alertmanager.yml`. Credentials are the paths of the secret
 /// files the runtime gives the Alertmanager container.
-pub fn render(stack: &Stack, runtime: &Runtime<'_>) -> Result<String, RenderError> {
-    let am = &stack.monitoring().alertmanager;
+pub fn render(stack: &Stack, am: &Alertmanager, runtime: &Runtime<'_>) -> Result<String, RenderError> {
     let secret_path = |variable| runtime.secret_file(variable).container_path();
     // One child route per (severity, receiver); all but the last receiver of a severity
     // `continue`, so every receiver of the severity is notified.

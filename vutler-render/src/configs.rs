@@ -28,14 +28,23 @@ impl Configs {
             .config_files()
             .iter()
             .map(|file| {
+                // The catalogue lists a part's files only when the stack has the part.
+                let missing = || RenderError::Catalogue(file.path().to_owned());
+                let monitoring = || stack.monitoring().ok_or_else(missing);
+                let grafana = || stack.grafana().ok_or_else(missing);
                 let contents = match &file.kind {
                     ConfigKind::Nginx => nginx::render(stack),
-                    ConfigKind::PrometheusConfig => prometheus::config(stack),
-                    ConfigKind::PrometheusRules => prometheus::rules(stack),
-                    ConfigKind::Alertmanager => alertmanager::render(stack, runtime),
-                    ConfigKind::GrafanaDatasources => grafana::datasources(stack),
-                    ConfigKind::GrafanaProviders { dashboards } => grafana::providers(stack, dashboards),
-                    ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, *id),
+                    ConfigKind::PrometheusConfig => prometheus::config(stack, monitoring()?),
+                    ConfigKind::PrometheusRules => prometheus::rules(stack, monitoring()?),
+                    ConfigKind::Alertmanager => {
+                        alertmanager::render(stack, stack.alertmanager().ok_or_else(missing)?, runtime)
+                    }
+                    ConfigKind::GrafanaDatasources => grafana::datasources(stack, grafana()?),
+                    ConfigKind::GrafanaProviders { dashboards } => {
+                        grafana()?;
+                        grafana::providers(stack, dashboards)
+                    }
+                    ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, grafana()?, *id),
                 }?;
                 Ok((file.path().to_owned(), contents))
             })

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use indexmap::{IndexMap, IndexSet};
+use vutler_spec::Stack;
 use vutler_spec::stack::{Issuer, VariableId};
 
 use crate::runtime::{EnvSource, Runtime, SECRETS_DIR};
@@ -36,7 +37,7 @@ pub(crate) fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) 
         from_env.insert(acme.email);
     }
     // The scripts read the backup destination's credentials from the environment or `.env`.
-    if let Some(c) = &stack.backups().credentials {
+    if let Some(c) = stack.backups().and_then(|b| b.credentials.as_ref()) {
         from_env.insert(c.access_key_id);
         from_env.insert(c.secret_access_key);
     }
@@ -51,15 +52,27 @@ pub(crate) fn used(runtime: &Runtime<'_>) -> (Vec<VariableId>, Vec<VariableId>) 
     (order(from_env), order(from_files))
 }
 
+/// Whether the deployment reads a secret (from `.env` or a secret file): `scripts/secrets.sh`
+/// is rendered then.
+fn any_secret(stack: &Stack, from_env: &[VariableId], from_files: &[VariableId]) -> bool {
+    stack
+        .variables()
+        .iter()
+        .any(|v| v.secret && (from_env.contains(&v.id) || from_files.contains(&v.id)))
+}
+
 /// Adds `.env.example` to the tree.
 pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderError> {
     let stack = runtime.stack();
     let (from_env, from_files) = used(runtime);
     let mut out = header(stack);
     out.push_str("# Copy to .env next to docker-compose.yml and fill in. Never commit .env.\n");
-    out.push_str("# Secrets are left empty: Compose refuses to start until they are set.\n");
-    out.push_str("# scripts/secrets.sh init creates .env from this file and fills the secrets the stack\n");
-    out.push_str("# owns; scripts/secrets.sh check says what is left.\n\n");
+    if any_secret(stack, &from_env, &from_files) {
+        out.push_str("# Secrets are left empty: Compose refuses to start until they are set.\n");
+        out.push_str("# scripts/secrets.sh init creates .env from this file and fills the secrets the stack\n");
+        out.push_str("# owns; scripts/secrets.sh check says what is left.\n");
+    }
+    out.push('\n');
     let _ = writeln!(out, "COMPOSE_PROJECT_NAME={}", stack.project());
     let files = compose_files(stack);
     if files.len() > 1 {

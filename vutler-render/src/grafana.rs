@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 use vutler_spec::Stack;
-use vutler_spec::stack::{DashboardId, PanelKind};
+use vutler_spec::stack::{DashboardId, Grafana, PanelKind};
 use vutler_spec::text::AbsolutePath;
 
 use crate::{RenderError, header, yaml};
@@ -65,8 +65,8 @@ fn ref_id(i: usize) -> String {
     }
 }
 
-fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
-    let uid = &stack.monitoring().grafana.datasource(p.datasource).uid;
+fn panel(g: &Grafana, id: usize, p: &vutler_spec::stack::Panel) -> Value {
+    let uid = &g.datasource(p.datasource).uid;
     let datasource = json!({ "type": "prometheus", "uid": uid });
     let targets: Vec<Value> = p
         .queries
@@ -102,8 +102,7 @@ fn panel(stack: &Stack, id: usize, p: &vutler_spec::stack::Panel) -> Value {
 }
 
 /// The contents of the datasources file: every datasource of the model, with its fixed uid.
-pub fn datasources(stack: &Stack) -> Result<String, RenderError> {
-    let g = &stack.monitoring().grafana;
+pub fn datasources(stack: &Stack, g: &Grafana) -> Result<String, RenderError> {
     let datasources = Datasources {
         api_version: 1,
         datasources: g
@@ -141,8 +140,8 @@ pub fn providers(stack: &Stack, dashboards: &AbsolutePath) -> Result<String, Ren
 }
 
 /// The JSON of one dashboard.
-pub fn dashboard(stack: &Stack, id: DashboardId) -> Result<String, RenderError> {
-    let d = stack.monitoring().grafana.dashboard(id);
+pub fn dashboard(stack: &Stack, g: &Grafana, id: DashboardId) -> Result<String, RenderError> {
+    let d = g.dashboard(id);
     let dashboard = json!({
         "uid": d.uid,
         "title": d.title,
@@ -154,7 +153,7 @@ pub fn dashboard(stack: &Stack, id: DashboardId) -> Result<String, RenderError> 
         "time": { "from": "now-6h", "to": "now" },
         "refresh": "30s",
         "timezone": "utc",
-        "panels": d.panels.iter().enumerate().map(|(i, p)| panel(stack, i, p)).collect::<Vec<_>>(),
+        "panels": d.panels.iter().enumerate().map(|(i, p)| panel(g, i, p)).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&dashboard)?;
     text.push('\n');

@@ -51,6 +51,8 @@ pub enum RenderError {
     Path(RenderedPathError),
     /// A template failed (a bug in a template or its context).
     Template(minijinja::Error),
+    /// The stack's catalogue lists a config file of a part the stack lacks.
+    Catalogue(String),
 }
 
 impl fmt::Display for RenderError {
@@ -63,6 +65,7 @@ impl fmt::Display for RenderError {
                 Some(name) => write!(f, "template {name} failed: {e:#}"),
                 None => write!(f, "a template failed: {e:#}"),
             },
+            RenderError::Catalogue(path) => write!(f, "{path} is listed, but the stack has no part that renders it"),
         }
     }
 }
@@ -74,6 +77,7 @@ impl std::error::Error for RenderError {
             RenderError::Yaml(e) => Some(e),
             RenderError::Path(e) => Some(e),
             RenderError::Template(e) => Some(e),
+            RenderError::Catalogue(_) => None,
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{BackupJob, Dump, EnvRef, HealthTest, Issuer, ScriptMetric, Service};
+use vutler_spec::stack::{BackupJob, Backups, Dump, EnvRef, HealthTest, Issuer, ScriptMetric, Service};
 
 use crate::runtime::{InContainer, Runtime};
 use crate::templates::{self, shell_quote};
@@ -64,8 +64,8 @@ struct BackupCtx {
     jobs: Vec<JobCtx>,
 }
 
-fn s3_options(stack: &Stack) -> (String, String) {
-    let o = &stack.backups().s3;
+fn s3_options(b: &Backups) -> (String, String) {
+    let o = &b.s3;
     let mut aws = Vec::new();
     if let Some(endpoint) = &o.endpoint {
         aws.extend(["--endpoint-url".to_owned(), shell_quote(endpoint)]);
@@ -99,8 +99,8 @@ struct JobCtx {
     /// The service's image, as a shell word (restore drills run a throwaway container of it).
     image: String,
     /// `custom` (pg_dump's compressed custom format, listed by pg_restore), `stream` (a gzip
-    /// archive written by the tool) or `mirror` (files copied into a staging folder, archived
-    /// on the host).
+    /// archive written by the tool), `mirror` (files copied into a staging folder, archived
+    /// on the host) or `files` (a tar of a volume's files, written in the container).
     mode: &'static str,
     /// Shell script run in the service's container (or a one-off container of it) to dump.
     dump: String,
@@ -120,7 +120,8 @@ struct JobCtx {
     schedule: String,
     summary: String,
     usage_line: String,
-    /// Services stopped while the job is restored: those that depend on its service.
+    /// Services stopped while the job is restored: those that depend on its service (and for
+    /// `files` the service itself, first).
     dependents: Vec<String>,
 }
 
@@ -165,6 +166,8 @@ struct HealthCtx {
     url: Option<String>,
     insecure: bool,
     disk_usage_max: u8,
+    /// The folder whose disk is checked: the backups' (the dumps fill it), else the
+    /// deployment's.
     local_dir: String,
 }
 
@@ -186,7 +189,11 @@ pub(crate) struct DeployCtx {
     app: String,
     proxy: String,
     image_repo: String,
-    tag_variable: String,
+    /// The app's tag variable, when it has one.
+    tag_variable: Option<String>,
+    /// `env "TAG=$version" ` before a `docker compose` command that starts the app, or nothing
+    /// when the app's version is the spec's image tag.
+    version_env: String,
     /// The other services whose image follows the same tag variable (workers of the app's
     /// image): recreated with the new version once the app runs it.
     followers: Vec<String>,
@@ -258,7 +265,7 @@ fn certificates_ctx(stack: &Stack) -> CertificatesCtx {
         domain: stack.domain().to_string(),
         cert_path: host(&c.cert_file),
         key_path: host(&c.key_file),
-        textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
+        textfile_dir: stack.textfile_dir().map(ToString::to_string),
         metric: stack.metric(ScriptMetric::TlsExpiry),
         proxy: stack.service(stack.edge().proxy).name.to_string(),
         acme_root: stack.edge().acme_root.to_string(),
@@ -410,6 +417,24 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 None,
             )
         }
+        Dump::VolumeArchive { target } => {
+            let dir = shell_quote(target);
+            (
+                "files",
+                format!("exec tar -czf - -C {dir} ."),
+                // In a one-off container of the stopped service: what the archive does not
+                // hold is gone after the restore, as it was when the archive was taken.
+                format!("set -eu; cd {dir}; find . -mindepth 1 -delete; exec tar -xzf -"),
+                None,
+                None,
+                "tar.gz",
+                format!(
+                    "archive of the files of volume {} at {target} (service {service})",
+                    stack.volume(job.volume).name
+                ),
+                None,
+            )
+        }
     };
     let name = &job.name;
     JobCtx {
@@ -428,15 +453,19 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
         schedule: job.schedule.to_string(),
         usage_line: format!("{name:<12} {summary}"),
         summary,
-        dependents: stack.dependents(job.service).map(|s| s.name.to_string()).collect(),
+        // Files are replaced under a stopped service.
+        dependents: matches!(job.dump, Dump::VolumeArchive { .. })
+            .then(|| service.to_string())
+            .into_iter()
+            .chain(stack.dependents(job.service).map(|s| s.name.to_string()))
+            .collect(),
     }
 }
 
 fn jobs(runtime: &Runtime<'_>) -> Vec<JobCtx> {
     runtime
         .stack()
-        .backups()
-        .jobs
+        .backup_jobs()
         .iter()
         .map(|job| job_ctx(runtime, job))
         .collect()
@@ -501,7 +530,10 @@ fn health_ctx(runtime: &Runtime<'_>) -> HealthCtx {
         url,
         insecure,
         disk_usage_max: stack.operations().disk_usage_max,
-        local_dir: stack.backups().local_dir.to_string(),
+        local_dir: match stack.backups() {
+            Some(b) => b.local_dir.to_string(),
+            None => stack.operations().install_dir.to_string(),
+        },
     }
 }
 
@@ -525,9 +557,10 @@ pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
     let followers: Vec<String> = stack
         .services()
         .iter()
-        .filter(|s| s.id != app.id && s.tag_variable == Some(operations.app_version))
+        .filter(|s| s.id != app.id && operations.app_version.is_some() && s.tag_variable == operations.app_version)
         .map(|s| s.name.to_string())
         .collect();
+    let tag_variable = operations.app_version.map(|v| stack.variable(v).name.to_string());
     DeployCtx {
         followers,
         header: header(stack).trim_end().to_owned(),
@@ -536,13 +569,16 @@ pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
         app: app.name.to_string(),
         proxy: stack.service(stack.edge().proxy).name.to_string(),
         image_repo: app.image.repo().to_string(),
-        tag_variable: stack.variable(operations.app_version).name.to_string(),
+        version_env: match &tag_variable {
+            Some(v) => format!("env \"{v}=$version\" "),
+            None => String::new(),
+        },
+        tag_variable,
         rolling: not_rolling.is_empty(),
         not_rolling,
         replicas: runtime.container(app.id).max_replicas(),
         backup_jobs: stack
-            .backups()
-            .jobs
+            .backup_jobs()
             .iter()
             .filter(|j| j.dump.is_database())
             .map(|j| j.name.to_string())
@@ -556,20 +592,17 @@ pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
     }
 }
 
-/// Adds the operations scripts and the crontab to the tree.
-pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderError> {
+/// The context of `backup.sh` and `restore.sh`.
+fn backup_ctx(runtime: &Runtime<'_>, b: &Backups, jobs: Vec<JobCtx>) -> BackupCtx {
     let stack = runtime.stack();
-    let head = header(stack).trim_end().to_owned();
-    let b = stack.backups();
-    let (aws_options, upload_options) = s3_options(stack);
-    let jobs = jobs(runtime);
-    let backup = BackupCtx {
-        header: head.clone(),
+    let (aws_options, upload_options) = s3_options(b);
+    BackupCtx {
+        header: header(stack).trim_end().to_owned(),
         env: stack.env().to_string(),
         compose_file: compose_files(stack).join(":"),
         local_dir: b.local_dir.to_string(),
         destination: b.destination.to_string(),
-        textfile_dir: b.textfile_dir.as_ref().map(ToString::to_string),
+        textfile_dir: stack.textfile_dir().map(ToString::to_string),
         metric: stack.metric(ScriptMetric::BackupSuccess),
         drill_metric: stack.metric(ScriptMetric::DrillSuccess),
         wal_metric: stack.metric(ScriptMetric::WalShipped),
@@ -588,28 +621,41 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         any_mirror: jobs.iter().any(|j| j.mode == "mirror"),
         any_unpacked_drill: jobs.iter().any(|j| j.verify.is_none()),
         jobs,
-    };
-    tree.insert(
-        BACKUP_SCRIPT,
-        templates::render_script(stack, templates::BACKUP_SCRIPT, &backup)?,
-    )?;
-    tree.insert(
-        RESTORE_SCRIPT,
-        templates::render_script(stack, templates::RESTORE_SCRIPT, &backup)?,
-    )?;
+    }
+}
+
+/// Adds the operations scripts and the crontab to the tree: `backup.sh` and `restore.sh` when
+/// the stack has backup jobs, `update.sh` and `rollback.sh` when the app's version is a
+/// variable.
+pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderError> {
+    let stack = runtime.stack();
+    let head = header(stack).trim_end().to_owned();
+    let backup = stack.backups().map(|b| backup_ctx(runtime, b, jobs(runtime)));
+    if let Some(backup) = &backup {
+        tree.insert(
+            BACKUP_SCRIPT,
+            templates::render_script(stack, templates::BACKUP_SCRIPT, backup)?,
+        )?;
+        tree.insert(
+            RESTORE_SCRIPT,
+            templates::render_script(stack, templates::RESTORE_SCRIPT, backup)?,
+        )?;
+    }
     tree.insert(
         HEALTHCHECK_SCRIPT,
         templates::render_script(stack, templates::HEALTHCHECK_SCRIPT, &health_ctx(runtime))?,
     )?;
     let deploy = deploy_ctx(runtime);
-    tree.insert(
-        UPDATE_SCRIPT,
-        templates::render_script(stack, templates::UPDATE_SCRIPT, &deploy)?,
-    )?;
-    tree.insert(
-        ROLLBACK_SCRIPT,
-        templates::render_script(stack, templates::ROLLBACK_SCRIPT, &deploy)?,
-    )?;
+    if deploy.tag_variable.is_some() {
+        tree.insert(
+            UPDATE_SCRIPT,
+            templates::render_script(stack, templates::UPDATE_SCRIPT, &deploy)?,
+        )?;
+        tree.insert(
+            ROLLBACK_SCRIPT,
+            templates::render_script(stack, templates::ROLLBACK_SCRIPT, &deploy)?,
+        )?;
+    }
     tree.insert(
         SCALE_SCRIPT,
         templates::render_script(stack, templates::SCALE_SCRIPT, &deploy)?,
@@ -625,8 +671,11 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         file_name: stack.project().to_string(),
         install_dir: operations.install_dir.to_string(),
         log_file: format!("{}/{}-backup.log", operations.log_dir, stack.project()),
-        jobs: backup.jobs,
-        drill_schedule: b.drill.as_ref().map(|d| d.schedule.to_string()),
+        jobs: backup.map(|b| b.jobs).unwrap_or_default(),
+        drill_schedule: stack
+            .backups()
+            .and_then(|b| b.drill.as_ref())
+            .map(|d| d.schedule.to_string()),
         wal_log: format!("{}/{}-wal.log", operations.log_dir, stack.project()),
         drill_log: format!("{}/{}-restore-drill.log", operations.log_dir, stack.project()),
         renew_schedule: stack.tls().certificate.renew_schedule.to_string(),

@@ -11,7 +11,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{AlertSeverity, ScrapeAuth, ServiceId};
+use vutler_spec::stack::{AlertSeverity, Monitoring, ScrapeAuth, ServiceId};
 use vutler_spec::units::Duration;
 
 use crate::{RenderError, header, yaml};
@@ -30,7 +30,8 @@ pub use vutler_spec::stack::ScriptMetric;
 struct Config {
     global: Global,
     rule_files: Vec<String>,
-    alerting: Alerting,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerting: Option<Alerting>,
     scrape_configs: Vec<ScrapeConfig>,
 }
 
@@ -128,8 +129,7 @@ fn camel(name: &str) -> String {
     out
 }
 
-fn derived_rules(stack: &Stack) -> Vec<Rule> {
-    let m = stack.monitoring();
+fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
     let written: Vec<&str> = m
         .alert_groups
         .iter()
@@ -227,9 +227,9 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         );
         rules.push(due);
     }
-    let jobs = &stack.backups().jobs;
-    if produces(&backup_metric) {
-        let stale = stack.backups().stale_after;
+    let jobs = stack.backup_jobs();
+    if let (true, Some(backups)) = (produces(&backup_metric), stack.backups()) {
+        let stale = backups.stale_after;
         for job in jobs {
             let job = &job.name;
             rules.extend(recorded_time(
@@ -286,7 +286,7 @@ fn derived_rules(stack: &Stack) -> Vec<Rule> {
         );
         rules.push(failing);
     }
-    if let (true, Some(drill)) = (produces(&drill_metric), &stack.backups().drill) {
+    if let (true, Some(drill)) = (produces(&drill_metric), stack.backups().and_then(|b| b.drill.as_ref())) {
         let stale = drill.stale_after;
         for job in jobs {
             let job = &job.name;
@@ -359,9 +359,9 @@ fn several_containers(stack: &Stack, service: ServiceId) -> bool {
         || stack.edge().upstream.service == service
 }
 
-/// The contents of `prometheus/prometheus.yml`.
-pub fn config(stack: &Stack) -> Result<String, RenderError> {
-    let m = stack.monitoring();
+/// The contents of `prometheus/prometheus.yml`: alerts go to the Alertmanager when the stack
+/// has one.
+pub fn config(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
     let config = Config {
         global: Global {
             scrape_interval: m.scrape_interval.to_string(),
@@ -369,13 +369,13 @@ pub fn config(stack: &Stack) -> Result<String, RenderError> {
         },
         // Relative to this file: the rules sit next to it, in the container and in the tree.
         rule_files: vec![RULES_FILE.to_owned()],
-        alerting: Alerting {
+        alerting: m.alertmanager.as_ref().map(|am| Alerting {
             alertmanagers: vec![StaticConfigs {
                 static_configs: vec![Targets {
-                    targets: vec![stack.endpoint(m.alertmanager.target).to_string()],
+                    targets: vec![stack.endpoint(am.target).to_string()],
                 }],
             }],
-        },
+        }),
         scrape_configs: m
             .scrape_jobs
             .iter()
@@ -431,8 +431,7 @@ pub fn config(stack: &Stack) -> Result<String, RenderError> {
 }
 
 /// The contents of `prometheus/alerts.yml`: the spec's groups, then the derived one.
-pub fn rules(stack: &Stack) -> Result<String, RenderError> {
-    let m = stack.monitoring();
+pub fn rules(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
     let mut groups: Vec<Group> = m
         .alert_groups
         .iter()
@@ -461,7 +460,7 @@ pub fn rules(stack: &Stack) -> Result<String, RenderError> {
                 .collect(),
         })
         .collect();
-    let derived = derived_rules(stack);
+    let derived = derived_rules(stack, m);
     if !derived.is_empty() {
         // promtool refuses two groups of one name: take one the spec does not use.
         let taken = |name: &str| groups.iter().any(|g| g.name == name);

@@ -219,21 +219,24 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
         })
         .collect();
     let monitoring = stack.monitoring();
+    let prometheus = monitoring.filter(|m| m.prometheus.service == s.id);
     // Prometheus and Alertmanager cannot read the environment: the scrape jobs' and the
     // receivers' credentials are secret files in every environment.
-    if s.id == monitoring.prometheus.service {
-        for j in monitoring.scrape_jobs.iter().filter_map(|j| j.auth.as_ref()) {
-            attach(stack.variable(j.secret()));
-        }
+    for j in prometheus
+        .iter()
+        .flat_map(|m| &m.scrape_jobs)
+        .filter_map(|j| j.auth.as_ref())
+    {
+        attach(stack.variable(j.secret()));
     }
-    if s.id == monitoring.alertmanager.service() {
-        for r in &monitoring.alertmanager.receivers {
+    if let Some(am) = stack.alertmanager().filter(|am| am.service() == s.id) {
+        for r in &am.receivers {
             if let Some(secret) = r.kind.secret() {
                 attach(stack.variable(secret));
             }
         }
     }
-    let command = if s.id == monitoring.prometheus.service {
+    let command = if let Some(monitoring) = prometheus {
         let p = &monitoring.prometheus;
         Some(vec![
             format!("--config.file={}", p.config_path),
@@ -247,8 +250,7 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
             .map(|args| args.iter().map(ToString::to_string).collect());
         // A backup job's WAL archiving: the server's archive settings.
         if let Some(wal) = stack
-            .backups()
-            .jobs
+            .backup_jobs()
             .iter()
             .filter(|j| j.service == s.id)
             .find_map(|j| j.wal())

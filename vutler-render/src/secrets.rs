@@ -154,7 +154,7 @@ fn secret_ctx(runtime: &Runtime<'_>, id: VariableId, in_env: bool, in_file: bool
             .iter()
             .any(|e| matches!(&e.value, EnvValue::WithSecrets(t) if t.variables().any(|x| x == id)))
     });
-    let scripts = match &stack.backups().credentials {
+    let scripts = match stack.backups().and_then(|b| b.credentials.as_ref()) {
         Some(c) if c.access_key_id == id || c.secret_access_key == id => vec![crate::ops::BACKUP_SCRIPT],
         _ => Vec::new(),
     };
@@ -218,7 +218,7 @@ fn secret_ctx(runtime: &Runtime<'_>, id: VariableId, in_env: bool, in_file: bool
     }
 }
 
-/// Adds `scripts/secrets.sh` to the tree.
+/// Adds `scripts/secrets.sh` to the tree, when the deployment reads a secret.
 pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderError> {
     let stack: &Stack = runtime.stack();
     let (from_env, from_files) = env_example::used(runtime);
@@ -231,6 +231,9 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
             (in_env || in_file).then(|| secret_ctx(runtime, v.id, in_env, in_file))
         })
         .collect();
+    if secrets.is_empty() {
+        return Ok(());
+    }
     let servers = stack
         .services()
         .iter()
@@ -251,7 +254,7 @@ pub fn render(runtime: &Runtime<'_>, tree: &mut Rendered) -> Result<(), RenderEr
         servers,
         changed: CHANGED,
         project: stack.project().to_string(),
-        textfile_dir: stack.backups().textfile_dir.as_ref().map(ToString::to_string),
+        textfile_dir: stack.textfile_dir().map(ToString::to_string),
         metric: stack.metric(vutler_spec::stack::ScriptMetric::SecretRotated),
         rotate_after: stack.operations().rotate_secrets_after.map(|d| d.to_string()),
         rotate_after_days: stack.operations().rotate_secrets_after.map(|d| d.secs() / 86_400),

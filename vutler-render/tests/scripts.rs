@@ -815,8 +815,8 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
     );
     let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
     // The scripts write these on the host: never outside the scratch folder.
-    let b = stack.backups();
-    for dir in std::iter::once(&b.local_dir).chain(b.textfile_dir.as_ref()) {
+    let b = stack.backups().unwrap_or_else(|| panic!("no backups"));
+    for dir in std::iter::once(&b.local_dir).chain(stack.textfile_dir()) {
         assert!(
             Path::new(dir.as_str()).starts_with(root),
             "{dir} is outside the scratch folder"

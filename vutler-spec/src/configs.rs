@@ -81,19 +81,47 @@ impl fmt::Display for ConfigFile {
     }
 }
 
-/// The paths of the catalogue of a stack with dashboards of these names, sorted: what `config:`
-/// mounts are resolved against, before the catalogue itself is complete.
-pub(crate) fn paths<'a>(dashboards: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut paths: Vec<String> = [
-        NGINX_CONF,
-        PROMETHEUS_CONFIG,
-        PROMETHEUS_RULES,
-        ALERTMANAGER_CONFIG,
-        GRAFANA_DATASOURCES,
-    ]
-    .iter()
-    .map(|p| (*p).to_owned())
-    .collect();
+/// The optional parts of the stack that have config files of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parts {
+    /// Prometheus (its configuration and rules).
+    pub(crate) prometheus: bool,
+    /// Alertmanager.
+    pub(crate) alertmanager: bool,
+    /// Grafana (datasources, and the dashboards and their provider).
+    pub(crate) grafana: bool,
+}
+
+impl Parts {
+    /// Every part.
+    #[cfg(test)]
+    pub(crate) const ALL: Parts = Parts {
+        prometheus: true,
+        alertmanager: true,
+        grafana: true,
+    };
+
+    /// The fixed files of these parts, each with what it is.
+    fn fixed(self) -> Vec<(ConfigKind, &'static str)> {
+        let mut files = vec![(ConfigKind::Nginx, NGINX_CONF)];
+        if self.prometheus {
+            files.push((ConfigKind::PrometheusConfig, PROMETHEUS_CONFIG));
+            files.push((ConfigKind::PrometheusRules, PROMETHEUS_RULES));
+        }
+        if self.alertmanager {
+            files.push((ConfigKind::Alertmanager, ALERTMANAGER_CONFIG));
+        }
+        if self.grafana {
+            files.push((ConfigKind::GrafanaDatasources, GRAFANA_DATASOURCES));
+        }
+        files
+    }
+}
+
+/// The paths of the catalogue of a stack of these parts with dashboards of these names, sorted:
+/// what `config:` mounts are resolved against, before the catalogue itself is complete.
+pub(crate) fn paths<'a>(parts: Parts, dashboards: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut paths: Vec<String> = parts.fixed().into_iter().map(|(_, p)| p.to_owned()).collect();
     let before = paths.len();
     paths.extend(
         dashboards
@@ -112,6 +140,7 @@ pub(crate) fn paths<'a>(dashboards: impl IntoIterator<Item = &'a str>) -> Vec<St
 /// be needed and the folder is not known (a problem already reported), or when the catalogue
 /// would not list the files of [`paths`] (a bug).
 pub(crate) fn catalogue<'a>(
+    parts: Parts,
     dashboards: impl IntoIterator<Item = (DashboardId, &'a str)> + Clone,
     dashboards_folder: Option<&AbsolutePath>,
 ) -> Option<Vec<ConfigFile>> {
@@ -119,13 +148,11 @@ pub(crate) fn catalogue<'a>(
         kind,
         path: path.to_owned(),
     };
-    let mut files = vec![
-        fixed(ConfigKind::Nginx, NGINX_CONF),
-        fixed(ConfigKind::PrometheusConfig, PROMETHEUS_CONFIG),
-        fixed(ConfigKind::PrometheusRules, PROMETHEUS_RULES),
-        fixed(ConfigKind::Alertmanager, ALERTMANAGER_CONFIG),
-        fixed(ConfigKind::GrafanaDatasources, GRAFANA_DATASOURCES),
-    ];
+    let mut files: Vec<ConfigFile> = parts
+        .fixed()
+        .into_iter()
+        .map(|(kind, path)| fixed(kind, path))
+        .collect();
     let mut any = false;
     for (id, name) in dashboards.clone() {
         any = true;
@@ -146,7 +173,9 @@ pub(crate) fn catalogue<'a>(
     let same = files
         .iter()
         .map(|f| f.path.as_str())
-        .eq(paths(dashboards.into_iter().map(|(_, n)| n)).iter().map(String::as_str));
+        .eq(paths(parts, dashboards.into_iter().map(|(_, n)| n))
+            .iter()
+            .map(String::as_str));
     same.then_some(())?;
     Some(files)
 }
@@ -187,7 +216,7 @@ mod tests {
 
     #[test]
     fn mounts_cover_files_and_folders() {
-        let paths = paths(["overview", "agents"]);
+        let paths = paths(Parts::ALL, ["overview", "agents"]);
         let covered = |path: &str| {
             covered(&paths, path)
                 .iter()
@@ -209,13 +238,13 @@ mod tests {
     fn the_catalogue_has_the_paths_mounts_were_resolved_against() {
         let folder = AbsolutePath::parse("/etc/grafana/dashboards").ok();
         let dashboards = [(DashboardId(0), "overview"), (DashboardId(1), "agents")];
-        let files = catalogue(dashboards, folder.as_ref()).unwrap_or_default();
+        let files = catalogue(Parts::ALL, dashboards, folder.as_ref()).unwrap_or_default();
         assert_eq!(
             files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
-            paths(["overview", "agents"])
+            paths(Parts::ALL, ["overview", "agents"])
         );
         // Without dashboards there is no provider to render, and no folder is needed.
-        let bare = catalogue([], None).unwrap_or_default();
+        let bare = catalogue(Parts::ALL, [], None).unwrap_or_default();
         assert!(
             !bare
                 .iter()
@@ -223,6 +252,15 @@ mod tests {
         );
         assert_eq!(bare.len(), 5);
         // With dashboards, the provider needs to know where Grafana sees them.
-        assert_eq!(catalogue(dashboards, None), None);
+        assert_eq!(catalogue(Parts::ALL, dashboards, None), None);
+        // A stack without monitoring has the proxy's configuration only.
+        let none = Parts {
+            prometheus: false,
+            alertmanager: false,
+            grafana: false,
+        };
+        let alone = catalogue(none, [], None).unwrap_or_default();
+        assert_eq!(alone.iter().map(|f| f.path()).collect::<Vec<_>>(), [NGINX_CONF]);
+        assert!(covered(&paths(none, []), PROMETHEUS_CONFIG).is_empty());
     }
 }

@@ -167,7 +167,7 @@ impl SpecFiles {
 
 /// The stack's top-level sections that have no default: a spec without one is refused, with
 /// every missing one reported at once (serde would report one per run).
-pub const REQUIRED_SECTIONS: [&str; 10] = [
+pub const REQUIRED_SECTIONS: [&str; 8] = [
     "project",
     "domain",
     "target_vm",
@@ -176,8 +176,6 @@ pub const REQUIRED_SECTIONS: [&str; 10] = [
     "edge",
     "tls",
     "firewall",
-    "monitoring",
-    "backups",
 ];
 
 fn deserialize(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {

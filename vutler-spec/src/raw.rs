@@ -80,16 +80,26 @@ pub struct RawStack {
     pub tls: RawTls,
     /// Host firewall policy (seed 8.1).
     pub firewall: RawFirewall,
-    /// Prometheus, alert rules, Alertmanager and Grafana (seed 5).
-    pub monitoring: RawMonitoring,
-    /// Backup jobs (seed 6).
-    pub backups: RawBackups,
+    /// Prometheus, alert rules, Alertmanager and Grafana (seed 5). A stack without it renders
+    /// no monitoring configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<RawMonitoring>,
+    /// Backup jobs (seed 6). A stack without it, or without jobs, renders no backup scripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<RawBackups>,
     /// Where the operations scripts run and what they do besides backups (seed 4, 9).
     #[serde(default)]
     pub operations: RawOperations,
     /// Horizontal scale-out plans by service name (seed 7.1), rendered as a separate overlay.
     #[serde(default)]
     pub scaling: IndexMap<String, RawScale>,
+}
+
+impl RawStack {
+    /// The scrape jobs by name (none without monitoring).
+    pub(crate) fn scrape_jobs(&self) -> impl Iterator<Item = (&String, &RawScrapeJob)> {
+        self.monitoring.iter().flat_map(|m| m.scrape_jobs.iter())
+    }
 }
 
 /// How secrets reach containers.
@@ -1000,21 +1010,28 @@ pub struct RawFirewallRule {
 pub struct RawMonitoring {
     /// The Prometheus service.
     pub prometheus: String,
-    /// How often targets are scraped, e.g. `15s`.
+    /// How often targets are scraped, e.g. `15s`. Default `1m`, Prometheus's own.
+    #[serde(default = "one_minute")]
     pub scrape_interval: String,
-    /// How often rules are evaluated, e.g. `15s`.
+    /// How often rules are evaluated, e.g. `15s`. Default `1m`, Prometheus's own.
+    #[serde(default = "one_minute")]
     pub evaluation_interval: String,
-    /// How long metrics are kept, e.g. `30d`.
+    /// How long metrics are kept, e.g. `30d`. Default `15d`, Prometheus's own.
+    #[serde(default = "fifteen_days")]
     pub retention: String,
     /// Scrape jobs by job name.
+    #[serde(default)]
     pub scrape_jobs: IndexMap<String, RawScrapeJob>,
     /// Alert rule groups, in order.
     #[serde(default)]
     pub alert_groups: Vec<RawAlertGroup>,
-    /// Where alerts are sent.
-    pub alertmanager: RawAlertmanager,
-    /// Dashboards.
-    pub grafana: RawGrafana,
+    /// Where alerts are sent. Without it Prometheus still evaluates the alert rules (its web
+    /// page lists those firing), but sends them nowhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<RawAlertmanager>,
+    /// Dashboards. Without it no Grafana configuration is rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana: Option<RawGrafana>,
 }
 
 /// A Prometheus scrape job.
@@ -1058,6 +1075,14 @@ pub enum RawScrapeAuth {
         /// Secret variable holding the password.
         password_secret: String,
     },
+}
+
+fn one_minute() -> String {
+    "1m".to_owned()
+}
+
+fn fifteen_days() -> String {
+    "15d".to_owned()
 }
 
 fn web_port() -> String {
@@ -1285,15 +1310,18 @@ pub struct RawQuery {
 }
 
 /// Backups (seed 6).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackups {
-    /// Host folder where dumps are written before upload (`/backup`).
-    pub local_dir: String,
-    /// Object-store URL they are uploaded to (`s3://vutler-backups/daily`).
-    pub destination: String,
-    /// Age after which a missing fresh backup raises an alert, e.g. `26h`.
-    pub stale_after: String,
+    /// Host folder where dumps are written before upload (`/backup`); required with jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_dir: Option<String>,
+    /// Object-store URL they are uploaded to (`s3://vutler-backups/daily`); required with jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Age after which a missing fresh backup raises an alert, e.g. `26h`; required with jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<String>,
     /// Secret variables with the object store's credentials, read by `backup.sh` from its
     /// environment or `.env`. Without them the AWS CLI's own credential chain is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1311,6 +1339,7 @@ pub struct RawBackups {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<RawDrill>,
     /// Backup jobs by name.
+    #[serde(default)]
     pub jobs: IndexMap<String, RawBackupJob>,
 }
 
@@ -1470,6 +1499,10 @@ pub enum BackupMethod {
     Mongodump,
     /// `mc mirror` of the object store.
     MinioMirror,
+    /// A gzipped tar of the files of a volume (plain files: repositories, uploads, a wiki's
+    /// pages), taken in the service's container while it runs; the service is stopped while
+    /// they are restored. Not for a database's files, which change while they are read.
+    VolumeArchive,
 }
 
 impl BackupMethod {
@@ -1479,6 +1512,7 @@ impl BackupMethod {
             BackupMethod::PgDump => "pg_dump",
             BackupMethod::Mongodump => "mongodump",
             BackupMethod::MinioMirror => "minio_mirror",
+            BackupMethod::VolumeArchive => "volume_archive",
         }
     }
 }

@@ -304,9 +304,11 @@ rules! {
          both, e.g. `{ name: https, container: 443, published: 443, host_ip: 0.0.0.0 }`.";
     /// The proxy does not wait for its upstream.
     ProxyWaits = "proxy-waits", Error,
-        "The proxy does not wait for its upstream to be healthy.",
+        "The proxy does not wait for its upstream to be healthy (started, without a healthcheck).",
         "NGINX resolves the upstream's address when it starts; started first, it fails or keeps \
-         a stale address. Add the upstream to the proxy's `depends_on` (healthy).";
+         a stale address, and started before the upstream is healthy it answers 502. Add the \
+         upstream to the proxy's `depends_on`: `service_healthy`, or `service_started` for an \
+         upstream without a healthcheck.";
     /// The certificate folder is not mounted into the proxy.
     CertificateNotMounted = "certificate-not-mounted", Error,
         "The proxy does not mount the certificate folder it reads.",
@@ -518,10 +520,11 @@ rules! {
         "Add `--collector.textfile.directory=<the folder in the container>` to the exporter's \
          command.";
     /// The app has no tag variable.
-    AppTagVariable = "app-tag-variable", Error,
-        "The app behind the proxy has no tag variable.",
-        "`update.sh` and `rollback.sh` set the app's version through its `tag_variable`. Add \
-         `tag_variable: VERSION` and declare `VERSION` under `variables`.";
+    AlertsUnsent = "alerts-unsent", Warning,
+        "Alert rules would fire, but the stack has no Alertmanager to send them.",
+        "Without `monitoring.alertmanager` Prometheus evaluates the alert rules (the spec's and \
+         the down alerts of critical services) and lists those firing on its alerts page, but \
+         nobody is told. Add `monitoring.alertmanager` with a receiver, or drop the rules.";
     /// The stack does not fit its VM.
     Capacity = "capacity", Error,
         "The services need more than the target VM has.",

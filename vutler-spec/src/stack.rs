@@ -122,8 +122,9 @@ pub struct Stack {
     pub(crate) edge: Edge,
     pub(crate) tls: Tls,
     pub(crate) firewall: Firewall,
-    pub(crate) monitoring: Monitoring,
-    pub(crate) backups: Backups,
+    pub(crate) monitoring: Option<Monitoring>,
+    pub(crate) backups: Option<Backups>,
+    pub(crate) textfile_dir: Option<AbsolutePath>,
     pub(crate) operations: Operations,
     pub(crate) scaling: Vec<ScalePlan>,
     pub(crate) config_files: Vec<ConfigFile>,
@@ -248,14 +249,40 @@ impl Stack {
         &self.firewall
     }
 
-    /// Monitoring and alerting.
-    pub fn monitoring(&self) -> &Monitoring {
-        &self.monitoring
+    /// Monitoring and alerting, when the stack has them.
+    pub fn monitoring(&self) -> Option<&Monitoring> {
+        self.monitoring.as_ref()
     }
 
-    /// Backups.
-    pub fn backups(&self) -> &Backups {
-        &self.backups
+    /// The Alertmanager, when the stack has one.
+    pub fn alertmanager(&self) -> Option<&Alertmanager> {
+        self.monitoring.as_ref()?.alertmanager.as_ref()
+    }
+
+    /// Grafana, when the stack has it.
+    pub fn grafana(&self) -> Option<&Grafana> {
+        self.monitoring.as_ref()?.grafana.as_ref()
+    }
+
+    /// The scrape jobs (none without monitoring).
+    pub fn scrape_jobs(&self) -> &[ScrapeJob] {
+        self.monitoring.as_ref().map_or(&[], |m| &m.scrape_jobs)
+    }
+
+    /// Backups, when the stack has at least one backup job.
+    pub fn backups(&self) -> Option<&Backups> {
+        self.backups.as_ref()
+    }
+
+    /// The backup jobs, in spec order (none without backups).
+    pub fn backup_jobs(&self) -> &[BackupJob] {
+        self.backups.as_ref().map_or(&[], |b| &b.jobs)
+    }
+
+    /// Host folder of node-exporter's textfile collector, where the scripts record their
+    /// metrics (`backups.textfile_dir`).
+    pub fn textfile_dir(&self) -> Option<&AbsolutePath> {
+        self.textfile_dir.as_ref()
     }
 
     /// Operations scripts.
@@ -302,7 +329,8 @@ impl Stack {
 
     /// The resource totals against the VM.
     pub fn capacity(&self) -> Capacity {
-        capacity_of(self.vm(), &self.services, &self.scaling, self.backups.local_space())
+        let backups = self.backups.as_ref().map(Backups::local_space).unwrap_or_default();
+        capacity_of(self.vm(), &self.services, &self.scaling, backups)
     }
 
     /// Sum of the resources of every service, replicas counted, without scale-out plans.
@@ -1039,10 +1067,10 @@ pub struct Monitoring {
     pub scrape_jobs: Vec<ScrapeJob>,
     /// Alert groups.
     pub alert_groups: Vec<AlertGroup>,
-    /// Alertmanager.
-    pub alertmanager: Alertmanager,
-    /// Grafana.
-    pub grafana: Grafana,
+    /// Alertmanager, when alerts are sent somewhere.
+    pub alertmanager: Option<Alertmanager>,
+    /// Grafana, when the stack has dashboards.
+    pub grafana: Option<Grafana>,
 }
 
 /// The Prometheus service and where it reads and keeps what the model gives it.
@@ -1312,8 +1340,6 @@ pub struct Backups {
     pub stale_after: Duration,
     /// Secret variables with the destination's credentials.
     pub credentials: Option<BackupCredentials>,
-    /// Host folder of node-exporter's textfile collector.
-    pub textfile_dir: Option<AbsolutePath>,
     /// How backups are uploaded.
     pub s3: S3Options,
     /// Restore drills.
@@ -1537,6 +1563,11 @@ pub enum Dump {
         /// The S3 API port.
         api: PortRef,
     },
+    /// A gzipped tar of every file of the volume, in the service's container.
+    VolumeArchive {
+        /// Where the service mounts the volume.
+        target: AbsolutePath,
+    },
 }
 
 impl Dump {
@@ -1546,6 +1577,7 @@ impl Dump {
             Dump::PgDump { .. } => BackupMethod::PgDump,
             Dump::Mongodump { .. } => BackupMethod::Mongodump,
             Dump::MinioMirror { .. } => BackupMethod::MinioMirror,
+            Dump::VolumeArchive { .. } => BackupMethod::VolumeArchive,
         }
     }
 
@@ -1570,8 +1602,9 @@ pub struct Operations {
     /// Highest accepted disk usage, in percent (1 to 99).
     pub disk_usage_max: u8,
     /// The variable setting the version of the app behind the proxy (its `tag_variable`),
-    /// which `update.sh` and `rollback.sh` set.
-    pub app_version: VariableId,
+    /// which `update.sh` and `rollback.sh` set; without one, neither is rendered (the app's
+    /// version is the spec's image tag).
+    pub app_version: Option<VariableId>,
     /// Age after which a secret is due for rotation.
     pub rotate_secrets_after: Option<Duration>,
 }

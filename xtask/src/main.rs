@@ -135,7 +135,7 @@ fn schemas(root: &Path) -> PathBuf {
 
 /// The stacks of other shapes the validators also run on: spec folders in the repository, each
 /// with its environments. Their trees are rendered into a scratch folder, not committed.
-const OTHER_STACKS: [(&str, &str); 4] = [
+const OTHER_STACKS: [(&str, &str); 6] = [
     // The test stack of the renderer: no Redis, MongoDB or MinIO; one app, PostgreSQL, Docker
     // secrets in one environment, services added and removed in others.
     ("fixture", "vutler-render/tests/fixtures/stack"),
@@ -148,6 +148,12 @@ const OTHER_STACKS: [(&str, &str); 4] = [
     // A TOML stack (the spec fixtures' equivalent stack.toml, through a symlink) with Docker
     // secrets in every environment, one of them a development one.
     ("toml-docker-secrets", "xtask/stacks/toml-docker-secrets"),
+    // One app behind the proxy and nothing else: no monitoring, backups, variables or secrets;
+    // the app's version is its image tag, the certificate self-signed.
+    ("minimal", "xtask/stacks/minimal"),
+    // No monitoring: a password manager on PostgreSQL, its files in a plain volume archived by
+    // `volume_archive`, Docker secrets in staging.
+    ("vault", "xtask/stacks/vault"),
 ];
 
 /// Renders every environment of the spec folder `specs` into `out/<env>/`.
@@ -171,24 +177,26 @@ fn render_stack(specs: &Path, out: &Path) -> anyhow::Result<()> {
 
 /// The validators that read rendered files (no running program), on one stack's tree.
 fn static_validators(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<Vec<(&'static str, validate::Outcome)>> {
-    Ok(vec![
+    // A stack without monitoring (or without Alertmanager) has no such files to check.
+    let has = |path: &str| -> anyhow::Result<bool> {
+        Ok(validate::env_dirs(tree)?.iter().any(|dir| dir.join(path).exists()))
+    };
+    let mut results = vec![
         ("docker-compose config", validate::compose(tree)?),
         ("docker compose config (v2)", validate::compose_v2(specs, tree)?),
         ("Compose JSON schema", validate::compose_schema(tree, &schemas(root))?),
         ("nginx -t", validate::nginx(specs, tree)?),
         ("shellcheck", validate::shellcheck(tree)?),
+    ];
+    if has(vutler_spec::configs::PROMETHEUS_CONFIG)? {
         // The rule unit tests are the Vutler stack's.
-        (
-            "promtool",
-            validate::promtool(
-                tree,
-                (tree == root.join("golden"))
-                    .then(|| root.join("xtask/promtool"))
-                    .as_deref(),
-            )?,
-        ),
-        ("amtool", validate::amtool(tree)?),
-    ])
+        let tests = (tree == root.join("golden")).then(|| root.join("xtask/promtool"));
+        results.push(("promtool", validate::promtool(tree, tests.as_deref())?));
+    }
+    if has(vutler_spec::configs::ALERTMANAGER_CONFIG)? {
+        results.push(("amtool", validate::amtool(tree)?));
+    }
+    Ok(results)
 }
 
 /// Runs every validator; each reports passed or skipped.

@@ -52,7 +52,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/sock" "$work/bin" "$work/secrets"
+mkdir -p "$work/sock" "$work/bin" "$work/secrets" "$work/state" "$work/volumes/grafana-data/plugins"
 chown "$pg_uid:$pg_gid" "$work/sock"
 printf '%s' "$PG_PASSWORD" > "$work/sock/pw"
 chown "$pg_uid:$pg_gid" "$work/sock/pw"
@@ -150,9 +150,26 @@ elif [[ \$1 == compose && \$2 == run && " \$* " == *" --entrypoint sh postgres -
   source_dir=\${mount_spec%%:*} rest=\${mount_spec#*:} target=\${rest%%:*}
   exec unshare --mount --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && mkdir -p "\$2" && mount --bind "\$1" "\$2" &&
     shift 2 && exec env -i PATH=/usr/bin:/bin PGDATA="$PGDATA" sh "\$@"' sh "\$source_dir" "\$target" "\${args[@]:i}"
+elif [[ \$1 == compose && \$2 == exec && \$3 == -T && \$4 == grafana && \$5 == sh && \$6 == -c ]]; then
+  # Grafana's container sees its volume (a folder here) at /var/lib/grafana, while it runs.
+  if [[ -e "$work/state/grafana.stopped" ]]; then
+    echo 'service "grafana" is not running' >&2
+    exit 1
+  fi
+  exec env -i PATH=/usr/bin:/bin sh -c "\${7//\/var\/lib\/grafana/$work/volumes/grafana-data}"
+elif [[ \$1 == compose && \$2 == run && " \$* " == *" --entrypoint sh grafana -c "* ]]; then
+  # A one-off container of Grafana: the same volume; whether the service ran meanwhile is noted.
+  echo "run grafana while \$([[ -e "$work/state/grafana.stopped" ]] && echo stopped || echo running)" >> "$work/services.log"
+  script=\${@: -1}
+  exec env -i PATH=/usr/bin:/bin sh -c "\${script//\/var\/lib\/grafana/$work/volumes/grafana-data}"
 elif [[ \$1 == compose && (\$2 == stop || \$2 == start) ]]; then
   for service in "\${@:3}"; do
     echo "\$2 \$service" >> "$work/services.log"
+    if [[ \$2 == stop ]]; then
+      touch "$work/state/\$service.stopped"
+    else
+      rm -f "$work/state/\$service.stopped"
+    fi
     if [[ \$service == postgres && \$2 == stop ]]; then
       setpriv --reuid=$pg_uid --regid=$pg_gid --clear-groups -- pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     elif [[ \$service == postgres ]]; then
@@ -224,6 +241,28 @@ echo "mongo_password_read=$(cat "$work/mongo-seen.txt" 2>/dev/null || echo none)
 echo "ps_mongo_secret=$(secret_seen "$work/ps-mongo.txt")"
 echo "mongo_remote=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/mongo/ | grep -c " $name.archive.gz$")"
 
+# Grafana's volume, plain files: archived while it runs, restored exactly (a file added since is
+# gone, a changed one and a removed one are back) with the service stopped, drilled.
+files="$work/volumes/grafana-data"
+printf 'SQLite format 3\0 the state' > "$files/grafana.db"
+printf 'a plugin' > "$files/plugins/a file.txt"
+ln -s grafana.db "$files/link"
+cp -a "$files" "$work/files-before"
+backup --only files --name "$name" && echo "files_backup=ok" || echo "files_backup=failed"
+echo "files_remote=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/files/ | grep -c " $name.tar.gz$" || true)"
+echo "files_listed=$(tar -tzf "$work/backup/files/$name.tar.gz" | grep -c -e 'grafana.db$' -e 'a file.txt$' -e 'link$' || true)"
+printf 'changed' > "$files/grafana.db"
+printf 'new' > "$files/new.txt"
+rm "$files/plugins/a file.txt"
+: > "$work/services.log"
+restore --yes files "$name" && echo "files_restore=ok" || echo "files_restore=failed"
+echo "files_same=$(diff -r --no-dereference "$work/files-before" "$files" >/dev/null && echo yes || echo no)"
+echo "files_services=$(tr '\n' ' ' < "$work/services.log")"
+summary=$(restore --verify files) && echo "files_verify=$summary" || echo "files_verify=failed"
+touch "$work/state/grafana.stopped"
+backup --only files --name 20300101T040000Z && echo "files_stopped_backup=ok" || echo "files_stopped_backup=failed"
+rm -f "$work/state/grafana.stopped"
+
 # Point in time: a base backup, rows before and after a moment, the WAL shipped, a restore to it.
 backup --only postgres && echo "pitr_backup=ok" || echo "pitr_backup=failed"
 echo "base_uploaded=$(AWS_ACCESS_KEY_ID=$S3_ID AWS_SECRET_ACCESS_KEY=$S3_KEY s3 s3 ls s3://vutler-backups/daily/postgres/base/ | grep -c '\.tar\.gz$' || true)"
@@ -261,12 +300,20 @@ echo "down_local_kept=$([[ -f $local_dir/20300102T020000Z.dump ]] && echo yes ||
 echo "secret_in_logs=$(secret_seen "$work/scripts.log" "$work/docker.log")"
 "#;
 
-/// Production's stack with the S3 endpoint at moto and the local folders under `@WORK@`
-/// (replaced by the scenario's scratch folder).
+/// Production's stack with the S3 endpoint at moto, the local folders under `@WORK@`
+/// (replaced by the scenario's scratch folder), and a volume archive of Grafana's volume.
 const OVERLAY: &str = "backups:
   local_dir: /WORK/backup
   textfile_dir: /WORK/textfile
   s3: { endpoint: 'http://127.0.0.1:5000', region: us-east-1 }
+  jobs:
+    files:
+      service: grafana
+      volume: grafana-data
+      method: volume_archive
+      schedule: '0 4 * * *'
+      retention: { local: 2d, remote: 30d }
+      size: 100MB
 services:
   node-exporter:
     command: [--path.rootfs=/host, --collector.textfile.directory=/host/WORK/textfile]
@@ -383,6 +430,17 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         ("mongo_password_read", "yes 600"),
         ("ps_mongo_secret", "no"),
         ("mongo_remote", "1"),
+        ("files_backup", "ok"),
+        ("files_remote", "1"),
+        ("files_listed", "3"),
+        ("files_restore", "ok"),
+        ("files_same", "yes"),
+        (
+            "files_services",
+            "stop grafana run grafana while stopped start grafana ",
+        ),
+        ("files_verify", "3 files"),
+        ("files_stopped_backup", "failed"),
         ("pitr_backup", "ok"),
         ("base_uploaded", "2"),
         ("archived_locally", "1"),

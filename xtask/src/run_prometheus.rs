@@ -117,7 +117,13 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         .map_err(|r| anyhow!("{r}"))?
         .stack;
     let runtime = Runtime::new(&stack);
-    let m = stack.monitoring();
+    let m = stack
+        .monitoring()
+        .ok_or_else(|| anyhow!("the {env} stack has no monitoring"))?;
+    let am = m
+        .alertmanager
+        .as_ref()
+        .ok_or_else(|| anyhow!("the {env} stack has no Alertmanager"))?;
     std::fs::create_dir_all(work)?;
     // Addresses: 127.1.<service>.<container>.
     let mut hosts = String::new();
@@ -131,7 +137,7 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         }
     }
     let prometheus = stack.service(m.prometheus.service).name.to_string();
-    let alertmanager = stack.service(m.alertmanager.service()).name.to_string();
+    let alertmanager = stack.service(am.service()).name.to_string();
     let first = |service: &str| addresses.get(service).and_then(|a| a.first()).cloned();
     let prom_port = m
         .scrape_jobs
@@ -142,7 +148,7 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
     let am_listen = format!(
         "{}:{}",
         first(&alertmanager).unwrap_or_default(),
-        stack.endpoint(m.alertmanager.target).port
+        stack.endpoint(am.target).port
     );
     let mut exporters = String::new();
     let mut targets = BTreeMap::new();
@@ -159,7 +165,7 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         targets.insert(j.name.to_string(), addresses.get(&service).map_or(0, Vec::len));
     }
     let mut secrets = String::new();
-    for f in &runtime.container(m.alertmanager.service()).secret_files {
+    for f in &runtime.container(am.service()).secret_files {
         secrets.push_str(&format!("{} http://127.0.0.1:9/hook\n", f.container_path()));
     }
     let golden = root.join("golden").join(env);
@@ -178,7 +184,7 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
             .iter()
             .filter(|j| {
                 let s = stack.service(j.target.service);
-                stack.service(j.monitors).critical && s.id != m.prometheus.service && s.id != m.alertmanager.service()
+                stack.service(j.monitors).critical && s.id != m.prometheus.service && s.id != am.service()
             })
             .find_map(|j| {
                 let expr = format!("up{{job=\"{}\"}} == 0", j.name);

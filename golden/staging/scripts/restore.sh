@@ -349,7 +349,8 @@ restore the stopped services stay stopped), 2 usage error.
 USAGE
 }
 
-# Services stopped while a job is restored: the ones that depend on its service.
+# Services stopped while a job is restored: the ones that depend on its service (and the
+# service itself when its files are replaced).
 dependents() {
   case $1 in
     postgres) printf '%s\n' vutler postgres-exporter ;;
@@ -476,7 +477,7 @@ scratch_restore() {
       run_from "$file" docker run --rm -i --network none --entrypoint sh mongo:7.0-jammy -c 'set -eu; dir=$(mktemp -d); mongod --dbpath "$dir" --bind_ip 127.0.0.1 --port 27099 --fork --logpath "$dir/mongod.log" >/dev/null; mongorestore --host=127.0.0.1 --port=27099 --archive --gzip --quiet; mongosh --quiet --port 27099 --eval '\''let n = 0, docs = 0; db.adminCommand({ listDatabases: 1 }).databases.filter(d => !["admin", "local", "config"].includes(d.name)) .forEach(d => { const x = db.getSiblingDB(d.name); x.getCollectionNames().forEach(c => { n++; docs += x.getCollection(c).countDocuments({}); }); }); print(n + " collections, " + docs + " documents")'\''; mongod --dbpath "$dir" --shutdown >/dev/null'
       ;;
     minio)
-      # Every file of the archive unpacked into a scratch folder, and counted.
+      # Every file (and symlink) of the archive unpacked into a scratch folder, and counted.
       if ((DRY_RUN)); then
         printf '+ tar -xzf %s into a scratch folder, then count its files\n' "$(quote "$file")"
         return
@@ -487,7 +488,7 @@ scratch_restore() {
         rm -rf -- "$scratch"
         return 1
       fi
-      restored=$(find "$scratch" -type f | wc -l)
+      restored=$(find "$scratch" -mindepth 1 ! -type d | wc -l)
       rm -rf -- "$scratch"
       if ((listed != restored)); then
         log "error: $job: the archive lists $listed files, $restored were restored"

@@ -5,13 +5,13 @@
 //! `backup-volume-not-mounted`, `data-volume-without-backup` (a warning),
 //! `backups-unwatched` (a warning: no scrape job reports backups), `textfile-dir-unset`,
 //! `textfile-dir-not-mounted` and `textfile-dir-not-read` (`backup.sh` writes its metric where
-//! node-exporter reads it), `app-tag-variable` (`update.sh` sets the app's version) and
-//! `secrets-unwatched` (a warning: a rotation age no alert watches).
+//! node-exporter reads it) and `secrets-unwatched` (a warning: a rotation age no alert watches).
 
 use crate::diagnostic::Diagnostic;
 use crate::path::SpecPath;
 use crate::raw::{
-    BackupMethod, Datastore, RawBackupJob, RawMount, RawRetention, RawS3Options, ServerSideEncryption, VolumeKind,
+    BackupMethod, Datastore, RawBackupJob, RawBackups, RawMount, RawRetention, RawS3Options, ServerSideEncryption,
+    VolumeKind,
 };
 use crate::rule::Rule;
 use crate::stack::*;
@@ -21,14 +21,36 @@ use crate::units::Duration;
 use super::variables::secret_ref;
 use super::{Cx, all};
 
-/// The backups part.
-pub(super) fn backups(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<Backups> {
+/// The backups part: the backups when there is a job, and the textfile collector's folder.
+/// `None` on an error.
+pub(super) fn backups(
+    cx: &mut Cx<'_>,
+    services: &[Option<Service>],
+) -> Option<(Option<Backups>, Option<AbsolutePath>)> {
     let raw = cx.raw;
-    let b = &raw.backups;
+    let none = RawBackups::default();
+    let b = raw.backups.as_ref().unwrap_or(&none);
     let p = SpecPath::top("backups");
-    let local_dir = cx.text(p.key("local_dir"), &b.local_dir, AbsolutePath::parse);
-    let destination = cx.text(p.key("destination"), &b.destination, S3Url::parse);
-    let stale_after = cx.duration(p.key("stale_after"), &b.stale_after);
+    // With jobs these say where and how fresh; without, they need not be given.
+    let required = |cx: &mut Cx<'_>, key: &str, value: Option<&String>, example: &str| {
+        if value.is_none() && !b.jobs.is_empty() {
+            cx.error_help(
+                Rule::Type,
+                p.clone(),
+                format!("missing field `{key}`"),
+                format!("backup jobs need it: add `{key}: {example}` under `backups`"),
+            );
+        }
+        value.is_some() || b.jobs.is_empty()
+    };
+    let have = [
+        required(cx, "local_dir", b.local_dir.as_ref(), "/backup"),
+        required(cx, "destination", b.destination.as_ref(), "s3://BUCKET/PREFIX"),
+        required(cx, "stale_after", b.stale_after.as_ref(), "26h"),
+    ];
+    let local_dir = cx.text_opt(p.key("local_dir"), b.local_dir.as_ref(), AbsolutePath::parse);
+    let destination = cx.text_opt(p.key("destination"), b.destination.as_ref(), S3Url::parse);
+    let stale_after = cx.duration_opt(p.key("stale_after"), b.stale_after.as_ref());
     let credentials = match &b.credentials {
         None => Some(None),
         Some(c) => {
@@ -72,18 +94,23 @@ pub(super) fn backups(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<B
             );
         }
     }
-    let watched = watched(cx, services);
+    let watched = watched(cx, b, services);
     watched?;
-    Some(Backups {
-        local_dir: local_dir?,
-        destination: destination?,
-        stale_after: stale_after?,
-        credentials: credentials?,
-        textfile_dir: textfile_dir?,
-        s3: s3?,
-        drill: drill?,
-        jobs: jobs?,
-    })
+    have.iter().all(|h| *h).then_some(())?;
+    let (credentials, s3, drill, jobs) = (credentials?, s3?, drill?, jobs?);
+    let backups = match (local_dir?, destination?, stale_after?) {
+        (Some(local_dir), Some(destination), Some(stale_after)) if !jobs.is_empty() => Some(Backups {
+            local_dir,
+            destination,
+            stale_after,
+            credentials,
+            s3,
+            drill,
+            jobs,
+        }),
+        _ => None,
+    };
+    Some((backups, textfile_dir?))
 }
 
 fn s3_options(cx: &mut Cx<'_>, p: &SpecPath, raw: Option<&RawS3Options>) -> Option<S3Options> {
@@ -144,6 +171,9 @@ fn job(
             BackupMethod::PgDump => Datastore::Postgresql,
             BackupMethod::Mongodump => Datastore::Mongodb,
             BackupMethod::MinioMirror => Datastore::Minio,
+            BackupMethod::VolumeArchive => {
+                return super::credentials::holds_files(cx, p.key("method"), &j.service, &raw.services[s.0]);
+            }
         };
         super::credentials::runs(
             cx,
@@ -209,6 +239,15 @@ fn job(
             user: user?,
             password: password?,
             api: api?,
+        },
+        BackupMethod::VolumeArchive => Dump::VolumeArchive {
+            // Mount checks are reported with the volume field.
+            target: service.zip(volume).and_then(|(s, v)| {
+                services[s.0].as_ref()?.mounts.iter().find_map(|m| match m {
+                    Mount::Volume { volume, target, .. } if *volume == v => Some(target.clone()),
+                    _ => None,
+                })
+            })?,
         },
     };
     Some(BackupJob {
@@ -366,9 +405,8 @@ fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
 
 /// The stale-backup alerts watch a metric `backup.sh` writes for node-exporter's textfile
 /// collector: the folder it writes must be the one the exporter reads. `None` on an error.
-fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
+fn watched(cx: &mut Cx<'_>, b: &RawBackups, services: &[Option<Service>]) -> Option<()> {
     let raw = cx.raw;
-    let b = &raw.backups;
     let metric = |m: ScriptMetric| m.name(&raw.project);
     let (backup_metric, wal_metric, drill_metric, tls_metric, secret_metric) = (
         metric(ScriptMetric::BackupSuccess),
@@ -378,23 +416,34 @@ fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
         metric(ScriptMetric::SecretRotated),
     );
     let lists = |metric: &str| {
-        raw.monitoring
-            .scrape_jobs
-            .values()
+        raw.scrape_jobs()
+            .map(|(_, j)| j)
             .find(|j| j.metrics.iter().any(|m| m == metric))
     };
     let backup_exporter = lists(&backup_metric).filter(|_| !b.jobs.is_empty());
     if !b.jobs.is_empty() && backup_exporter.is_none() {
-        cx.report(
+        let d = if raw.monitoring.is_none() {
+            Diagnostic::new(
+                Rule::BackupsUnwatched,
+                SpecPath::top("backups"),
+                "the stack has no monitoring: failed or stale backups raise no alert (read the cron logs)",
+            )
+            .with_help(format!(
+                "add `monitoring` with a node-exporter scrape job that lists `{backup_metric}`"
+            ))
+        } else {
             Diagnostic::new(
                 Rule::BackupsUnwatched,
                 SpecPath::top("backups"),
                 format!("no scrape job lists `{backup_metric}`: failed or stale backups raise no alert"),
             )
-            .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`"),
-        );
+            .with_help("list the metric under the node-exporter scrape job and set `backups.textfile_dir`")
+        };
+        cx.report(d);
     }
-    if b.jobs.values().any(|j| j.rpo.is_some()) && lists(&wal_metric).is_none() {
+    // Without monitoring, the warning above says it for every metric.
+    let monitored = raw.monitoring.is_some();
+    if monitored && b.jobs.values().any(|j| j.rpo.is_some()) && lists(&wal_metric).is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,
@@ -404,7 +453,7 @@ fn watched(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<()> {
             .with_help("list the metric under the node-exporter scrape job"),
         );
     }
-    if b.drill.is_some() && !b.jobs.is_empty() && lists(&drill_metric).is_none() {
+    if monitored && b.drill.is_some() && !b.jobs.is_empty() && lists(&drill_metric).is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,
@@ -533,11 +582,7 @@ pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Optio
     let app_version = app_version(cx, services);
     let rotate_secrets_after = cx.duration_opt(p.key("rotate_secrets_after"), o.rotate_secrets_after.as_ref());
     let secret_metric = ScriptMetric::SecretRotated.name(&raw.project);
-    let watched = raw
-        .monitoring
-        .scrape_jobs
-        .values()
-        .any(|j| j.metrics.contains(&secret_metric));
+    let watched = raw.scrape_jobs().any(|(_, j)| j.metrics.contains(&secret_metric));
     if o.rotate_secrets_after.is_some() && !watched {
         cx.report(
             Diagnostic::new(
@@ -560,20 +605,15 @@ pub(super) fn operations(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Optio
     })
 }
 
-/// `update.sh` and `rollback.sh` set the app's version through its tag variable.
-fn app_version(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<VariableId> {
+/// The variable `update.sh` and `rollback.sh` set the app's version through: its tag
+/// variable, when it has one (`Some(None)` when it has none).
+fn app_version(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<Option<VariableId>> {
     let raw = cx.raw;
     let app = &raw.edge.upstream;
     // A dangling upstream is reported with the edge.
     let s = raw.services.get(app)?;
     if s.tag_variable.is_none() {
-        cx.error_help(
-            Rule::AppTagVariable,
-            SpecPath::top("services").key(app),
-            format!("update.sh and rollback.sh set the version of `{app}` through its `tag_variable`, which it lacks"),
-            "add `tag_variable: VERSION` and declare VERSION under `variables`",
-        );
-        return None;
+        return Some(None);
     }
     // Its own problems are reported with the service.
     services
@@ -581,6 +621,7 @@ fn app_version(cx: &mut Cx<'_>, services: &[Option<Service>]) -> Option<Variable
         .flatten()
         .find(|built| built.name == app.as_str())
         .and_then(|built| built.tag_variable)
+        .map(Some)
 }
 
 #[cfg(test)]

@@ -43,6 +43,35 @@ pub(super) fn runs(cx: &mut Cx<'_>, path: SpecPath, name: &str, s: &RawService, 
     false
 }
 
+/// Whether the service `name` keeps plain files, which a volume archive (at `path`) copies while
+/// the service runs; reports `datastore-kind` for a datastore, whose files change as they are
+/// read.
+pub(super) fn holds_files(cx: &mut Cx<'_>, path: SpecPath, name: &str, s: &RawService) -> bool {
+    let runs = s.datastore();
+    let method = match runs {
+        Datastore::Other => return true,
+        Datastore::Postgresql => "pg_dump",
+        Datastore::Mongodb => "mongodump",
+        Datastore::Minio => "minio_mirror",
+        Datastore::Redis => "",
+    };
+    let help = if method.is_empty() {
+        format!("back up what `{name}` keeps with its own tool, or mark the volume `kind: cache` if it can be rebuilt")
+    } else {
+        format!("use `{method}`")
+    };
+    cx.error_help(
+        Rule::DatastoreKind,
+        path,
+        format!(
+            "`volume_archive` copies plain files, but `{name}` runs {}: its files, archived while it writes them, need not restore",
+            runs.as_str()
+        ),
+        help,
+    );
+    false
+}
+
 /// The service's `authentication`, with its variables resolved.
 pub(super) fn authentication(
     cx: &mut Cx<'_>,

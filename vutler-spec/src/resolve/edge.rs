@@ -53,12 +53,7 @@ pub(super) fn edge(cx: &mut Cx<'_>, services: &[Option<Service>]) -> (Option<Edg
     // Reported with the scrape jobs when one is not a path.
     let mut metrics_paths: Vec<UrlPath> = Vec::new();
     let mut hides_app = false;
-    for (name, job) in raw
-        .monitoring
-        .scrape_jobs
-        .iter()
-        .filter(|(_, j)| j.service == e.upstream)
-    {
+    for (name, job) in raw.scrape_jobs().filter(|(_, j)| j.service == e.upstream) {
         let Ok(path) = UrlPath::parse(&job.path) else { continue };
         if let Some(why) = hidden_app_path(&path, raw.operations.verify_path.as_deref()) {
             cx.error_help(
@@ -475,17 +470,30 @@ fn check_proxy(cx: &mut Cx<'_>, proxy: &Service, upstream: Option<&Service>) -> 
             );
             ok = false;
         }
-        // NGINX resolves the upstream when it starts: it must start after the app is up.
-        let waits = proxy
-            .depends_on
-            .iter()
-            .any(|d| d.service == up.id && d.condition == Condition::ServiceHealthy);
-        if !waits {
+        // NGINX resolves the upstream when it starts: it must start after the app is up, and
+        // healthy when a healthcheck says so (an upstream without one can only be started).
+        let needed = if up.healthcheck.is_some() {
+            Condition::ServiceHealthy
+        } else {
+            Condition::ServiceStarted
+        };
+        let dependency = proxy.depends_on.iter().find(|d| d.service == up.id);
+        if dependency.is_none_or(|d| d.condition != Condition::ServiceHealthy && d.condition != needed) {
+            let (message, help) = match dependency {
+                None => (
+                    format!("the proxy `{name}` must wait for `{}` to start", up.name),
+                    format!("add `{}` to services.{name}.depends_on", up.name),
+                ),
+                Some(_) => (
+                    format!("the proxy `{name}` must wait for `{}` to be healthy", up.name),
+                    format!("depend on `{}` with `condition: service_healthy`", up.name),
+                ),
+            };
             cx.error_help(
                 Rule::ProxyWaits,
                 SpecPath::top("services").key(name).key("depends_on"),
-                format!("the proxy `{name}` must wait for `{}` to be healthy", up.name),
-                format!("add `{}` to services.{name}.depends_on", up.name),
+                message,
+                help,
             );
             ok = false;
         }

@@ -74,16 +74,20 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let variables = variables::variables(cx);
     let networks = services::networks(cx);
     let volumes = services::volumes(cx);
-    let dashboards = raw
-        .monitoring
-        .grafana
-        .dashboards
-        .keys()
+    let grafana = raw.monitoring.as_ref().and_then(|m| m.grafana.as_ref());
+    let parts = configs::Parts {
+        prometheus: raw.monitoring.is_some(),
+        alertmanager: raw.monitoring.as_ref().is_some_and(|m| m.alertmanager.is_some()),
+        grafana: grafana.is_some(),
+    };
+    let dashboards = grafana
+        .into_iter()
+        .flat_map(|g| g.dashboards.keys())
         .enumerate()
         .map(|(i, name)| (DashboardId(i), name.as_str()));
     // `config:` mounts resolve against the catalogue's paths; the catalogue itself also needs
     // to know where Grafana sees the dashboards, which the mounts say.
-    let config_paths = configs::paths(dashboards.clone().map(|(_, name)| name));
+    let config_paths = configs::paths(parts, dashboards.clone().map(|(_, name)| name));
     let services = services::services(cx, env_name, &config_paths);
     let scaling = services::scaling(cx);
     services::check(cx, &services);
@@ -91,16 +95,21 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     credentials::check(cx);
     let (edge, tls, firewall) = edge::edge(cx, &services);
     let (monitoring, dashboards_folder) = monitoring::monitoring(cx, &services, &config_paths);
-    let config_files = configs::catalogue(dashboards, dashboards_folder.as_ref());
+    let config_files = configs::catalogue(parts, dashboards, dashboards_folder.as_ref());
     let backups = backups::backups(cx, &services);
     let operations = backups::operations(cx, &services);
     let services = all(services);
     if let (Some(vms), Some(target), Some(services), Some(scaling)) = (&vms, target_vm, &services, &scaling) {
-        let local_backups = backups.as_ref().map(Backups::local_space).unwrap_or_default();
+        let local_backups = backups
+            .as_ref()
+            .and_then(|(b, _)| b.as_ref())
+            .map(Backups::local_space)
+            .unwrap_or_default();
         capacity::check(cx, &vms[target.0], services, scaling, local_backups);
     }
 
     roles_ok.then_some(())?;
+    let (backups, textfile_dir) = backups?;
     Some(Stack {
         env: env?,
         project: project?,
@@ -123,7 +132,8 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
         tls: tls?,
         firewall: firewall?,
         monitoring: monitoring?,
-        backups: backups?,
+        backups,
+        textfile_dir,
         operations: operations?,
         scaling: scaling?,
         config_files: config_files?,
@@ -134,30 +144,29 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
 /// the service's configuration and command. Returns whether every role has its own service.
 fn roles(cx: &mut Cx<'_>) -> bool {
     let raw = cx.raw;
-    let m = &raw.monitoring;
-    let roles = [
-        (SpecPath::top("edge").key("proxy"), "the proxy", raw.edge.proxy.as_str()),
-        (
+    let m = raw.monitoring.as_ref();
+    let mp = SpecPath::top("monitoring");
+    let roles: Vec<(SpecPath, &str, &str)> = [
+        Some((SpecPath::top("edge").key("proxy"), "the proxy", raw.edge.proxy.as_str())),
+        Some((
             SpecPath::top("edge").key("upstream"),
             "the upstream",
             raw.edge.upstream.as_str(),
-        ),
-        (
-            SpecPath::top("monitoring").key("prometheus"),
-            "Prometheus",
-            m.prometheus.as_str(),
-        ),
-        (
-            SpecPath::top("monitoring").key("alertmanager").key("service"),
-            "Alertmanager",
-            m.alertmanager.service.as_str(),
-        ),
-        (
-            SpecPath::top("monitoring").key("grafana").key("service"),
-            "Grafana",
-            m.grafana.service.as_str(),
-        ),
-    ];
+        )),
+        m.map(|m| (mp.key("prometheus"), "Prometheus", m.prometheus.as_str())),
+        m.and_then(|m| m.alertmanager.as_ref()).map(|am| {
+            (
+                mp.key("alertmanager").key("service"),
+                "Alertmanager",
+                am.service.as_str(),
+            )
+        }),
+        m.and_then(|m| m.grafana.as_ref())
+            .map(|g| (mp.key("grafana").key("service"), "Grafana", g.service.as_str())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut ok = true;
     for (i, (path, role, name)) in roles.iter().enumerate() {
         if let Some((first_path, first_role, _)) = roles[..i].iter().find(|(_, _, n)| n == name) {

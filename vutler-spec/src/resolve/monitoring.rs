@@ -17,7 +17,7 @@ use promql_parser::parser::Expr;
 use crate::configs;
 use crate::path::SpecPath;
 use crate::promql::{self, Expression};
-use crate::raw::{RawAlertGroup, RawGrafana, RawReceiver, RawScrapeAuth, RawScrapeJob};
+use crate::raw::{RawAlertGroup, RawAlertmanager, RawGrafana, RawMonitoring, RawReceiver, RawScrapeAuth, RawScrapeJob};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{
@@ -27,28 +27,43 @@ use crate::text::{
 use super::variables::secret_ref;
 use super::{Cx, all, closest};
 
-/// The monitoring part, and where Grafana sees the dashboards (when there are some and it
-/// mounts them).
+/// The monitoring part (`Some(None)` for a stack without one), and where Grafana sees the
+/// dashboards (when there are some and it mounts them).
 pub(super) fn monitoring(
     cx: &mut Cx<'_>,
     services: &[Option<Service>],
     paths: &[String],
-) -> (Option<Monitoring>, Option<AbsolutePath>) {
+) -> (Option<Option<Monitoring>>, Option<AbsolutePath>) {
     let raw = cx.raw;
-    let m = &raw.monitoring;
+    critical_watched(cx);
+    let Some(m) = &raw.monitoring else {
+        return (Some(None), None);
+    };
     let p = SpecPath::top("monitoring");
-    let prometheus = prometheus(cx, services, paths);
+    let prometheus = prometheus(cx, m, services, paths);
     let scrape_interval = cx.duration(p.key("scrape_interval"), &m.scrape_interval);
     let evaluation_interval = cx.duration(p.key("evaluation_interval"), &m.evaluation_interval);
     let retention = cx.duration(p.key("retention"), &m.retention);
     let jobs = Jobs::new(&m.scrape_jobs);
-    let scrape_jobs = scrape_jobs(cx);
-    let alert_groups = alert_groups(cx, &jobs);
-    let alertmanager = alertmanager(cx);
-    let (grafana, dashboards_folder) = grafana(cx, services, &jobs);
+    let scrape_jobs = scrape_jobs(cx, m);
+    let alert_groups = alert_groups(cx, m, &jobs);
+    let alertmanager = match &m.alertmanager {
+        None => {
+            alerts_unsent(cx, m);
+            Some(None)
+        }
+        Some(am) => alertmanager(cx, am).map(Some),
+    };
+    let (grafana, dashboards_folder) = match &m.grafana {
+        None => (Some(None), None),
+        Some(g) => {
+            let (grafana, folder) = grafana(cx, g, services, &jobs);
+            (grafana.map(Some), folder)
+        }
+    };
     let by_name = |name: &str| services.iter().flatten().find(|s| s.name.as_str() == name);
     let mut mounted = true;
-    if let Some(s) = by_name(&m.alertmanager.service) {
+    if let Some(s) = m.alertmanager.as_ref().and_then(|am| by_name(&am.service)) {
         mounted &= cx.expect_config(
             s,
             configs::ALERTMANAGER_CONFIG,
@@ -56,10 +71,9 @@ pub(super) fn monitoring(
             "Alertmanager",
         );
     }
-    if let Some(s) = by_name(&m.grafana.service) {
+    if let Some(s) = m.grafana.as_ref().and_then(|g| by_name(&g.service)) {
         mounted &= cx.expect_config(s, configs::GRAFANA_PROVISIONING, "/etc/grafana/provisioning", "Grafana");
     }
-    critical_watched(cx);
     let monitoring = (|| {
         mounted.then_some(())?;
         Some(Monitoring {
@@ -73,41 +87,80 @@ pub(super) fn monitoring(
             grafana: grafana?,
         })
     })();
-    (monitoring, dashboards_folder)
+    (monitoring.map(Some), dashboards_folder)
 }
 
-/// Warns (`critical-unwatched`) about a critical service no scrape job watches: its down alert
-/// is derived from one.
+/// Warns (`alerts-unsent`) when alert rules would fire with no Alertmanager to send them.
+fn alerts_unsent(cx: &mut Cx<'_>, m: &RawMonitoring) {
+    let raw = cx.raw;
+    let rules = m.alert_groups.iter().map(|g| g.rules.len()).sum::<usize>();
+    let critical = raw.services.values().filter(|s| s.critical).count();
+    if rules + critical == 0 {
+        return;
+    }
+    let what = match (rules, critical) {
+        (0, _) => "the down alerts of the critical services".to_owned(),
+        (n, 0) => format!("{n} alert rule{}", if n == 1 { "" } else { "s" }),
+        (n, _) => format!(
+            "{n} alert rule{} and the down alerts of the critical services",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    cx.report(
+        crate::Diagnostic::new(
+            Rule::AlertsUnsent,
+            SpecPath::top("monitoring"),
+            format!("{what} fire only on Prometheus's alerts page: no Alertmanager sends them anywhere"),
+        )
+        .with_help("add `monitoring.alertmanager` with a receiver"),
+    );
+}
+
+/// Warns (`critical-unwatched`) about a critical service no scrape job watches: its down alert is
+/// derived from one.
 fn critical_watched(cx: &mut Cx<'_>) {
     let raw = cx.raw;
     for (name, _) in raw.services.iter().filter(|(_, s)| s.critical) {
         let watched = raw
-            .monitoring
-            .scrape_jobs
-            .values()
-            .any(|j| j.monitors.as_deref().unwrap_or(&j.service) == name);
-        if !watched {
-            cx.error_help(
-                Rule::CriticalUnwatched,
-                SpecPath::top("services").key(name).key("critical"),
-                format!("`{name}` is critical, but no scrape job watches it: no alert says when it is down"),
-                format!("add a scrape job with `service: {name}` (or an exporter's with `monitors: {name}`), or drop `critical`"),
-            );
+            .scrape_jobs()
+            .any(|(_, j)| j.monitors.as_deref().unwrap_or(&j.service) == name);
+        if watched {
+            continue;
         }
+        let (message, help) = if raw.monitoring.is_none() {
+            (
+                format!("`{name}` is critical, but the stack has no monitoring: no alert says when it is down"),
+                format!("add `monitoring` with a scrape job that watches `{name}`, or drop `critical`"),
+            )
+        } else {
+            (
+                format!("`{name}` is critical, but no scrape job watches it: no alert says when it is down"),
+                format!(
+                    "add a scrape job with `service: {name}` (or an exporter's with `monitors: {name}`), or drop `critical`"
+                ),
+            )
+        };
+        cx.error_help(
+            Rule::CriticalUnwatched,
+            SpecPath::top("services").key(name).key("critical"),
+            message,
+            help,
+        );
     }
 }
 
 /// The Prometheus service, started with the rendered configuration (and the rules beside it)
 /// and keeping its data in its volume.
-fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -> Option<Prometheus> {
-    let raw = cx.raw;
-    let service = cx.service_ref(
-        SpecPath::top("monitoring").key("prometheus"),
-        &raw.monitoring.prometheus,
-    )?;
+fn prometheus(
+    cx: &mut Cx<'_>,
+    m: &RawMonitoring,
+    services: &[Option<Service>],
+    paths: &[String],
+) -> Option<Prometheus> {
+    let service = cx.service_ref(SpecPath::top("monitoring").key("prometheus"), &m.prometheus)?;
     let name = cx.service_name(service);
     let sp = SpecPath::top("services").key(name);
-    let own_command = raw.services[service.0].command.is_some();
+    let own_command = cx.raw.services[service.0].command.is_some();
     if own_command {
         cx.error_help(
             Rule::PrometheusCommand,
@@ -186,10 +239,9 @@ fn prometheus(cx: &mut Cx<'_>, services: &[Option<Service>], paths: &[String]) -
     })
 }
 
-fn scrape_jobs(cx: &mut Cx<'_>) -> Option<Vec<ScrapeJob>> {
-    let raw = cx.raw;
+fn scrape_jobs(cx: &mut Cx<'_>, m: &RawMonitoring) -> Option<Vec<ScrapeJob>> {
     let jp = SpecPath::top("monitoring").key("scrape_jobs");
-    all(raw.monitoring.scrape_jobs.iter().map(|(name, j)| {
+    all(m.scrape_jobs.iter().map(|(name, j)| {
         let p = jp.key(name);
         let job_name = cx.name(&jp, name);
         let service = cx.service_ref(p.key("service"), &j.service);
@@ -228,9 +280,8 @@ fn scrape_jobs(cx: &mut Cx<'_>) -> Option<Vec<ScrapeJob>> {
     }))
 }
 
-fn alert_groups(cx: &mut Cx<'_>, jobs: &Jobs<'_>) -> Option<Vec<AlertGroup>> {
-    let raw = cx.raw;
-    let groups = &raw.monitoring.alert_groups;
+fn alert_groups<'r>(cx: &mut Cx<'r>, m: &'r RawMonitoring, jobs: &Jobs<'_>) -> Option<Vec<AlertGroup>> {
+    let groups = &m.alert_groups;
     let gp = SpecPath::top("monitoring").key("alert_groups");
     cx.unique(&gp, groups.iter().map(|g| g.name.as_str()), "alert group");
     let mut alert_names: HashMap<&str, SpecPath> = HashMap::new();
@@ -283,9 +334,7 @@ fn alert_group<'r>(
     })
 }
 
-fn alertmanager(cx: &mut Cx<'_>) -> Option<Alertmanager> {
-    let raw = cx.raw;
-    let am = &raw.monitoring.alertmanager;
+fn alertmanager(cx: &mut Cx<'_>, am: &RawAlertmanager) -> Option<Alertmanager> {
     let ap = SpecPath::top("monitoring").key("alertmanager");
     let service = cx.service_ref(ap.key("service"), &am.service);
     let target = service.and_then(|s| cx.port_ref(ap.key("port"), s, &am.port));
@@ -392,9 +441,12 @@ fn alertmanager(cx: &mut Cx<'_>) -> Option<Alertmanager> {
     })
 }
 
-fn grafana(cx: &mut Cx<'_>, services: &[Option<Service>], jobs: &Jobs<'_>) -> (Option<Grafana>, Option<AbsolutePath>) {
-    let raw = cx.raw;
-    let g = &raw.monitoring.grafana;
+fn grafana(
+    cx: &mut Cx<'_>,
+    g: &RawGrafana,
+    services: &[Option<Service>],
+    jobs: &Jobs<'_>,
+) -> (Option<Grafana>, Option<AbsolutePath>) {
     let p = SpecPath::top("monitoring").key("grafana");
     let service = cx.service_ref(p.key("service"), &g.service);
     let mut uids: HashMap<&str, SpecPath> = HashMap::new();
