@@ -59,6 +59,8 @@ struct BackupCtx {
     any_wal: bool,
     /// Whether a job mirrors files (restored from a staged archive).
     any_mirror: bool,
+    /// Whether a job writes a mongodump archive (checked by its magic number).
+    any_stream: bool,
     /// Whether a job's restore drill unpacks an archive without its program (`verify` unset).
     any_unpacked_drill: bool,
     jobs: Vec<JobCtx>,
@@ -619,6 +621,7 @@ fn backup_ctx(runtime: &Runtime<'_>, b: &Backups, jobs: Vec<JobCtx>) -> BackupCt
         },
         any_wal: b.jobs.iter().any(|j| j.wal().is_some()),
         any_mirror: jobs.iter().any(|j| j.mode == "mirror"),
+        any_stream: jobs.iter().any(|j| j.mode == "stream"),
         any_unpacked_drill: jobs.iter().any(|j| j.verify.is_none()),
         jobs,
     }
