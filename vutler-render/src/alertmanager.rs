@@ -52,6 +52,8 @@ struct ReceiverConfig {
     pagerduty_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     email_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    webhook_configs: Vec<IndexMap<&'static str, serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +102,7 @@ pub fn render(stack: &Stack, am: &Alertmanager, runtime: &Runtime<'_>) -> Result
                 slack_configs: Vec::new(),
                 pagerduty_configs: Vec::new(),
                 email_configs: Vec::new(),
+                webhook_configs: Vec::new(),
             };
             match &r.kind {
                 ReceiverKind::Slack { channel, webhook_url } => out.slack_configs.push(IndexMap::from([
@@ -138,6 +141,19 @@ pub fn render(stack: &Stack, am: &Alertmanager, runtime: &Runtime<'_>) -> Result
                     config.insert("require_tls", (*require_tls).into());
                     config.insert("send_resolved", true.into());
                     out.email_configs.push(config);
+                }
+                ReceiverKind::Webhook { url, token } => {
+                    let mut config = IndexMap::from([("url", url.to_string().into())]);
+                    if let Some(token) = token {
+                        config.insert(
+                            "http_config",
+                            serde_json::json!({
+                                "authorization": { "type": "Bearer", "credentials_file": secret_path(*token) }
+                            }),
+                        );
+                    }
+                    config.insert("send_resolved", true.into());
+                    out.webhook_configs.push(config);
                 }
             }
             out

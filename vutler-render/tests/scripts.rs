@@ -351,21 +351,22 @@ fn fake_bin_with(root: &Path, deployment: &Path, logins: serde_json::Value) -> P
     bin
 }
 
-/// The app behind the proxy and the proxy, as the rendered scripts name them.
+/// The app behind the proxy and the proxy, as the rendered scripts name them (`scale.sh`,
+/// which every stack has).
 fn app_and_proxy(deployment: &Path) -> (String, String) {
-    let update = std::fs::read_to_string(deployment.join(ops::UPDATE_SCRIPT)).unwrap_or_default();
-    let proxy = update
+    let scale = std::fs::read_to_string(deployment.join(ops::SCALE_SCRIPT)).unwrap_or_default();
+    let proxy = scale
         .lines()
         .find_map(|l| {
             l.trim()
                 .strip_prefix("run docker compose exec -T ")?
                 .strip_suffix(" nginx -s reload")
         })
-        .unwrap_or_else(|| panic!("no reload in update.sh"));
-    let app = update
+        .unwrap_or_else(|| panic!("no reload in scale.sh"));
+    let app = scale
         .lines()
-        .find_map(|l| l.strip_prefix("Updates ")?.split(' ').next())
-        .unwrap_or_else(|| panic!("no app in update.sh"));
+        .find_map(|l| l.strip_prefix("# Scales ")?.split(' ').next())
+        .unwrap_or_else(|| panic!("no app in scale.sh"));
     (app.to_owned(), proxy.to_owned())
 }
 
@@ -806,7 +807,12 @@ fn update_rewrites_the_version_in_place_and_rollback_restores_it() {
 /// `root/deploy` with an `.env` copied from `.env.example` (VERSION 1.0.0) and the backup
 /// destination's credentials.
 fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
-    let loaded = vutler_spec::load(&dir("../specs"), env).unwrap_or_else(|r| panic!("{r}"));
+    spec_deployment_of("../specs", root, env, overlay).1
+}
+
+/// Like [`spec_deployment`], for the spec folder `specs`; with the stack deployed.
+fn spec_deployment_of(specs: &str, root: &Path, env: &str, overlay: &str) -> (Stack, PathBuf) {
+    let loaded = vutler_spec::load(&dir(specs), env).unwrap_or_else(|r| panic!("{r}"));
     let effective = vutler_render::yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
     let files = vutler_spec::SpecFiles::new(
         env,
@@ -815,8 +821,8 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
     );
     let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
     // The scripts write these on the host: never outside the scratch folder.
-    let b = stack.backups().unwrap_or_else(|| panic!("no backups"));
-    for dir in std::iter::once(&b.local_dir).chain(stack.textfile_dir()) {
+    let local = stack.backups().map(|b| &b.local_dir);
+    for dir in local.into_iter().chain(stack.textfile_dir()) {
         assert!(
             Path::new(dir.as_str()).starts_with(root),
             "{dir} is outside the scratch folder"
@@ -828,10 +834,17 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
         write(&deployment.join(path), contents, tree.is_executable(path));
     }
     let example = tree.get(".env.example").unwrap_or_default();
-    let credentials = format!("BACKUP_S3_ACCESS_KEY_ID={SECRET_ID}\nBACKUP_S3_SECRET_ACCESS_KEY={SECRET_KEY}\n");
+    let credentials = match stack.backups().and_then(|b| b.credentials.as_ref()) {
+        Some(c) => format!(
+            "{}={SECRET_ID}\n{}={SECRET_KEY}\n",
+            stack.variable(c.access_key_id).name,
+            stack.variable(c.secret_access_key).name
+        ),
+        None => String::new(),
+    };
     write(&deployment.join(".env"), &format!("{example}{credentials}"), false);
     fill_secrets(&deployment);
-    deployment
+    (stack, deployment)
 }
 
 /// An overlay that keeps every file the scripts write on the host (backups, the textfile
@@ -2030,4 +2043,132 @@ fn update_and_rollback_take_the_workers_of_the_app_image_along() {
     let state = model(root.path());
     let worker: Vec<String> = containers(&state, "worker").into_iter().map(|c| c.0).collect();
     assert_eq!(worker, ["vutler/app:1.0.0"], "{state}");
+}
+
+/// The scripts of the stacks of other shapes (`xtask/stacks/`) do to them what they do to the
+/// Vutler stack, against the stand-in's model: the stack comes up healthy; where the app's
+/// version is a variable, `update.sh` rolls the app (and what follows its version) to a new
+/// version, with a healthy container behind NGINX at every moment where the app can run twice
+/// (else it is recreated in place: the Git server publishes SSH), and `rollback.sh` returns;
+/// `scale.sh` moves NGINX onto exactly the containers that run, and back (or refuses an app
+/// that cannot run twice).
+#[test]
+fn the_scripts_of_other_stacks_update_roll_back_and_scale_them() {
+    for name in ["git-server", "vutler-next", "toml-docker-secrets", "minimal", "vault"] {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let specs = format!("../xtask/stacks/{name}");
+        // What the scripts write on the host goes to the scratch folder.
+        let plain = stack(&specs, "production");
+        let mut overlay = String::new();
+        if plain.backups().is_some() {
+            overlay.push_str(&format!(
+                "backups: {{ local_dir: {} }}\n",
+                root.path().join("backup").display()
+            ));
+        }
+        if plain.textfile_dir().is_some() {
+            overlay = scratch_overlay(root.path());
+        }
+        let (stack, deployment) = spec_deployment_of(&specs, root.path(), "production", &overlay);
+        let tree = render(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let bin = fake_bin(root.path(), &deployment);
+        let (app, _) = app_and_proxy(&deployment);
+        let app_service = stack.service_named(&app).unwrap_or_else(|| panic!("{name}: no {app}"));
+        let healthy = if app_service.healthcheck.is_some() {
+            "healthy"
+        } else {
+            "none"
+        };
+        let image = app_service.image.to_string();
+        // The replicas the model plans (the scale-out plan included).
+        let planned = vutler_render::Runtime::new(&stack)
+            .container(app_service.id)
+            .max_replicas() as usize;
+        let fleet_of = |image: &str| vec![format!("{image} running {healthy}"); planned];
+        let running = |state: &serde_json::Value, service: &str| -> Vec<String> {
+            containers(state, service)
+                .into_iter()
+                .filter(|c| c.1 == "running")
+                .map(|c| c.3)
+                .collect()
+        };
+        let state = model(root.path());
+        let rolling = app_service.container_name.is_none() && app_service.ports.iter().all(|p| p.published.is_none());
+        assert_eq!(fleet(&state, &app), fleet_of(&image), "{name}: {state}");
+
+        match stack.operations().app_version {
+            Some(variable) => {
+                let variable = stack.variable(variable).name.to_string();
+                let next = "99.1.0";
+                let new_image = format!("{}:{next}", app_service.image.repo());
+                let out = bash(&deployment, ops::UPDATE_SCRIPT, &[next], Some(&bin), &[]);
+                assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+                let state = model(root.path());
+                assert_eq!(fleet(&state, &app), fleet_of(&new_image), "{name}: {state}");
+                if rolling {
+                    assert_eq!(
+                        state["violations"],
+                        serde_json::json!([]),
+                        "{name}: a moment without a healthy app"
+                    );
+                }
+                assert_eq!(state["upstream"], serde_json::json!(running(&state, &app)), "{name}");
+                // What follows the app's version follows it.
+                for follower in stack
+                    .services()
+                    .iter()
+                    .filter(|s| s.name != app.as_str() && s.tag_variable == stack.operations().app_version)
+                {
+                    let images: Vec<String> = containers(&state, &follower.name).into_iter().map(|c| c.0).collect();
+                    assert_eq!(images, std::slice::from_ref(&new_image), "{name}: {}", follower.name);
+                }
+                let env = std::fs::read_to_string(deployment.join(".env")).unwrap_or_default();
+                assert!(env.contains(&format!("\n{variable}={next}\n")), "{name}: {env}");
+
+                let out = bash(&deployment, ops::ROLLBACK_SCRIPT, &[], Some(&bin), &[]);
+                assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+                let state = model(root.path());
+                assert_eq!(fleet(&state, &app), fleet_of(&image), "{name}: {state}");
+                assert_eq!(state["upstream"], serde_json::json!(running(&state, &app)), "{name}");
+                if rolling {
+                    assert_eq!(state["violations"], serde_json::json!([]), "{name}");
+                }
+            }
+            None => {
+                // The version is the spec's image tag: nothing to update through a variable.
+                assert!(
+                    tree.get(ops::UPDATE_SCRIPT).is_none() && tree.get(ops::ROLLBACK_SCRIPT).is_none(),
+                    "{name}"
+                );
+            }
+        }
+
+        let more = (planned + 2).to_string();
+        let out = bash(&deployment, ops::SCALE_SCRIPT, &[&more], Some(&bin), &[]);
+        if !rolling {
+            assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
+            assert!(
+                text(&out.stderr).contains("so it runs one container"),
+                "{name}: {}",
+                text(&out.stderr)
+            );
+            assert_eq!(running(&model(root.path()), &app).len(), planned, "{name}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        let state = model(root.path());
+        assert_eq!(running(&state, &app).len(), planned + 2, "{name}: {state}");
+        assert_eq!(state["violations"], serde_json::json!([]), "{name}");
+        assert_eq!(
+            state["upstream"],
+            serde_json::json!(running(&state, &app)),
+            "{name}: NGINX not on all"
+        );
+        let out = bash(&deployment, ops::SCALE_SCRIPT, &[&planned.to_string()], Some(&bin), &[]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        let state = model(root.path());
+        assert_eq!(running(&state, &app).len(), planned, "{name}: {state}");
+        assert_eq!(state["upstream"], serde_json::json!(running(&state, &app)), "{name}");
+        assert_eq!(state["violations"], serde_json::json!([]), "{name}");
+    }
 }

@@ -36,15 +36,12 @@
 //!     resources: { cpus: 0.5, memory: 256MB, disk: 1GB }
 //! edge: { proxy: proxy, upstream: db, upstream_port: pg, max_body_size: 10MB, read_timeout: 60s }
 //! "#;
-//! // The rest of the stack (tls, firewall, monitoring, backups) is left out here, so loading
-//! // reports every section that is missing, with its location:
+//! // TLS and the firewall are left out here (monitoring and backups are optional), so loading
+//! // reports every required section that is missing, with its location:
 //! let files = SpecFiles::new("staging", vec![("base.yaml".into(), base.into())], None);
 //! let report = files.resolve().unwrap_err();
 //! let missing: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
-//! assert_eq!(
-//!     missing,
-//!     ["missing field `tls`", "missing field `firewall`", "missing field `monitoring`", "missing field `backups`"],
-//! );
+//! assert_eq!(missing, ["missing field `tls`", "missing field `firewall`"]);
 //! assert!(report.to_string().starts_with("base.yaml:2:1: error[type] missing field `tls` (help: every stack"));
 //! assert_eq!(report.diagnostics[0].rule, vutler_spec::Rule::Type);
 //! ```

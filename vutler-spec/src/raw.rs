@@ -1214,6 +1214,16 @@ pub enum RawReceiver {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         require_tls: Option<bool>,
     },
+    /// Any HTTP endpoint that takes Alertmanager's webhook JSON (a chat bridge, an incident
+    /// tool, a script).
+    Webhook {
+        /// Where alerts are POSTed, e.g. `http://alert-bridge:8080/alerts`. It is written into
+        /// the configuration, so it holds no credential: give one as `token_secret`.
+        url: String,
+        /// Secret variable holding a bearer token sent with every request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_secret: Option<String>,
+    },
 }
 
 /// A routing rule: alerts of one severity go to these receivers.

@@ -1226,6 +1226,13 @@ pub enum ReceiverKind {
         /// Whether STARTTLS is required.
         require_tls: bool,
     },
+    /// An HTTP endpoint taking Alertmanager's webhook JSON.
+    Webhook {
+        /// Where alerts are POSTed.
+        url: HttpUrl,
+        /// Secret variable with the bearer token sent.
+        token: Option<VariableId>,
+    },
 }
 
 impl ReceiverKind {
@@ -1235,6 +1242,7 @@ impl ReceiverKind {
             ReceiverKind::Slack { webhook_url, .. } => Some(*webhook_url),
             ReceiverKind::Pagerduty { routing_key } => Some(*routing_key),
             ReceiverKind::Email { auth, .. } => auth.as_ref().map(|(_, v)| *v),
+            ReceiverKind::Webhook { token, .. } => *token,
         }
     }
 }

@@ -207,13 +207,21 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         let specs = root.join(specs);
         let tree = root.join("target/tmp/stacks").join(name);
         render_stack(&specs, &tree)?;
-        for (what, outcome) in static_validators(root, &specs, &tree).with_context(|| format!("the {name} stack"))? {
+        let mut outcomes = static_validators(root, &specs, &tree).with_context(|| format!("the {name} stack"))?;
+        outcomes.push((
+            "NGINX running each environment",
+            run_nginx::check(root, &specs).with_context(|| format!("the {name} stack"))?,
+        ));
+        for (what, outcome) in outcomes {
             let label: &'static str = Box::leak(format!("{what}, {name} stack").into_boxed_str());
             results.push((label, outcome));
         }
     }
     results.extend([
-        ("NGINX running each environment", run_nginx::check(root)?),
+        (
+            "NGINX running each environment",
+            run_nginx::check(root, &root.join("specs"))?,
+        ),
         (
             "Prometheus and Alertmanager running each environment",
             run_prometheus::check(root)?,
@@ -418,7 +426,10 @@ mod tests {
 
     #[test]
     fn nginx_serves_every_environment_as_the_model_says() {
-        report("NGINX running each environment", run_nginx::check(&root()));
+        report(
+            "NGINX running each environment",
+            run_nginx::check(&root(), &root().join("specs")),
+        );
     }
 
     #[test]
@@ -464,6 +475,19 @@ mod tests {
             for (what, outcome) in results {
                 report(&format!("{what}, {name} stack"), Ok(outcome));
             }
+        }
+    }
+
+    /// Stacks of other shapes behind a real NGINX, every environment: what the Vutler stack's
+    /// proxy is checked for.
+    #[test]
+    fn other_stacks_run_behind_a_real_nginx() {
+        let root = root();
+        for (name, specs) in OTHER_STACKS {
+            report(
+                &format!("NGINX running each environment, {name} stack"),
+                run_nginx::check(&root, &root.join(specs)),
+            );
         }
     }
 

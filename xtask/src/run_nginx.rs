@@ -94,24 +94,31 @@ echo "after-reload=$after"
 echo "app-saw=$(cut -d' ' -f2 "$work/requests.log" | sort -u | tr '\n' ' ')"
 "#;
 
-/// Runs the scenario for every environment and checks what it saw against the model.
-pub fn check(root: &Path) -> anyhow::Result<Outcome> {
+/// Runs the scenario for every environment of the spec folder `specs` and checks what it saw
+/// against the model.
+pub fn check(root: &Path, specs: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["nginx", "openssl", "unshare", "curl", "python3", "ip"])? {
         return Ok(skip);
     }
     let version = crate::local::nginx_version()?;
-    let specs = root.join("specs");
     let work = std::env::temp_dir().join(format!("vutler-nginx-run-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut checks = 0;
-    for env in vutler_spec::environments(&specs).map_err(|r| anyhow::anyhow!("{r}"))? {
-        let stack = crate::local::stack_for_nginx(&specs, &env, version)?;
+    for env in vutler_spec::environments(specs).map_err(|r| anyhow::anyhow!("{r}"))? {
+        let stack = crate::local::stack_for_nginx(specs, &env, version)?;
         let conf = vutler_render::nginx::render(&stack)?;
         let conf_path = work.join(format!("{env}.conf"));
         std::fs::write(&conf_path, &conf).with_context(|| format!("writing {}", conf_path.display()))?;
         let edge = stack.edge();
         let cert = &stack.tls().certificate;
         let app = stack.endpoint(edge.upstream);
+        // The stand-in app shares NGINX's namespace (and its loopback addresses only).
+        if [80, 443].contains(&app.port) {
+            bail!(
+                "{env}: the app listens on port {}, which NGINX itself takes in the scenario's namespace",
+                app.port
+            );
+        }
         let Some(acme_mount) = ["/var/www", "/srv"]
             .into_iter()
             .find(|m| edge.acme_root.starts_with(&format!("{m}/")))
@@ -167,9 +174,12 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
             ("http2".into(), "2".into()),
             ("hsts".into(), hsts),
             ("app".into(), "old /api/info".into()),
-            ("websocket".into(), "101 hello from old".into()),
             ("after-reload".into(), "new /api/info".into()),
         ];
+        // An upgrade passes only where the app declares WebSockets.
+        if edge.websockets {
+            expected.push(("websocket".into(), "101 hello from old".into()));
+        }
         for p in &metrics {
             // The path and what is under it are hidden; a path that only starts alike is the app's.
             expected.push((format!("metrics {p}"), "404".to_owned()));
@@ -178,6 +188,12 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
         }
         let mut wrong = scenario.mismatches(&expected);
         checks += expected.len() - wrong.len();
+        let websocket = seen.get("websocket").copied().unwrap_or_default();
+        if !edge.websockets && websocket.starts_with("101") {
+            wrong.push(format!(
+                "a WebSocket upgrade passed, though the app declares none: {websocket}"
+            ));
+        }
         let reached = seen.get("app-saw").copied().unwrap_or_default();
         for path in &metrics {
             if reached.split(' ').any(|p| p == path) {

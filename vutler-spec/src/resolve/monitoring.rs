@@ -21,7 +21,8 @@ use crate::raw::{RawAlertGroup, RawAlertmanager, RawGrafana, RawMonitoring, RawR
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{
-    AbsolutePath, AlertName, EmailAddress, MetricName, Name, OneLine, Prose, SlackChannel, Smarthost, Uid, UrlPath,
+    AbsolutePath, AlertName, EmailAddress, HttpUrl, MetricName, Name, OneLine, Prose, SlackChannel, Smarthost, Uid,
+    UrlPath,
 };
 
 use super::variables::secret_ref;
@@ -396,6 +397,14 @@ fn alertmanager(cx: &mut Cx<'_>, am: &RawAlertmanager) -> Option<Alertmanager> {
                     }),
                     _ => None,
                 }
+            }
+            RawReceiver::Webhook { url, token_secret } => {
+                let url = cx.text(p.key("url"), url, HttpUrl::parse);
+                let token = match token_secret {
+                    None => Some(None),
+                    Some(secret) => secret_ref(cx, p.key("token_secret"), secret).map(Some),
+                };
+                url.zip(token).map(|(url, token)| ReceiverKind::Webhook { url, token })
             }
         };
         Some(Receiver {
