@@ -199,6 +199,41 @@ fn static_validators(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<V
     Ok(results)
 }
 
+/// The Prometheus and Alertmanager scenario of every other stack with monitoring, all at
+/// once (each mostly waits on Prometheus's intervals and an alert's `for`), with their trees
+/// rendered under `target/tmp/<folder>/`.
+fn other_stacks_monitoring(root: &Path, folder: &str) -> Vec<(String, anyhow::Result<validate::Outcome>)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = OTHER_STACKS
+            .iter()
+            .map(|(name, specs)| {
+                scope.spawn(move || {
+                    let specs = root.join(specs);
+                    let tree = root.join("target/tmp").join(folder).join(name);
+                    let what = format!("Prometheus and Alertmanager running each environment, {name} stack");
+                    let monitored = render_stack(&specs, &tree).and_then(|()| {
+                        Ok(validate::env_dirs(&tree)?
+                            .iter()
+                            .any(|d| d.join(vutler_spec::configs::PROMETHEUS_CONFIG).exists()))
+                    });
+                    match monitored {
+                        Ok(true) => Some((what, run_prometheus::check(root, &specs, &tree))),
+                        Ok(false) => None,
+                        Err(e) => Some((what, Err(e))),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Some(("a stack's scenario".to_owned(), Err(anyhow::anyhow!("it panicked")))))
+            })
+            .collect()
+    })
+}
+
 /// Runs every validator; each reports passed or skipped.
 fn run_validators(root: &Path) -> anyhow::Result<()> {
     let golden = root.join("golden");
@@ -217,6 +252,9 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
             results.push((label, outcome));
         }
     }
+    for (what, outcome) in other_stacks_monitoring(root, "stacks-prometheus") {
+        results.push((Box::leak(what.into_boxed_str()), outcome?));
+    }
     results.extend([
         (
             "NGINX running each environment",
@@ -224,7 +262,7 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         ),
         (
             "Prometheus and Alertmanager running each environment",
-            run_prometheus::check(root)?,
+            run_prometheus::check(root, &root.join("specs"), &root.join("golden"))?,
         ),
         ("PostgreSQL password rotation", run_postgres::check(root)?),
         ("backups against PostgreSQL and S3", run_backups::check(root)?),
@@ -436,7 +474,7 @@ mod tests {
     fn prometheus_and_alertmanager_run_every_environment_as_the_model_says() {
         report(
             "Prometheus and Alertmanager running each environment",
-            run_prometheus::check(&root()),
+            run_prometheus::check(&root(), &root().join("specs"), &root().join("golden")),
         );
     }
 
@@ -488,6 +526,17 @@ mod tests {
                 &format!("NGINX running each environment, {name} stack"),
                 run_nginx::check(&root, &root.join(specs)),
             );
+        }
+    }
+
+    /// Stacks of other shapes with monitoring: their Prometheus scrapes every target, loads and
+    /// evaluates every rule, and a stopped critical exporter's alert reaches their Alertmanager.
+    #[test]
+    fn other_stacks_run_their_prometheus_and_alertmanager() {
+        let outcomes = other_stacks_monitoring(&root(), "stacks-prometheus-test");
+        assert!(outcomes.len() >= 4, "the stacks with monitoring: {}", outcomes.len());
+        for (name, outcome) in outcomes {
+            report(&name, outcome);
         }
     }
 

@@ -368,7 +368,7 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
     if !flags.iter().any(|f| f.starts_with("archive_command=")) {
         bail!("the rendered postgres command does not archive WAL: {flags:?}");
     }
-    let work = std::env::temp_dir().join(format!("vutler-backups-run-{}", std::process::id()));
+    let work = crate::validate::scratch_dir("backups-run");
     let deploy = work.join("tree");
     for (path, contents) in tree.iter() {
         let path = deploy.join(path);

@@ -101,7 +101,7 @@ pub fn check(root: &Path, specs: &Path) -> anyhow::Result<Outcome> {
         return Ok(skip);
     }
     let version = crate::local::nginx_version()?;
-    let work = std::env::temp_dir().join(format!("vutler-nginx-run-{}", std::process::id()));
+    let work = crate::validate::scratch_dir("nginx-run");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut checks = 0;
     for env in vutler_spec::environments(specs).map_err(|r| anyhow::anyhow!("{r}"))? {

