@@ -120,11 +120,17 @@ enum Command {
         #[arg(long)]
         env: String,
     },
-    /// Print the JSON schema of spec files (what specs/vutler-spec.schema.json holds).
+    /// Print the JSON schema of spec files (what specs/vutler-spec.schema.json holds), or with
+    /// `--stack` that of a whole stack (specs/vutler-stack.schema.json: required keys marked)
     #[command(
-        after_help = "Examples:\n  vutler-render schema > specs/vutler-spec.schema.json\n  vutler-render schema | jq '.properties | keys'\n\nExit status: 0 printed."
+        after_help = "Examples:\n  vutler-render schema > specs/vutler-spec.schema.json\n  vutler-render schema | jq '.properties | keys'\n  vutler-render explain --env production > stack.yaml  # checked by: vutler-render schema --stack\n\nExit status: 0 printed."
     )]
-    Schema,
+    Schema {
+        /// The schema of a whole stack (a one-file spec, or what `explain` prints), which marks
+        /// the keys every stack must have as required; spec files are fragments and need none
+        #[arg(long)]
+        stack: bool,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  vutler-render completions bash > ~/.local/share/bash-completion/completions/vutler-render\n  vutler-render completions zsh > ~/.zfunc/_vutler-render\n  vutler-render completions fish > ~/.config/fish/completions/vutler-render.fish\n\nExit status: 0 printed, 2 unknown shell."
@@ -234,9 +240,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Plan { env } => plan::plan(cli, env),
-        Command::Schema => {
+        Command::Schema { stack } => {
+            let text = if *stack {
+                vutler_spec::schema::stack_schema_text()
+            } else {
+                vutler_spec::schema::json_schema_text()
+            };
             let mut out = std::io::stdout().lock();
-            out.write_all(vutler_spec::schema::json_schema_text().as_bytes())?;
+            out.write_all(text.as_bytes())?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }

@@ -791,6 +791,13 @@ fn schema_prints_the_committed_schema() {
         out.stdout == committed,
         "`vutler-render schema` differs from specs/vutler-spec.schema.json (run `cargo xtask schema`)"
     );
+    let out = run(&["schema", "--stack"]);
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read(specs().join("vutler-stack.schema.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.stdout == committed,
+        "`vutler-render schema --stack` differs from specs/vutler-stack.schema.json (run `cargo xtask schema`)"
+    );
 }
 
 #[test]

@@ -1,9 +1,12 @@
-//! The JSON schema of spec files, for editors.
+//! The JSON schemas of specs, for editors and other tools.
 //!
 //! Generated from [`RawStack`], whose doc comments become descriptions. Every spec file is a
-//! fragment (a base file may hold only `services:`, an overlay only what it changes), so the schema
-//! requires nothing: required keys are checked by the loader on the merged document. Every object
-//! also accepts `$remove: true`, the overlay's removal marker.
+//! fragment (a base file may hold only `services:`, an overlay only what it changes), so the
+//! schema of spec files ([`json_schema`]) requires nothing: required keys are checked by the
+//! loader on the merged document. Every object also accepts `$remove: true`, the overlay's removal
+//! marker. The schema of a whole stack ([`stack_schema`]: a one-file stack, or the effective spec
+//! `vutler-render explain` prints) marks what every stack must have as required, and knows no
+//! `$remove`.
 
 use serde_json::{Value, json};
 
@@ -12,6 +15,32 @@ use crate::raw::RawStack;
 
 /// File name of the committed schema inside the spec folder.
 pub const FILE_NAME: &str = "vutler-spec.schema.json";
+
+/// File name of the committed schema of a whole stack, beside it.
+pub const STACK_FILE_NAME: &str = "vutler-stack.schema.json";
+
+/// The schema of a whole stack: the keys every stack (and every entry) must have are required.
+pub fn stack_schema() -> Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(RawStack)).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut schema {
+        o.insert(
+            "$id".into(),
+            json!("https://vutler.dev/schemas/vutler-stack.schema.json"),
+        );
+        o.insert(
+            "title".into(),
+            json!("A whole Vutler stack (the effective spec of an environment)"),
+        );
+    }
+    schema
+}
+
+/// [`stack_schema`] as pretty-printed JSON text with a final newline.
+pub fn stack_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&stack_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
 
 /// The schema as a JSON value.
 pub fn json_schema() -> Value {
@@ -73,5 +102,16 @@ mod tests {
             .map(|p| p.keys().map(String::as_str).filter(|k| *k != REMOVE_KEY).collect())
             .unwrap_or_default();
         assert_eq!(keys, TOP_LEVEL_KEYS);
+    }
+
+    #[test]
+    fn a_whole_stack_requires_what_the_loader_requires() {
+        let schema = stack_schema();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(required, crate::load::REQUIRED_SECTIONS);
+        assert!(!stack_schema_text().contains(REMOVE_KEY));
     }
 }

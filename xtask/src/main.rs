@@ -345,12 +345,20 @@ fn sync(path: &Path, fresh: &str, mode: Mode) -> anyhow::Result<Option<String>> 
     }
 }
 
-/// The JSON schema of spec files.
+/// The JSON schemas of spec files and of a whole stack.
 fn schema(root: &Path, mode: Mode) -> anyhow::Result<Vec<String>> {
-    let path = root.join("specs").join(vutler_spec::schema::FILE_NAME);
-    Ok(sync(&path, &vutler_spec::schema::json_schema_text(), mode)?
-        .into_iter()
-        .collect())
+    let specs = root.join("specs");
+    let mut stale = Vec::new();
+    for (name, text) in [
+        (vutler_spec::schema::FILE_NAME, vutler_spec::schema::json_schema_text()),
+        (
+            vutler_spec::schema::STACK_FILE_NAME,
+            vutler_spec::schema::stack_schema_text(),
+        ),
+    ] {
+        stale.extend(sync(&specs.join(name), &text, mode)?);
+    }
+    Ok(stale)
 }
 
 /// Path of the rules page, relative to the repository.
