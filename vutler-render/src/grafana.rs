@@ -66,8 +66,8 @@ fn ref_id(i: usize) -> String {
 }
 
 fn panel(g: &Grafana, id: usize, p: &vutler_spec::stack::Panel) -> Value {
-    let uid = &g.datasource(p.datasource).uid;
-    let datasource = json!({ "type": "prometheus", "uid": uid });
+    let source = g.datasource(p.datasource);
+    let datasource = json!({ "type": source.kind.as_str(), "uid": source.uid });
     let targets: Vec<Value> = p
         .queries
         .iter()
@@ -111,7 +111,7 @@ pub fn datasources(stack: &Stack, g: &Grafana) -> Result<String, RenderError> {
             .map(|d| DatasourceConfig {
                 name: d.name.to_string(),
                 uid: d.uid.to_string(),
-                kind: "prometheus",
+                kind: d.kind.as_str(),
                 access: "proxy",
                 url: format!("http://{}", stack.endpoint(d.target)),
                 is_default: d.default,

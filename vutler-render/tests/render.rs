@@ -603,3 +603,78 @@ fn a_development_environment_of_any_name_may_leave_services_unsized() {
     let tree = render(&laptop.stack).unwrap_or_else(|e| panic!("{e}"));
     assert!(file(&tree, COMPOSE_FILE).contains("  app:\n"));
 }
+
+/// A Loki datasource beside Prometheus: provisioned with its type, and a logs panel queries it
+/// with its LogQL as written while the other panels stay on Prometheus.
+#[test]
+fn grafana_provisions_a_loki_datasource_and_panels_that_query_it() {
+    let loaded = vutler_spec::load(&dir("tests/fixtures/stack"), "minimal").unwrap_or_else(|r| panic!("{r}"));
+    let effective = vutler_render::yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let overlay = r#"
+volumes:
+  loki-data: { kind: cache }
+services:
+  loki:
+    image: grafana/loki:3.2.1
+    ports: [{ name: http, container: 3100 }]
+    mounts: [{ volume: loki-data, target: /loki }]
+    resources: { cpus: 0.25, memory: 256MB, disk: 5GB }
+monitoring:
+  grafana:
+    datasources:
+      logs: { kind: loki, uid: logs, service: loki, port: http }
+    dashboards:
+      overview:
+        panels:
+          - name: Errors
+            kind: timeseries
+            datasource: logs
+            queries: [{ expr: 'sum(count_over_time({job="app"} |= "error" [5m]))' }]
+"#;
+    let files = vutler_spec::SpecFiles::new(
+        "minimal",
+        vec![("effective.yaml".into(), effective)],
+        Some(("loki.yaml".into(), overlay.into())),
+    );
+    let stack = files.resolve().unwrap_or_else(|r| panic!("{r}")).stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let datasources: serde_json::Value =
+        serde_yaml::from_str(file(&tree, vutler_render::grafana::DATASOURCES)).unwrap_or_else(|e| panic!("{e}"));
+    let types: Vec<(&str, &str, &str)> = datasources["datasources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().unwrap_or_default();
+            (s("name"), s("type"), s("url"))
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("prom", "prometheus", "http://prometheus:9090"),
+            ("logs", "loki", "http://loki:3100")
+        ]
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(file(&tree, "grafana/dashboards/overview.json")).unwrap_or_else(|e| panic!("{e}"));
+    let panels: Vec<(&str, &str, &str)> = dashboard["panels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["title"].as_str().unwrap_or_default(),
+                p["datasource"]["type"].as_str().unwrap_or_default(),
+                p["targets"][0]["expr"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(panels.len() >= 2, "{panels:?}");
+    let (last, others) = panels.split_last().unwrap_or_else(|| panic!("no panels"));
+    assert_eq!(
+        *last,
+        ("Errors", "loki", r#"sum(count_over_time({job="app"} |= "error" [5m]))"#)
+    );
+    assert!(others.iter().all(|p| p.1 == "prometheus"), "{others:?}");
+}

@@ -1253,6 +1253,10 @@ pub struct RawGrafana {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDatasource {
+    /// What it is: `prometheus` (unless set; its queries are PromQL, checked against the scrape
+    /// jobs) or `loki` (LogQL, each query with its stream selector).
+    #[serde(default, skip_serializing_if = "DatasourceKind::is_prometheus")]
+    pub kind: DatasourceKind,
     /// Fixed uid that dashboards refer to.
     pub uid: String,
     /// The service queried.
@@ -1296,6 +1300,32 @@ pub struct RawPanel {
     pub queries: Vec<RawQuery>,
 }
 
+/// What a Grafana datasource is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasourceKind {
+    /// Prometheus: queries are PromQL.
+    #[default]
+    Prometheus,
+    /// Loki: queries are LogQL.
+    Loki,
+}
+
+impl DatasourceKind {
+    /// Grafana's name of the datasource type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasourceKind::Prometheus => "prometheus",
+            DatasourceKind::Loki => "loki",
+        }
+    }
+
+    /// Whether it is Prometheus (the default, not written back).
+    pub fn is_prometheus(&self) -> bool {
+        *self == DatasourceKind::Prometheus
+    }
+}
+
 /// Panel visualisations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -1312,7 +1342,7 @@ pub enum PanelKind {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawQuery {
-    /// PromQL expression.
+    /// The query, in the language of the panel's datasource: PromQL, or LogQL for Loki.
     pub expr: String,
     /// Legend of the series.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -364,9 +364,11 @@ rules! {
 
     /// Invalid PromQL.
     Promql = "promql", Error,
-        "An alert expression or panel query is not valid PromQL.",
+        "An alert expression or panel query is not valid PromQL (or, on a Loki datasource, LogQL).",
         "Expressions are parsed as PromQL when the spec is checked, so Prometheus and Grafana \
-         never receive one they reject. Fix the expression at the position the message gives.";
+         never receive one they reject; a query of a Loki datasource must start with a well-formed \
+         stream selector (`{label=\"value\", ...}`). Fix the expression at the position the \
+         message gives.";
     /// A `job=` matcher that names no scrape job.
     UnknownJob = "unknown-job", Error,
         "An expression selects a job that is not a scrape job.",

@@ -16,8 +16,9 @@ use indexmap::IndexMap;
 
 use crate::configs::{ConfigFile, ConfigId};
 pub use crate::raw::{
-    AlertSeverity, BackupMethod, CertificateSource, Condition, FirewallPolicy, LogDriver, NetworkDriver, PanelKind,
-    PidMode, Propagation, Protocol, Restart, Rotation, SecretsBackend, ServerSideEncryption, StorageClass, VolumeKind,
+    AlertSeverity, BackupMethod, CertificateSource, Condition, DatasourceKind, FirewallPolicy, LogDriver,
+    NetworkDriver, PanelKind, PidMode, Propagation, Protocol, Restart, Rotation, SecretsBackend, ServerSideEncryption,
+    StorageClass, VolumeKind,
 };
 use crate::text::{
     AbsolutePath, AlertName, Cipher, Domain, EmailAddress, EnvDefault, EnvName, FileName, HostPath, HttpUrl, Image,
@@ -1288,6 +1289,8 @@ impl Grafana {
 pub struct Datasource {
     /// Name.
     pub name: Name,
+    /// What it is.
+    pub kind: DatasourceKind,
     /// uid.
     pub uid: Uid,
     /// The port queried.
@@ -1330,10 +1333,29 @@ pub struct Panel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Query {
-    /// PromQL.
-    pub expr: crate::promql::Expression,
+    /// The query, in the datasource's language.
+    pub expr: QueryExpr,
     /// Legend.
     pub legend: Option<OneLine>,
+}
+
+/// A panel query, in the language of its datasource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryExpr {
+    /// PromQL, checked against the scrape jobs.
+    Promql(crate::promql::Expression),
+    /// LogQL, with its stream selector checked.
+    Logql(OneLine),
+}
+
+impl QueryExpr {
+    /// The query as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            QueryExpr::Promql(e) => e.as_str(),
+            QueryExpr::Logql(q) => q.as_str(),
+        }
+    }
 }
 
 /// Backups.

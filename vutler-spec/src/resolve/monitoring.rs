@@ -17,7 +17,9 @@ use promql_parser::parser::Expr;
 use crate::configs;
 use crate::path::SpecPath;
 use crate::promql::{self, Expression};
-use crate::raw::{RawAlertGroup, RawAlertmanager, RawGrafana, RawMonitoring, RawReceiver, RawScrapeAuth, RawScrapeJob};
+use crate::raw::{
+    DatasourceKind, RawAlertGroup, RawAlertmanager, RawGrafana, RawMonitoring, RawReceiver, RawScrapeAuth, RawScrapeJob,
+};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::{
@@ -471,6 +473,7 @@ fn grafana(
         unique.then_some(())?;
         Some(Datasource {
             name: ds?,
+            kind: d.kind,
             uid: uid?,
             target: target?,
             default: d.default,
@@ -552,9 +555,15 @@ fn dashboards<'r>(
                 cx.empty_list(pp.key("queries"), "a panel", "query");
             }
             let owner = format!("panel `{}`", panel.name);
+            let kind = source.and_then(|s| g.datasources.get_index(s.0)).map(|(_, d)| d.kind);
             let queries = all(panel.queries.iter().enumerate().map(|(qi, q)| {
                 let qp = pp.key("queries").index(qi);
-                let expr = query(cx, &qp.key("expr"), &owner, &q.expr, jobs);
+                let expr = match kind? {
+                    DatasourceKind::Prometheus => {
+                        query(cx, &qp.key("expr"), &owner, &q.expr, jobs).map(QueryExpr::Promql)
+                    }
+                    DatasourceKind::Loki => logql(cx, &qp.key("expr"), &owner, &q.expr).map(QueryExpr::Logql),
+                };
                 let legend = cx.text_opt(qp.key("legend"), q.legend.as_ref(), OneLine::parse);
                 Some(Query {
                     expr: expr?,
@@ -620,6 +629,96 @@ impl<'r> Jobs<'r> {
             producers,
         }
     }
+}
+
+/// Checks a LogQL query of a panel (`owner` names it): one line with a stream selector,
+/// `{label="value", ...}`, each matcher a label, an operator (`=`, `!=`, `=~`, `!~`) and a
+/// quoted value (`promql`). Loki checks the rest when it runs it.
+fn logql(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, text: &str) -> Option<OneLine> {
+    let line = cx.text(path.clone(), text, OneLine::parse)?;
+    match logql_selector(text) {
+        Ok(()) => Some(line),
+        Err(why) => {
+            cx.error_help(
+                Rule::Promql,
+                path.clone(),
+                format!("{owner}: not a LogQL query: {why}"),
+                "start with a stream selector such as `{job=\"app\"}`",
+            );
+            None
+        }
+    }
+}
+
+/// Whether a LogQL query has a well-formed stream selector (its first `{...}`).
+fn logql_selector(text: &str) -> Result<(), String> {
+    let start = text.find('{').ok_or("it has no stream selector `{...}`")?;
+    let mut inner = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut closed = false;
+    for c in text[start + 1..].chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' | '`' => quoted = !quoted,
+            '}' if !quoted => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+        inner.push(c);
+    }
+    if !closed {
+        return Err("its stream selector is not closed".into());
+    }
+    let matchers = split_matchers(&inner);
+    if matchers.iter().all(|m| m.trim().is_empty()) {
+        return Err("its stream selector `{}` selects no stream".into());
+    }
+    for m in &matchers {
+        let m = m.trim();
+        let name_end = m
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(m.len());
+        let (name, rest) = m.split_at(name_end);
+        let rest = rest.trim_start();
+        let value = ["=~", "!~", "!=", "="]
+            .iter()
+            .find_map(|op| rest.strip_prefix(op))
+            .map(str::trim);
+        let named = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let quoted = value.is_some_and(|v| {
+            v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('`') && v.ends_with('`')))
+        });
+        if !named || !quoted {
+            return Err(format!("`{m}` is not a matcher like label=\"value\""));
+        }
+    }
+    Ok(())
+}
+
+/// The matchers of a stream selector's inside, split at commas outside quotes.
+fn split_matchers(inner: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let (mut quoted, mut escaped) = (false, false);
+    for c in inner.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' | '`' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+    }
+    out
 }
 
 /// Checks an alert rule expression or a panel query (`owner` names it: "alert `X`", "panel
@@ -711,4 +810,31 @@ fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, ast: &Expr, jobs: &
         }
     }
     reported.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logql_selector;
+
+    #[test]
+    fn logql_queries_need_a_stream_selector_of_matchers() {
+        for good in [
+            r#"{job="app"}"#,
+            r#"sum(rate({job="app", level=~"error|warn"} |= "timeout" [5m]))"#,
+            r#"{app!="a,b}c"} | json"#,
+            "{job=`app`}",
+        ] {
+            assert_eq!(logql_selector(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "rate(x[5m])",
+            "{}",
+            r#"{job="app""#,
+            "{job=app}",
+            r#"{="app"}"#,
+            r#"{1job="x"}"#,
+        ] {
+            assert!(logql_selector(bad).is_err(), "{bad}");
+        }
+    }
 }
