@@ -27,6 +27,15 @@ struct CheckJson<'a> {
     unexpected: &'a [String],
     /// Generated paths that are symlinks or lie behind one (never followed, so never read).
     not_files: &'a [String],
+    /// Files whose executable bit is not the rendered one (a script cron could not run).
+    modes: Vec<ModeJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ModeJson<'a> {
+    path: &'a str,
+    executable: bool,
+    rendered_executable: bool,
 }
 
 /// What `diff --format json` prints. Field names are a stable interface.
@@ -68,8 +77,17 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> any
     }
     let Generated {
         files: on_disk,
+        executable,
         not_files,
     } = read_generated(against, &tree)?;
+    // A script that lost its executable bit is drift: cron could not run it.
+    let modes: Vec<(&str, bool)> = tree
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| on_disk.contains_key(*p))
+        .filter(|p| executable.contains(*p) != tree.is_executable(p))
+        .map(|p| (p, executable.contains(p)))
+        .collect();
     let dir_label = against.display().to_string();
     let mut diff = diff_trees(
         on_disk.iter().map(|(p, c)| (p.as_str(), c.as_slice())),
@@ -87,11 +105,19 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> any
         Format::Json => print_json(&CheckJson {
             env,
             against: dir_label.clone(),
-            in_sync: diff.is_empty() && not_files.is_empty(),
+            in_sync: diff.is_empty() && not_files.is_empty() && modes.is_empty(),
             changed: changed_json(&diff.changed),
             missing: &diff.missing,
             unexpected: &diff.unexpected,
             not_files: &not_files,
+            modes: modes
+                .iter()
+                .map(|(path, executable)| ModeJson {
+                    path,
+                    executable: *executable,
+                    rendered_executable: !executable,
+                })
+                .collect(),
         })?,
         Format::Text => {
             let mut out = StandardStream::stdout(color_choice(cli, std::io::stdout().is_terminal()));
@@ -107,25 +133,41 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> any
                 "not files (symlinks, or behind one: never followed):",
                 &not_files,
             )?;
-            if diff.is_empty() && not_files.is_empty() {
+            let mode_lines: Vec<String> = modes
+                .iter()
+                .map(|(path, executable)| {
+                    if *executable {
+                        format!("{path}: executable, rendered not executable")
+                    } else {
+                        format!("{path}: not executable, rendered executable (chmod +x, or render again)")
+                    }
+                })
+                .collect();
+            print_list(&mut out, "modes (the executable bit differs):", &mode_lines)?;
+            if diff.is_empty() && not_files.is_empty() && modes.is_empty() {
                 writeln!(out, "{env}: {dir_label} is in sync ({} files)", tree.len())?;
             } else {
                 writeln!(
                     out,
-                    "{env}: {dir_label} has drifted: {} changed, {} missing, {} unexpected{}",
+                    "{env}: {dir_label} has drifted: {} changed, {} missing, {} unexpected{}{}",
                     diff.changed.len(),
                     diff.missing.len(),
                     diff.unexpected.len(),
                     match not_files.len() {
                         0 => String::new(),
                         n => format!(", {n} not a file"),
+                    },
+                    match modes.len() {
+                        0 => String::new(),
+                        1 => ", 1 mode".to_owned(),
+                        n => format!(", {n} modes"),
                     }
                 )?;
             }
             out.flush()?;
         }
     }
-    if not_files.is_empty() {
+    if not_files.is_empty() && modes.is_empty() {
         Ok(exit_status(&diff))
     } else {
         Ok(ExitCode::from(EXIT_DIFFERENT))
@@ -191,6 +233,8 @@ fn exit_status(diff: &TreeDiff) -> ExitCode {
 struct Generated {
     /// Contents of the generated files found, by path.
     files: BTreeMap<String, Vec<u8>>,
+    /// Those of them the owner may run.
+    executable: BTreeSet<String>,
     /// Generated paths that are symlinks or lie behind a symlinked folder: never followed (the
     /// target may be anything on the machine, a secret included), so never read.
     not_files: Vec<String>,
@@ -214,6 +258,7 @@ fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<Generated> {
         .collect();
     let mut generated = Generated {
         files: BTreeMap::new(),
+        executable: BTreeSet::new(),
         not_files: Vec::new(),
     };
     'paths: for path in paths {
@@ -232,6 +277,9 @@ fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<Generated> {
         }
         match std::fs::read(&full) {
             Ok(bytes) => {
+                if is_executable(&full) {
+                    generated.executable.insert(path.to_owned());
+                }
                 generated.files.insert(path.to_owned(), bytes);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -239,6 +287,20 @@ fn read_generated(dir: &Path, tree: &Rendered) -> anyhow::Result<Generated> {
         }
     }
     Ok(generated)
+}
+
+/// Whether the owner may run a file (always, where files have no such bit).
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {

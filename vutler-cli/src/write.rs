@@ -5,7 +5,9 @@
 //! operator's notes) that must survive every render. So:
 //!
 //! 1. The render happens first, in memory: an invalid spec writes nothing and creates no folder.
-//! 2. Every file is written into a staging folder, a hidden sibling of DIR on the same file
+//! 2. A file of DIR that already holds the rendered bytes is not rewritten (its mtime stays; a
+//!    script that lost its executable bit gets it back in place), and a render that changes
+//!    nothing writes nothing, the manifest included. Every other file is written into a staging folder, a hidden sibling of DIR on the same file
 //!    system (`.DIR.vutler-tmp-XXXX`; inside DIR when DIR is a mount point), and synced to disk.
 //!    A full disk fails here, before anything in DIR has changed.
 //! 3. When DIR does not exist yet, the staging folder becomes DIR with one rename: the whole
@@ -175,7 +177,13 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
     };
     let exists = match fs::metadata(dir) {
         Ok(m) if m.is_dir() => true,
-        Ok(_) => bail!("{} exists and is not a folder", dir.display()),
+        Ok(_) => {
+            return Err(Refused(format!(
+                "{} exists and is not a folder: give --out a folder (it is created when missing); nothing was written",
+                dir.display()
+            ))
+            .into());
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => false,
         Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
     };
@@ -197,6 +205,39 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         Vec::new()
     };
 
+    let rendered: BTreeSet<&str> = tree.iter().map(|(p, _)| p).collect();
+    // A file that already holds the rendered bytes is left alone (its mtime too); a script that
+    // lost its executable bit gets it back in place.
+    let mut unchanged: BTreeSet<&str> = BTreeSet::new();
+    if exists {
+        for (path, contents) in tree.iter() {
+            let target = dir.join(path);
+            let Ok(m) = fs::symlink_metadata(&target) else { continue };
+            if !m.is_file() || m.len() != contents.len() as u64 {
+                continue;
+            }
+            if fs::read(&target).with_context(|| format!("reading {}", target.display()))? != contents.as_bytes() {
+                continue;
+            }
+            if tree.is_executable(path) && !is_executable(&m) {
+                make_executable(&target)?;
+                eprintln!("made {path} executable again");
+            }
+            unchanged.insert(path);
+        }
+        let stale = old.iter().any(|p| !rendered.contains(p.as_str()));
+        let manifest_same =
+            fs::read(dir.join(MANIFEST)).ok().as_deref() == Some(manifest_text(&rendered, false).as_bytes());
+        if unchanged.len() == rendered.len() && !stale && manifest_same {
+            eprintln!(
+                "{env}: {} is up to date ({} files unchanged)",
+                dir.display(),
+                rendered.len()
+            );
+            return Ok(());
+        }
+    }
+
     // Staged where a rename into DIR stays on one file system.
     let staging_in = if exists && is_mount_point(dir, &parent)? {
         dir.to_path_buf()
@@ -209,7 +250,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         .prefix(&format!(".{name}.vutler-tmp-{}-", std::process::id()))
         .tempdir_in(&staging_in)
         .with_context(|| format!("creating a staging folder in {}", staging_in.display()))?;
-    for (path, contents) in tree.iter() {
+    for (path, contents) in tree.iter().filter(|(p, _)| !unchanged.contains(p)) {
         let target = staging.path().join(path);
         if let Some(folder) = target.parent() {
             fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
@@ -219,8 +260,6 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
             make_executable(&target)?;
         }
     }
-    let rendered: BTreeSet<&str> = tree.iter().map(|(p, _)| p).collect();
-
     if !exists {
         write_synced(
             &staging.path().join(MANIFEST),
@@ -245,7 +284,8 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
     let both: BTreeSet<&str> = rendered.iter().copied().chain(old.iter().map(String::as_str)).collect();
     install_manifest(dir, staging.path(), &both, true)?;
 
-    for path in &rendered {
+    let changed: BTreeSet<&str> = rendered.difference(&unchanged).copied().collect();
+    for path in &changed {
         let staged = staging.path().join(path);
         let target = dir.join(path);
         if let Some(folder) = target.parent() {
@@ -263,8 +303,8 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
             _ => {}
         }
         if let Err(e) = fs::rename(&staged, &target) {
-            let done: Vec<&str> = rendered.iter().copied().take_while(|p| p != path).collect();
-            let left: Vec<&str> = rendered.iter().copied().skip(done.len()).collect();
+            let done: Vec<&str> = changed.iter().copied().take_while(|p| p != path).collect();
+            let left: Vec<&str> = changed.iter().copied().skip(done.len()).collect();
             return Err(e).with_context(|| {
                 format!(
                     "moving {} to {}; already replaced: {}; still old (or absent): {}; the manifest lists both, and the next render finishes the job",
@@ -277,7 +317,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         }
         eprintln!("wrote {path}");
     }
-    for folder in folders_of(dir, &rendered) {
+    for folder in folders_of(dir, &changed) {
         sync_dir(&folder)?;
     }
 
@@ -293,14 +333,24 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         }
     }
     install_manifest(dir, staging.path(), &rendered, false)?;
+    let mut notes = Vec::new();
+    if !unchanged.is_empty() {
+        notes.push(format!("{} unchanged", unchanged.len()));
+    }
+    match removed {
+        0 => {}
+        1 => notes.push("removed 1 stale file".to_owned()),
+        n => notes.push(format!("removed {n} stale files")),
+    }
     eprintln!(
-        "{env}: wrote {} files to {}{}",
-        tree.len(),
+        "{env}: wrote {} file{} to {}{}",
+        changed.len(),
+        if changed.len() == 1 { "" } else { "s" },
         dir.display(),
-        match removed {
-            0 => String::new(),
-            1 => " (removed 1 stale file)".to_owned(),
-            n => format!(" (removed {n} stale files)"),
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
         }
     );
     Ok(())
@@ -456,6 +506,20 @@ fn make_readable(dir: &Path) -> anyhow::Result<()> {
 
 /// Adds the executable bits to a generated script (each where it can already read: `0644`
 /// becomes `0755`, `0600` becomes `0700`).
+/// Whether a file's owner may run it.
+fn is_executable(m: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o100 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        true
+    }
+}
+
 fn make_executable(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {

@@ -336,6 +336,94 @@ fn scripts_are_written_executable_and_keep_an_operators_mode() {
     assert_eq!(mode(&out_dir.join("scripts/update.sh")), 0o755);
 }
 
+/// The modification time of every file of a folder, by path.
+fn mtimes(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    files_of(dir)
+        .into_iter()
+        .map(|(p, _)| {
+            let at = std::fs::metadata(dir.join(&p))
+                .and_then(|m| m.modified())
+                .unwrap_or_else(|e| panic!("{e}"));
+            (p, at)
+        })
+        .collect()
+}
+
+/// A render into a folder that already holds the rendered tree writes nothing (no file's mtime
+/// moves, the manifest's neither) and says so; after one file changed, only that one is
+/// written, and a script that lost its executable bit gets it back without being rewritten.
+#[test]
+fn a_second_render_leaves_unchanged_files_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out_dir = tmp.path().join("deploy");
+    let spec = specs().display().to_string();
+    assert_eq!(render_to("production", &out_dir, &spec).status.code(), Some(0));
+    let before = mtimes(&out_dir);
+    let count = before.len() - 1; // the manifest
+    // Past the file system's timestamp granularity, so that a rewrite would show.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let out = render_to("production", &out_dir, &spec);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "production: {} is up to date ({count} files unchanged)",
+            out_dir.display()
+        )
+    );
+    assert_eq!(mtimes(&out_dir), before, "a file was rewritten");
+
+    edit_file(&out_dir.join("nginx/nginx.conf"), |t| t + "# an edit\n");
+    let backup = out_dir.join("scripts/backup.sh");
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
+    let edited = mtimes(&out_dir);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let out = render_to("production", &out_dir, &spec);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("wrote nginx/nginx.conf\n"), "{stderr}");
+    assert!(stderr.contains("made scripts/backup.sh executable again\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "production: wrote 1 file to {} ({} unchanged)",
+            out_dir.display(),
+            count - 1
+        )),
+        "{stderr}"
+    );
+    assert_eq!(mode(&backup), 0o755);
+    let after = mtimes(&out_dir);
+    let moved: Vec<&PathBuf> = after
+        .iter()
+        .zip(&edited)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| &a.0)
+        .collect();
+    assert_eq!(
+        moved,
+        [Path::new(MANIFEST), Path::new("nginx/nginx.conf")],
+        "only the edited file (and the manifest)"
+    );
+}
+
+/// `--out` naming a file is a usage error (exit 2, not 1, which means drift elsewhere), and the
+/// file is left as it was.
+#[test]
+fn out_naming_a_file_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = tmp.path().join("deploy");
+    std::fs::write(&file, "notes").unwrap_or_else(|e| panic!("{e}"));
+    let out = render_to("production", &file, &specs().display().to_string());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("exists and is not a folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap_or_default(), "notes");
+}
+
 #[test]
 fn render_without_out_prints_every_file_behind_a_banner() {
     let out = run(&["--env", "production", "--spec", &specs().display().to_string()]);
@@ -417,14 +505,15 @@ fn a_config_mount_of_a_file_nothing_renders_is_refused_by_validate_and_render_al
 }
 
 /// Copies a folder recursively.
+/// Copies a tree, modes included (a script keeps its executable bit).
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
-    for (path, bytes) in files_of(from) {
-        let target = to.join(path);
+    for (path, _) in files_of(from) {
+        let target = to.join(&path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
         }
-        std::fs::write(target, bytes).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(from.join(&path), target).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -500,6 +589,41 @@ fn check_sees_a_lost_trailing_newline() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// A script that lost its executable bit is drift (cron could not run it), in text and JSON.
+#[test]
+fn check_sees_a_script_that_lost_its_executable_bit() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_tmp, tree) = golden_copy("production");
+    let script = tree.join("scripts/backup.sh");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
+    let out = check("production", &tree, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("scripts/backup.sh: not executable, rendered executable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("0 changed, 0 missing, 0 unexpected, 1 mode"),
+        "{stdout}"
+    );
+    let out = check("production", &tree, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["in_sync"], false);
+    assert_eq!(
+        json["modes"],
+        serde_json::json!([{ "path": "scripts/backup.sh", "executable": false, "rendered_executable": true }])
+    );
+    // A file made executable that is not a script is drift too.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let compose = tree.join("docker-compose.yml");
+    std::fs::set_permissions(&compose, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let out = check("production", &tree, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("docker-compose.yml: executable, rendered not executable"));
 }
 
 #[test]
@@ -634,7 +758,7 @@ fn render_prunes_what_it_no_longer_generates_and_keeps_foreign_files() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("removed old/sub/stale.yml\n"), "{stderr}");
-    assert!(stderr.contains("(removed 1 stale file)"), "{stderr}");
+    assert!(stderr.contains(" unchanged, removed 1 stale file)"), "{stderr}");
     assert!(
         stderr.contains("ignoring the entry: it is not a relative path") && !stderr.contains("../outside.txt"),
         "{stderr}"
@@ -1112,7 +1236,8 @@ fn a_hand_written_file_at_a_newly_rendered_path_is_not_replaced_without_overwrit
 #[test]
 fn a_killed_render_leaves_whole_files_and_the_next_one_finishes_it() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let other = broken_specs("base/10-stack.yaml", |t| {
+    // Another domain: eight files of production differ (the others are left as they are).
+    let other = broken_specs("env/production.yaml", |t| {
         t.replace("domain: vutler.example.com", "domain: chat.example.org")
     });
     let (spec_a, spec_b) = (spec_arg(&other), specs().display().to_string());
@@ -1215,7 +1340,8 @@ fn a_rename_that_fails_part_way_names_the_new_and_the_old_files() {
     let dir = tmp.path().join("deploy");
     let spec = specs().display().to_string();
     assert_eq!(render_to("production", &dir, &spec).status.code(), Some(0));
-    let other = broken_specs("base/10-stack.yaml", |t| {
+    // Another domain: docker-compose.yml, nginx.conf and six scripts differ.
+    let other = broken_specs("env/production.yaml", |t| {
         t.replace("domain: vutler.example.com", "domain: chat.example.org")
     });
     let blocker = tmp.path().join("blocker");
@@ -1241,12 +1367,9 @@ fn a_rename_that_fails_part_way_names_the_new_and_the_old_files() {
     };
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("already replaced: docker-compose.yml;"), "{stderr}");
     assert!(
-        stderr.contains("already replaced: .env.example, alertmanager/alertmanager.yml"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("still old (or absent): nginx/nginx.conf, prometheus/alerts.yml"),
+        stderr.contains("still old (or absent): nginx/nginx.conf, scripts/certificates.sh, scripts/healthcheck.sh"),
         "{stderr}"
     );
     assert!(stderr.contains("the next render finishes the job"), "{stderr}");
