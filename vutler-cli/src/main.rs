@@ -9,6 +9,7 @@
 
 mod check;
 mod plan;
+mod report;
 mod write;
 
 use std::io::{IsTerminal, Write};
@@ -65,12 +66,19 @@ struct Cli {
 enum Command {
     /// Check the spec of an environment; print every problem found.
     #[command(
-        after_help = "Examples:\n  vutler-render validate --env production\n  vutler-render validate --env dev --spec path/to/specs\n\nExit status: 0 valid (warnings are printed), 2 invalid."
+        after_help = "Examples:\n  vutler-render validate --env production\n  vutler-render validate --env dev --spec path/to/specs\n  vutler-render validate --env production --strict --format sarif > vutler.sarif\n\nExit status: 0 valid (warnings are printed), 2 invalid (with --strict, a warning too)."
     )]
     Validate {
         /// Environment (an overlay file in the spec folder's env/).
         #[arg(long)]
         env: String,
+        /// How problems are printed: `text` (for people, on stderr), `json` (one object on
+        /// stdout) or `sarif` (SARIF 2.1.0 on stdout, for code scanning)
+        #[arg(long, value_enum, default_value_t = DiagnosticsFormat::Text)]
+        format: DiagnosticsFormat,
+        /// Warnings fail the run too (exit 2)
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the effective spec of an environment (base files joined, overlay applied) as YAML.
     #[command(
@@ -147,6 +155,17 @@ enum Command {
     Man,
 }
 
+/// How `validate` prints the problems it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiagnosticsFormat {
+    /// Excerpts of the spec files with the problems marked, for people.
+    Text,
+    /// One JSON object, for other tools.
+    Json,
+    /// SARIF 2.1.0, for code scanning (GitHub, GitLab).
+    Sarif,
+}
+
 /// How `check` and `diff` print their result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -183,25 +202,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         return render(cli, env);
     };
     match command {
-        Command::Validate { env } => {
-            let loaded = match vutler_spec::load(&cli.spec, env) {
-                Ok(l) => l,
-                Err(report) => return Ok(invalid(cli, &report)),
-            };
-            print_report(cli, &loaded.warnings)?;
-            let warnings = loaded.warnings.diagnostics.len();
-            println!(
-                "{env}: valid ({} services on VM `{}`{})",
-                loaded.stack.services().len(),
-                loaded.stack.vm().name,
-                match warnings {
-                    0 => String::new(),
-                    1 => ", 1 warning".to_owned(),
-                    n => format!(", {n} warnings"),
-                }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { env, format, strict } => validate(cli, env, *format, *strict),
         Command::Explain { env } => {
             let files = match vutler_spec::read_dir(&cli.spec, env) {
                 Ok(f) => f,
@@ -315,6 +316,60 @@ fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Loaded, Rende
             Err(anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)")))
         }
     }
+}
+
+/// `vutler-render validate`: every problem, as text, JSON or SARIF; exit 2 on an error, or with
+/// `strict` on a warning.
+fn validate(cli: &Cli, env: &str, format: DiagnosticsFormat, strict: bool) -> anyhow::Result<ExitCode> {
+    let (report, loaded) = match vutler_spec::load(&cli.spec, env) {
+        Ok(l) => (l.warnings.clone(), Some(l)),
+        Err(report) => (report, None),
+    };
+    let warnings = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    let failed = loaded.is_none() || (strict && warnings > 0);
+    let code = if failed {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    };
+    match format {
+        DiagnosticsFormat::Json => {
+            let json = report::validate_json(env, &report.sources, &report.diagnostics, strict);
+            check::print_json(&json)?;
+            return Ok(code);
+        }
+        DiagnosticsFormat::Sarif => {
+            check::print_json(&report::sarif(&report.sources, &report.diagnostics))?;
+            return Ok(code);
+        }
+        DiagnosticsFormat::Text => {}
+    }
+    let Some(loaded) = loaded else {
+        return Ok(invalid(cli, &report));
+    };
+    print_report(cli, &report)?;
+    let counted = match warnings {
+        0 => String::new(),
+        1 => ", 1 warning".to_owned(),
+        n => format!(", {n} warnings"),
+    };
+    if failed {
+        eprintln!(
+            "{env}: invalid with --strict ({warnings} warning{})",
+            if warnings == 1 { "" } else { "s" }
+        );
+        return Ok(code);
+    }
+    println!(
+        "{env}: valid ({} services on VM `{}`{counted})",
+        loaded.stack.services().len(),
+        loaded.stack.vm().name,
+    );
+    Ok(code)
 }
 
 fn invalid(cli: &Cli, report: &Report) -> ExitCode {

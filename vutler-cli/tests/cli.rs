@@ -1449,3 +1449,147 @@ fn in_a_toml_spec_the_suggested_fix_is_toml() {
         "{stderr}"
     );
 }
+
+/// The SARIF 2.1.0 schema, vendored (see `xtask/schemas/SOURCES.txt`). Its `language` pattern
+/// has a stray `]` (`^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`), which a strict regex engine
+/// refuses to compile: it is read as meant (`xx` or `xx-XX`). No output of ours sets it.
+fn sarif_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(specs().join("../xtask/schemas/sarif-schema-2.1.0.json"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replace(
+            "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$",
+            "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$",
+        );
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `validate --format sarif` on a broken spec: a log the SARIF 2.1.0 schema accepts, with every
+/// rule of the model and one result per problem naming its rule and the file, line and column;
+/// `--format json` says the same for other tools. Both exit 2.
+#[test]
+fn validate_prints_sarif_and_json_for_ci() {
+    let broken = broken_specs("base/20-services.yaml", |t| {
+        t.replacen(
+            "    image: postgres:16.4-alpine\n",
+            "    image: postgres:16.4-alpine\n    bogus_key: 1\n",
+            1,
+        )
+    });
+    let spec = spec_arg(&broken);
+    let out = run(&["validate", "--env", "production", "--spec", &spec, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let log: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid SARIF 2.1.0:\n{}", errors.join("\n"));
+    assert_eq!(log["version"], "2.1.0");
+    let run0 = &log["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rules.len(), vutler_spec::Rule::ALL.len());
+    let results = run0["results"].as_array().cloned().unwrap_or_default();
+    assert!(!results.is_empty(), "{results:?}");
+    for r in &results {
+        let index = r["ruleIndex"].as_u64().unwrap_or(u64::MAX) as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"], "{r}");
+        let region = &r["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().is_some_and(|l| l > 0), "{r}");
+        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            uri.starts_with("file://") && uri.ends_with("/base/20-services.yaml"),
+            "{uri}"
+        );
+    }
+    let unknown = results
+        .iter()
+        .find(|r| r["ruleId"] == "unknown-key")
+        .unwrap_or_else(|| panic!("{results:?}"));
+    assert_eq!(unknown["level"], "error");
+    let line = unknown["locations"][0]["physicalLocation"]["region"]["startLine"]
+        .as_u64()
+        .unwrap_or_default();
+    let file = std::fs::read_to_string(broken.path().join("base/20-services.yaml")).unwrap_or_default();
+    assert_eq!(file.lines().nth(line as usize - 1).map(str::trim), Some("bogus_key: 1"));
+
+    let out = run(&["validate", "--env", "production", "--spec", &spec, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["valid"], false);
+    let first = json["diagnostics"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["rule"] == "unknown-key"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["line"].as_u64(), Some(line));
+    assert!(
+        first["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("base/20-services.yaml"))
+    );
+
+    // A valid spec: an empty result list, exit 0.
+    let out = run(&[
+        "validate",
+        "--env",
+        "production",
+        "--spec",
+        &specs().display().to_string(),
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sarif_validator().is_valid(&log));
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+}
+
+/// `--strict`: a warning fails the run (exit 2), in every format; without it the spec is valid.
+#[test]
+fn strict_validation_fails_on_a_warning() {
+    let spec = specs().join("../xtask/stacks/vault").display().to_string();
+    let lax = run(&["validate", "--env", "production", "--spec", &spec]);
+    assert_eq!(lax.status.code(), Some(0), "{}", text(&lax.stderr));
+    assert!(text(&lax.stderr).contains("warning[backups-unwatched]"));
+    let strict = run(&["validate", "--env", "production", "--spec", &spec, "--strict"]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(
+        text(&strict.stderr).contains("production: invalid with --strict (1 warning)"),
+        "{}",
+        text(&strict.stderr)
+    );
+    let json = run(&[
+        "validate",
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--strict",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(2));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (value["valid"].clone(), value["warnings"].clone()),
+        (serde_json::json!(false), serde_json::json!(1))
+    );
+    let sarif = run(&[
+        "validate",
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--strict",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(sarif.status.code(), Some(2));
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(log["runs"][0]["results"][0]["level"], "warning");
+}
