@@ -325,11 +325,13 @@ fn validate(cli: &Cli, env: &str, format: DiagnosticsFormat, strict: bool) -> an
         Ok(l) => (l.warnings.clone(), Some(l)),
         Err(report) => (report, None),
     };
+    // Warnings the spec allows (with a reason) neither print nor fail a strict run.
     let warnings = report
         .diagnostics
         .iter()
-        .filter(|d| d.severity == Severity::Warning)
+        .filter(|d| d.severity == Severity::Warning && d.allowed.is_none())
         .count();
+    let allowed = report.diagnostics.iter().filter(|d| d.allowed.is_some()).count();
     let failed = loaded.is_none() || (strict && warnings > 0);
     let code = if failed {
         ExitCode::from(EXIT_INVALID)
@@ -352,11 +354,14 @@ fn validate(cli: &Cli, env: &str, format: DiagnosticsFormat, strict: bool) -> an
         return Ok(invalid(cli, &report));
     };
     print_report(cli, &report)?;
-    let counted = match warnings {
+    let mut counted = match warnings {
         0 => String::new(),
         1 => ", 1 warning".to_owned(),
         n => format!(", {n} warnings"),
     };
+    if allowed > 0 {
+        counted.push_str(&format!(", {allowed} allowed"));
+    }
     if failed {
         eprintln!(
             "{env}: invalid with --strict ({warnings} warning{})",
@@ -411,7 +416,12 @@ fn print_report(cli: &Cli, report: &Report) -> anyhow::Result<()> {
     // Buffered: a report of many diagnostics is written in a few large writes.
     let mut stream = termcolor::BufferedStandardStream::stderr(color_choice(cli, std::io::stderr().is_terminal()));
     let config = term::Config::default();
-    for d in report.diagnostics.iter().take(MAX_SHOWN) {
+    for d in report
+        .diagnostics
+        .iter()
+        .filter(|d| d.allowed.is_none())
+        .take(MAX_SHOWN)
+    {
         let severity = match d.severity {
             Severity::Error => PrettySeverity::Error,
             Severity::Warning => PrettySeverity::Warning,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_sarif::sarif::{
     ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation, Region, ReportingConfiguration,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
 };
 use vutler_spec::Rule;
 use vutler_spec::diagnostic::{Diagnostic, Severity};
@@ -45,6 +45,9 @@ struct DiagnosticJson<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     help: Option<&'a str>,
+    /// Why the spec accepts this warning (its `allow` entry), when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed: Option<&'a str>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     at: Option<Place>,
 }
@@ -76,7 +79,10 @@ pub(crate) fn validate_json<'a>(
     strict: bool,
 ) -> ValidateJson<'a> {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diagnostics.len() - errors;
+    let warnings = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning && d.allowed.is_none())
+        .count();
     ValidateJson {
         env,
         valid: errors == 0 && !(strict && warnings > 0),
@@ -91,6 +97,7 @@ pub(crate) fn validate_json<'a>(
                 path: d.path.to_string(),
                 message: &d.message,
                 help: d.help.as_deref(),
+                allowed: d.allowed.as_deref(),
                 at: d.span.map(|s| place(sources, s)),
             })
             .collect(),
@@ -169,13 +176,24 @@ pub(crate) fn sarif(sources: &Sources, diagnostics: &[Diagnostic]) -> Sarif {
                     )
                     .build()
             });
-            SarifResult::builder()
+            let result = SarifResult::builder()
                 .rule_id(d.rule.id())
                 .rule_index(index as i64)
                 .level(level(d.severity))
                 .message(Message::builder().text(text).build())
-                .locations(location.into_iter().collect::<Vec<_>>())
-                .build()
+                .locations(location.into_iter().collect::<Vec<_>>());
+            // A warning the spec allows is a suppression in the source, with its reason.
+            match &d.allowed {
+                Some(reason) => result
+                    .suppressions(vec![
+                        Suppression::builder()
+                            .kind(serde_json::json!("inSource"))
+                            .justification(reason.as_str())
+                            .build(),
+                    ])
+                    .build(),
+                None => result.build(),
+            }
         })
         .collect();
     let driver = ToolComponent::builder()

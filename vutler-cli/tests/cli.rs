@@ -1593,3 +1593,53 @@ fn strict_validation_fails_on_a_warning() {
     let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(log["runs"][0]["results"][0]["level"], "warning");
 }
+
+/// A warning the spec allows, with its reason: not printed, a strict run passes, and JSON and
+/// SARIF list it as suppressed with the reason.
+#[test]
+fn an_allowed_warning_passes_a_strict_run_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let specs_dir = tmp.path().join("vault");
+    copy_tree(&specs().join("../xtask/stacks/vault"), &specs_dir);
+    let base = specs_dir.join("base/stack.yaml");
+    edit_file(&base, |t| {
+        t + "allow:\n  backups-unwatched: the cron logs are mailed to the operator every morning\n"
+    });
+    let spec = specs_dir.display().to_string();
+    let out = run(&["validate", "--env", "production", "--spec", &spec, "--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("backups-unwatched"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("production: valid (3 services on VM `small`, 1 allowed)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let json = run(&[
+        "validate",
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--strict",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(value["warnings"], 0);
+    assert_eq!(
+        value["diagnostics"][0]["allowed"],
+        "the cron logs are mailed to the operator every morning"
+    );
+    let sarif = run(&["validate", "--env", "production", "--spec", &spec, "--format", "sarif"]);
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sarif_validator().is_valid(&log));
+    assert_eq!(
+        log["runs"][0]["results"][0]["suppressions"],
+        serde_json::json!([{ "kind": "inSource", "justification": "the cron logs are mailed to the operator every morning" }])
+    );
+}

@@ -38,6 +38,8 @@ pub struct Diagnostic {
     pub span: Option<Span>,
     /// Other places that explain the problem, each with a short label (`first defined here`).
     pub related: Vec<(Span, String)>,
+    /// Why the spec accepts this warning on purpose (its `allow` entry), when it does.
+    pub allowed: Option<String>,
 }
 
 impl Diagnostic {
@@ -51,6 +53,7 @@ impl Diagnostic {
             help: None,
             span: None,
             related: Vec::new(),
+            allowed: None,
         }
     }
 

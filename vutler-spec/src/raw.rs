@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// The top-level keys of [`RawStack`] in declaration order, which is also the order of the
 /// effective document that `explain` prints (base files may define them in any order).
-pub const TOP_LEVEL_KEYS: [&str; 19] = [
+pub const TOP_LEVEL_KEYS: [&str; 20] = [
     "project",
     "domain",
     "target_vm",
@@ -33,6 +33,7 @@ pub const TOP_LEVEL_KEYS: [&str; 19] = [
     "backups",
     "operations",
     "scaling",
+    "allow",
 ];
 
 /// The Vutler stack: services, their host, and everything rendered around them.
@@ -93,6 +94,12 @@ pub struct RawStack {
     /// Horizontal scale-out plans by service name (seed 7.1), rendered as a separate overlay.
     #[serde(default)]
     pub scaling: IndexMap<String, RawScale>,
+    /// Warnings accepted on purpose, by rule id, each with the reason
+    /// (`data-volume-without-backup: the repositories are mirrored to a second server`). They are
+    /// not printed, `--strict` lets them pass, and JSON and SARIF output list them as
+    /// suppressed with the reason. Only warnings can be allowed: an error always stops.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub allow: IndexMap<String, String>,
 }
 
 impl RawStack {

@@ -521,7 +521,14 @@ rules! {
         "The exporter mounts `backups.textfile_dir` but does not read metrics from it.",
         "Add `--collector.textfile.directory=<the folder in the container>` to the exporter's \
          command.";
-    /// The app has no tag variable.
+    /// An `allow` entry that names no rule, names an error, or gives no reason.
+    AllowList = "allow-list", Error,
+        "An `allow` entry names no rule, names an error, or gives no reason.",
+        "`allow` accepts warnings on purpose, each with the reason a reader of the spec needs \
+         (`data-volume-without-backup: the volume is a replica`). An error cannot be allowed: the \
+         rendered files rely on the stack being free of them. Name a warning's rule id (see this \
+         page) and say why.";
+    /// Alert rules with no Alertmanager to send them.
     AlertsUnsent = "alerts-unsent", Warning,
         "Alert rules would fire, but the stack has no Alertmanager to send them.",
         "Without `monitoring.alertmanager` Prometheus evaluates the alert rules (the spec's and \

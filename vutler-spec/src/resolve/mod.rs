@@ -52,6 +52,7 @@ pub fn resolve(raw: &RawStack, env: &str) -> (Option<Stack>, Vec<Diagnostic>) {
 pub fn resolve_allowing(raw: &RawStack, env: &str, allowed: &[Rule]) -> (Option<Stack>, Vec<Diagnostic>) {
     let mut cx = Cx::new(raw);
     let stack = build(&mut cx, env);
+    allow(&mut cx);
     let blocking = cx
         .diags
         .iter()
@@ -138,6 +139,55 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
         scaling: scaling?,
         config_files: config_files?,
     })
+}
+
+/// Marks the warnings the spec's `allow` list accepts, with its reason; refuses (`allow-list`)
+/// an entry that names no rule, names an error, or gives no reason.
+fn allow(cx: &mut Cx<'_>) {
+    let raw = cx.raw;
+    let mut allowed: Vec<(Rule, &str)> = Vec::new();
+    for (id, reason) in &raw.allow {
+        let path = SpecPath::top("allow").key(id);
+        let Some(rule) = Rule::ALL.iter().copied().find(|r| r.id() == id) else {
+            let warnings = Rule::ALL
+                .iter()
+                .filter(|r| r.default_severity() == Severity::Warning)
+                .map(|r| r.id());
+            let mut d = Diagnostic::new(Rule::AllowList, path, format!("`{id}` is not a rule"));
+            if let Some(best) = closest(id, warnings.clone()) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            } else {
+                d = d.with_help(format!("the warnings: {}", warnings.collect::<Vec<_>>().join(", ")));
+            }
+            cx.report(d);
+            continue;
+        };
+        if rule.default_severity() == Severity::Error {
+            cx.error_help(
+                Rule::AllowList,
+                path,
+                format!("`{id}` is an error: the rendered files rely on a stack without one"),
+                "fix what it says instead; only warnings can be allowed",
+            );
+        } else if reason.trim().is_empty() {
+            cx.error_help(
+                Rule::AllowList,
+                path,
+                format!("allowing `{id}` needs a reason"),
+                format!("say why the spec accepts it: `{id}: <the reason>`"),
+            );
+        } else {
+            allowed.push((rule, reason.trim()));
+        }
+    }
+    for d in &mut cx.diags {
+        if d.severity != Severity::Warning {
+            continue;
+        }
+        if let Some((_, reason)) = allowed.iter().find(|(r, _)| *r == d.rule) {
+            d.allowed = Some((*reason).to_owned());
+        }
+    }
 }
 
 /// Refuses (`role-conflict`) one service named for two roles: each role renders or replaces
