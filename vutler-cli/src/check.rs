@@ -66,7 +66,8 @@ fn changed_json(changed: &[FileDiff]) -> Vec<ChangedJson<'_>> {
 }
 
 /// `vutler-render check --env ENV --against DIR`.
-pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> anyhow::Result<ExitCode> {
+/// With `compact`, JSON is printed on one line (one object a line, for several environments).
+pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compact: bool) -> anyhow::Result<ExitCode> {
     let (loaded, tree) = match load_and_render(cli, env)? {
         Ok(done) => done,
         Err(code) => return Ok(code),
@@ -102,23 +103,26 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format) -> any
     diff.missing.retain(|p| !not_files.contains(p));
     diff.unexpected.retain(|p| !not_files.contains(p));
     match format {
-        Format::Json => print_json(&CheckJson {
-            env,
-            against: dir_label.clone(),
-            in_sync: diff.is_empty() && not_files.is_empty() && modes.is_empty(),
-            changed: changed_json(&diff.changed),
-            missing: &diff.missing,
-            unexpected: &diff.unexpected,
-            not_files: &not_files,
-            modes: modes
-                .iter()
-                .map(|(path, executable)| ModeJson {
-                    path,
-                    executable: *executable,
-                    rendered_executable: !executable,
-                })
-                .collect(),
-        })?,
+        Format::Json => print_json_as(
+            &CheckJson {
+                env,
+                against: dir_label.clone(),
+                in_sync: diff.is_empty() && not_files.is_empty() && modes.is_empty(),
+                changed: changed_json(&diff.changed),
+                missing: &diff.missing,
+                unexpected: &diff.unexpected,
+                not_files: &not_files,
+                modes: modes
+                    .iter()
+                    .map(|(path, executable)| ModeJson {
+                        path,
+                        executable: *executable,
+                        rendered_executable: !executable,
+                    })
+                    .collect(),
+            },
+            compact,
+        )?,
         Format::Text => {
             let mut out = StandardStream::stdout(color_choice(cli, std::io::stdout().is_terminal()));
             print_diffs(&mut out, &diff.changed)?;
@@ -300,6 +304,23 @@ fn is_executable(path: &Path) -> bool {
     {
         let _ = path;
         true
+    }
+}
+
+/// Prints a JSON value on one line.
+pub(crate) fn print_json_line(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value).context("writing JSON")?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn print_json_as(value: &impl Serialize, compact: bool) -> anyhow::Result<()> {
+    if compact {
+        print_json_line(value)
+    } else {
+        print_json(value)
     }
 }
 

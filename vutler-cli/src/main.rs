@@ -42,6 +42,10 @@ struct Cli {
     /// Environment to render (an overlay file in the spec folder's env/).
     #[arg(long)]
     env: Option<String>,
+    /// Render every environment of the spec folder: into `DIR/<env>/` with `--out`. Nothing is
+    /// written unless every environment renders.
+    #[arg(long, conflicts_with = "env")]
+    all_envs: bool,
     /// Write the tree into this folder instead of printing it. Files the folder holds that
     /// vutler-render did not generate are left alone; generated files it no longer renders are
     /// removed (they are listed in DIR/.vutler-render.manifest).
@@ -70,8 +74,11 @@ enum Command {
     )]
     Validate {
         /// Environment (an overlay file in the spec folder's env/).
+        #[arg(long, required_unless_present = "all_envs", conflicts_with = "all_envs")]
+        env: Option<String>,
+        /// Every environment of the spec folder (JSON: one object a line; SARIF: one run each).
         #[arg(long)]
-        env: String,
+        all_envs: bool,
         /// How problems are printed: `text` (for people, on stderr), `json` (one object on
         /// stdout) or `sarif` (SARIF 2.1.0 on stdout, for code scanning)
         #[arg(long, value_enum, default_value_t = DiagnosticsFormat::Text)]
@@ -97,9 +104,14 @@ enum Command {
     )]
     Check {
         /// Environment (an overlay file in the spec folder's env/).
+        #[arg(long, required_unless_present = "all_envs", conflicts_with = "all_envs")]
+        env: Option<String>,
+        /// Every environment of the spec folder, each against `DIR/<env>/` (JSON: one object a
+        /// line).
         #[arg(long)]
-        env: String,
-        /// Folder holding a rendered tree (written by `--out`, or a copy of one).
+        all_envs: bool,
+        /// Folder holding a rendered tree (written by `--out`, or a copy of one); with
+        /// `--all-envs`, the folder holding one such tree per environment.
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
         /// Output format.
@@ -195,14 +207,28 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = &cli.command else {
+        if cli.all_envs {
+            return render_all(cli);
+        }
         let Some(env) = &cli.env else {
-            eprintln!("error: give `--env <ENV>` to render, or a command (see --help)");
+            eprintln!("error: give `--env <ENV>` (or `--all-envs`) to render, or a command (see --help)");
             return Ok(ExitCode::from(EXIT_INVALID));
         };
         return render(cli, env);
     };
     match command {
-        Command::Validate { env, format, strict } => validate(cli, env, *format, *strict),
+        Command::Validate {
+            env,
+            all_envs,
+            format,
+            strict,
+        } => {
+            let envs = match environments(cli, env.as_deref(), *all_envs) {
+                Ok(envs) => envs,
+                Err(code) => return Ok(code),
+            };
+            validate(cli, &envs, *format, *strict)
+        }
         Command::Explain { env } => {
             let files = match vutler_spec::read_dir(&cli.spec, env) {
                 Ok(f) => f,
@@ -220,7 +246,27 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             out.write_all(yaml.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { env, against, format } => check::check(cli, env, against, *format),
+        Command::Check {
+            env,
+            all_envs,
+            against,
+            format,
+        } => match env {
+            Some(env) if !*all_envs => check::check(cli, env, against, *format, false),
+            _ => {
+                let envs = match environments(cli, None, true) {
+                    Ok(envs) => envs,
+                    Err(code) => return Ok(code),
+                };
+                // The worst status of all: an invalid spec (2) before drift (1).
+                let mut worst = 0;
+                for env in &envs {
+                    let code = check::check(cli, env, &against.join(env), *format, true)?;
+                    worst = worst.max(exit_number(code));
+                }
+                Ok(ExitCode::from(worst))
+            }
+        },
         Command::Diff { envs, format } => match envs.as_slice() {
             [a, b] => check::diff_envs(cli, a, b, *format),
             _ => {
@@ -318,9 +364,112 @@ fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Loaded, Rende
     }
 }
 
-/// `vutler-render validate`: every problem, as text, JSON or SARIF; exit 2 on an error, or with
-/// `strict` on a warning.
-fn validate(cli: &Cli, env: &str, format: DiagnosticsFormat, strict: bool) -> anyhow::Result<ExitCode> {
+/// The environments a command runs on: the one given, or with `all` every one of the spec
+/// folder. `Err` is the exit code of a folder that cannot be read (its problem printed).
+fn environments(cli: &Cli, env: Option<&str>, all: bool) -> Result<Vec<String>, ExitCode> {
+    match env {
+        Some(env) if !all => Ok(vec![env.to_owned()]),
+        _ => vutler_spec::environments(&cli.spec).map_err(|report| invalid(cli, &report)),
+    }
+}
+
+/// The number of an exit code this tool returns (0 to 3).
+fn exit_number(code: ExitCode) -> u8 {
+    [EXIT_INVALID, EXIT_IO, EXIT_DIFFERENT]
+        .into_iter()
+        .find(|n| code == ExitCode::from(*n))
+        .unwrap_or(0)
+}
+
+/// `vutler-render --all-envs`: every environment rendered in memory first, then (with `--out`)
+/// each written into `DIR/<env>/`, or printed behind `# Source: <env>/<path>` banners.
+fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let envs = match environments(cli, None, true) {
+        Ok(envs) => envs,
+        Err(code) => return Ok(code),
+    };
+    // Every environment is rendered before anything is written, and each reports its problems.
+    let mut trees = Vec::new();
+    let mut failed = None;
+    for env in &envs {
+        match load_and_render(cli, env)? {
+            Ok((_, tree)) => trees.push((env, tree)),
+            Err(code) => failed = Some(code),
+        }
+    }
+    if let Some(code) = failed {
+        eprintln!("nothing was written: an environment did not render");
+        return Ok(code);
+    }
+    match &cli.out {
+        Some(dir) => {
+            for (env, tree) in &trees {
+                match write::write_tree(&dir.join(env), env, tree, cli.overwrite) {
+                    Ok(()) => {}
+                    Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(EXIT_INVALID));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            for (i, (env, path, contents)) in trees
+                .iter()
+                .flat_map(|(env, tree)| tree.iter().map(move |(p, c)| (env, p, c)))
+                .enumerate()
+            {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "# Source: {env}/{path}")?;
+                out.write_all(contents.as_bytes())?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vutler-render validate`: every problem of each environment, as text, JSON (one object a
+/// line for several environments) or SARIF (one run each); exit 2 when one has an error, or with
+/// `strict` a warning.
+fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool) -> anyhow::Result<ExitCode> {
+    if format == DiagnosticsFormat::Sarif {
+        let mut runs = Vec::new();
+        let mut failed = false;
+        for env in envs {
+            let (report, valid) = match vutler_spec::load(&cli.spec, env) {
+                Ok(l) => (l.warnings, true),
+                Err(report) => (report, false),
+            };
+            let warnings = report
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Warning && d.allowed.is_none());
+            failed |= !valid || (strict && warnings);
+            runs.push(report::sarif_run(&report.sources, &report.diagnostics));
+        }
+        check::print_json(&report::sarif_log(runs))?;
+        return Ok(ExitCode::from(if failed { EXIT_INVALID } else { 0 }));
+    }
+    let mut worst = 0;
+    for env in envs {
+        let code = validate_one(cli, env, format, strict, envs.len() > 1)?;
+        worst = worst.max(exit_number(code));
+    }
+    Ok(ExitCode::from(worst))
+}
+
+/// One environment of `validate` (text or JSON; `compact` prints the JSON on one line).
+fn validate_one(
+    cli: &Cli,
+    env: &str,
+    format: DiagnosticsFormat,
+    strict: bool,
+    compact: bool,
+) -> anyhow::Result<ExitCode> {
     let (report, loaded) = match vutler_spec::load(&cli.spec, env) {
         Ok(l) => (l.warnings.clone(), Some(l)),
         Err(report) => (report, None),
@@ -341,11 +490,16 @@ fn validate(cli: &Cli, env: &str, format: DiagnosticsFormat, strict: bool) -> an
     match format {
         DiagnosticsFormat::Json => {
             let json = report::validate_json(env, &report.sources, &report.diagnostics, strict);
-            check::print_json(&json)?;
+            if compact {
+                check::print_json_line(&json)?;
+            } else {
+                check::print_json(&json)?;
+            }
             return Ok(code);
         }
         DiagnosticsFormat::Sarif => {
-            check::print_json(&report::sarif(&report.sources, &report.diagnostics))?;
+            let run = report::sarif_run(&report.sources, &report.diagnostics);
+            check::print_json(&report::sarif_log(vec![run]))?;
             return Ok(code);
         }
         DiagnosticsFormat::Text => {}

@@ -131,9 +131,9 @@ fn level(s: Severity) -> ResultLevel {
     }
 }
 
-/// A SARIF 2.1.0 log of one run: the tool with every rule of the model (id, summary,
-/// explanation, default level), and one result per diagnostic.
-pub(crate) fn sarif(sources: &Sources, diagnostics: &[Diagnostic]) -> Sarif {
+/// One SARIF run: the tool with every rule of the model (id, summary, explanation, default
+/// level), and one result per diagnostic.
+pub(crate) fn sarif_run(sources: &Sources, diagnostics: &[Diagnostic]) -> Run {
     let rules: Vec<ReportingDescriptor> = Rule::ALL
         .iter()
         .map(|r| {
@@ -201,14 +201,17 @@ pub(crate) fn sarif(sources: &Sources, diagnostics: &[Diagnostic]) -> Sarif {
         .version(env!("CARGO_PKG_VERSION"))
         .rules(rules)
         .build();
+    Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .results(results)
+        .build()
+}
+
+/// A SARIF 2.1.0 log of these runs (one per environment).
+pub(crate) fn sarif_log(runs: Vec<Run>) -> Sarif {
     Sarif::builder()
         .schema(serde_sarif::sarif::SCHEMA_URL)
         .version(serde_json::json!("2.1.0"))
-        .runs(vec![
-            Run::builder()
-                .tool(Tool::builder().driver(driver).build())
-                .results(results)
-                .build(),
-        ])
+        .runs(runs)
         .build()
 }

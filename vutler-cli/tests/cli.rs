@@ -1643,3 +1643,102 @@ fn an_allowed_warning_passes_a_strict_run_and_says_why() {
         serde_json::json!([{ "kind": "inSource", "justification": "the cron logs are mailed to the operator every morning" }])
     );
 }
+
+/// `--all-envs`: every environment into `DIR/<env>/`, then `check --all-envs` against that
+/// folder is in sync (exit 0) and a second render leaves every file untouched; when one
+/// environment is invalid, nothing is written at all.
+#[test]
+fn every_environment_at_once() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deploy = tmp.path().join("deploy");
+    let spec = specs().display().to_string();
+    let out = run(&["--all-envs", "--out", &deploy.display().to_string(), "--spec", &spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for env in ["dev", "staging", "production"] {
+        assert_eq!(
+            files_of(&deploy.join(env))
+                .into_iter()
+                .filter(|(p, _)| p != Path::new(MANIFEST))
+                .collect::<Vec<_>>(),
+            files_of(&specs().join("../golden").join(env)),
+            "{env}"
+        );
+    }
+    let checked = run(&[
+        "check",
+        "--all-envs",
+        "--against",
+        &deploy.display().to_string(),
+        "--spec",
+        &spec,
+    ]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+    assert_eq!(
+        text(&checked.stdout).matches(" is in sync (").count(),
+        3,
+        "{}",
+        text(&checked.stdout)
+    );
+    let before = mtimes(&deploy);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let again = run(&["--all-envs", "--out", &deploy.display().to_string(), "--spec", &spec]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        text(&again.stderr).matches(" is up to date (").count(),
+        3,
+        "{}",
+        text(&again.stderr)
+    );
+    assert!(!text(&again.stderr).contains("wrote "), "{}", text(&again.stderr));
+    assert_eq!(mtimes(&deploy), before);
+    // Drift in one environment is drift of the whole check.
+    edit_file(&deploy.join("staging/nginx/nginx.conf"), |t| t + "# x\n");
+    let drift = run(&[
+        "check",
+        "--all-envs",
+        "--against",
+        &deploy.display().to_string(),
+        "--spec",
+        &spec,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(drift.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = text(&drift.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let in_sync: Vec<(String, bool)> = lines
+        .iter()
+        .map(|l| (l["env"].as_str().unwrap_or_default().to_owned(), l["in_sync"] == true))
+        .collect();
+    assert_eq!(
+        in_sync,
+        [
+            ("dev".to_owned(), true),
+            ("production".to_owned(), true),
+            ("staging".to_owned(), false)
+        ]
+    );
+
+    // One invalid environment: nothing is written, for any of them.
+    let broken = broken_specs("env/staging.yaml", |t| t + "\nbogus: 1\n");
+    let fresh = tmp.path().join("fresh");
+    let out = run(&[
+        "--all-envs",
+        "--out",
+        &fresh.display().to_string(),
+        "--spec",
+        &spec_arg(&broken),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing was written"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!fresh.exists(), "a folder was written");
+    let out = run(&["validate", "--all-envs", "--spec", &spec_arg(&broken)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).contains("dev: valid") && text(&out.stdout).contains("production: valid"));
+}
