@@ -149,7 +149,9 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compac
                 .collect();
             print_list(&mut out, "modes (the executable bit differs):", &mode_lines)?;
             if diff.is_empty() && not_files.is_empty() && modes.is_empty() {
-                writeln!(out, "{env}: {dir_label} is in sync ({} files)", tree.len())?;
+                if crate::verbosity(cli) != crate::Verbosity::Quiet {
+                    writeln!(out, "{env}: {dir_label} is in sync ({} files)", tree.len())?;
+                }
             } else {
                 writeln!(
                     out,

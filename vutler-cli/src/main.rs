@@ -59,9 +59,19 @@ struct Cli {
     /// Spec folder (with base/ and env/).
     #[arg(long, global = true, default_value = "specs", value_name = "DIR")]
     spec: PathBuf,
-    /// Never colour output (colour is only used on a terminal, and never with NO_COLOR set).
+    /// Never colour output (the same as `--color never`).
     #[arg(long, global = true)]
     no_color: bool,
+    /// When to colour output: `auto` (on a terminal, unless NO_COLOR is set), `always` (CI logs
+    /// that render colours) or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    color: ColorWhen,
+    /// Print only problems: no line per file written, no summary of a success.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print a line per file left unchanged.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -165,6 +175,17 @@ enum Command {
         after_help = "Examples:\n  vutler-render man > vutler-render.1\n  vutler-render man | man -l -\n\nExit status: 0 printed."
     )]
     Man,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// How `validate` prints the problems it finds.
@@ -325,7 +346,7 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match &cli.out {
-        Some(dir) => match write::write_tree(dir, env, &tree, cli.overwrite) {
+        Some(dir) => match write::write_tree(dir, env, &tree, cli.overwrite, verbosity(cli)) {
             Ok(()) => {}
             Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
                 eprintln!("error: {e}");
@@ -404,7 +425,7 @@ fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.out {
         Some(dir) => {
             for (env, tree) in &trees {
-                match write::write_tree(&dir.join(env), env, tree, cli.overwrite) {
+                match write::write_tree(&dir.join(env), env, tree, cli.overwrite, verbosity(cli)) {
                     Ok(()) => {}
                     Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
                         eprintln!("error: {e}");
@@ -523,11 +544,13 @@ fn validate_one(
         );
         return Ok(code);
     }
-    println!(
-        "{env}: valid ({} services on VM `{}`{counted})",
-        loaded.stack.services().len(),
-        loaded.stack.vm().name,
-    );
+    if verbosity(cli) != Verbosity::Quiet {
+        println!(
+            "{env}: valid ({} services on VM `{}`{counted})",
+            loaded.stack.services().len(),
+            loaded.stack.vm().name,
+        );
+    }
     Ok(code)
 }
 
@@ -552,10 +575,33 @@ fn invalid(cli: &Cli, report: &Report) -> ExitCode {
 /// Whether to colour what goes to a stream: only on a terminal, and never with `--no-color` or
 /// `NO_COLOR` set.
 fn color_choice(cli: &Cli, is_terminal: bool) -> termcolor::ColorChoice {
-    if cli.no_color || std::env::var_os("NO_COLOR").is_some() || !is_terminal {
-        termcolor::ColorChoice::Never
+    match (cli.no_color, cli.color) {
+        (true, _) | (_, ColorWhen::Never) => termcolor::ColorChoice::Never,
+        // A flag given on purpose wins over NO_COLOR (no-color.org).
+        (_, ColorWhen::Always) => termcolor::ColorChoice::Always,
+        (_, ColorWhen::Auto) if std::env::var_os("NO_COLOR").is_some() || !is_terminal => termcolor::ColorChoice::Never,
+        (_, ColorWhen::Auto) => termcolor::ColorChoice::Auto,
+    }
+}
+
+/// How much `--out` and the commands say about what went well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// Problems only.
+    Quiet,
+    /// Each file written or removed, and a summary.
+    Normal,
+    /// Each unchanged file too.
+    Verbose,
+}
+
+fn verbosity(cli: &Cli) -> Verbosity {
+    if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
     } else {
-        termcolor::ColorChoice::Auto
+        Verbosity::Normal
     }
 }
 

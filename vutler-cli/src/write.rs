@@ -47,6 +47,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use vutler_render::Rendered;
 
+use crate::Verbosity;
+
 /// File name of the manifest of generated files, in the output folder.
 pub(crate) const MANIFEST: &str = ".vutler-render.manifest";
 
@@ -167,7 +169,19 @@ fn manifest_text(paths: &BTreeSet<&str>, in_progress: bool) -> String {
 /// Writes the rendered tree of `env` into `dir` (see the module documentation), printing each
 /// file written and each stale file removed to stderr. A hand-written file at a path the render
 /// newly produces is replaced only with `overwrite`; otherwise the error is a [`Refused`].
-pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool) -> anyhow::Result<()> {
+pub(crate) fn write_tree(
+    dir: &Path,
+    env: &str,
+    tree: &Rendered,
+    overwrite: bool,
+    verbosity: Verbosity,
+) -> anyhow::Result<()> {
+    // What went well is said unless quiet; each unchanged file only when verbose.
+    let say = |line: String| {
+        if verbosity != Verbosity::Quiet {
+            eprintln!("{line}");
+        }
+    };
     if tree.get(MANIFEST).is_some() {
         bail!("the render produced a file named {MANIFEST}, which is the manifest's name (a bug)");
     }
@@ -221,7 +235,9 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
             }
             if tree.is_executable(path) && !is_executable(&m) {
                 make_executable(&target)?;
-                eprintln!("made {path} executable again");
+                say(format!("made {path} executable again"));
+            } else if verbosity == Verbosity::Verbose {
+                eprintln!("unchanged {path}");
             }
             unchanged.insert(path);
         }
@@ -229,11 +245,11 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         let manifest_same =
             fs::read(dir.join(MANIFEST)).ok().as_deref() == Some(manifest_text(&rendered, false).as_bytes());
         if unchanged.len() == rendered.len() && !stale && manifest_same {
-            eprintln!(
+            say(format!(
                 "{env}: {} is up to date ({} files unchanged)",
                 dir.display(),
                 rendered.len()
-            );
+            ));
             return Ok(());
         }
     }
@@ -275,9 +291,9 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         let _ = staging.keep();
         sync_dir(&parent)?;
         for path in &rendered {
-            eprintln!("wrote {path}");
+            say(format!("wrote {path}"));
         }
-        eprintln!("{env}: wrote {} files to {}", tree.len(), dir.display());
+        say(format!("{env}: wrote {} files to {}", tree.len(), dir.display()));
         return Ok(());
     }
 
@@ -315,7 +331,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
                 )
             });
         }
-        eprintln!("wrote {path}");
+        say(format!("wrote {path}"));
     }
     for folder in folders_of(dir, &changed) {
         sync_dir(&folder)?;
@@ -325,7 +341,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
     for path in old.iter().filter(|p| !rendered.contains(p.as_str())) {
         match prune(dir, path).with_context(|| format!("removing {}", dir.join(path).display()))? {
             Pruned::Removed => {
-                eprintln!("removed {path}");
+                say(format!("removed {path}"));
                 removed += 1;
             }
             Pruned::Gone => {}
@@ -342,7 +358,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         1 => notes.push("removed 1 stale file".to_owned()),
         n => notes.push(format!("removed {n} stale files")),
     }
-    eprintln!(
+    say(format!(
         "{env}: wrote {} file{} to {}{}",
         changed.len(),
         if changed.len() == 1 { "" } else { "s" },
@@ -352,7 +368,7 @@ pub(crate) fn write_tree(dir: &Path, env: &str, tree: &Rendered, overwrite: bool
         } else {
             format!(" ({})", notes.join(", "))
         }
-    );
+    ));
     Ok(())
 }
 

@@ -1742,3 +1742,72 @@ fn every_environment_at_once() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stdout).contains("dev: valid") && text(&out.stdout).contains("production: valid"));
 }
+
+/// `-q` prints only problems, `-v` a line per unchanged file too; `--color always` colours
+/// into a pipe (CI logs), even with NO_COLOR set, and `--color never` never does.
+#[test]
+fn quiet_verbose_and_color_flags() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("deploy").display().to_string();
+    let spec = specs().display().to_string();
+    let quiet = run(&["-q", "--env", "production", "--out", &dir, "--spec", &spec]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(text(&quiet.stderr), "", "quiet prints nothing on success");
+    let verbose = run(&["-v", "--env", "production", "--out", &dir, "--spec", &spec]);
+    assert!(
+        text(&verbose.stderr).contains("unchanged docker-compose.yml\n"),
+        "{}",
+        text(&verbose.stderr)
+    );
+    let normal = run(&["--env", "production", "--out", &dir, "--spec", &spec]);
+    assert!(
+        !text(&normal.stderr).contains("unchanged docker-compose.yml"),
+        "{}",
+        text(&normal.stderr)
+    );
+    let valid = run(&["validate", "-q", "--env", "production", "--spec", &spec]);
+    assert_eq!((valid.status.code(), text(&valid.stdout)), (Some(0), String::new()));
+    assert_eq!(
+        run(&["-q", "-v", "--env", "production"]).status.code(),
+        Some(2),
+        "-q and -v conflict"
+    );
+
+    let broken = broken_specs("base/20-services.yaml", |t| {
+        t.replacen(
+            "    image: postgres:16.4-alpine\n",
+            "    image: postgres:16.4-alpine\n    bogus_key: 1\n",
+            1,
+        )
+    });
+    let always = Command::new(env!("CARGO_BIN_EXE_vutler-render"))
+        .args([
+            "validate",
+            "--env",
+            "production",
+            "--spec",
+            &spec_arg(&broken),
+            "--color",
+            "always",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(always.status.code(), Some(2));
+    assert!(
+        text(&always.stderr).contains("\u{1b}["),
+        "no colour: {}",
+        text(&always.stderr)
+    );
+    let never = run(&[
+        "validate",
+        "--env",
+        "production",
+        "--spec",
+        &spec_arg(&broken),
+        "--color",
+        "never",
+    ]);
+    assert!(!text(&never.stderr).contains("\u{1b}["));
+    assert!(text(&never.stderr).contains("error[unknown-key]"));
+}
