@@ -12,7 +12,7 @@ use anyhow::Context;
 use codespan_reporting::term::termcolor::{Color, ColorSpec, StandardStream, WriteColor};
 use serde::Serialize;
 use vutler_render::Rendered;
-use vutler_render::diff::{FileDiff, Labels, Redaction, TreeDiff, diff_rendered, diff_trees};
+use vutler_render::diff::{FileDiff, Labels, Redaction, TreeDiff, diff_trees};
 
 use crate::{Cli, EXIT_DIFFERENT, EXIT_INVALID, Format, color_choice, load_and_render, write};
 
@@ -195,7 +195,21 @@ pub(crate) fn diff_envs(cli: &Cli, a: &str, b: &str, format: Format) -> anyhow::
         }
         (Err(code), _) | (_, Err(code)) => return Ok(code),
     };
-    let diff = diff_rendered(&tree_a, &tree_b, Labels { old: a, new: b }, &redaction);
+    // Every file says which environment it is for (`the `staging` environment`): that is not a
+    // difference between the two, so both sides read `the `<env>` environment`.
+    let neutral = |tree: &Rendered, env: &str| -> Vec<(String, String)> {
+        let named = format!("`{env}` environment");
+        tree.iter()
+            .map(|(p, c)| (p.to_owned(), c.replace(&named, "`<env>` environment")))
+            .collect()
+    };
+    let (side_a, side_b) = (neutral(&tree_a, a), neutral(&tree_b, b));
+    let diff = diff_trees(
+        side_a.iter().map(|(p, c)| (p.as_str(), c.as_bytes())),
+        side_b.iter().map(|(p, c)| (p.as_str(), c.as_bytes())),
+        Labels { old: a, new: b },
+        &redaction,
+    );
     match format {
         Format::Json => print_json(&DiffJson {
             a,

@@ -815,6 +815,48 @@ fn diff_of_two_environments() {
         stdout.contains("only in production:\n  docker-compose.scale.yml\n"),
         "{stdout}"
     );
+    // Only real differences: a file that differs only in the environment it names is not one.
+    let json = run(&[
+        "diff",
+        "--env",
+        "staging",
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--format",
+        "json",
+    ]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}"));
+    for changed in value["changed"].as_array().into_iter().flatten() {
+        let diff = changed["diff"].as_str().unwrap_or_default();
+        let real = diff
+            .lines()
+            .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+            .any(|l| !l.contains("environment"));
+        assert!(
+            real,
+            "{} differs only in naming its environment:\n{diff}",
+            changed["path"]
+        );
+    }
+    for banner_only in ["prometheus/alerts.yml", "cron/vutler", "firewall/ufw.sh"] {
+        assert!(
+            !value["changed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["path"] == banner_only),
+            "{banner_only} listed"
+        );
+    }
+    // Redaction hides values, never a comment or a path to a secret file.
+    assert!(
+        stdout.contains("MINIO_ROOT_PASSWORD_FILE: /run/secrets/minio_secret_key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    file: \"./secrets/postgres_password\""), "{stdout}");
+    assert!(!stdout.contains("secrets =<redacted>"), "{stdout}");
 
     let out = run(&["diff", "--env", "staging", "--env", "staging", "--spec", &spec]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

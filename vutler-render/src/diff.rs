@@ -341,7 +341,13 @@ impl Redaction {
                     continue;
                 }
                 Some(Block::Value(key_indent)) if indent > key_indent => {
-                    out.push(Cow::Owned(format!("{}{REDACTED}{ending}", &body[..indent])));
+                    // A mapping under the key (`postgres_password:` then `file: ./secrets/x`) is
+                    // structure, redacted line by line; any other text is the key's value.
+                    if is_mapping_entry(body) {
+                        out.push(self.line(path, line));
+                    } else {
+                        out.push(Cow::Owned(format!("{}{REDACTED}{ending}", &body[..indent])));
+                    }
                     continue;
                 }
                 Some(Block::Mapping(key_indent)) if indent > key_indent => {
@@ -377,6 +383,10 @@ impl Redaction {
             return None;
         }
         let opens = value.is_empty() || matches!(value, "|" | "|-" | "|+" | ">" | ">-" | ">+");
+        // Compose's `secrets:` lists secret names and their files, never a value.
+        if key == "secrets" && path.starts_with("docker-compose") {
+            return None;
+        }
         if opens && SECRET_MAPPINGS.contains(&key.to_ascii_lowercase().as_str()) {
             Some(Block::Mapping(indent))
         } else if opens && self.is_secret(path, key) {
@@ -392,7 +402,11 @@ impl Redaction {
     pub fn line<'a>(&self, path: &str, line: &'a str) -> Cow<'a, str> {
         let (body, ending) = split_ending(line);
         let secret = |key: &str| self.is_secret(path, key);
-        let redacted = match redact_header_directive(body, &secret).or_else(|| redact_assignment(body, &secret)) {
+        // In a comment, prose after a secret-looking word (`# === Docker secrets ===`,
+        // `# one secret: its readers`) is no value; one word is, as in `# password: x`.
+        let in_comment = body.trim_start().starts_with('#');
+        let assignment = || redact_assignment(body, &secret, in_comment);
+        let redacted = match redact_header_directive(body, &secret).or_else(assignment) {
             Some(r) => Cow::Owned(r),
             None => Cow::Borrowed(body),
         };
@@ -454,7 +468,21 @@ fn is_key_char(c: char) -> bool {
 }
 
 /// The line with the value after the first secret-looking key redacted, or `None` to keep it.
-fn redact_assignment(body: &str, secret: &dyn Fn(&str) -> bool) -> Option<String> {
+/// Whether a line is a YAML mapping entry (`key: value`, `- key: value`, `key:`).
+fn is_mapping_entry(body: &str) -> bool {
+    let text = body.trim_start();
+    let text = text.strip_prefix("- ").unwrap_or(text);
+    let key_len = text
+        .chars()
+        .take_while(|c| is_key_char(*c))
+        .map(char::len_utf8)
+        .sum::<usize>();
+    key_len > 0
+        && text[key_len..].starts_with(':')
+        && text[key_len + 1..].chars().next().is_none_or(char::is_whitespace)
+}
+
+fn redact_assignment(body: &str, secret: &dyn Fn(&str) -> bool, in_comment: bool) -> Option<String> {
     for (at, sep) in body.char_indices().filter(|(_, c)| matches!(c, '=' | ':')) {
         let before = body[..at].trim_end();
         let before = before.strip_suffix(['"', '\'']).unwrap_or(before);
@@ -477,6 +505,16 @@ fn redact_assignment(body: &str, secret: &dyn Fn(&str) -> bool) -> Option<String
         let leading = &rest[..rest.len() - rest.trim_start().len()];
         let (open, inner, close) = unquote(value);
         if inner.is_empty() || is_reference(inner) {
+            return None;
+        }
+        // `POSTGRES_PASSWORD_FILE: /run/secrets/x`, `password_file: /run/...`: a path to the
+        // secret, not the secret.
+        let names_file = key.to_ascii_lowercase().ends_with("_file");
+        if names_file && (inner.starts_with('/') || inner.starts_with("./")) {
+            return None;
+        }
+        let prose = inner.contains(char::is_whitespace) || inner.chars().all(|c| c.is_ascii_punctuation());
+        if in_comment && prose {
             return None;
         }
         return Some(format!("{}{leading}{open}{REDACTED}{close}", &body[..value_start]));
@@ -611,6 +649,50 @@ fn redact_url_passwords(body: &str) -> Option<String> {
     }
     out.push_str(rest);
     changed.then_some(out)
+}
+
+#[cfg(test)]
+mod prose_and_paths {
+    use super::Redaction;
+
+    /// Redaction hides values: not prose that mentions secrets, not the path of a secret file,
+    /// not the names and files of Compose's `secrets:`; a commented-out assignment still is one.
+    #[test]
+    fn values_are_hidden_prose_and_paths_are_not() {
+        let r = Redaction::new(["DB_PASSWORD"]);
+        let kept = [
+            "# === Docker secrets =================\n",
+            "# Sets what the model says about one secret: description, required\n",
+            "      POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password\n",
+            "        password_file: /run/secrets/scrape_password\n",
+            "GF_SECURITY_ADMIN_PASSWORD__FILE=./secrets/grafana\n",
+        ];
+        for line in kept {
+            assert_eq!(r.line("docker-compose.yml", line), line);
+        }
+        assert_eq!(
+            r.line(".env.example", "# DB_PASSWORD=hunter2\n"),
+            "# DB_PASSWORD=<redacted>\n"
+        );
+        assert_eq!(r.line("x.yml", "#   password: hunter2\n"), "#   password: <redacted>\n");
+        assert_eq!(
+            r.line("x.yml", "# note the password: hunter2\n"),
+            "# note the password: <redacted>\n",
+            "one word after a secret key in prose is still a value"
+        );
+        assert_eq!(
+            r.line("x.env", "PASSWORD_FILE=hunter2\n"),
+            "PASSWORD_FILE=<redacted>\n",
+            "a value that is no path"
+        );
+        let compose = "secrets:\n  postgres_password:\n    file: ./secrets/postgres_password\n";
+        assert_eq!(r.text("docker-compose.yml", compose), compose);
+        let block = "db:\n  DB_PASSWORD:\n    hunter2\n";
+        assert_eq!(
+            r.text("docker-compose.yml", block),
+            "db:\n  DB_PASSWORD:\n    <redacted>\n"
+        );
+    }
 }
 
 #[cfg(test)]
