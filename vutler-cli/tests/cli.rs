@@ -151,7 +151,7 @@ fn a_type_error_says_what_was_expected() {
     assert!(text(&out.stdout).is_empty(), "nothing is printed for an invalid spec");
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("error[type]: scaling.vutler.replicas: invalid type: string \"three\", expected u32"),
+        stderr.contains("error[type]: scaling.vutler.replicas: invalid type: string \"three\", expected a whole number from 0 to 4294967295"),
         "{stderr}"
     );
     assert!(

@@ -195,12 +195,62 @@ fn deserialize(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
             return Err(missing);
         }
     }
-    deserialize_fields(tree).map_err(|d| vec![d])
+    deserialize_fields(tree)
 }
 
-fn deserialize_fields(tree: &Node) -> Result<RawStack, Diagnostic> {
-    let json = tree.to_json();
-    serde_path_to_error::deserialize::<_, RawStack>(json).map_err(|e| {
+/// Unknown keys reported in one run at most (each needs another pass of the deserializer).
+const MAX_UNKNOWN_KEYS: usize = 64;
+
+/// Deserializes the merged document. Serde stops at the first problem; an unknown key is
+/// reported and removed, and the document read again, so that every unknown key is listed in
+/// one run (up to [`MAX_UNKNOWN_KEYS`]), with the first other problem after them.
+fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
+    let mut json = tree.to_json();
+    let mut diags = Vec::new();
+    while diags.len() < MAX_UNKNOWN_KEYS {
+        match serde_path_to_error::deserialize::<_, RawStack>(json.clone()) {
+            Ok(raw) if diags.is_empty() => return Ok(raw),
+            Ok(_) => return Err(diags),
+            Err(e) => {
+                let unknown = backticked(&e.inner().to_string(), "unknown field `").map(str::to_owned);
+                let path = e.path().clone();
+                diags.push(field_error(tree, e));
+                let removed = unknown.is_some_and(|key| remove_key(&mut json, &path, &key));
+                if !removed {
+                    return Err(diags);
+                }
+            }
+        }
+    }
+    Err(diags)
+}
+
+/// Removes `key` from the mapping at `path` of a JSON document (serde's path of an unknown
+/// field is the mapping's); whether it was there.
+fn remove_key(json: &mut serde_json::Value, path: &serde_path_to_error::Path, key: &str) -> bool {
+    let mut pointer = String::new();
+    let mut segments: Vec<&serde_path_to_error::Segment> = path.iter().collect();
+    // The path may end at the key itself rather than at its mapping.
+    if matches!(segments.last(), Some(serde_path_to_error::Segment::Map { key: last }) if last == key) {
+        segments.pop();
+    }
+    for seg in segments {
+        match seg {
+            serde_path_to_error::Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            _ => return false,
+        }
+    }
+    json.pointer_mut(&pointer)
+        .and_then(serde_json::Value::as_object_mut)
+        .is_some_and(|o| o.shift_remove(key).is_some())
+}
+
+fn field_error(tree: &Node, e: serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
+    {
         let mut path: Vec<Segment> = e
             .path()
             .iter()
@@ -210,7 +260,7 @@ fn deserialize_fields(tree: &Node) -> Result<RawStack, Diagnostic> {
                 _ => None,
             })
             .collect();
-        let message = e.inner().to_string();
+        let message = plain_types(&e.inner().to_string());
         if let Some(unknown) = backticked(&message, "unknown field `") {
             // serde reports the path of the mapping; the key itself is the better anchor.
             if path.last() != Some(&Segment::Key(unknown.to_owned())) {
@@ -245,7 +295,7 @@ fn deserialize_fields(tree: &Node) -> Result<RawStack, Diagnostic> {
             }
         }
         d
-    })
+    }
 }
 
 /// For a required field missing from an entry of a named map (`services.mino` without an
@@ -271,6 +321,27 @@ fn misspelt_entry(tree: &Node, path: &[Segment], message: &str) -> Option<String
     Some(format!(
         "did you mean `{best}`? `{name}` is not an entry of the base files, so it is a new one and needs `{missing}`"
     ))
+}
+
+/// Serde's message with Rust's type names said plainly: `expected u32` is `expected a whole
+/// number from 0 to 4294967295`, `expected f64` is `expected a number`.
+fn plain_types(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, plain) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u64", "expected a whole number from 0 to 18446744073709551615"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+    ] {
+        if let Some(rest) = out.strip_suffix(rust) {
+            out = format!("{rest}{plain}");
+        }
+        out = out.replace(&format!("{rust} "), &format!("{plain} "));
+    }
+    out
 }
 
 /// The text between `prefix` and the next backtick.
@@ -450,7 +521,7 @@ mod tests {
             }
             let refused = deserialize_fields(&without)
                 .err()
-                .is_some_and(|d| d.message == format!("missing field `{key}`"));
+                .is_some_and(|d| d.iter().any(|d| d.message == format!("missing field `{key}`")));
             assert_eq!(refused, REQUIRED_SECTIONS.contains(&key.as_str()), "{key}");
         }
         for key in REQUIRED_SECTIONS {
