@@ -841,9 +841,10 @@ pub struct RawHealthcheck {
 pub struct RawResources {
     /// CPUs, e.g. `0.5` or `2`.
     pub cpus: RawCpus,
-    /// Memory, e.g. `512MB` or `4GB`.
+    /// Memory limit, e.g. `512MB` or `4GB`, at least Docker's `6MB`. Sizes are binary: `1GB`
+    /// is 1024 MB (GiB), as Docker and Compose read `1g`; `GiB` and `MiB` are accepted too.
     pub memory: String,
-    /// Disk the service's data needs, e.g. `50GB`.
+    /// Disk the service's data needs, e.g. `50GB` (binary units, as `memory`).
     pub disk: String,
 }
 

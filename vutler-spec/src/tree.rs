@@ -136,6 +136,78 @@ impl Node {
     }
 }
 
+/// A YAML syntax error at byte `at`, said for the two an operator meets most: a tab (pointed
+/// at, with the fix) and a key given twice in one mapping (named, with where it was first).
+fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
+    let point = |at: usize| Span {
+        file,
+        start: at,
+        end: at,
+    };
+    let line_start = |at: usize| text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    if info.contains("tab") {
+        // The parser stops at the line before the tab, or before it: point at the tab itself.
+        let from = line_start(at);
+        let tab = text[from..]
+            .find('\t')
+            .map(|i| from + i)
+            .filter(|t| text[from..*t].matches('\n').count() <= 1);
+        let at = tab.unwrap_or(at);
+        let end = if tab.is_some() { at + 1 } else { at };
+        return Diagnostic::new(
+            Rule::Syntax,
+            crate::SpecPath::root(),
+            format!("YAML syntax error: {info}"),
+        )
+        .with_span(Span { file, start: at, end })
+        .with_help("YAML does not allow tabs for indentation: indent with spaces");
+    }
+    if info.contains("duplicated key") {
+        let start = line_start(at);
+        let line = &text[start..];
+        let indent = line.len() - line.trim_start().len();
+        let key = line.trim_start().split(':').next().unwrap_or_default().trim();
+        let key = key.trim_matches(['"', '\'']);
+        // The first line of the same indentation with the same key, above it.
+        let first = text[..start]
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .chain(std::iter::once(0))
+            .filter(|s| {
+                let l = &text[*s..];
+                let l = l.split('\n').next().unwrap_or_default();
+                l.len() - l.trim_start().len() == indent
+                    && l.trim_start()
+                        .split(':')
+                        .next()
+                        .map(|k| k.trim().trim_matches(['"', '\'']))
+                        == Some(key)
+            })
+            .min();
+        let mut d = Diagnostic::new(
+            Rule::Syntax,
+            crate::SpecPath::root(),
+            format!("YAML syntax error: key `{key}` is given twice in one mapping"),
+        )
+        .with_span(Span {
+            file,
+            start: start + indent,
+            end: start + indent + key.len(),
+        })
+        .with_help("keep one of them (an overlay changes a base value by giving the key once)");
+        if let Some(first) = first.filter(|f| *f < start) {
+            d = d.with_related(point(first + indent), "first given here");
+        }
+        return d;
+    }
+    Diagnostic::new(
+        Rule::Syntax,
+        crate::SpecPath::root(),
+        format!("YAML syntax error: {info}"),
+    )
+    .with_span(point(at))
+}
+
 /// Parses a YAML spec file. The file must hold one document whose top level is a mapping.
 pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     // The loader recurses once per level of nesting: too deep a document is refused first.
@@ -148,19 +220,8 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
             end: at,
         }));
     }
-    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
-        let at = offsets.byte(e.marker().index());
-        Diagnostic::new(
-            Rule::Syntax,
-            crate::SpecPath::root(),
-            format!("YAML syntax error: {}", e.info()),
-        )
-        .with_span(Span {
-            file,
-            start: at,
-            end: at,
-        })
-    })?;
+    let docs = MarkedYamlOwned::load_from_str(text)
+        .map_err(|e| syntax_error(file, text, offsets.byte(e.marker().index()), e.info()))?;
     let whole = Span { file, start: 0, end: 0 };
     let mut docs = docs.into_iter();
     let Some(first) = docs.next() else {

@@ -572,9 +572,26 @@ fn healthcheck(cx: &mut Cx<'_>, hp: &SpecPath, h: &RawHealthcheck) -> Option<Hea
     })
 }
 
+/// Docker's smallest memory limit: a container with less does not start.
+const MIN_MEMORY_MB: u64 = 6;
+
 fn resources(cx: &mut Cx<'_>, p: &SpecPath, r: &RawResources) -> Option<Resources> {
     let cpus = cx.cpus(p.key("cpus"), &r.cpus);
-    let memory = cx.size(p.key("memory"), &r.memory);
+    let memory = cx.size(p.key("memory"), &r.memory).filter(|m| {
+        let enough = m.bytes() >= MIN_MEMORY_MB * 1024 * 1024;
+        if !enough {
+            cx.error_help(
+                Rule::OutOfRange,
+                p.key("memory"),
+                format!(
+                    "{} is below Docker's smallest memory limit ({MIN_MEMORY_MB}MB): the container would not start",
+                    r.memory
+                ),
+                "give 6MB or more (MB and GB are binary units here: 1MB is 1024 KB)",
+            );
+        }
+        enough
+    });
     let disk = cx.size(p.key("disk"), &r.disk);
     Some(Resources {
         cpus: cpus?,
