@@ -150,6 +150,19 @@ enum Command {
         #[arg(long)]
         env: String,
     },
+    /// Draw the stack: services by network, published ports and on which interface, who waits
+    /// for whom, the proxy's upstream, who scrapes whom and where each backup goes.
+    #[command(
+        after_help = "Examples:\n  vutler-render graph --env production                  Mermaid (GitHub renders it in Markdown)\n  vutler-render graph --env production --format dot | dot -Tsvg > stack.svg\n\nExit status: 0 drawn, 2 invalid spec."
+    )]
+    Graph {
+        /// Environment (an overlay file in the spec folder's env/).
+        #[arg(long)]
+        env: String,
+        /// `mermaid` or `dot` (Graphviz).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
     /// Print the JSON schema of spec files (what specs/vutler-spec.schema.json holds), or with
     /// `--stack` that of a whole stack (specs/vutler-stack.schema.json: required keys marked)
     #[command(
@@ -186,6 +199,15 @@ enum ColorWhen {
     Always,
     /// Never.
     Never,
+}
+
+/// How `graph` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// A Graphviz digraph.
+    Dot,
 }
 
 /// How `validate` prints the problems it finds.
@@ -308,6 +330,21 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Plan { env } => plan::plan(cli, env),
+        Command::Graph { env, format } => {
+            let loaded = match vutler_spec::load(&cli.spec, env) {
+                Ok(l) => l,
+                Err(report) => return Ok(invalid(cli, &report)),
+            };
+            print_report(cli, &loaded.warnings)?;
+            let text = match format {
+                GraphFormat::Mermaid => vutler_render::graph::mermaid(&loaded.stack),
+                GraphFormat::Dot => vutler_render::graph::dot(&loaded.stack),
+            };
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schema { stack } => {
             let text = if *stack {
                 vutler_spec::schema::stack_schema_text()

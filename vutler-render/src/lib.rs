@@ -20,6 +20,7 @@ pub mod configs;
 pub mod diff;
 pub mod env_example;
 pub mod grafana;
+pub mod graph;
 pub mod nginx;
 pub mod ops;
 pub mod prometheus;
