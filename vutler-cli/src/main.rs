@@ -234,6 +234,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => code,
+        // A reader that stopped early (`| head`) is no failure to report.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             // Exit status 1 means drift (check, diff) or a stack that does not fit (plan): any
@@ -246,6 +248,17 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Whether an error is a write to a pipe whose reader has gone.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -359,7 +372,29 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => {
             // Generated into a buffer: clap_complete panics when its writer fails (a closed pipe).
             let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "vutler-render", &mut script);
+            // `--env` completes to the environments of the spec folder (`--spec`, default
+            // specs/), as they are when the script is generated.
+            let mut cmd = Cli::command();
+            if let Ok(envs) = vutler_spec::environments(&cli.spec) {
+                // Leaked: the names live as long as this one-shot command (clap's `Str` is static
+                // without its `string` feature).
+                let names: Vec<&'static str> = envs.into_iter().map(|e| &*Box::leak(e.into_boxed_str())).collect();
+                let values = clap::builder::PossibleValuesParser::new(names);
+                cmd = cmd.mut_arg("env", |a| a.value_parser(values.clone()));
+                let subcommands = [
+                    ("validate", "env"),
+                    ("explain", "env"),
+                    ("check", "env"),
+                    ("diff", "envs"),
+                    ("plan", "env"),
+                    ("graph", "env"),
+                ];
+                for (sub, arg) in subcommands {
+                    let values = values.clone();
+                    cmd = cmd.mut_subcommand(sub, |c| c.mut_arg(arg, |a| a.value_parser(values)));
+                }
+            }
+            clap_complete::generate(*shell, &mut cmd, "vutler-render", &mut script);
             let mut out = std::io::stdout().lock();
             out.write_all(&script)?;
             out.flush()?;

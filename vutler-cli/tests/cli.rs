@@ -1936,3 +1936,53 @@ fn graphviz_accepts(dot: &str) {
         }
     }
 }
+
+/// Completion scripts complete `--env` to the environments of the spec folder, for the
+/// top-level render and every subcommand that takes one.
+#[test]
+fn completions_know_the_environments() {
+    let vault = specs().join("../xtask/stacks/vault").display().to_string();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell, "--spec", &vault]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("production") && script.contains("staging"), "{shell}");
+        if shell == "bash" {
+            // bash lists the choices of a value in one word list.
+            assert!(script.contains("\"production staging\""), "{script}");
+        }
+    }
+}
+
+/// A reader that stops early (`| head`) ends the output quietly, with no error and exit 0.
+#[test]
+fn a_closed_pipe_is_no_error() {
+    use std::io::Read as _;
+    for args in [
+        vec!["--env", "production"],
+        vec!["validate", "--all-envs", "--format", "sarif"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vutler-render"))
+            .args(&args)
+            .args(["--spec", &specs().display().to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut first = [0u8; 8];
+        child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("no stdout"))
+            .read_exact(&mut first)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The pipe's reader is gone now (dropped above).
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("Broken pipe"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
