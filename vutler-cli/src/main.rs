@@ -418,14 +418,11 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match &cli.out {
-        Some(dir) => match write::write_tree(dir, env, &tree, cli.overwrite, verbosity(cli)) {
-            Ok(()) => {}
-            Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(EXIT_INVALID));
+        Some(dir) => {
+            if let Some(refused) = write_into(cli, dir, env, &tree)? {
+                return Ok(refused);
             }
-            Err(e) => return Err(e),
-        },
+        }
         None => {
             let mut out = std::io::stdout().lock();
             for (i, (path, contents)) in tree.iter().enumerate() {
@@ -474,6 +471,19 @@ fn exit_number(code: ExitCode) -> u8 {
         .unwrap_or(0)
 }
 
+/// Writes a tree into `dir`; a refusal (a hand-written file in the way, `--out` naming a file)
+/// is printed and gives its exit code, 2.
+fn write_into(cli: &Cli, dir: &std::path::Path, env: &str, tree: &Rendered) -> anyhow::Result<Option<ExitCode>> {
+    match write::write_tree(dir, env, tree, cli.overwrite, verbosity(cli)) {
+        Ok(()) => Ok(None),
+        Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
+            eprintln!("error: {e}");
+            Ok(Some(ExitCode::from(EXIT_INVALID)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `vutler-render --all-envs`: every environment rendered in memory first, then (with `--out`)
 /// each written into `DIR/<env>/`, or printed behind `# Source: <env>/<path>` banners.
 fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -497,13 +507,8 @@ fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.out {
         Some(dir) => {
             for (env, tree) in &trees {
-                match write::write_tree(&dir.join(env), env, tree, cli.overwrite, verbosity(cli)) {
-                    Ok(()) => {}
-                    Err(e) if e.downcast_ref::<write::Refused>().is_some() => {
-                        eprintln!("error: {e}");
-                        return Ok(ExitCode::from(EXIT_INVALID));
-                    }
-                    Err(e) => return Err(e),
+                if let Some(refused) = write_into(cli, &dir.join(env), env, tree)? {
+                    return Ok(refused);
                 }
             }
         }
