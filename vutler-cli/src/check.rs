@@ -323,29 +323,22 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// Prints a JSON value on one line.
-pub(crate) fn print_json_line(value: &impl Serialize) -> anyhow::Result<()> {
+/// Prints a JSON value, pretty, or with `compact` on one line (one object a line).
+pub(crate) fn print_json_as(value: &impl Serialize, compact: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value).context("writing JSON")?;
+    if compact {
+        serde_json::to_writer(&mut out, value)
+    } else {
+        serde_json::to_writer_pretty(&mut out, value)
+    }
+    .context("writing JSON")?;
     writeln!(out)?;
     out.flush()?;
     Ok(())
-}
-
-fn print_json_as(value: &impl Serialize, compact: bool) -> anyhow::Result<()> {
-    if compact {
-        print_json_line(value)
-    } else {
-        print_json(value)
-    }
 }
 
 pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).context("writing JSON")?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
+    print_json_as(value, false)
 }
 
 /// Prints unified diffs, coloured line by line when the stream allows it.

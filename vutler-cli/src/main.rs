@@ -21,7 +21,7 @@ use codespan_reporting::diagnostic::{Diagnostic as Pretty, Label, Severity as Pr
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 use vutler_render::Rendered;
-use vutler_spec::{Loaded, Report, Severity};
+use vutler_spec::{Diagnostic, Loaded, Report, Severity};
 
 /// Exit code for drift (`check`, `diff`) or a stack that does not fit its VM (`plan`).
 const EXIT_DIFFERENT: u8 = 1;
@@ -542,10 +542,7 @@ fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool)
                 Ok(l) => (l.warnings, true),
                 Err(report) => (report, false),
             };
-            let warnings = report
-                .diagnostics
-                .iter()
-                .any(|d| d.severity == Severity::Warning && d.allowed.is_none());
+            let warnings = report.diagnostics.iter().any(Diagnostic::is_open_warning);
             failed |= !valid || (strict && warnings);
             runs.push(report::sarif_run(&report.sources, &report.diagnostics));
         }
@@ -554,30 +551,21 @@ fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool)
     }
     let mut worst = 0;
     for env in envs {
-        let code = validate_one(cli, env, format, strict, envs.len() > 1)?;
+        let json = format == DiagnosticsFormat::Json;
+        let code = validate_one(cli, env, json, strict, envs.len() > 1)?;
         worst = worst.max(exit_number(code));
     }
     Ok(ExitCode::from(worst))
 }
 
-/// One environment of `validate` (text or JSON; `compact` prints the JSON on one line).
-fn validate_one(
-    cli: &Cli,
-    env: &str,
-    format: DiagnosticsFormat,
-    strict: bool,
-    compact: bool,
-) -> anyhow::Result<ExitCode> {
+/// One environment of `validate`, as text or JSON (`compact`: on one line).
+fn validate_one(cli: &Cli, env: &str, json: bool, strict: bool, compact: bool) -> anyhow::Result<ExitCode> {
     let (report, loaded) = match vutler_spec::load(&cli.spec, env) {
         Ok(l) => (l.warnings.clone(), Some(l)),
         Err(report) => (report, None),
     };
     // Warnings the spec allows (with a reason) neither print nor fail a strict run.
-    let warnings = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning && d.allowed.is_none())
-        .count();
+    let warnings = report.diagnostics.iter().filter(|d| d.is_open_warning()).count();
     let allowed = report.diagnostics.iter().filter(|d| d.allowed.is_some()).count();
     let failed = loaded.is_none() || (strict && warnings > 0);
     let code = if failed {
@@ -585,22 +573,10 @@ fn validate_one(
     } else {
         ExitCode::SUCCESS
     };
-    match format {
-        DiagnosticsFormat::Json => {
-            let json = report::validate_json(env, &report.sources, &report.diagnostics, strict);
-            if compact {
-                check::print_json_line(&json)?;
-            } else {
-                check::print_json(&json)?;
-            }
-            return Ok(code);
-        }
-        DiagnosticsFormat::Sarif => {
-            let run = report::sarif_run(&report.sources, &report.diagnostics);
-            check::print_json(&report::sarif_log(vec![run]))?;
-            return Ok(code);
-        }
-        DiagnosticsFormat::Text => {}
+    if json {
+        let json = report::validate_json(env, &report.sources, &report.diagnostics, strict);
+        check::print_json_as(&json, compact)?;
+        return Ok(code);
     }
     let Some(loaded) = loaded else {
         return Ok(invalid(cli, &report));

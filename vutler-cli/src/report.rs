@@ -79,10 +79,7 @@ pub(crate) fn validate_json<'a>(
     strict: bool,
 ) -> ValidateJson<'a> {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning && d.allowed.is_none())
-        .count();
+    let warnings = diagnostics.iter().filter(|d| d.is_open_warning()).count();
     ValidateJson {
         env,
         valid: errors == 0 && !(strict && warnings > 0),

@@ -57,6 +57,12 @@ impl Diagnostic {
         }
     }
 
+    /// Whether this is a warning the spec does not allow: one that is printed, and fails a
+    /// strict run.
+    pub fn is_open_warning(&self) -> bool {
+        self.severity == Severity::Warning && self.allowed.is_none()
+    }
+
     /// A problem of the file as a whole (no spec path), at a place in it.
     pub fn at(rule: Rule, span: Span, message: impl Into<String>) -> Self {
         Self::new(rule, SpecPath::root(), message).with_span(span)

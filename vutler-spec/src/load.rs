@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, Report, Severity};
+use crate::diagnostic::{Diagnostic, Report};
 use crate::merge;
 use crate::path::SpecPath;
 use crate::raw::{RawStack, TOP_LEVEL_KEYS};
@@ -482,10 +482,7 @@ pub fn load(dir: &Path, env: &str) -> Result<Loaded, Report> {
 impl Loaded {
     /// Whether loading produced warnings (that the spec does not allow).
     pub fn has_warnings(&self) -> bool {
-        self.warnings
-            .diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Warning && d.allowed.is_none())
+        self.warnings.diagnostics.iter().any(Diagnostic::is_open_warning)
     }
 }
 
