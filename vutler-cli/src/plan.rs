@@ -247,24 +247,8 @@ fn table(rows: &[Row], right: &[bool; 5]) -> String {
     out
 }
 
-/// A size as the spec writes it when that is short (`512MB`, `4GB`), else in the largest unit
-/// it reaches with one decimal (`10.8GB` rather than `11072MB`); `0B` for nothing.
 fn size(s: ByteSize) -> String {
-    const UNITS: [(&str, u32); 4] = [("TB", 4), ("GB", 3), ("MB", 2), ("KB", 1)];
-    let bytes = s.bytes();
-    let (whole, _) = s.whole_unit();
-    if bytes == 0 || whole < 1024 {
-        return if bytes == 0 { "0B".into() } else { s.to_string() };
-    }
-    for (unit, power) in UNITS {
-        let scale = 1024u64.pow(power);
-        if bytes >= scale {
-            // Tenths, rounded; sizes are far below where u64 tenths would overflow.
-            let tenths = (bytes.saturating_mul(10) + scale / 2) / scale;
-            return format!("{}.{}{unit}", tenths / 10, tenths % 10);
-        }
-    }
-    s.to_string()
+    s.readable()
 }
 
 /// `have - need`, negative when short.

@@ -40,6 +40,9 @@ pub struct Diagnostic {
     pub related: Vec<(Span, String)>,
     /// Why the spec accepts this warning on purpose (its `allow` entry), when it does.
     pub allowed: Option<String>,
+    /// Other places named by spec path, turned into [`Diagnostic::related`] spans once the
+    /// spec's tree is at hand (validation works on the deserialized spec, without positions).
+    pub(crate) related_paths: Vec<(SpecPath, String)>,
 }
 
 impl Diagnostic {
@@ -54,6 +57,7 @@ impl Diagnostic {
             span: None,
             related: Vec::new(),
             allowed: None,
+            related_paths: Vec::new(),
         }
     }
 
@@ -89,6 +93,12 @@ impl Diagnostic {
     /// Points at another place that explains the problem.
     pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Self {
         self.related.push((span, label.into()));
+        self
+    }
+
+    /// Points at another place that explains the problem, by its spec path.
+    pub(crate) fn with_related_path(mut self, path: SpecPath, label: impl Into<String>) -> Self {
+        self.related_paths.push((path, label.into()));
         self
     }
 

@@ -152,6 +152,10 @@ impl SpecFiles {
                 let (span, _) = tree.locate(d.path.segments(), false);
                 d.span = Some(span);
             }
+            for (path, label) in std::mem::take(&mut d.related_paths) {
+                let (span, _) = tree.locate(path.segments(), false);
+                d.related.push((span, label));
+            }
         }
         match stack {
             Some(stack) => Ok(Loaded {
@@ -359,9 +363,14 @@ fn expected_list(message: &str) -> Vec<&str> {
 }
 
 fn io_report(message: String) -> Report {
+    report_of(Rule::Io, message)
+}
+
+/// A report of one problem of the spec folder as a whole (no file to point into).
+fn report_of(rule: Rule, message: String) -> Report {
     Report {
         sources: Sources::new(),
-        diagnostics: vec![Diagnostic::new(Rule::Io, SpecPath::root(), message)],
+        diagnostics: vec![Diagnostic::new(rule, SpecPath::root(), message)],
     }
 }
 
@@ -393,7 +402,26 @@ fn not_utf8(name: String, e: std::string::FromUtf8Error) -> Report {
 }
 
 fn spec_files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, Report> {
-    let entries = std::fs::read_dir(dir).map_err(|e| io_report(format!("cannot read {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            let parent = dir.parent().unwrap_or(dir);
+            let mut d = Diagnostic::new(Rule::Io, SpecPath::root(), format!("{} does not exist", dir.display()))
+                .with_help(format!(
+                    "a spec folder holds base/ (the stack) and env/ (an overlay per environment); \
+                     is `{}` the spec folder (`--spec`)?",
+                    parent.display()
+                ));
+            if !parent.is_dir() {
+                d.message = format!("spec folder {} does not exist", parent.display());
+                d.help = Some("give the folder holding base/ and env/ with `--spec`".into());
+            }
+            Report {
+                sources: Sources::new(),
+                diagnostics: vec![d],
+            }
+        }
+        _ => io_report(format!("cannot read {}: {e}", dir.display())),
+    })?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry
@@ -448,13 +476,19 @@ pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
         [] => {
             let known = environments(dir)?;
             let mut d = Diagnostic::new(
-                Rule::Io,
+                Rule::UnknownEnv,
                 SpecPath::root(),
-                format!(
-                    "unknown environment `{env}`; {} defines: {}",
-                    dir.join("env").display(),
-                    known.join(", ")
-                ),
+                match known.as_slice() {
+                    [] => format!(
+                        "unknown environment `{env}`; {} defines none (no *.yaml, *.yml or *.toml)",
+                        dir.join("env").display()
+                    ),
+                    _ => format!(
+                        "unknown environment `{env}`; {} defines: {}",
+                        dir.join("env").display(),
+                        known.join(", ")
+                    ),
+                },
             );
             if let Some(best) = closest(env, known.iter().map(String::as_str)) {
                 d = d.with_help(format!("did you mean `{best}`?"));
@@ -464,13 +498,16 @@ pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
                 diagnostics: vec![d],
             })
         }
-        many => Err(io_report(format!(
-            "environment `{env}` has several overlay files: {}",
-            many.iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        many => Err(report_of(
+            Rule::UnknownEnv,
+            format!(
+                "environment `{env}` has several overlay files: {}",
+                many.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
 }
 

@@ -66,6 +66,13 @@ rules! {
         "The spec folder holds `base/*.{yaml,yml,toml}` (at least one file) and one overlay \
          `env/<env>.{yaml,yml,toml}` per environment. Check the folder given to `--spec`, the \
          environment name (the message lists the known ones) and the files' permissions.";
+    /// An environment with no overlay file, or with several.
+    UnknownEnv = "unknown-env", Error,
+        "The environment given has no overlay file in the spec folder's `env/`, or several.",
+        "Each environment is one overlay file, `env/<env>.yaml` (or `.yml`, `.toml`). The message \
+         lists the environments the folder defines and the closest one; give one of those to \
+         `--env`, or add the overlay (an empty one is enough for an environment that changes \
+         nothing). With several overlays of one name (`prod.yaml` and `prod.toml`), keep one.";
     /// YAML or TOML syntax error.
     Syntax = "syntax", Error,
         "A file is not valid YAML or TOML.",

@@ -151,6 +151,32 @@ impl ByteSize {
     }
 }
 
+impl ByteSize {
+    /// The size as the spec writes it when that is short (`512MB`, `4GB`), else in the largest
+    /// unit it reaches with one decimal (`10.8GB` rather than `11072MB`); `0B` for nothing. For
+    /// people: it is rounded, so it does not parse back to the same size.
+    pub fn readable(self) -> String {
+        const UNITS: [(&str, u32); 4] = [("TB", 4), ("GB", 3), ("MB", 2), ("KB", 1)];
+        let bytes = self.0;
+        let (whole, _) = self.whole_unit();
+        if bytes == 0 {
+            return "0B".into();
+        }
+        if whole < 1024 {
+            return self.to_string();
+        }
+        for (unit, power) in UNITS {
+            let scale = 1024u64.pow(power);
+            if bytes >= scale {
+                // Tenths, rounded, in u128: no size overflows.
+                let tenths = (u128::from(bytes) * 10 + u128::from(scale / 2)) / u128::from(scale);
+                return format!("{}.{}{unit}", tenths / 10, tenths % 10);
+            }
+        }
+        self.to_string()
+    }
+}
+
 impl fmt::Display for ByteSize {
     /// `512MB`, `4GB`, `100B`: the canonical spec form.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

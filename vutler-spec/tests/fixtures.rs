@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use vutler_spec::{Rule, SpecFiles};
+use vutler_spec::{Report, Rule, SpecFiles};
 
 const ENV: &str = "test";
 const MIN_INVALID_FIXTURES: usize = 25;
@@ -34,25 +34,13 @@ fn named(path: &Path) -> (String, String) {
     (name, read(path))
 }
 
-/// The spec files of a folder; none when the folder does not exist.
-fn spec_files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// Every diagnostic, one line each, and the rules they break; empty when the spec is valid and
 /// has no warnings.
-fn diagnostics(files: &SpecFiles) -> (Vec<String>, Vec<Rule>) {
-    let report = match files.resolve() {
-        Ok(loaded) => loaded.warnings,
-        Err(report) => report,
+fn diagnostics(files: &Result<SpecFiles, Report>) -> (Vec<String>, Vec<Rule>) {
+    let report = match files.as_ref().map(SpecFiles::resolve) {
+        Ok(Ok(loaded)) => loaded.warnings,
+        Ok(Err(report)) => report,
+        Err(report) => report.clone(),
     };
     let lines = report
         .diagnostics
@@ -62,11 +50,11 @@ fn diagnostics(files: &SpecFiles) -> (Vec<String>, Vec<Rule>) {
     (lines, report.diagnostics.iter().map(|d| d.rule).collect())
 }
 
-/// An invalid fixture: the files to load, what they must give, and the file the expectations
-/// are written in.
+/// An invalid fixture: the files to load (or the report of a folder that cannot be read), what
+/// they must give, and the file the expectations are written in.
 struct Fixture {
     path: PathBuf,
-    files: SpecFiles,
+    files: Result<SpecFiles, Report>,
     expected: Vec<String>,
     expect_file: PathBuf,
 }
@@ -82,11 +70,13 @@ fn invalid_fixtures() -> Vec<Fixture> {
         .into_iter()
         .map(|path| {
             if path.is_dir() {
-                let base = spec_files_in(&path.join("base")).iter().map(|p| named(p)).collect();
-                let overlay = spec_files_in(&path.join("env")).first().map(|p| named(p));
+                // Read as the CLI reads a spec folder, so that problems of the folder itself
+                // (no base file, an unknown environment) have fixtures too. Relative to the
+                // crate (the tests' working folder), so that the names are the same anywhere.
+                let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&path);
                 let expect_file = path.join("expect.txt");
                 Fixture {
-                    files: SpecFiles::new(ENV, base, overlay),
+                    files: vutler_spec::read_dir(relative, ENV),
                     expected: expectations(&read(&expect_file)),
                     expect_file,
                     path,
@@ -96,7 +86,7 @@ fn invalid_fixtures() -> Vec<Fixture> {
                 let overlay = named(&path);
                 let expected = expectations(&overlay.1);
                 Fixture {
-                    files: SpecFiles::new(ENV, base, Some(overlay)),
+                    files: Ok(SpecFiles::new(ENV, base, Some(overlay))),
                     expected,
                     expect_file: path.clone(),
                     path,
@@ -128,7 +118,10 @@ fn expectations(text: &str) -> Vec<String> {
 #[test]
 fn the_fixture_base_is_valid_without_warnings() {
     let base = vec![named(&fixtures().join("base/stack.yaml"))];
-    assert_eq!(diagnostics(&SpecFiles::new(ENV, base, None)).0, Vec::<String>::new());
+    assert_eq!(
+        diagnostics(&Ok(SpecFiles::new(ENV, base, None))).0,
+        Vec::<String>::new()
+    );
 }
 
 #[test]

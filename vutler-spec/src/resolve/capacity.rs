@@ -4,6 +4,7 @@
 //! Rules: `capacity` (resource totals, replicas counted, with and without the scale-out plans,
 //! within the target VM).
 
+use crate::diagnostic::Diagnostic;
 use crate::path::SpecPath;
 use crate::raw::RawCostRange;
 use crate::rule::Rule;
@@ -61,29 +62,112 @@ fn cost(cx: &mut Cx<'_>, path: &SpecPath, raw: RawCostRange) -> Option<CostRange
     Some(CostRange { min: raw.min, max })
 }
 
-/// Whether the services, replicas counted, fit the VM (also with the scale-out plans).
+/// Whether the services, replicas counted, fit the VM (also with the scale-out plans). Each
+/// shortfall is reported at what contributes the most to it (a service's replica count when it
+/// runs several, else its resource), with the VM's size as the related place.
 pub(super) fn check(cx: &mut Cx<'_>, vm: &Vm, services: &[Service], scaling: &[ScalePlan], backups: ByteSize) {
     let capacity = capacity_of(vm, services, scaling, backups);
     for short in capacity.shortfalls() {
-        let (have, limit) = match short.resource {
+        let (need, have) = match short.resource {
             Resource::Cpus => (short.need.cpus.to_string(), vm.cpus.to_string()),
-            Resource::Memory => (short.need.memory.to_string(), vm.memory.to_string()),
+            Resource::Memory => (short.need.memory.readable(), vm.memory.readable()),
             Resource::Disk if backups > ByteSize::default() => (
-                format!("{} (local backups: {backups})", short.need.disk),
-                vm.disk.to_string(),
+                format!("{} (local backups: {})", short.need.disk.readable(), backups.readable()),
+                vm.disk.readable(),
             ),
-            Resource::Disk => (short.need.disk.to_string(), vm.disk.to_string()),
+            Resource::Disk => (short.need.disk.readable(), vm.disk.readable()),
         };
-        cx.error_help(
-            Rule::Capacity,
-            SpecPath::top("target_vm"),
-            format!(
-                "the services need {have} {}{}, more than VM `{}` has ({limit})",
-                short.resource.as_str(),
-                if short.scaled { " with the scale-out plans" } else { "" },
-                vm.name
-            ),
-            "pick a larger VM or lower the services' resources",
+        let mut message = format!(
+            "the services need {need} {}{}, more than VM `{}` has ({have})",
+            short.resource.as_str(),
+            if short.scaled { " with the scale-out plans" } else { "" },
+            vm.name
         );
+        let vm_path = SpecPath::top("vms").key(&vm.name).key(short.resource.as_str());
+        let diagnostic = match largest_share(services, scaling, short) {
+            Some(share) => {
+                message.push_str(&format!(
+                    "; the largest share is `{}`'s: {}",
+                    share.service.name, share.says
+                ));
+                Diagnostic::new(Rule::Capacity, share.path, message)
+                    .with_related_path(
+                        vm_path,
+                        format!("VM `{}` has {have} {}", vm.name, short.resource.as_str()),
+                    )
+                    .with_related_path(SpecPath::top("target_vm"), "the environment runs on this VM")
+            }
+            None => Diagnostic::new(Rule::Capacity, SpecPath::top("target_vm"), message),
+        };
+        cx.report(
+            diagnostic.with_help(
+                "lower the replicas or resources of the services with the largest shares, or pick a larger VM",
+            ),
+        );
+    }
+}
+
+/// The service that needs the most of a short resource, and the spec path that sets its share.
+struct Share<'s> {
+    service: &'s Service,
+    /// Its replica count when it runs several (or its scale-out plan's, for a scaled shortfall),
+    /// else its resource.
+    path: SpecPath,
+    /// `30 replicas x 2GB = 60GB memory`, or `64GB memory`.
+    says: String,
+}
+
+fn largest_share<'s>(services: &'s [Service], scaling: &[ScalePlan], short: Shortfall) -> Option<Share<'s>> {
+    let plan = |s: &Service| scaling.iter().find(|p| short.scaled && p.service == s.id);
+    let replicas = |s: &Service| plan(s).map_or(s.replicas, |p| p.replicas);
+    // Each service's share in thousandths of a CPU or bytes; disk is counted once (replicas
+    // share their volumes).
+    let share = |s: &Service| -> u64 {
+        let Some(r) = &s.resources else { return 0 };
+        match short.resource {
+            Resource::Cpus => u64::from(r.cpus.millis()) * u64::from(replicas(s)),
+            Resource::Memory => r.memory.bytes().saturating_mul(u64::from(replicas(s))),
+            Resource::Disk => r.disk.bytes(),
+        }
+    };
+    // The first of equal shares, in spec order.
+    let service = services
+        .iter()
+        .filter(|s| share(s) > 0)
+        .fold(None::<&Service>, |best, s| match best {
+            Some(b) if share(b) >= share(s) => Some(b),
+            _ => Some(s),
+        })?;
+    let r = service.resources.as_ref()?;
+    let n = replicas(service);
+    let one = total(short.resource, r, 1);
+    let what = short.resource.as_str();
+    let (path, says) = match plan(service) {
+        Some(_) if n > 1 && short.resource != Resource::Disk => (
+            SpecPath::top("scaling").key(&service.name).key("replicas"),
+            format!(
+                "{n} replicas (its scale-out plan) x {one} = {} {what}",
+                total(short.resource, r, n)
+            ),
+        ),
+        _ if n > 1 && short.resource != Resource::Disk => (
+            SpecPath::top("services").key(&service.name).key("replicas"),
+            format!("{n} replicas x {one} = {} {what}", total(short.resource, r, n)),
+        ),
+        _ => (
+            SpecPath::top("services").key(&service.name).key("resources").key(what),
+            format!("{one} {what}"),
+        ),
+    };
+    Some(Share { service, path, says })
+}
+
+/// `n` times a service's cpus or memory, as people read it.
+fn total(resource: Resource, r: &Resources, n: u32) -> String {
+    match resource {
+        Resource::Cpus => (r.cpus * n).to_string(),
+        Resource::Memory => (r.memory * n).readable(),
+        // Replicas share their volumes.
+        Resource::Disk => r.disk.readable(),
     }
 }
