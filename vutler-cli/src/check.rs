@@ -13,7 +13,9 @@ use codespan_reporting::term::termcolor::{Color, ColorSpec, StandardStream, Writ
 use serde::Serialize;
 use vutler_render::Rendered;
 use vutler_render::diff::{FileDiff, Labels, Redaction, TreeDiff, diff_trees};
+use vutler_spec::Loaded;
 
+use crate::report::{self, DriftFinding, DriftKind};
 use crate::{Cli, EXIT_DIFFERENT, EXIT_INVALID, Format, color_choice, load_and_render, write};
 
 /// What `check --format json` prints. Field names are a stable interface.
@@ -65,29 +67,47 @@ fn changed_json(changed: &[FileDiff]) -> Vec<ChangedJson<'_>> {
         .collect()
 }
 
-/// `vutler-render check --env ENV --against DIR`.
-/// With `compact`, JSON is printed on one line (one object a line, for several environments).
-pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compact: bool) -> anyhow::Result<ExitCode> {
-    let (loaded, tree) = match load_and_render(cli, env)? {
-        Ok(done) => done,
-        Err(code) => return Ok(code),
-    };
-    if !against.is_dir() {
-        eprintln!("error: {} is not a folder", against.display());
-        return Ok(ExitCode::from(EXIT_INVALID));
+/// How a folder differs from a fresh render of its environment.
+struct Drift {
+    /// The folder, as it was named.
+    against: String,
+    diff: TreeDiff,
+    /// Generated paths that are symlinks or lie behind one (never read).
+    not_files: Vec<String>,
+    /// Files whose executable bit differs, with whether the folder's copy is executable.
+    modes: Vec<(String, bool)>,
+    /// Files rendered.
+    files: usize,
+}
+
+impl Drift {
+    fn in_sync(&self) -> bool {
+        self.diff.is_empty() && self.not_files.is_empty() && self.modes.is_empty()
     }
+
+    fn exit_code(&self) -> ExitCode {
+        if self.in_sync() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_DIFFERENT)
+        }
+    }
+}
+
+/// Compares a folder with a render of the stack loaded.
+fn compare(loaded: &Loaded, tree: &Rendered, against: &Path) -> anyhow::Result<Drift> {
     let Generated {
         files: on_disk,
         executable,
         not_files,
-    } = read_generated(against, &tree)?;
+    } = read_generated(against, tree)?;
     // A script that lost its executable bit is drift: cron could not run it.
-    let modes: Vec<(&str, bool)> = tree
+    let modes: Vec<(String, bool)> = tree
         .iter()
         .map(|(p, _)| p)
         .filter(|p| on_disk.contains_key(*p))
         .filter(|p| executable.contains(*p) != tree.is_executable(p))
-        .map(|p| (p, executable.contains(p)))
+        .map(|p| (p.to_owned(), executable.contains(p)))
         .collect();
     let dir_label = against.display().to_string();
     let mut diff = diff_trees(
@@ -102,16 +122,44 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compac
     // A symlink is never read: it is neither the rendered file nor missing.
     diff.missing.retain(|p| !not_files.contains(p));
     diff.unexpected.retain(|p| !not_files.contains(p));
+    Ok(Drift {
+        against: dir_label,
+        diff,
+        not_files,
+        modes,
+        files: tree.len(),
+    })
+}
+
+/// `vutler-render check --env ENV --against DIR`, as text or JSON.
+/// With `compact`, JSON is printed on one line (one object a line, for several environments).
+pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compact: bool) -> anyhow::Result<ExitCode> {
+    let (loaded, tree) = match load_and_render(cli, env)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    if !against.is_dir() {
+        eprintln!("error: {} is not a folder", against.display());
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let drift = compare(&loaded, &tree, against)?;
+    let Drift {
+        against: dir_label,
+        diff,
+        not_files,
+        modes,
+        files,
+    } = &drift;
     match format {
         Format::Json => print_json_as(
             &CheckJson {
                 env,
                 against: dir_label.clone(),
-                in_sync: diff.is_empty() && not_files.is_empty() && modes.is_empty(),
+                in_sync: drift.in_sync(),
                 changed: changed_json(&diff.changed),
                 missing: &diff.missing,
                 unexpected: &diff.unexpected,
-                not_files: &not_files,
+                not_files,
                 modes: modes
                     .iter()
                     .map(|(path, executable)| ModeJson {
@@ -135,22 +183,16 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compac
             print_list(
                 &mut out,
                 "not files (symlinks, or behind one: never followed):",
-                &not_files,
+                not_files,
             )?;
             let mode_lines: Vec<String> = modes
                 .iter()
-                .map(|(path, executable)| {
-                    if *executable {
-                        format!("{path}: executable, rendered not executable")
-                    } else {
-                        format!("{path}: not executable, rendered executable (chmod +x, or render again)")
-                    }
-                })
+                .map(|(path, executable)| mode_line(path, *executable))
                 .collect();
             print_list(&mut out, "modes (the executable bit differs):", &mode_lines)?;
-            if diff.is_empty() && not_files.is_empty() && modes.is_empty() {
+            if drift.in_sync() {
                 if crate::verbosity(cli) != crate::Verbosity::Quiet {
-                    writeln!(out, "{env}: {dir_label} is in sync ({} files)", tree.len())?;
+                    writeln!(out, "{env}: {dir_label} is in sync ({files} files)")?;
                 }
             } else {
                 writeln!(
@@ -173,12 +215,157 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compac
             out.flush()?;
         }
     }
-    if not_files.is_empty() && modes.is_empty() {
-        Ok(exit_status(&diff))
+    Ok(drift.exit_code())
+}
+
+fn mode_line(path: &str, executable: bool) -> String {
+    if executable {
+        format!("{path}: executable, rendered not executable")
     } else {
-        Ok(ExitCode::from(EXIT_DIFFERENT))
+        format!("{path}: not executable, rendered executable (chmod +x, or render again)")
     }
 }
+
+/// `vutler-render check --format sarif`: one SARIF run per environment (each against its folder),
+/// holding the spec's diagnostics and every difference, printed as one log. The exit status is
+/// the worst of all: an invalid spec or an unreadable folder (2) before drift (1).
+pub(crate) fn check_sarif(cli: &Cli, envs: &[(String, std::path::PathBuf)]) -> anyhow::Result<ExitCode> {
+    let mut runs = Vec::new();
+    let mut worst = 0;
+    for (env, against) in envs {
+        let loaded = match vutler_spec::load(&cli.spec, env) {
+            Ok(loaded) => loaded,
+            Err(report) => {
+                worst = worst.max(EXIT_INVALID);
+                runs.push(report::sarif_run(report::RunOf {
+                    command: "check",
+                    env,
+                    sources: &report.sources,
+                    diagnostics: &report.diagnostics,
+                    drift: &[],
+                    failure: None,
+                }));
+                continue;
+            }
+        };
+        let tree = vutler_render::render(&loaded.stack).map_err(|e| {
+            anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)"))
+        })?;
+        let (drift, failure) = if against.is_dir() {
+            let drift = compare(&loaded, &tree, against)?;
+            worst = worst.max(crate::exit_number(drift.exit_code()));
+            (findings(env, &drift), None)
+        } else {
+            worst = worst.max(EXIT_INVALID);
+            (Vec::new(), Some(format!("{} is not a folder", against.display())))
+        };
+        runs.push(report::sarif_run(report::RunOf {
+            command: "check",
+            env,
+            sources: &loaded.warnings.sources,
+            diagnostics: &loaded.warnings.diagnostics,
+            drift: &drift,
+            failure,
+        }));
+    }
+    print_json(&report::sarif_log(runs))?;
+    Ok(ExitCode::from(worst))
+}
+
+/// The differences of a check as SARIF findings, each at its file in the folder.
+fn findings(env: &str, drift: &Drift) -> Vec<DriftFinding> {
+    let dir = drift.against.trim_end_matches('/');
+    let file = |path: &str| format!("{dir}/{path}");
+    let again = format!("render again (`vutler-render --env {env} --out {dir}`)");
+    let mut out = Vec::new();
+    for changed in &drift.diff.changed {
+        let (removed, added) = changed_lines(&changed.diff);
+        out.push(DriftFinding {
+            kind: DriftKind::Changed,
+            file: file(&changed.path),
+            line: first_changed_line(&changed.diff),
+            message: format!(
+                "`{}` differs from what the spec renders for `{env}` ({removed} lines only here, {added} only in the render): put the change into the spec, or {again}\n\n{}",
+                changed.path,
+                shortened_diff(&changed.diff)
+            ),
+        });
+    }
+    let lists = [
+        (
+            DriftKind::Missing,
+            &drift.diff.missing,
+            "is rendered but absent from the folder",
+        ),
+        (
+            DriftKind::Unexpected,
+            &drift.diff.unexpected,
+            "was generated before and is no longer rendered",
+        ),
+        (
+            DriftKind::NotAFile,
+            &drift.not_files,
+            "is a symlink or lies behind one, so it is never read",
+        ),
+    ];
+    for (kind, paths, says) in lists {
+        out.extend(paths.iter().map(|path| DriftFinding {
+            kind,
+            file: file(path),
+            line: None,
+            message: format!("`{path}` {says}: {again}"),
+        }));
+    }
+    out.extend(drift.modes.iter().map(|(path, executable)| DriftFinding {
+        kind: DriftKind::Mode,
+        file: file(path),
+        line: None,
+        message: mode_line(path, *executable),
+    }));
+    out
+}
+
+/// Lines of a unified diff only on the old side and only on the new one.
+fn changed_lines(diff: &str) -> (usize, usize) {
+    let body = diff
+        .lines()
+        .filter(|l| !l.starts_with("--- ") && !l.starts_with("+++ "));
+    body.fold((0, 0), |(removed, added), line| match line.as_bytes().first() {
+        Some(b'-') => (removed + 1, added),
+        Some(b'+') => (removed, added + 1),
+        _ => (removed, added),
+    })
+}
+
+/// The first line of the old side (the folder's file) that a unified diff changes, or before
+/// which it adds; none for a diff without hunks (bytes that are not text).
+fn first_changed_line(diff: &str) -> Option<usize> {
+    let mut lines = diff.lines().skip_while(|l| !l.starts_with("@@ -"));
+    let header = lines.next()?;
+    let start = header.strip_prefix("@@ -")?.split([',', ' ']).next()?;
+    let mut line: usize = start.parse().ok()?;
+    for l in lines {
+        match l.as_bytes().first() {
+            Some(b'-' | b'+') => return Some(line.max(1)),
+            _ => line += 1,
+        }
+    }
+    None
+}
+
+/// A diff of at most [`MAX_DIFF_LINES`] lines for a SARIF message, with how many were cut.
+fn shortened_diff(diff: &str) -> String {
+    let total = diff.lines().count();
+    let mut kept: Vec<&str> = diff.lines().take(MAX_DIFF_LINES).collect();
+    let cut = format!("... {} more lines", total.saturating_sub(MAX_DIFF_LINES));
+    if total > MAX_DIFF_LINES {
+        kept.push(&cut);
+    }
+    kept.join("\n")
+}
+
+/// Lines of a file's diff a SARIF message quotes at most (the text output has them all).
+const MAX_DIFF_LINES: usize = 60;
 
 /// `vutler-render diff --env A --env B`.
 pub(crate) fn diff_envs(cli: &Cli, a: &str, b: &str, format: Format) -> anyhow::Result<ExitCode> {

@@ -16,6 +16,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 use codespan_reporting::diagnostic::{Diagnostic as Pretty, Label, Severity as PrettySeverity};
 use codespan_reporting::files::SimpleFiles;
@@ -56,6 +57,10 @@ struct Cli {
     /// is written.
     #[arg(long, requires = "out")]
     overwrite: bool,
+    /// Print only this file of the tree, exactly as `--out` writes it; or a folder of the tree
+    /// (`prometheus/`), or several `--show-only`, each file behind its `# Source:` banner.
+    #[arg(long, value_name = "PATH", conflicts_with = "out", action = ArgAction::Append)]
+    show_only: Vec<String>,
     /// Spec folder (with base/ and env/).
     #[arg(long, global = true, default_value = "specs", value_name = "DIR")]
     spec: PathBuf,
@@ -124,9 +129,11 @@ enum Command {
         /// `--all-envs`, the folder holding one such tree per environment.
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// How differences are printed: `text` (unified diffs), `json` (one object on stdout) or
+        /// `sarif` (SARIF 2.1.0 on stdout, each difference at its file in the folder, beside
+        /// the spec's problems)
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Show what differs between the trees of two environments.
     #[command(
@@ -183,11 +190,19 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff).
+    /// Print a manual page (roff), vutler-render's or a command's; or write them all into a
+    /// folder.
     #[command(
-        after_help = "Examples:\n  vutler-render man > vutler-render.1\n  vutler-render man | man -l -\n\nExit status: 0 printed."
+        after_help = "Examples:\n  vutler-render man | man -l -\n  vutler-render man check | man -l -\n  vutler-render man --out /usr/local/share/man/man1   vutler-render.1 and a page per command\n\nExit status: 0 printed or written, 2 unknown command, 3 the folder cannot be written."
     )]
-    Man,
+    Man {
+        /// The command whose page to print (`check` for vutler-render-check(1)).
+        #[arg(value_name = "COMMAND", conflicts_with = "out")]
+        command: Option<String>,
+        /// Write every page into this folder (`vutler-render.1`, `vutler-render-check.1`, ...).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// When to colour output.
@@ -221,7 +236,18 @@ enum DiagnosticsFormat {
     Sarif,
 }
 
-/// How `check` and `diff` print their result.
+/// How `check` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    /// Unified diffs and lists, for people.
+    Text,
+    /// One JSON object, for other tools.
+    Json,
+    /// SARIF 2.1.0, for code scanning (GitHub, GitLab).
+    Sarif,
+}
+
+/// How `diff` prints its result (and `check`, but for SARIF).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// Unified diffs and lists, for people.
@@ -307,22 +333,34 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             all_envs,
             against,
             format,
-        } => match env {
-            Some(env) if !*all_envs => check::check(cli, env, against, *format, false),
-            _ => {
-                let envs = match environments(cli, None, true) {
-                    Ok(envs) => envs,
+        } => {
+            // Each environment with its folder: `DIR`, or `DIR/<env>` for every one.
+            let targets: Vec<(String, PathBuf)> = match env {
+                Some(env) if !*all_envs => vec![(env.clone(), against.clone())],
+                _ => match environments(cli, None, true) {
+                    Ok(envs) => envs
+                        .into_iter()
+                        .map(|e| {
+                            let dir = against.join(&e);
+                            (e, dir)
+                        })
+                        .collect(),
                     Err(code) => return Ok(code),
-                };
-                // The worst status of all: an invalid spec (2) before drift (1).
-                let mut worst = 0;
-                for env in &envs {
-                    let code = check::check(cli, env, &against.join(env), *format, true)?;
-                    worst = worst.max(exit_number(code));
-                }
-                Ok(ExitCode::from(worst))
+                },
+            };
+            let format = match format {
+                CheckFormat::Sarif => return check::check_sarif(cli, &targets),
+                CheckFormat::Json => Format::Json,
+                CheckFormat::Text => Format::Text,
+            };
+            // The worst status of all: an invalid spec (2) before drift (1).
+            let mut worst = 0;
+            for (env, dir) in &targets {
+                let code = check::check(cli, env, dir, format, *all_envs)?;
+                worst = worst.max(exit_number(code));
             }
-        },
+            Ok(ExitCode::from(worst))
+        }
         Command::Diff { envs, format } => match envs.as_slice() {
             [a, b] => check::diff_envs(cli, a, b, *format),
             _ => {
@@ -400,15 +438,57 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+        Command::Man { command, out } => {
+            let pages = man_pages()?;
+            if let Some(dir) = out {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                for (name, page) in &pages {
+                    let path = dir.join(name);
+                    std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+                    if verbosity(cli) != Verbosity::Quiet {
+                        println!("wrote {}", path.display());
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let wanted = match command {
+                Some(c) => format!("vutler-render-{c}.1"),
+                None => "vutler-render.1".to_owned(),
+            };
+            let Some((_, page)) = pages.iter().find(|(name, _)| *name == wanted) else {
+                let commands: Vec<&str> = pages
+                    .iter()
+                    .filter_map(|(name, _)| name.strip_prefix("vutler-render-")?.strip_suffix(".1"))
+                    .collect();
+                eprintln!(
+                    "error: `{}` is not a command of vutler-render; its pages are those of: {}",
+                    command.as_deref().unwrap_or_default(),
+                    commands.join(", ")
+                );
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
             let mut out = std::io::stdout().lock();
-            out.write_all(&page)?;
+            out.write_all(page)?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Every manual page, by file name: `vutler-render.1`, which lists the commands as
+/// `vutler-render-<command>(1)`, and that page of each command. `help` has no page (the pages
+/// are the help), so the first page does not list it.
+fn man_pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    for page in std::iter::once(cmd.clone()).chain(cmd.get_subcommands().cloned()) {
+        let man = clap_mangen::Man::new(page).source(concat!("vutler-render ", env!("CARGO_PKG_VERSION")));
+        let mut text = Vec::new();
+        man.render(&mut text)?;
+        pages.push((man.get_filename(), text));
+    }
+    Ok(pages)
 }
 
 /// Renders one environment, to a folder or to stdout. Nothing is written unless all of it rendered.
@@ -424,8 +504,19 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
+            let files = match shown(cli, env, &tree) {
+                Ok(files) => files,
+                Err(code) => return Ok(code),
+            };
             let mut out = std::io::stdout().lock();
-            for (i, (path, contents)) in tree.iter().enumerate() {
+            // One file asked for by its path is printed as it is, to pipe into its program.
+            if let ([one], [(path, contents)]) = (cli.show_only.as_slice(), files.as_slice())
+                && one == path
+            {
+                out.write_all(contents.as_bytes())?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (i, (path, contents)) in files.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;
                 }
@@ -435,6 +526,50 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The files of a tree to print: all of them, or those `--show-only` names (a file, or a folder
+/// of the tree). A name that matches nothing is a usage error (exit 2), with the closest paths.
+fn shown<'t>(cli: &Cli, env: &str, tree: &'t Rendered) -> Result<Vec<(&'t str, &'t str)>, ExitCode> {
+    if cli.show_only.is_empty() {
+        return Ok(tree.iter().collect());
+    }
+    let mut files = Vec::new();
+    for wanted in &cli.show_only {
+        let folder = format!("{}/", wanted.trim_end_matches('/'));
+        let matched: Vec<(&str, &str)> = tree
+            .iter()
+            .filter(|(p, _)| p == wanted || p.starts_with(&folder))
+            .collect();
+        if matched.is_empty() {
+            // Paths that end with what was given (`nginx.conf`), else those of its folder.
+            let name = wanted.rsplit('/').next().unwrap_or(wanted);
+            let mut near: Vec<&str> = tree
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| p.rsplit('/').next() == Some(name))
+                .collect();
+            if near.is_empty() {
+                near = tree.iter().map(|(p, _)| p).collect();
+            }
+            match near.as_slice() {
+                [one] => eprintln!(
+                    "error: `{wanted}` is neither a file nor a folder of the `{env}` tree; did you mean `{one}`?"
+                ),
+                _ => eprintln!(
+                    "error: `{wanted}` is neither a file nor a folder of the `{env}` tree; its files are: {}",
+                    near.join(", ")
+                ),
+            }
+            return Err(ExitCode::from(EXIT_INVALID));
+        }
+        for file in matched {
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Loads and renders an environment. An invalid spec (or a spec the renderer refuses) has its
@@ -513,12 +648,15 @@ fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
+            let mut shown_files = Vec::new();
+            for (env, tree) in &trees {
+                match shown(cli, env, tree) {
+                    Ok(files) => shown_files.extend(files.into_iter().map(|(p, c)| (*env, p, c))),
+                    Err(code) => return Ok(code),
+                }
+            }
             let mut out = std::io::stdout().lock();
-            for (i, (env, path, contents)) in trees
-                .iter()
-                .flat_map(|(env, tree)| tree.iter().map(move |(p, c)| (env, p, c)))
-                .enumerate()
-            {
+            for (i, (env, path, contents)) in shown_files.into_iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;
                 }
@@ -544,7 +682,14 @@ fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool)
             };
             let warnings = report.diagnostics.iter().any(Diagnostic::is_open_warning);
             failed |= !valid || (strict && warnings);
-            runs.push(report::sarif_run(&report.sources, &report.diagnostics));
+            runs.push(report::sarif_run(report::RunOf {
+                command: "validate",
+                env,
+                sources: &report.sources,
+                diagnostics: &report.diagnostics,
+                drift: &[],
+                failure: None,
+            }));
         }
         check::print_json(&report::sarif_log(runs))?;
         return Ok(ExitCode::from(if failed { EXIT_INVALID } else { 0 }));

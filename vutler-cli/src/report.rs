@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation, Region, ReportingConfiguration,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification, PhysicalLocation, Region,
+    ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif,
+    Suppression, Tool, ToolComponent,
 };
 use vutler_spec::Rule;
 use vutler_spec::diagnostic::{Diagnostic, Severity};
@@ -128,26 +129,144 @@ fn level(s: Severity) -> ResultLevel {
     }
 }
 
+/// A way a folder differs from what the spec renders (`check --format sarif`): the rules of
+/// `check`'s results, beside the spec's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DriftKind {
+    /// A file whose bytes differ from the render.
+    Changed,
+    /// A rendered file the folder lacks.
+    Missing,
+    /// A file generated before that the spec no longer renders.
+    Unexpected,
+    /// A generated path that is a symlink or lies behind one.
+    NotAFile,
+    /// A file whose executable bit is not the rendered one.
+    Mode,
+}
+
+impl DriftKind {
+    const ALL: [DriftKind; 5] = [
+        DriftKind::Changed,
+        DriftKind::Missing,
+        DriftKind::Unexpected,
+        DriftKind::NotAFile,
+        DriftKind::Mode,
+    ];
+
+    /// The rule id; none is a spec rule's.
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "drift-changed",
+            DriftKind::Missing => "drift-missing",
+            DriftKind::Unexpected => "drift-unexpected",
+            DriftKind::NotAFile => "drift-not-a-file",
+            DriftKind::Mode => "drift-mode",
+        }
+    }
+
+    fn summary(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "A deployed file differs from what the spec renders.",
+            DriftKind::Missing => "A file the spec renders is absent from the deployed folder.",
+            DriftKind::Unexpected => "A file vutler-render generated before is no longer rendered.",
+            DriftKind::NotAFile => "A generated path is a symlink or lies behind one.",
+            DriftKind::Mode => "A deployed file's executable bit is not the rendered one.",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            DriftKind::Changed => {
+                "The file was edited by hand, or the spec changed since the folder was rendered. Put \
+                 the change into the spec and render again (`vutler-render --env ENV --out DIR`), \
+                 or render again to undo the edit. Secret-looking values are redacted in the diff."
+            }
+            DriftKind::Missing => "Render again (`vutler-render --env ENV --out DIR`) to write it.",
+            DriftKind::Unexpected => {
+                "The spec no longer renders it (a service or feature was removed). Render again: \
+                 `--out` removes generated files it no longer renders."
+            }
+            DriftKind::NotAFile => {
+                "A symlink is never followed (it may point at anything on the machine, a secret \
+                 included), so the file cannot be checked. Replace the symlink with the rendered file."
+            }
+            DriftKind::Mode => {
+                "A script that lost its executable bit cannot be run by cron or by hand as \
+                 `./scripts/...`. Render again, or `chmod +x` it (or `chmod -x` a file that is \
+                 rendered not executable)."
+            }
+        }
+    }
+}
+
+/// One difference between a folder and the render, for SARIF.
+#[derive(Debug, Clone)]
+pub(crate) struct DriftFinding {
+    pub(crate) kind: DriftKind,
+    /// The file in the folder, as the folder was named plus its path in the tree.
+    pub(crate) file: String,
+    /// The first line of the file that differs, when there is one.
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
+}
+
+/// What one SARIF run holds besides the tool: the command and environment it is of (each run of
+/// a log needs its own `automationDetails.id`, which code scanning takes as the category), the
+/// spec's diagnostics, `check`'s findings, and why the run stopped early, if it did.
+pub(crate) struct RunOf<'a> {
+    pub(crate) command: &'a str,
+    pub(crate) env: &'a str,
+    pub(crate) sources: &'a Sources,
+    pub(crate) diagnostics: &'a [Diagnostic],
+    pub(crate) drift: &'a [DriftFinding],
+    pub(crate) failure: Option<String>,
+}
+
+fn descriptor(id: &str, summary: &str, explanation: &str, level: &str) -> ReportingDescriptor {
+    ReportingDescriptor::builder()
+        .id(id)
+        .name(id)
+        .short_description(MultiformatMessageString::builder().text(summary).build())
+        .full_description(MultiformatMessageString::builder().text(explanation).build())
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(serde_json::json!(level))
+                .build(),
+        )
+        .build()
+}
+
+fn location(file: &str, region: Option<Region>) -> Location {
+    let artifact = PhysicalLocation::builder().artifact_location(ArtifactLocation::builder().uri(uri(file)).build());
+    let physical = match region {
+        Some(region) => artifact.region(region).build(),
+        None => artifact.build(),
+    };
+    Location::builder().physical_location(physical).build()
+}
+
 /// One SARIF run: the tool with every rule of the model (id, summary, explanation, default
-/// level), and one result per diagnostic.
-pub(crate) fn sarif_run(sources: &Sources, diagnostics: &[Diagnostic]) -> Run {
+/// level) and of `check`, and one result per diagnostic and per finding.
+pub(crate) fn sarif_run(run: RunOf<'_>) -> Run {
+    let RunOf {
+        command,
+        env,
+        sources,
+        diagnostics,
+        drift,
+        failure,
+    } = run;
     let rules: Vec<ReportingDescriptor> = Rule::ALL
         .iter()
-        .map(|r| {
-            ReportingDescriptor::builder()
-                .id(r.id())
-                .name(r.id())
-                .short_description(MultiformatMessageString::builder().text(r.summary()).build())
-                .full_description(MultiformatMessageString::builder().text(r.explanation()).build())
-                .default_configuration(
-                    ReportingConfiguration::builder()
-                        .level(serde_json::json!(severity(r.default_severity())))
-                        .build(),
-                )
-                .build()
-        })
+        .map(|r| descriptor(r.id(), r.summary(), r.explanation(), severity(r.default_severity())))
+        .chain(
+            DriftKind::ALL
+                .iter()
+                .map(|k| descriptor(k.id(), k.summary(), k.explanation(), "error")),
+        )
         .collect();
-    let results: Vec<SarifResult> = diagnostics
+    let mut results: Vec<SarifResult> = diagnostics
         .iter()
         .map(|d| {
             let mut text = format!("{}: {}", d.path, d.message);
@@ -157,21 +276,13 @@ pub(crate) fn sarif_run(sources: &Sources, diagnostics: &[Diagnostic]) -> Run {
             let index = Rule::ALL.iter().position(|r| *r == d.rule).unwrap_or_default();
             let location = d.span.map(|s| {
                 let p = place(sources, s);
-                Location::builder()
-                    .physical_location(
-                        PhysicalLocation::builder()
-                            .artifact_location(ArtifactLocation::builder().uri(uri(&p.file)).build())
-                            .region(
-                                Region::builder()
-                                    .start_line(p.line as i64)
-                                    .start_column(p.column as i64)
-                                    .end_line(p.end_line as i64)
-                                    .end_column(p.end_column as i64)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build()
+                let region = Region::builder()
+                    .start_line(p.line as i64)
+                    .start_column(p.column as i64)
+                    .end_line(p.end_line as i64)
+                    .end_column(p.end_column as i64)
+                    .build();
+                location(&p.file, Some(region))
             });
             let result = SarifResult::builder()
                 .rule_id(d.rule.id())
@@ -193,13 +304,44 @@ pub(crate) fn sarif_run(sources: &Sources, diagnostics: &[Diagnostic]) -> Run {
             }
         })
         .collect();
+    results.extend(drift.iter().map(|f| {
+        let index = Rule::ALL.len() + DriftKind::ALL.iter().position(|k| *k == f.kind).unwrap_or_default();
+        let region = f.line.map(|line| Region::builder().start_line(line as i64).build());
+        SarifResult::builder()
+            .rule_id(f.kind.id())
+            .rule_index(index as i64)
+            .level(ResultLevel::Error)
+            .message(Message::builder().text(f.message.as_str()).build())
+            .locations(vec![location(&f.file, region)])
+            .build()
+    }));
     let driver = ToolComponent::builder()
         .name("vutler-render")
         .version(env!("CARGO_PKG_VERSION"))
         .rules(rules)
         .build();
+    // A run that stopped early (a folder that cannot be read) says so, rather than reading as a
+    // clean one.
+    let invocation = match failure {
+        Some(why) => Invocation::builder()
+            .execution_successful(false)
+            .tool_execution_notifications(vec![
+                Notification::builder()
+                    .level(serde_json::json!("error"))
+                    .message(Message::builder().text(why).build())
+                    .build(),
+            ])
+            .build(),
+        None => Invocation::builder().execution_successful(true).build(),
+    };
     Run::builder()
         .tool(Tool::builder().driver(driver).build())
+        .automation_details(
+            RunAutomationDetails::builder()
+                .id(format!("vutler-render/{command}/{env}/"))
+                .build(),
+        )
+        .invocations(vec![invocation])
         .results(results)
         .build()
 }

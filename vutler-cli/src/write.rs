@@ -219,6 +219,16 @@ pub(crate) fn write_tree(
         Vec::new()
     };
 
+    // Staged where a rename into DIR stays on one file system. What a killed render left there
+    // is removed first, also when this render then finds nothing to write.
+    let staging_in = if exists && is_mount_point(dir, &parent)? {
+        dir.to_path_buf()
+    } else {
+        parent.clone()
+    };
+    let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
+    clean_stale_staging(&staging_in, &format!(".{name}.vutler-tmp-"));
+
     let rendered: BTreeSet<&str> = tree.iter().map(|(p, _)| p).collect();
     // A file that already holds the rendered bytes is left alone (its mtime too); a script that
     // lost its executable bit gets it back in place.
@@ -254,14 +264,6 @@ pub(crate) fn write_tree(
         }
     }
 
-    // Staged where a rename into DIR stays on one file system.
-    let staging_in = if exists && is_mount_point(dir, &parent)? {
-        dir.to_path_buf()
-    } else {
-        parent.clone()
-    };
-    let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
-    clean_stale_staging(&staging_in, &format!(".{name}.vutler-tmp-"));
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.vutler-tmp-{}-", std::process::id()))
         .tempdir_in(&staging_in)

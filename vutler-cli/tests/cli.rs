@@ -206,8 +206,12 @@ fn an_unknown_environment_is_a_usage_error() {
     let out = run(&["validate", "--env", "prod", "--spec", &specs().display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("unknown environment `prod`"), "{stderr}");
+    assert!(
+        stderr.contains("error[unknown-env]: unknown environment `prod`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("dev, production, staging"), "{stderr}");
+    assert!(stderr.contains("did you mean `production`?"), "{stderr}");
 }
 
 #[test]
@@ -542,6 +546,27 @@ fn check(env: &str, against: &Path, extra: &[&str]) -> Output {
 
 fn render_to(env: &str, dir: &Path, spec: &str) -> Output {
     run(&["--env", env, "--out", &dir.display().to_string(), "--spec", spec])
+}
+
+/// A staging folder a killed render left is removed by the next render, also by one that finds
+/// the folder up to date and writes nothing (a kill after the last rename left one so).
+#[test]
+fn a_render_with_nothing_to_write_still_removes_a_killed_renders_staging_folder() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("deploy");
+    let spec = specs().display().to_string();
+    let out = render_to("production", &dir, &spec);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Named as a render of a process that no longer runs names it (pids are below 2^22).
+    let left = tmp.path().join(".deploy.vutler-tmp-4000000000-AbCdEf");
+    std::fs::create_dir_all(left.join("nginx")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(left.join("nginx/nginx.conf"), "half").unwrap_or_else(|e| panic!("{e}"));
+    let out = render_to("production", &dir, &spec);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is up to date"), "{stderr}");
+    assert!(stderr.contains("(left by an interrupted render)"), "{stderr}");
+    assert!(!left.exists(), "the staging folder is still there");
 }
 
 #[test]
@@ -935,9 +960,21 @@ fn plan_of_a_stack_that_does_not_fit() {
     assert!(stdout.contains("\nheadroom "), "the full table is printed: {stdout}");
     assert!(stdout.contains("Monthly cost (USD)"), "{stdout}");
     assert!(!text(&out.stderr).contains("error"), "{}", text(&out.stderr));
-    // validate still refuses that stack.
+    // validate still refuses that stack, at what makes it too large, not at `target_vm`.
     let out = run(&["validate", "--env", "production", "--spec", &spec_arg(&dir)]);
     assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error[capacity]: services.vutler.resources.cpus: the services need 69.4 cpus, more than VM `production` has (16); the largest share is `vutler`'s: 64 cpus"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "error[capacity]: scaling.vutler.replicas: the services need 197.4 cpus with the scale-out plans"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("VM `production` has 16 cpus"), "{stderr}");
 }
 
 #[test]
@@ -983,6 +1020,113 @@ fn completions_and_man_page() {
     let page = text(&out.stdout);
     assert!(page.contains("\n.TH vutler-render 1"), "{page}");
     assert!(page.contains("check"), "{page}");
+}
+
+/// Every page a manual page refers to (`vutler-render-check(1)`) exists: `man --out` writes it
+/// and `man check` prints it; and groff formats each page without a warning.
+#[test]
+fn every_manual_page_referred_to_exists() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = run(&["man", "--out", &dir.path().display().to_string(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "--quiet: {}", text(&out.stdout));
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{e}"))
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    pages.sort();
+    assert!(pages.contains(&"vutler-render.1".to_owned()), "{pages:?}");
+    // One page per command, and none for `help`.
+    for command in [
+        "validate",
+        "explain",
+        "check",
+        "diff",
+        "plan",
+        "graph",
+        "schema",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            pages.contains(&format!("vutler-render-{command}.1")),
+            "{command}: {pages:?}"
+        );
+    }
+    assert!(!pages.iter().any(|p| p.contains("help")), "{pages:?}");
+    let mut referred = 0;
+    for page in &pages {
+        let roff = std::fs::read_to_string(dir.path().join(page)).unwrap_or_else(|e| panic!("{e}"));
+        // References as roff writes them: `vutler\-render\-check(1)`.
+        for (at, _) in roff.match_indices("(1)") {
+            let name: String = roff[..at]
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '\\')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+                .replace("\\-", "-");
+            if !name.starts_with("vutler-render") {
+                continue;
+            }
+            referred += 1;
+            assert!(
+                pages.contains(&format!("{name}.1")),
+                "{page} refers to {name}(1), which is not written"
+            );
+            let command = name.strip_prefix("vutler-render-").unwrap_or_default();
+            let printed = run(&["man", command]);
+            assert_eq!(
+                printed.status.code(),
+                Some(0),
+                "man {command}: {}",
+                text(&printed.stderr)
+            );
+            assert!(
+                text(&printed.stdout).contains(&format!(".TH {name} 1")),
+                "man {command}"
+            );
+        }
+        match Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(dir.path().join(page))
+            .output()
+        {
+            Ok(formatted) => {
+                assert!(formatted.status.success(), "{page}: {}", text(&formatted.stderr));
+                assert!(
+                    formatted.stderr.is_empty(),
+                    "groff warns on {page}: {}",
+                    text(&formatted.stderr)
+                );
+            }
+            Err(e) => {
+                assert!(
+                    std::env::var_os("VUTLER_REQUIRE_VALIDATORS").is_none(),
+                    "groff is not installed: {e}"
+                );
+                eprintln!("SKIPPED groff: it is not installed ({e})");
+            }
+        }
+    }
+    assert!(
+        referred >= 9,
+        "the first page lists every command: {referred} references"
+    );
+    let out = run(&["man", "chek"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`chek` is not a command of vutler-render"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// A copy of `specs/` with one more file, written as bytes.
@@ -1506,6 +1650,221 @@ fn sarif_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `--show-only`: one file exactly as `--out` writes it (to pipe into its program), a folder of
+/// the tree or several paths behind banners, and a path the tree lacks refused with the one
+/// meant.
+#[test]
+fn show_only_prints_the_files_asked_for() {
+    let spec = specs().display().to_string();
+    let out = run(&[
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--show-only",
+        "nginx/nginx.conf",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let golden = std::fs::read(specs().join("../golden/production/nginx/nginx.conf")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.stdout, golden, "the file as --out writes it, with no banner");
+
+    let out = run(&[
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--show-only",
+        "prometheus/",
+        "--show-only",
+        "cron/vutler",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let banners: Vec<&str> = stdout.lines().filter(|l| l.starts_with("# Source: ")).collect();
+    assert_eq!(
+        banners,
+        [
+            "# Source: prometheus/alerts.yml",
+            "# Source: prometheus/prometheus.yml",
+            "# Source: cron/vutler"
+        ]
+    );
+
+    let out = run(&["--all-envs", "--spec", &spec, "--show-only", "cron/vutler"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let banners: Vec<&str> = stdout.lines().filter(|l| l.starts_with("# Source: ")).collect();
+    assert_eq!(
+        banners,
+        [
+            "# Source: dev/cron/vutler",
+            "# Source: production/cron/vutler",
+            "# Source: staging/cron/vutler"
+        ]
+    );
+
+    let out = run(&["--env", "production", "--spec", &spec, "--show-only", "nginx.conf"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains(
+            "`nginx.conf` is neither a file nor a folder of the `production` tree; did you mean `nginx/nginx.conf`?"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "--env",
+        "production",
+        "--spec",
+        &spec,
+        "--show-only",
+        "nginx.conf",
+        "--out",
+        "/tmp/never",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "--show-only is for printing, not --out");
+}
+
+/// `check --all-envs --format sarif` on a drifted folder: one valid SARIF log, a run per
+/// environment (each with its own category), each difference a result of its drift rule at the
+/// file in the folder (the first changed line for an edit), exit 1; an invalid spec or a folder
+/// that is not there makes the run say so, exit 2.
+#[test]
+fn check_prints_sarif_for_ci() {
+    let deploy = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out_dir = deploy.path().display().to_string();
+    let spec = specs().display().to_string();
+    let out = run(&["--all-envs", "--out", &out_dir, "--spec", &spec, "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let nginx = deploy.path().join("production/nginx/nginx.conf");
+    let edited = std::fs::read_to_string(&nginx)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replacen("worker_connections", "worker_connections ", 1);
+    let edited_line = edited
+        .lines()
+        .position(|l| l.contains("worker_connections "))
+        .unwrap_or_else(|| panic!("no worker_connections"))
+        + 1;
+    std::fs::write(&nginx, edited).unwrap_or_else(|e| panic!("{e}"));
+    let script = deploy.path().join("staging/scripts/backup.sh");
+    let status = Command::new("chmod").arg("-x").arg(&script).status();
+    assert!(status.is_ok_and(|s| s.success()));
+    std::fs::remove_file(deploy.path().join("dev/prometheus/prometheus.yml")).unwrap_or_else(|e| panic!("{e}"));
+
+    let sarif = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let out = run(args);
+        let log: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+        let errors: Vec<String> = sarif_validator()
+            .iter_errors(&log)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "not valid SARIF 2.1.0:\n{}", errors.join("\n"));
+        (out.status.code(), log)
+    };
+    let (code, log) = sarif(&[
+        "check",
+        "--all-envs",
+        "--against",
+        &out_dir,
+        "--spec",
+        &spec,
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(code, Some(1));
+    let runs = log["runs"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r["automationDetails"]["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "vutler-render/check/dev/",
+            "vutler-render/check/production/",
+            "vutler-render/check/staging/"
+        ]
+    );
+    // (rule, file in the folder, line) of every result, by environment.
+    let found: Vec<Vec<(String, String, Option<u64>)>> = runs
+        .iter()
+        .map(|r| {
+            let rules = r["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
+            r["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|x| {
+                    let index = x["ruleIndex"].as_u64().unwrap_or(u64::MAX) as usize;
+                    assert_eq!(rules[index]["id"], x["ruleId"], "{x}");
+                    let at = &x["locations"][0]["physicalLocation"];
+                    (
+                        x["ruleId"].as_str().unwrap_or_default().to_owned(),
+                        at["artifactLocation"]["uri"].as_str().unwrap_or_default().to_owned(),
+                        at["region"]["startLine"].as_u64(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let uri = |path: &str| format!("file://{out_dir}/{path}");
+    assert_eq!(
+        found,
+        [
+            vec![("drift-missing".to_owned(), uri("dev/prometheus/prometheus.yml"), None)],
+            vec![(
+                "drift-changed".to_owned(),
+                uri("production/nginx/nginx.conf"),
+                Some(edited_line as u64)
+            )],
+            vec![("drift-mode".to_owned(), uri("staging/scripts/backup.sh"), None)],
+        ]
+    );
+    let message = runs[1]["results"][0]["message"]["text"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("+    worker_connections 4096;"),
+        "the diff is quoted: {message}"
+    );
+
+    // An invalid spec: its problems are the run's results, exit 2.
+    let broken = broken_specs("env/staging.yaml", |t| format!("{t}\nbogus_key: 1\n"));
+    let (code, log) = sarif(&[
+        "check",
+        "--env",
+        "staging",
+        "--against",
+        &format!("{out_dir}/staging"),
+        "--spec",
+        &spec_arg(&broken),
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(code, Some(2));
+    assert_eq!(log["runs"][0]["results"][0]["ruleId"], "unknown-key", "{log}");
+    // A folder that is not there: the run did not complete, and says why.
+    let (code, log) = sarif(&[
+        "check",
+        "--env",
+        "staging",
+        "--against",
+        &format!("{out_dir}/nowhere"),
+        "--spec",
+        &spec,
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(code, Some(2));
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false, "{log}");
+    let why = invocation["toolExecutionNotifications"][0]["message"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.ends_with("/nowhere is not a folder"), "{why}");
+}
+
 /// `validate --format sarif` on a broken spec: a log the SARIF 2.1.0 schema accepts, with every
 /// rule of the model and one result per problem naming its rule and the file, line and column;
 /// `--format json` says the same for other tools. Both exit 2.
@@ -1531,7 +1890,9 @@ fn validate_prints_sarif_and_json_for_ci() {
     assert_eq!(log["version"], "2.1.0");
     let run0 = &log["runs"][0];
     let rules = run0["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
-    assert_eq!(rules.len(), vutler_spec::Rule::ALL.len());
+    // The spec's rules, then check's five (drift-changed, -missing, -unexpected, -not-a-file, -mode).
+    assert_eq!(rules.len(), vutler_spec::Rule::ALL.len() + 5);
+    assert_eq!(run0["automationDetails"]["id"], "vutler-render/validate/production/");
     let results = run0["results"].as_array().cloned().unwrap_or_default();
     assert!(!results.is_empty(), "{results:?}");
     for r in &results {
