@@ -1650,6 +1650,16 @@ fn sarif_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The `# Source:` banners of a successful render to stdout.
+fn banners(out: &Output) -> Vec<String> {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("# Source: "))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `--show-only`: one file exactly as `--out` writes it (to pipe into its program), a folder of
 /// the tree or several paths behind banners, and a path the tree lacks refused with the one
 /// meant.
@@ -1678,11 +1688,8 @@ fn show_only_prints_the_files_asked_for() {
         "--show-only",
         "cron/vutler",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    let banners: Vec<&str> = stdout.lines().filter(|l| l.starts_with("# Source: ")).collect();
     assert_eq!(
-        banners,
+        banners(&out),
         [
             "# Source: prometheus/alerts.yml",
             "# Source: prometheus/prometheus.yml",
@@ -1691,11 +1698,8 @@ fn show_only_prints_the_files_asked_for() {
     );
 
     let out = run(&["--all-envs", "--spec", &spec, "--show-only", "cron/vutler"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    let banners: Vec<&str> = stdout.lines().filter(|l| l.starts_with("# Source: ")).collect();
     assert_eq!(
-        banners,
+        banners(&out),
         [
             "# Source: dev/cron/vutler",
             "# Source: production/cron/vutler",
@@ -1726,6 +1730,19 @@ fn show_only_prints_the_files_asked_for() {
     assert_eq!(out.status.code(), Some(2), "--show-only is for printing, not --out");
 }
 
+/// The exit status and the SARIF log a command prints, which must be valid SARIF 2.1.0.
+fn sarif(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = run(args);
+    let log: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid SARIF 2.1.0:\n{}", errors.join("\n"));
+    (out.status.code(), log)
+}
+
 /// `check --all-envs --format sarif` on a drifted folder: one valid SARIF log, a run per
 /// environment (each with its own category), each difference a result of its drift rule at the
 /// file in the folder (the first changed line for an edit), exit 1; an invalid spec or a folder
@@ -1752,17 +1769,6 @@ fn check_prints_sarif_for_ci() {
     assert!(status.is_ok_and(|s| s.success()));
     std::fs::remove_file(deploy.path().join("dev/prometheus/prometheus.yml")).unwrap_or_else(|e| panic!("{e}"));
 
-    let sarif = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
-        let out = run(args);
-        let log: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
-        let errors: Vec<String> = sarif_validator()
-            .iter_errors(&log)
-            .map(|e| format!("{}: {e}", e.instance_path()))
-            .collect();
-        assert!(errors.is_empty(), "not valid SARIF 2.1.0:\n{}", errors.join("\n"));
-        (out.status.code(), log)
-    };
     let (code, log) = sarif(&[
         "check",
         "--all-envs",
@@ -1878,15 +1884,8 @@ fn validate_prints_sarif_and_json_for_ci() {
         )
     });
     let spec = spec_arg(&broken);
-    let out = run(&["validate", "--env", "production", "--spec", &spec, "--format", "sarif"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    let log: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
-    let errors: Vec<String> = sarif_validator()
-        .iter_errors(&log)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "not valid SARIF 2.1.0:\n{}", errors.join("\n"));
+    let (code, log) = sarif(&["validate", "--env", "production", "--spec", &spec, "--format", "sarif"]);
+    assert_eq!(code, Some(2));
     assert_eq!(log["version"], "2.1.0");
     let run0 = &log["runs"][0];
     let rules = run0["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
