@@ -19,6 +19,8 @@
 //!   `{ name: x, $remove: true }`) deletes the inherited entry. Removing an entry the base does
 //!   not have is an error, as is `$remove` anywhere else, so a typo never passes silently.
 
+use std::collections::HashMap;
+
 use crate::diagnostic::Diagnostic;
 use crate::path::SpecPath;
 use crate::rule::Rule;
@@ -46,10 +48,15 @@ fn join(acc: &mut Node, other: Node, path: &mut SpecPath, diags: &mut Vec<Diagno
     let (Value::Map(into), Value::Map(from)) = (&mut acc.value, other.value) else {
         return;
     };
+    let mut index = key_index(into);
     for entry in from {
-        match into.iter_mut().find(|e| e.key == entry.key) {
-            None => into.push(entry),
-            Some(existing) => {
+        match index.get(entry.key.as_str()).copied() {
+            None => {
+                index.insert(entry.key.clone(), into.len());
+                into.push(entry);
+            }
+            Some(i) => {
+                let existing = &mut into[i];
                 path.push_key(&entry.key);
                 let both_maps =
                     matches!(existing.node.value, Value::Map(_)) && matches!(entry.node.value, Value::Map(_));
@@ -146,6 +153,12 @@ fn removal(node: &Node, allow_name: bool, path: &SpecPath, diags: &mut Vec<Diagn
     Removal::Yes(entry.key_span)
 }
 
+/// The position of each entry of a mapping by its key: entries are found by hash, so joining
+/// and merging grow linearly with the number of entries.
+fn key_index(entries: &[crate::tree::Entry]) -> HashMap<String, usize> {
+    entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect()
+}
+
 fn name_of(node: &Node) -> Option<&str> {
     node.get("name").and_then(Node::as_str)
 }
@@ -153,17 +166,23 @@ fn name_of(node: &Node) -> Option<&str> {
 fn merge(base: &mut Node, overlay: Node, path: &mut SpecPath, diags: &mut Vec<Diagnostic>) {
     match (&mut base.value, overlay.value) {
         (Value::Map(into), Value::Map(from)) => {
+            let mut index = key_index(into);
             for entry in from {
                 path.push_key(&entry.key);
-                let position = into.iter().position(|e| e.key == entry.key);
+                let position = index.get(entry.key.as_str()).copied();
                 match (removal(&entry.node, false, path, diags), position) {
                     (Removal::Invalid, _) => {}
                     (Removal::Yes(_), Some(i)) => {
                         into.remove(i);
+                        // The entries after it moved; removals are few.
+                        index = key_index(into);
                     }
                     (Removal::Yes(at), None) => diags.push(not_inherited(path, at)),
                     (Removal::No, Some(i)) => merge(&mut into[i].node, entry.node, path, diags),
-                    (Removal::No, None) => into.push(entry),
+                    (Removal::No, None) => {
+                        index.insert(entry.key.clone(), into.len());
+                        into.push(entry);
+                    }
                 }
                 path.pop();
             }

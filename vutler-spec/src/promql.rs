@@ -32,10 +32,26 @@ pub struct Expression(String);
 
 impl Expression {
     /// Parses an expression; `Err` is the parser's first line of explanation.
+    ///
+    /// `promql-parser` compiles the regular expression of every `=~`/`!~` matcher, which costs
+    /// more than parsing the rest (a stack of 10,000 alert rules with `code=~"5.."` compiled it
+    /// 10,000 times). Each distinct pattern is checked once here, and the syntax tree is parsed
+    /// from the expression with each regex matcher replaced by one that needs no regex and
+    /// selects the same way for [`selectors`] (which does not follow regex matchers) and for
+    /// the parser's "at least one matcher that does not match the empty string" rule. Any
+    /// problem is reported by parsing the expression as written, so messages are the parser's.
     pub fn parse(text: &str) -> Result<(Self, Expr), String> {
-        promql_parser::parser::parse(text)
-            .map(|ast| (Self(text.to_owned()), ast))
-            .map_err(|e| e.lines().next().unwrap_or_default().trim().to_owned())
+        let first_line = |e: String| e.lines().next().unwrap_or_default().trim().to_owned();
+        let parsed = match without_regexes(text) {
+            Some(plain) => promql_parser::parser::parse(&plain).ok(),
+            None => None,
+        };
+        match parsed {
+            Some(ast) => Ok((Self(text.to_owned()), ast)),
+            None => promql_parser::parser::parse(text)
+                .map(|ast| (Self(text.to_owned()), ast))
+                .map_err(first_line),
+        }
     }
 
     /// The expression as written.
@@ -48,6 +64,97 @@ impl std::fmt::Display for Expression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The value a regex matcher that cannot match the empty string is parsed as: an equality
+/// matcher (no regex), never read as a metric or job name (see [`vector`]).
+const REGEX_STANDIN: &str = "__vutler_regex__";
+
+/// The expression with every label matcher's regex that is valid replaced by a matcher that
+/// needs none: `=~re` by `="<stand-in>"`, or by `=~""` when `re` matches the empty string (and
+/// `!~` alike), so that whether a selector has a matcher that does not match the empty string is
+/// unchanged. `None` when a pattern is invalid or the text does not scan (the caller parses the
+/// text as written, for the parser's message).
+fn without_regexes(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied, mut depth) = (0, 0, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => i = text[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            q @ (b'"' | b'\'' | b'`') => i = string_end(bytes, i, q)?,
+            b'{' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            op @ (b'=' | b'!') if depth > 0 && bytes.get(i + 1) == Some(&b'~') => {
+                let mut start = i + 2;
+                while bytes.get(start).is_some_and(u8::is_ascii_whitespace) {
+                    start += 1;
+                }
+                let quote = *bytes.get(start)?;
+                if !matches!(quote, b'"' | b'\'' | b'`') {
+                    return None;
+                }
+                let end = string_end(bytes, start, quote)?;
+                let matches_empty = pattern_matches_empty(&text[start..end])?;
+                out.push_str(&text[copied..i]);
+                out.push_str(match (op, matches_empty) {
+                    (b'=', true) => "=~\"\"",
+                    (b'=', false) => "=\"__vutler_regex__\"",
+                    (_, true) => "!~\"\"",
+                    (_, false) => "!=\"__vutler_regex__\"",
+                });
+                (i, copied) = (end, end);
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// One past the closing quote of the string literal opening at `start` (backslash escapes in
+/// `"` and `'` strings, none in raw `` ` `` ones); `None` when it is not closed on its line.
+fn string_end(bytes: &[u8], start: usize, quote: u8) -> Option<usize> {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote != b'`' => i += 2,
+            b'\n' if quote != b'`' => return None,
+            b if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Whether the regex of a matcher's string literal (as written, quotes included) matches the
+/// empty string; `None` when it is not a valid pattern. Each distinct literal is compiled once
+/// per thread, by the parser itself (so validity is exactly the parser's), and remembered.
+fn pattern_matches_empty(literal: &str) -> Option<bool> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static SEEN: RefCell<HashMap<String, Option<bool>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(known) = SEEN.with(|seen| seen.borrow().get(literal).copied()) {
+        return known;
+    }
+    let probe = format!("x{{l=~{literal}}}");
+    let verdict = match promql_parser::parser::parse(&probe) {
+        Ok(Expr::VectorSelector(vs)) => vs.matchers.matchers.iter().find_map(|m| match &m.op {
+            MatchOp::Re(re) => Some(re.is_match("")),
+            _ => None,
+        }),
+        _ => None,
+    };
+    SEEN.with(|seen| seen.borrow_mut().insert(literal.to_owned(), verdict));
+    verdict
 }
 
 /// One vector or matrix selector of an expression (one alternative of a selector whose label
@@ -113,7 +220,7 @@ fn vector(vs: &VectorSelector, out: &mut Vec<Selector>) {
         let equal = |label: &'static str| {
             group
                 .iter()
-                .filter(move |x| x.name == label && x.op == MatchOp::Equal)
+                .filter(move |x| x.name == label && x.op == MatchOp::Equal && x.value != REGEX_STANDIN)
                 .map(|x| x.value.clone())
         };
         let mut jobs: Vec<String> = Vec::new();
@@ -133,10 +240,52 @@ fn vector(vs: &VectorSelector, out: &mut Vec<Selector>) {
 mod tests {
     use super::*;
 
-    /// `(metric, jobs)` of each selector.
+    /// `(metric, jobs)` of each selector, the same whether the regexes are replaced or not.
     fn sel(expr: &str) -> Vec<(Option<String>, Vec<String>)> {
         let ast = promql_parser::parser::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
-        selectors(&ast).into_iter().map(|s| (s.metric, s.jobs)).collect()
+        let plain = selectors(&ast).into_iter().map(|s| (s.metric, s.jobs)).collect();
+        let (_, fast) = Expression::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let fast: Vec<_> = selectors(&fast).into_iter().map(|s| (s.metric, s.jobs)).collect();
+        assert_eq!(fast, plain, "{expr}");
+        plain
+    }
+
+    /// What the parser accepts and refuses is the same with the regexes replaced, and so is
+    /// its message.
+    #[test]
+    fn regex_matchers_are_checked_as_the_parser_checks_them() {
+        for expr in [
+            r#"up{job=~"a|b"}"#,
+            r#"{job=~".*"}"#,
+            r#"{job=~".+"}"#,
+            r#"{job!~".*", x="1"}"#,
+            r#"{job!~"x"}"#,
+            r#"{job=~"("}"#,
+            r#"rate(x{code=~'5..'}[5m]) # a comment with =~ "("
+                > 0"#,
+            r#"x{a=~`raw\d`, b!~"esc\"aped"}"#,
+            r#"x{a=~"5..", b=~"5.."} or y{c=~"5.."}"#,
+            r#"label_replace(up, "a", "$1", "b", "=~(.*)")"#,
+            r#"x{a=~"unclosed}"#,
+            r#"x{a=~ "spaced"}"#,
+            r#"x{a=~bare}"#,
+        ] {
+            let as_written = promql_parser::parser::parse(expr)
+                .map(|_| ())
+                .map_err(|e| e.lines().next().unwrap_or_default().trim().to_owned());
+            let ours = Expression::parse(expr).map(|_| ());
+            assert_eq!(ours, as_written, "{expr}");
+        }
+        assert_eq!(
+            without_regexes(r#"x{a=~"5.."}"#).as_deref(),
+            Some(r#"x{a="__vutler_regex__"}"#)
+        );
+        assert_eq!(without_regexes(r#"x{a!~".*"}"#).as_deref(), Some(r#"x{a!~""}"#));
+        // A `=~` outside braces is not a matcher: left alone.
+        assert_eq!(
+            without_regexes(r#"label_replace(up, "=~", "x")"#).as_deref(),
+            Some(r#"label_replace(up, "=~", "x")"#)
+        );
     }
 
     fn s(metric: &str, jobs: &[&str]) -> (Option<String>, Vec<String>) {

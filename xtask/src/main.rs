@@ -9,6 +9,8 @@
 //! - `cargo xtask validate`: runs the consuming programs on every golden file (see [`validate`]).
 //! - `cargo xtask fuzz [SECONDS] [SEED]`: runs the fuzz harness (`vutler-cli/tests/fuzz.rs`) on a
 //!   release build, for SECONDS (default 600) from SEED (default: the clock).
+//! - `cargo xtask bench-scale N...`: times the release binary on a generated stack of N services,
+//!   in YAML and TOML (see [`scale`]).
 //!
 //! One generator per kind of file, used in `Mode::Write` by the commands and in `Mode::Check` by
 //! the freshness test.
@@ -24,6 +26,7 @@ mod run_backups;
 mod run_nginx;
 mod run_postgres;
 mod run_prometheus;
+mod scale;
 mod validate;
 
 fn main() -> ExitCode {
@@ -40,9 +43,10 @@ fn main() -> ExitCode {
         ["check"] => check(&root),
         ["validate"] => run_validators(&root),
         ["fuzz", rest @ ..] if rest.len() <= 2 => fuzz(&root, rest),
+        ["bench-scale", sizes @ ..] => scale::bench(&root, sizes),
         _ => {
             eprintln!(
-                "usage: cargo xtask [schema|rules|golden|check|validate|fuzz [SECONDS] [SEED]]\n  (none)    regenerate every generated file\n  schema    regenerate specs/{}\n  rules     regenerate {RULES_PAGE}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it\n  fuzz      run the fuzz harness on a release build (default 600 s)",
+                "usage: cargo xtask [schema|rules|golden|check|validate|fuzz [SECONDS] [SEED]|bench-scale N...]\n  (none)    regenerate every generated file\n  schema    regenerate specs/{}\n  rules     regenerate {RULES_PAGE}\n  golden    regenerate golden/<env>/ from specs/\n  check     fail if a generated file is stale\n  validate  check golden/ with the programs that consume it\n  fuzz      run the fuzz harness on a release build (default 600 s)\n  bench-scale N...  time the release binary on a generated stack of N services",
                 vutler_spec::schema::FILE_NAME
             );
             return ExitCode::from(2);

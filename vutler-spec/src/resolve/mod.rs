@@ -525,19 +525,21 @@ impl<'r> Cx<'r> {
         self.diags.push(d);
     }
 
-    /// A key of a map the raw stack holds, as a handle (`dangling-ref` when it has none).
-    pub(crate) fn lookup<S: AsRef<str>, T>(
+    /// A key of a map the raw stack holds, as a handle (`dangling-ref` when it has none). Found
+    /// by the map's hash index: references are resolved for every entry of a stack, so a scan
+    /// of the keys here would make validation quadratic.
+    pub(crate) fn lookup<V, T>(
         &mut self,
         path: SpecPath,
         what: &str,
         name: &str,
-        keys: impl IntoIterator<Item = S> + Clone,
+        map: &indexmap::IndexMap<String, V>,
         make: fn(usize) -> T,
     ) -> Option<T> {
-        match keys.clone().into_iter().position(|k| k.as_ref() == name) {
+        match map.get_index_of(name) {
             Some(i) => Some(make(i)),
             None => {
-                self.dangling(path, format!("unknown {what} `{name}`"), name, keys);
+                self.dangling(path, format!("unknown {what} `{name}`"), name, map.keys());
                 None
             }
         }
@@ -545,22 +547,22 @@ impl<'r> Cx<'r> {
 
     pub(crate) fn service_ref(&mut self, path: SpecPath, name: &str) -> Option<ServiceId> {
         let raw = self.raw;
-        self.lookup(path, "service", name, raw.services.keys(), ServiceId)
+        self.lookup(path, "service", name, &raw.services, ServiceId)
     }
 
     pub(crate) fn volume_ref(&mut self, path: SpecPath, name: &str) -> Option<VolumeId> {
         let raw = self.raw;
-        self.lookup(path, "volume", name, raw.volumes.keys(), VolumeId)
+        self.lookup(path, "volume", name, &raw.volumes, VolumeId)
     }
 
     pub(crate) fn network_ref(&mut self, path: SpecPath, name: &str) -> Option<NetworkId> {
         let raw = self.raw;
-        self.lookup(path, "network", name, raw.networks.keys(), NetworkId)
+        self.lookup(path, "network", name, &raw.networks, NetworkId)
     }
 
     pub(crate) fn vm_ref(&mut self, path: SpecPath, name: &str) -> Option<VmId> {
         let raw = self.raw;
-        self.lookup(path, "VM", name, raw.vms.keys(), VmId)
+        self.lookup(path, "VM", name, &raw.vms, VmId)
     }
 
     /// A named port of a service (reported at `path`).

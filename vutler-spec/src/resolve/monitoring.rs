@@ -415,7 +415,7 @@ fn alertmanager(cx: &mut Cx<'_>, am: &RawAlertmanager) -> Option<Alertmanager> {
         })
     }));
     let receiver_ref = |cx: &mut Cx<'_>, path: SpecPath, name: &str| -> Option<ReceiverId> {
-        cx.lookup(path, "receiver", name, am.receivers.keys(), ReceiverId)
+        cx.lookup(path, "receiver", name, &am.receivers, ReceiverId)
     };
     let default_receiver = receiver_ref(cx, ap.key("default_receiver"), &am.default_receiver);
     let mut seen = BTreeMap::new();
@@ -532,7 +532,7 @@ fn dashboards<'r>(
 ) -> Option<Vec<Dashboard>> {
     let dp = p.key("dashboards");
     let datasource_ref = |cx: &mut Cx<'_>, path: SpecPath, name: &str| -> Option<DatasourceId> {
-        cx.lookup(path, "datasource", name, g.datasources.keys(), DatasourceId)
+        cx.lookup(path, "datasource", name, &g.datasources, DatasourceId)
     };
     all(g.dashboards.iter().map(|(name, d)| {
         let at = dp.key(name);
@@ -610,7 +610,8 @@ fn dashboards_folder(cx: &mut Cx<'_>, grafana: &Service) -> Option<AbsolutePath>
 
 /// The scrape jobs as the queries see them: names, and which jobs produce each metric.
 struct Jobs<'r> {
-    names: Vec<&'r str>,
+    /// The jobs by name (looked up by hash, once per selector of every query).
+    names: &'r IndexMap<String, RawScrapeJob>,
     producers: HashMap<&'r str, Vec<&'r str>>,
     metrics: BTreeSet<&'r str>,
 }
@@ -624,7 +625,7 @@ impl<'r> Jobs<'r> {
             }
         }
         Self {
-            names: jobs.keys().map(String::as_str).collect(),
+            names: jobs,
             metrics: producers.keys().copied().collect(),
             producers,
         }
@@ -739,7 +740,7 @@ fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, ast: &Expr, jobs: &
     for selector in promql::selectors(ast) {
         let mut selected = Vec::new();
         for job in &selector.jobs {
-            if jobs.names.contains(&job.as_str()) {
+            if jobs.names.contains_key(job.as_str()) {
                 selected.push(job.as_str());
             } else if reported.insert(format!("job {job}")) {
                 let mut d = crate::Diagnostic::new(
@@ -747,10 +748,11 @@ fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, ast: &Expr, jobs: &
                     path.clone(),
                     format!("{owner} selects job `{job}`, which is not a scrape job"),
                 );
-                if let Some(best) = closest(job, jobs.names.iter().copied()) {
+                if let Some(best) = closest(job, jobs.names.keys().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{best}`?"));
                 } else {
-                    d = d.with_help(format!("known: {}", jobs.names.join(", ")));
+                    let known: Vec<&str> = jobs.names.keys().map(String::as_str).collect();
+                    d = d.with_help(format!("known: {}", known.join(", ")));
                 }
                 cx.report(d);
             }
