@@ -237,20 +237,11 @@ pub(crate) fn check_sarif(cli: &Cli, envs: &[(String, std::path::PathBuf)]) -> a
             Ok(loaded) => loaded,
             Err(report) => {
                 worst = worst.max(EXIT_INVALID);
-                runs.push(report::sarif_run(report::RunOf {
-                    command: "check",
-                    env,
-                    sources: &report.sources,
-                    diagnostics: &report.diagnostics,
-                    drift: &[],
-                    failure: None,
-                }));
+                runs.push(report::spec_run("check", env, &report));
                 continue;
             }
         };
-        let tree = vutler_render::render(&loaded.stack).map_err(|e| {
-            anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)"))
-        })?;
+        let tree = crate::render_valid(env, &loaded)?;
         let (drift, failure) = if against.is_dir() {
             let drift = compare(&loaded, &tree, against)?;
             worst = worst.max(crate::exit_number(drift.exit_code()));

@@ -586,13 +586,16 @@ fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Loaded, Rende
         Err(report) => return Ok(Err(invalid(cli, &report))),
     };
     print_report(cli, &loaded.warnings)?;
-    // Validation accepts exactly what renders: a failure here is a bug of the tool.
-    match vutler_render::render(&loaded.stack) {
-        Ok(tree) => Ok(Ok((loaded, tree))),
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)")))
-        }
-    }
+    let tree = render_valid(env, &loaded)?;
+    Ok(Ok((loaded, tree)))
+}
+
+/// Renders a stack that loaded. Validation accepts exactly what renders: a failure here is a
+/// bug of the tool.
+fn render_valid(env: &str, loaded: &Loaded) -> anyhow::Result<Rendered> {
+    vutler_render::render(&loaded.stack).map_err(|e| {
+        anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)"))
+    })
 }
 
 /// The environments a command runs on: the one given, or with `all` every one of the spec
@@ -688,14 +691,7 @@ fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool)
             };
             let warnings = report.diagnostics.iter().any(Diagnostic::is_open_warning);
             failed |= !valid || (strict && warnings);
-            runs.push(report::sarif_run(report::RunOf {
-                command: "validate",
-                env,
-                sources: &report.sources,
-                diagnostics: &report.diagnostics,
-                drift: &[],
-                failure: None,
-            }));
+            runs.push(report::spec_run("validate", env, &report));
         }
         check::print_json(&report::sarif_log(runs))?;
         return Ok(ExitCode::from(if failed { EXIT_INVALID } else { 0 }));

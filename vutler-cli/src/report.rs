@@ -346,6 +346,18 @@ pub(crate) fn sarif_run(run: RunOf<'_>) -> Run {
         .build()
 }
 
+/// The run of a command on an environment whose only results are the spec's diagnostics.
+pub(crate) fn spec_run(command: &str, env: &str, report: &vutler_spec::Report) -> Run {
+    sarif_run(RunOf {
+        command,
+        env,
+        sources: &report.sources,
+        diagnostics: &report.diagnostics,
+        drift: &[],
+        failure: None,
+    })
+}
+
 /// A SARIF 2.1.0 log of these runs (one per environment).
 pub(crate) fn sarif_log(runs: Vec<Run>) -> Sarif {
     Sarif::builder()

@@ -254,52 +254,50 @@ fn remove_key(json: &mut serde_json::Value, path: &serde_path_to_error::Path, ke
 }
 
 fn field_error(tree: &Node, e: serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
-    {
-        let mut path: Vec<Segment> = e
-            .path()
-            .iter()
-            .filter_map(|s| match s {
-                serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
-                serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
-                _ => None,
-            })
-            .collect();
-        let message = plain_types(&e.inner().to_string());
-        if let Some(unknown) = backticked(&message, "unknown field `") {
-            // serde reports the path of the mapping; the key itself is the better anchor.
-            if path.last() != Some(&Segment::Key(unknown.to_owned())) {
-                path.push(Segment::Key(unknown.to_owned()));
-            }
-            let expected = expected_list(&message);
-            let (span, _) = tree.locate(&path, true);
-            let mut d = Diagnostic::new(
-                Rule::UnknownKey,
-                SpecPath::from(path.clone()),
-                format!(
-                    "unknown key `{unknown}`, expected one of {}",
-                    expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                ),
-            )
-            .with_span(span);
-            if let Some(best) = closest(unknown, expected.iter().copied()) {
-                d = d.with_help(format!("did you mean `{best}`?"));
-            }
-            return d;
+    let mut path: Vec<Segment> = e
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+            _ => None,
+        })
+        .collect();
+    let message = plain_types(&e.inner().to_string());
+    if let Some(unknown) = backticked(&message, "unknown field `") {
+        // serde reports the path of the mapping; the key itself is the better anchor.
+        if path.last() != Some(&Segment::Key(unknown.to_owned())) {
+            path.push(Segment::Key(unknown.to_owned()));
         }
-        let (span, _) = tree.locate(&path, false);
-        let misspelt = misspelt_entry(tree, &path, &message);
-        let mut d = Diagnostic::new(Rule::Type, SpecPath::from(path), message.clone()).with_span(span);
-        if let Some(help) = misspelt {
-            d = d.with_help(help);
+        let expected = expected_list(&message);
+        let (span, _) = tree.locate(&path, true);
+        let mut d = Diagnostic::new(
+            Rule::UnknownKey,
+            SpecPath::from(path.clone()),
+            format!(
+                "unknown key `{unknown}`, expected one of {}",
+                expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .with_span(span);
+        if let Some(best) = closest(unknown, expected.iter().copied()) {
+            d = d.with_help(format!("did you mean `{best}`?"));
         }
-        if let Some(variant) = backticked(&message, "unknown variant `") {
-            let expected = expected_list(&message);
-            if let Some(best) = closest(variant, expected.iter().copied()) {
-                d = d.with_help(format!("did you mean `{best}`?"));
-            }
-        }
-        d
+        return d;
     }
+    let (span, _) = tree.locate(&path, false);
+    let misspelt = misspelt_entry(tree, &path, &message);
+    let mut d = Diagnostic::new(Rule::Type, SpecPath::from(path), message.clone()).with_span(span);
+    if let Some(help) = misspelt {
+        d = d.with_help(help);
+    }
+    if let Some(variant) = backticked(&message, "unknown variant `") {
+        let expected = expected_list(&message);
+        if let Some(best) = closest(variant, expected.iter().copied()) {
+            d = d.with_help(format!("did you mean `{best}`?"));
+        }
+    }
+    d
 }
 
 /// For a required field missing from an entry of a named map (`services.mino` without an
@@ -405,19 +403,24 @@ fn spec_files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, Report> {
     let entries = std::fs::read_dir(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             let parent = dir.parent().unwrap_or(dir);
-            let mut d = Diagnostic::new(Rule::Io, SpecPath::root(), format!("{} does not exist", dir.display()))
-                .with_help(format!(
-                    "a spec folder holds base/ (the stack) and env/ (an overlay per environment); \
-                     is `{}` the spec folder (`--spec`)?",
-                    parent.display()
-                ));
-            if !parent.is_dir() {
-                d.message = format!("spec folder {} does not exist", parent.display());
-                d.help = Some("give the folder holding base/ and env/ with `--spec`".into());
-            }
+            let (message, help) = if parent.is_dir() {
+                (
+                    format!("{} does not exist", dir.display()),
+                    format!(
+                        "a spec folder holds base/ (the stack) and env/ (an overlay per environment); \
+                         is `{}` the spec folder (`--spec`)?",
+                        parent.display()
+                    ),
+                )
+            } else {
+                (
+                    format!("spec folder {} does not exist", parent.display()),
+                    "give the folder holding base/ and env/ with `--spec`".to_owned(),
+                )
+            };
             Report {
                 sources: Sources::new(),
-                diagnostics: vec![d],
+                diagnostics: vec![Diagnostic::new(Rule::Io, SpecPath::root(), message).with_help(help)],
             }
         }
         _ => io_report(format!("cannot read {}: {e}", dir.display())),

@@ -130,14 +130,12 @@ fn largest_share<'s>(services: &'s [Service], scaling: &[ScalePlan], short: Shor
             Resource::Disk => r.disk.bytes(),
         }
     };
-    // The first of equal shares, in spec order.
+    // The first of equal shares, in spec order (`max_by_key` keeps the last, so look from the end).
     let service = services
         .iter()
+        .rev()
         .filter(|s| share(s) > 0)
-        .fold(None::<&Service>, |best, s| match best {
-            Some(b) if share(b) >= share(s) => Some(b),
-            _ => Some(s),
-        })?;
+        .max_by_key(|s| share(s))?;
     let r = service.resources.as_ref()?;
     let n = replicas(service);
     let one = total(short.resource, r, 1);
