@@ -13,7 +13,7 @@ use codespan_reporting::term::termcolor::{Color, ColorSpec, StandardStream, Writ
 use serde::Serialize;
 use vutler_render::Rendered;
 use vutler_render::diff::{FileDiff, Labels, Redaction, TreeDiff, diff_trees};
-use vutler_spec::Loaded;
+use vutler_spec::Stack;
 
 use crate::report::{self, DriftFinding, DriftKind};
 use crate::{Cli, EXIT_DIFFERENT, EXIT_INVALID, Format, color_choice, load_and_render, write};
@@ -95,7 +95,7 @@ impl Drift {
 }
 
 /// Compares a folder with a render of the stack loaded.
-fn compare(loaded: &Loaded, tree: &Rendered, against: &Path) -> anyhow::Result<Drift> {
+fn compare(stack: &Stack, tree: &Rendered, against: &Path) -> anyhow::Result<Drift> {
     let Generated {
         files: on_disk,
         executable,
@@ -117,7 +117,7 @@ fn compare(loaded: &Loaded, tree: &Rendered, against: &Path) -> anyhow::Result<D
             old: dir_label.trim_end_matches('/'),
             new: "rendered",
         },
-        &Redaction::of_stack(&loaded.stack),
+        &Redaction::of_stack(stack),
     );
     // A symlink is never read: it is neither the rendered file nor missing.
     diff.missing.retain(|p| !not_files.contains(p));
@@ -134,7 +134,7 @@ fn compare(loaded: &Loaded, tree: &Rendered, against: &Path) -> anyhow::Result<D
 /// `vutler-render check --env ENV --against DIR`, as text or JSON.
 /// With `compact`, JSON is printed on one line (one object a line, for several environments).
 pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compact: bool) -> anyhow::Result<ExitCode> {
-    let (loaded, tree) = match load_and_render(cli, env)? {
+    let (stack, tree) = match load_and_render(cli, env)? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
@@ -142,7 +142,7 @@ pub(crate) fn check(cli: &Cli, env: &str, against: &Path, format: Format, compac
         eprintln!("error: {} is not a folder", against.display());
         return Ok(ExitCode::from(EXIT_INVALID));
     }
-    let drift = compare(&loaded, &tree, against)?;
+    let drift = compare(&stack, &tree, against)?;
     let Drift {
         against: dir_label,
         diff,
@@ -233,7 +233,7 @@ pub(crate) fn check_sarif(cli: &Cli, envs: &[(String, std::path::PathBuf)]) -> a
     let mut runs = Vec::new();
     let mut worst = 0;
     for (env, against) in envs {
-        let loaded = match vutler_spec::load(&cli.spec, env) {
+        let loaded = match crate::load_spec(cli, env) {
             Ok(loaded) => loaded,
             Err(report) => {
                 worst = worst.max(EXIT_INVALID);
@@ -241,9 +241,9 @@ pub(crate) fn check_sarif(cli: &Cli, envs: &[(String, std::path::PathBuf)]) -> a
                 continue;
             }
         };
-        let tree = crate::render_valid(env, &loaded)?;
+        let tree = crate::render_valid(env, &loaded.stack)?;
         let (drift, failure) = if against.is_dir() {
-            let drift = compare(&loaded, &tree, against)?;
+            let drift = compare(&loaded.stack, &tree, against)?;
             worst = worst.max(crate::exit_number(drift.exit_code()));
             (findings(env, &drift), None)
         } else {
@@ -366,7 +366,7 @@ pub(crate) fn diff_envs(cli: &Cli, a: &str, b: &str, format: Format) -> anyhow::
     let (tree_a, tree_b, redaction): (Rendered, Rendered, Redaction) = match (first, second) {
         (Ok((la, ta)), Ok((lb, tb))) => {
             // What either environment declares secret is hidden on both sides.
-            let names = [&la.stack, &lb.stack]
+            let names = [&la, &lb]
                 .into_iter()
                 .flat_map(|s| s.variables().iter().filter(|v| v.secret).map(|v| v.name.to_string()));
             (ta, tb, Redaction::new(names))

@@ -22,7 +22,7 @@ use codespan_reporting::diagnostic::{Diagnostic as Pretty, Label, Severity as Pr
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 use vutler_render::Rendered;
-use vutler_spec::{Diagnostic, Loaded, Report, Severity};
+use vutler_spec::{Diagnostic, Loaded, Report, Severity, Stack};
 
 /// The allocator. Loading, validating and rendering make many small allocations (a node, a
 /// key and a spec path per value); with glibc's allocator half of a 10,000-service render was
@@ -318,7 +318,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             validate(cli, &envs, *format, *strict)
         }
         Command::Explain { env } => {
-            let files = match vutler_spec::read_dir(&cli.spec, env) {
+            let files = match spec_files(cli, env) {
                 Ok(f) => f,
                 Err(report) => return Ok(invalid(cli, &report)),
             };
@@ -388,7 +388,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Plan { env } => plan::plan(cli, env),
         Command::Graph { env, format } => {
-            let loaded = match vutler_spec::load(&cli.spec, env) {
+            let loaded = match load_spec(cli, env) {
                 Ok(l) => l,
                 Err(report) => return Ok(invalid(cli, &report)),
             };
@@ -578,22 +578,39 @@ fn shown<'t>(cli: &Cli, env: &str, tree: &'t Rendered) -> Result<Vec<(&'t str, &
     Ok(files)
 }
 
+/// The files of an environment of `--spec`. The folder is read once per process: every
+/// environment a command loads (`--all-envs`, `diff`) shares its base files, parsed once.
+fn spec_files(cli: &Cli, env: &str) -> Result<vutler_spec::SpecFiles, Report> {
+    static FOLDER: std::sync::OnceLock<Result<vutler_spec::SpecFolder, Report>> = std::sync::OnceLock::new();
+    match FOLDER.get_or_init(|| vutler_spec::SpecFolder::read(&cli.spec)) {
+        Ok(folder) => folder.files(env),
+        Err(report) => Err(report.clone()),
+    }
+}
+
+/// Loads an environment of `--spec` (see [`spec_files`]).
+fn load_spec(cli: &Cli, env: &str) -> Result<Loaded, Report> {
+    spec_files(cli, env)?.resolve()
+}
+
 /// Loads and renders an environment. An invalid spec (or a spec the renderer refuses) has its
 /// problems printed and gives `Ok(Err(exit code))`; `Err` is a failure of the tool.
-fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Loaded, Rendered), ExitCode>> {
-    let loaded = match vutler_spec::load(&cli.spec, env) {
+fn load_and_render(cli: &Cli, env: &str) -> anyhow::Result<Result<(Stack, Rendered), ExitCode>> {
+    // The document tree and the raw layer are not needed to render: they are freed first,
+    // which the memory of a large stack's render shows.
+    let Loaded { stack, warnings, .. } = match load_spec(cli, env) {
         Ok(l) => l,
         Err(report) => return Ok(Err(invalid(cli, &report))),
     };
-    print_report(cli, &loaded.warnings)?;
-    let tree = render_valid(env, &loaded)?;
-    Ok(Ok((loaded, tree)))
+    print_report(cli, &warnings)?;
+    let tree = render_valid(env, &stack)?;
+    Ok(Ok((stack, tree)))
 }
 
 /// Renders a stack that loaded. Validation accepts exactly what renders: a failure here is a
 /// bug of the tool.
-fn render_valid(env: &str, loaded: &Loaded) -> anyhow::Result<Rendered> {
-    vutler_render::render(&loaded.stack).map_err(|e| {
+fn render_valid(env: &str, stack: &Stack) -> anyhow::Result<Rendered> {
+    vutler_render::render(stack).map_err(|e| {
         anyhow::Error::new(e).context(format!("vutler-render failed on the valid spec of `{env}` (a bug)"))
     })
 }
@@ -685,7 +702,7 @@ fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool)
         let mut runs = Vec::new();
         let mut failed = false;
         for env in envs {
-            let (report, valid) = match vutler_spec::load(&cli.spec, env) {
+            let (report, valid) = match load_spec(cli, env) {
                 Ok(l) => (l.warnings, true),
                 Err(report) => (report, false),
             };
@@ -707,7 +724,7 @@ fn validate(cli: &Cli, envs: &[String], format: DiagnosticsFormat, strict: bool)
 
 /// One environment of `validate`, as text or JSON (`compact`: on one line).
 fn validate_one(cli: &Cli, env: &str, json: bool, strict: bool, compact: bool) -> anyhow::Result<ExitCode> {
-    let (report, loaded) = match vutler_spec::load(&cli.spec, env) {
+    let (report, loaded) = match load_spec(cli, env) {
         Ok(l) => (l.warnings.clone(), Some(l)),
         Err(report) => (report, None),
     };

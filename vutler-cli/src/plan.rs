@@ -14,7 +14,7 @@ use crate::{Cli, EXIT_DIFFERENT, invalid, print_report};
 
 /// `vutler-render plan --env ENV`.
 pub(crate) fn plan(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
-    let files = match vutler_spec::read_dir(&cli.spec, env) {
+    let files = match crate::spec_files(cli, env) {
         Ok(f) => f,
         Err(report) => return Ok(invalid(cli, &report)),
     };

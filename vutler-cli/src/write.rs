@@ -268,21 +268,30 @@ pub(crate) fn write_tree(
         .prefix(&format!(".{name}.vutler-tmp-{}-", std::process::id()))
         .tempdir_in(&staging_in)
         .with_context(|| format!("creating a staging folder in {}", staging_in.display()))?;
+    // Every staged file is written first and synced after: the disk is waited on once for
+    // all of them rather than once per file.
+    let mut staged = Vec::new();
     for (path, contents) in tree.iter().filter(|(p, _)| !unchanged.contains(p)) {
         let target = staging.path().join(path);
         if let Some(folder) = target.parent() {
             fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
         }
-        write_synced(&target, contents.as_bytes())?;
+        staged.push((write_unsynced(&target, contents.as_bytes())?, target.clone()));
         if tree.is_executable(path) {
             make_executable(&target)?;
         }
     }
     if !exists {
-        write_synced(
-            &staging.path().join(MANIFEST),
-            manifest_text(&rendered, false).as_bytes(),
-        )?;
+        let manifest = staging.path().join(MANIFEST);
+        staged.push((
+            write_unsynced(&manifest, manifest_text(&rendered, false).as_bytes())?,
+            manifest,
+        ));
+    }
+    for (file, path) in staged {
+        file.sync_all().with_context(|| format!("syncing {}", path.display()))?;
+    }
+    if !exists {
         for folder in folders_of(staging.path(), &rendered) {
             sync_dir(&folder)?;
         }
@@ -468,10 +477,16 @@ fn check_targets(dir: &Path, tree: &Rendered) -> anyhow::Result<()> {
 
 /// Writes a file and syncs it to disk.
 fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let file = write_unsynced(path, bytes)?;
+    file.sync_all().with_context(|| format!("syncing {}", path.display()))
+}
+
+/// Writes a file, open for a sync later.
+fn write_unsynced(path: &Path, bytes: &[u8]) -> anyhow::Result<File> {
     let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(file)
 }
 
 /// Writes `dir`'s manifest listing `paths` (saying a render is in progress when `in_progress`):

@@ -66,6 +66,7 @@
 #![deny(missing_docs)]
 
 pub mod configs;
+mod de;
 pub mod diagnostic;
 pub mod grammar;
 pub mod hint;
@@ -85,7 +86,7 @@ pub mod tree;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Report, Severity};
-pub use load::{Loaded, SpecFiles, environments, load, read_dir};
+pub use load::{Loaded, SpecFiles, SpecFolder, environments, load, read_dir};
 pub use path::SpecPath;
 pub use raw::RawStack;
 pub use rule::Rule;

@@ -5,7 +5,8 @@
 //! `env/<env>.{yaml,yml,toml}` (one overlay per environment). Only [`read_dir`] and [`load`] touch
 //! the file system; [`SpecFiles::resolve`] is pure.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::diagnostic::{Diagnostic, Report};
 use crate::merge;
@@ -27,6 +28,31 @@ pub struct SpecFiles {
     sources: Sources,
     base: Vec<FileId>,
     overlay: Option<FileId>,
+    /// The base files parsed, once for every environment of a [`SpecFolder`].
+    parsed_base: ParsedBase,
+}
+
+/// The base files of a folder parsed (each a tree or its syntax error), shared by the
+/// environments read from it and parsed by the first that needs them.
+type ParsedBase = Arc<OnceLock<Vec<Result<Node, Diagnostic>>>>;
+
+/// A spec folder whose base files are read once for several environments: each environment
+/// adds its overlay, and the base files are parsed once for all of them.
+///
+/// ```no_run
+/// let folder = vutler_spec::SpecFolder::read("specs".as_ref())?;
+/// for env in folder.environments()? {
+///     let stack = folder.load(&env)?.stack;
+///     println!("{env}: {} services", stack.services().len());
+/// }
+/// # Ok::<(), vutler_spec::Report>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SpecFolder {
+    dir: PathBuf,
+    sources: Sources,
+    base: Vec<FileId>,
+    parsed_base: ParsedBase,
 }
 
 /// A successfully loaded stack.
@@ -54,6 +80,7 @@ impl SpecFiles {
             sources,
             base,
             overlay,
+            parsed_base: ParsedBase::default(),
         }
     }
 
@@ -100,10 +127,13 @@ impl SpecFiles {
         }
         let mut diags = Vec::new();
         let mut parsed = Vec::new();
-        for &id in &self.base {
-            match self.parse(id) {
-                Ok(n) => parsed.push(n),
-                Err(d) => diags.push(d),
+        let base = self
+            .parsed_base
+            .get_or_init(|| self.base.iter().map(|&id| self.parse(id)).collect());
+        for file in base {
+            match file {
+                Ok(n) => parsed.push(n.clone()),
+                Err(d) => diags.push(d.clone()),
             }
         }
         let overlay = self
@@ -209,17 +239,19 @@ const MAX_UNKNOWN_KEYS: usize = 64;
 /// reported and removed, and the document read again, so that every unknown key is listed in
 /// one run (up to [`MAX_UNKNOWN_KEYS`]), with the first other problem after them.
 fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
-    let mut json = tree.to_json();
+    // Read in place; only after an unknown key is a copy made, without the keys reported.
+    let mut trimmed: Option<Node> = None;
     let mut diags = Vec::new();
     while diags.len() < MAX_UNKNOWN_KEYS {
-        match serde_path_to_error::deserialize::<_, RawStack>(json.clone()) {
+        match serde_path_to_error::deserialize::<_, RawStack>(trimmed.as_ref().unwrap_or(tree)) {
             Ok(raw) if diags.is_empty() => return Ok(raw),
             Ok(_) => return Err(diags),
             Err(e) => {
                 let unknown = backticked(&e.inner().to_string(), "unknown field `").map(str::to_owned);
                 let path = e.path().clone();
                 diags.push(field_error(tree, e));
-                let removed = unknown.is_some_and(|key| remove_key(&mut json, &path, &key));
+                let doc = trimmed.get_or_insert_with(|| tree.clone());
+                let removed = unknown.is_some_and(|key| remove_key(doc, &path, &key));
                 if !removed {
                     return Err(diags);
                 }
@@ -229,31 +261,41 @@ fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
     Err(diags)
 }
 
-/// Removes `key` from the mapping at `path` of a JSON document (serde's path of an unknown
-/// field is the mapping's); whether it was there.
-fn remove_key(json: &mut serde_json::Value, path: &serde_path_to_error::Path, key: &str) -> bool {
-    let mut pointer = String::new();
+/// Removes `key` from the mapping at `path` of a document (serde's path of an unknown field is
+/// the mapping's); whether it was there.
+fn remove_key(doc: &mut Node, path: &serde_path_to_error::Path, key: &str) -> bool {
     let mut segments: Vec<&serde_path_to_error::Segment> = path.iter().collect();
     // The path may end at the key itself rather than at its mapping.
     if matches!(segments.last(), Some(serde_path_to_error::Segment::Map { key: last }) if last == key) {
         segments.pop();
     }
+    let mut node = doc;
     for seg in segments {
-        match seg {
-            serde_path_to_error::Segment::Map { key } => {
-                pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        let next = match (seg, &mut node.value) {
+            (serde_path_to_error::Segment::Map { key }, crate::tree::Value::Map(entries)) => {
+                entries.iter_mut().find(|e| &e.key == key).map(|e| &mut e.node)
             }
-            serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-            _ => return false,
+            (serde_path_to_error::Segment::Seq { index }, crate::tree::Value::Seq(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return false,
         }
     }
-    json.pointer_mut(&pointer)
-        .and_then(serde_json::Value::as_object_mut)
-        .is_some_and(|o| o.shift_remove(key).is_some())
+    match &mut node.value {
+        crate::tree::Value::Map(entries) => match entries.iter().position(|e| e.key == key) {
+            Some(i) => {
+                entries.remove(i);
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }
 
-fn field_error(tree: &Node, e: serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
+fn field_error(tree: &Node, e: serde_path_to_error::Error<crate::de::Error>) -> Diagnostic {
     let mut path: Vec<Segment> = e
         .path()
         .iter()
@@ -452,66 +494,112 @@ pub fn environments(dir: &Path) -> Result<Vec<String>, Report> {
     Ok(envs)
 }
 
+impl SpecFolder {
+    /// Reads the base files of a spec folder (`base/*.{yaml,yml,toml}`).
+    pub fn read(dir: &Path) -> Result<Self, Report> {
+        let base_files = spec_files_in(&dir.join("base"))?;
+        if base_files.is_empty() {
+            return Err(io_report(format!(
+                "{} has no spec files (*.yaml, *.yml, *.toml)",
+                dir.join("base").display()
+            )));
+        }
+        let mut sources = Sources::new();
+        let mut base = Vec::new();
+        for path in &base_files {
+            let (name, text) = read_text(path)?;
+            base.push(sources.add(name, text));
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            sources,
+            base,
+            parsed_base: ParsedBase::default(),
+        })
+    }
+
+    /// The environments the folder defines (the overlay files of `env/`), sorted.
+    pub fn environments(&self) -> Result<Vec<String>, Report> {
+        environments(&self.dir)
+    }
+
+    /// The files of one environment: the base files and the overlay of `env`.
+    pub fn files(&self, env: &str) -> Result<SpecFiles, Report> {
+        let dir = &self.dir;
+        let overlays: Vec<_> = spec_files_in(&dir.join("env"))?
+            .into_iter()
+            .filter(|p| p.file_stem().and_then(|s| s.to_str()) == Some(env))
+            .collect();
+        let overlay = match overlays.as_slice() {
+            [one] => read_text(one)?,
+            [] => {
+                let known = environments(dir)?;
+                let mut d = Diagnostic::new(
+                    Rule::UnknownEnv,
+                    SpecPath::root(),
+                    match known.as_slice() {
+                        [] => format!(
+                            "unknown environment `{env}`; {} defines none (no *.yaml, *.yml or *.toml)",
+                            dir.join("env").display()
+                        ),
+                        _ => format!(
+                            "unknown environment `{env}`; {} defines: {}",
+                            dir.join("env").display(),
+                            known.join(", ")
+                        ),
+                    },
+                );
+                if let Some(best) = closest(env, known.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{best}`?"));
+                }
+                return Err(Report {
+                    sources: Sources::new(),
+                    diagnostics: vec![d],
+                });
+            }
+            many => {
+                return Err(report_of(
+                    Rule::UnknownEnv,
+                    format!(
+                        "environment `{env}` has several overlay files: {}",
+                        many.iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        };
+        let mut sources = self.sources.clone();
+        let overlay = sources.add(overlay.0, overlay.1);
+        Ok(SpecFiles {
+            env: env.to_owned(),
+            sources,
+            base: self.base.clone(),
+            overlay: Some(overlay),
+            parsed_base: Arc::clone(&self.parsed_base),
+        })
+    }
+
+    /// Reads, merges and validates one environment.
+    pub fn load(&self, env: &str) -> Result<Loaded, Report> {
+        self.files(env)?.resolve()
+    }
+}
+
+/// A spec file's name (its path as given) and text.
+fn read_text(path: &Path) -> Result<(String, String), Report> {
+    let bytes = std::fs::read(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => Err(not_utf8(name, e)),
+    }
+}
+
 /// Reads the base files and the overlay of `env` from a spec folder.
 pub fn read_dir(dir: &Path, env: &str) -> Result<SpecFiles, Report> {
-    let read = |path: &Path| -> Result<(String, String), Report> {
-        let bytes = std::fs::read(path).map_err(|e| io_report(format!("cannot read {}: {e}", path.display())))?;
-        let name = path.display().to_string();
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok((name, text)),
-            Err(e) => Err(not_utf8(name, e)),
-        }
-    };
-    let base_files = spec_files_in(&dir.join("base"))?;
-    if base_files.is_empty() {
-        return Err(io_report(format!(
-            "{} has no spec files (*.yaml, *.yml, *.toml)",
-            dir.join("base").display()
-        )));
-    }
-    let base = base_files.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
-    let overlays: Vec<_> = spec_files_in(&dir.join("env"))?
-        .into_iter()
-        .filter(|p| p.file_stem().and_then(|s| s.to_str()) == Some(env))
-        .collect();
-    match overlays.as_slice() {
-        [one] => Ok(SpecFiles::new(env, base, Some(read(one)?))),
-        [] => {
-            let known = environments(dir)?;
-            let mut d = Diagnostic::new(
-                Rule::UnknownEnv,
-                SpecPath::root(),
-                match known.as_slice() {
-                    [] => format!(
-                        "unknown environment `{env}`; {} defines none (no *.yaml, *.yml or *.toml)",
-                        dir.join("env").display()
-                    ),
-                    _ => format!(
-                        "unknown environment `{env}`; {} defines: {}",
-                        dir.join("env").display(),
-                        known.join(", ")
-                    ),
-                },
-            );
-            if let Some(best) = closest(env, known.iter().map(String::as_str)) {
-                d = d.with_help(format!("did you mean `{best}`?"));
-            }
-            Err(Report {
-                sources: Sources::new(),
-                diagnostics: vec![d],
-            })
-        }
-        many => Err(report_of(
-            Rule::UnknownEnv,
-            format!(
-                "environment `{env}` has several overlay files: {}",
-                many.iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
+    SpecFolder::read(dir)?.files(env)
 }
 
 /// Reads, merges and validates one environment of a spec folder.

@@ -77,8 +77,8 @@ rules! {
     Syntax = "syntax", Error,
         "A file is not valid YAML or TOML.",
         "The parser stopped at the position shown. A spec file holds one YAML document (no \
-         second `---`), no tags (`!tag`), no aliases and no duplicate keys. Fix the syntax at \
-         that position.";
+         second `---`), no tags (`!tag`) and no duplicate keys; an alias (`*x`) copies the value \
+         of its anchor (`&x`). Fix the syntax at that position.";
     /// Wrong type or missing key.
     Type = "type", Error,
         "A value has the wrong type, or a required key is missing.",

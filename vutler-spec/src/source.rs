@@ -60,10 +60,11 @@ impl fmt::Display for LineCol {
     }
 }
 
-/// The set of files a stack was loaded from.
+/// The set of files a stack was loaded from. A clone shares the files' texts (every report of a
+/// load holds its sources, and every environment of a folder its base files).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
-    files: Vec<SourceFile>,
+    files: Vec<std::sync::Arc<SourceFile>>,
 }
 
 impl Sources {
@@ -74,10 +75,10 @@ impl Sources {
 
     /// Adds a file and returns its id.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
-        self.files.push(SourceFile {
+        self.files.push(std::sync::Arc::new(SourceFile {
             name: name.into(),
             text: text.into(),
-        });
+        }));
         FileId(self.files.len() - 1)
     }
 
@@ -91,7 +92,7 @@ impl Sources {
 
     /// Every file with its id, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i), f))
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i), &**f))
     }
 
     /// Line and column of the start of a span.
@@ -120,6 +121,7 @@ pub(crate) fn line_col(text: &str, offset: usize) -> LineCol {
 /// The byte offsets of character indices in a text (YAML's parser counts characters): at once
 /// in ASCII text, else by a scan of at most [`CharOffsets::STEP`] characters from a checkpoint,
 /// so that locating every node of a file is linear in its size.
+#[derive(Debug)]
 pub(crate) struct CharOffsets<'t> {
     text: &'t str,
     /// The byte offset of every `STEP`-th character; empty for ASCII text.

@@ -4,8 +4,6 @@
 //! Overlays are merged on this tree, and the typed layer is deserialized from it; a type error
 //! found there is mapped back to a node (and so to a file position) through its spec path.
 
-use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
-
 use crate::diagnostic::Diagnostic;
 use crate::rule::Rule;
 use crate::source::{CharOffsets, FileId, Span};
@@ -209,21 +207,23 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
 }
 
 /// Parses a YAML spec file. The file must hold one document whose top level is a mapping.
+///
+/// The tree is built in one pass over the parser's events (no intermediate YAML tree, no second
+/// pass), which also refuses too deep a nesting before anything recursive sees it. Errors are
+/// reported in the order YAML's own loader would: syntax (and a key given twice) first, then a
+/// second document, then the first value of the document that cannot be a spec value.
 pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
-    // The loader recurses once per level of nesting: too deep a document is refused first.
     let offsets = CharOffsets::new(text);
-    if let Some(at) = yaml_too_deep(text) {
-        let at = offsets.byte(at.index());
-        return Err(nesting_error(Span {
-            file,
-            start: at,
-            end: at,
-        }));
+    let mut builder = YamlBuilder::new(file, &offsets);
+    for event in saphyr_parser::Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| syntax_error(file, text, offsets.byte(e.marker().index()), e.info()))?;
+        builder.event(event, span)?;
     }
-    let docs = MarkedYamlOwned::load_from_str(text)
-        .map_err(|e| syntax_error(file, text, offsets.byte(e.marker().index()), e.info()))?;
+    if let Some((at, info)) = builder.fatal {
+        return Err(syntax_error(file, text, at, info));
+    }
     let whole = Span { file, start: 0, end: 0 };
-    let mut docs = docs.into_iter();
+    let mut docs = builder.docs.into_iter();
     let Some(first) = docs.next() else {
         return Ok(Node {
             value: Value::Map(Vec::new()),
@@ -231,35 +231,35 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         });
     };
     if let Some(second) = docs.next() {
-        let at = span_of(file, &offsets, &second);
         return Err(Diagnostic::new(
             Rule::Syntax,
             crate::SpecPath::root(),
             "a spec file holds one YAML document; found a second one (`---`)",
         )
-        .with_span(at));
+        .with_span(second.span));
     }
-    let node = convert_yaml(file, &offsets, first)?;
-    refuse_invisible(&node)?;
-    match node.value {
-        Value::Map(_) => Ok(node),
+    if let Some((_, invalid)) = builder.invalid {
+        return Err(invalid);
+    }
+    refuse_invisible(&first)?;
+    match first.value {
+        Value::Map(_) => Ok(first),
         // An empty file (or one with only comments) is an empty fragment.
         Value::Null => Ok(Node {
             value: Value::Map(Vec::new()),
-            span: node.span,
+            span: first.span,
         }),
         _ => Err(Diagnostic::new(
             Rule::Type,
             crate::SpecPath::root(),
-            format!("the top level of a spec file must be a mapping, found {}", node.kind()),
+            format!("the top level of a spec file must be a mapping, found {}", first.kind()),
         )
-        .with_span(node.span)),
+        .with_span(first.span)),
     }
 }
 
-/// Nesting deeper than any spec needs (the deepest is a handful of levels): refused before the
-/// recursive steps (YAML's loader, the conversion, overlays, the typed layer) could overflow the
-/// stack.
+/// Nesting deeper than any spec needs (the deepest is a handful of levels): refused while
+/// parsing, before the recursive steps (overlays, the typed layer) could overflow the stack.
 pub const MAX_DEPTH: usize = 64;
 
 fn nesting_error(at: Span) -> Diagnostic {
@@ -271,31 +271,310 @@ fn nesting_error(at: Span) -> Diagnostic {
     .with_span(at)
 }
 
-/// Where a YAML document first nests deeper than [`MAX_DEPTH`], read from the parser's events
-/// (without building anything). A syntax error is left to the loader, which reports it.
-fn yaml_too_deep(text: &str) -> Option<saphyr::Marker> {
-    use saphyr_parser::{Event, Parser};
-    let mut depth = 0usize;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.ok()?;
+/// How many nodes aliases may copy in one file, all aliases together: what YAML's loader allows,
+/// so that a few nested anchors cannot expand into billions of nodes.
+const ALIAS_NODE_BUDGET: usize = 100_000;
+
+/// A mapping or sequence being read, with where it started.
+#[derive(Debug)]
+struct Open {
+    start: usize,
+    anchor: usize,
+    /// A tag other than YAML's own (`!!map`), refused when the collection ends.
+    tag: Option<String>,
+    kind: OpenKind,
+}
+
+#[derive(Debug)]
+enum OpenKind {
+    Seq(Vec<Node>),
+    Map {
+        entries: Vec<Entry>,
+        /// The key read, waiting for its value, with its span; `None` for a key no spec has (a
+        /// list, a float).
+        key: Option<(Option<String>, Span)>,
+        /// The keys given so far, once the mapping is large enough for a scan to cost.
+        seen: Option<std::collections::HashSet<String>>,
+    },
+}
+
+/// Builds [`Node`]s from the YAML parser's events.
+#[derive(Debug)]
+struct YamlBuilder<'a, 't> {
+    file: FileId,
+    offsets: &'a CharOffsets<'t>,
+    open: Vec<Open>,
+    /// The nesting depth, also counted once building stopped at a `fatal` error.
+    depth: usize,
+    docs: Vec<Node>,
+    /// Whether the document being read has its node.
+    has_root: bool,
+    anchors: std::collections::HashMap<usize, Node>,
+    alias_budget: usize,
+    /// A key given twice or an alias over budget, at this byte: the loader's errors, after which
+    /// the events are only read for syntax errors.
+    fatal: Option<(usize, &'static str)>,
+    /// The first value of the first document that is no spec value, by its start.
+    invalid: Option<(usize, Diagnostic)>,
+}
+
+impl<'a, 't> YamlBuilder<'a, 't> {
+    /// Mappings with more keys than this remember them in a set rather than scanning for a key
+    /// given twice.
+    const SCAN_KEYS: usize = 16;
+
+    fn new(file: FileId, offsets: &'a CharOffsets<'t>) -> Self {
+        Self {
+            file,
+            offsets,
+            open: Vec::new(),
+            depth: 0,
+            docs: Vec::new(),
+            has_root: false,
+            anchors: std::collections::HashMap::new(),
+            alias_budget: ALIAS_NODE_BUDGET,
+            fatal: None,
+            invalid: None,
+        }
+    }
+
+    fn span(&self, span: saphyr_parser::Span) -> Span {
+        let start = self.offsets.byte(span.start.index());
+        let end = self.offsets.byte(span.end.index()).max(start);
+        Span {
+            file: self.file,
+            start,
+            end,
+        }
+    }
+
+    /// Keeps the first value (by position) of the first document that no spec holds; a null
+    /// stands in for it so that reading goes on to find syntax errors.
+    fn refuse(&mut self, d: Diagnostic) -> Node {
+        let span = d.span.unwrap_or(Span {
+            file: self.file,
+            start: 0,
+            end: 0,
+        });
+        if self.docs.is_empty() && self.invalid.as_ref().is_none_or(|(at, _)| span.start < *at) {
+            self.invalid = Some((span.start, d));
+        }
+        Node {
+            value: Value::Null,
+            span,
+        }
+    }
+
+    fn unreadable(&mut self, span: Span) -> Node {
+        self.refuse(
+            Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read").with_span(span),
+        )
+    }
+
+    fn event(&mut self, event: saphyr_parser::Event<'_>, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
+        use saphyr_parser::Event;
         match event {
             Event::SequenceStart(..) | Event::MappingStart(..) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(span.start);
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    let at = self.offsets.byte(span.start.index());
+                    return Err(nesting_error(Span {
+                        file: self.file,
+                        start: at,
+                        end: at,
+                    }));
                 }
             }
-            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::SequenceEnd | Event::MappingEnd => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+        if self.fatal.is_some() {
+            return Ok(());
+        }
+        let is_seq = matches!(event, Event::SequenceStart(..));
+        match event {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(_) => self.has_root = false,
+            Event::DocumentEnd => {
+                if !self.has_root {
+                    // A document without a node.
+                    let node = self.unreadable(self.span(span));
+                    self.docs.push(node);
+                }
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                let kind = if is_seq {
+                    OpenKind::Seq(Vec::new())
+                } else {
+                    OpenKind::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        seen: None,
+                    }
+                };
+                let tag = tag.filter(|t| !t.is_yaml_core_schema()).map(|t| t.suffix.clone());
+                self.open.push(Open {
+                    start: self.offsets.byte(span.start.index()),
+                    anchor,
+                    tag,
+                    kind,
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(open) = self.open.pop() else {
+                    return Ok(());
+                };
+                let end = self.offsets.byte(span.start.index()).max(open.start);
+                let span = Span {
+                    file: self.file,
+                    start: open.start,
+                    end,
+                };
+                let node = match (open.tag, open.kind) {
+                    (Some(tag), _) => self.refuse(tagged(&tag, span)),
+                    (None, OpenKind::Seq(items)) => Node {
+                        value: Value::Seq(items),
+                        span,
+                    },
+                    (None, OpenKind::Map { entries, .. }) => Node {
+                        value: Value::Map(entries),
+                        span,
+                    },
+                };
+                self.insert(node, open.anchor);
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let span = self.span(span);
+                let value = match saphyr::Yaml::value_from_cow_and_metadata(text, style, tag.as_ref()) {
+                    saphyr::Yaml::Value(scalar) => match scalar {
+                        saphyr::Scalar::Null => Ok(Value::Null),
+                        saphyr::Scalar::Boolean(b) => Ok(Value::Bool(b)),
+                        saphyr::Scalar::Integer(i) => Ok(Value::Int(i)),
+                        saphyr::Scalar::FloatingPoint(f) => finite(f.into_inner(), span),
+                        saphyr::Scalar::String(s) => Ok(Value::Str(s.into_owned())),
+                    },
+                    saphyr::Yaml::Tagged(tag, _) => Err(tagged(&tag.suffix, span)),
+                    _ => Err(
+                        Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read")
+                            .with_span(span),
+                    ),
+                };
+                let node = match value {
+                    Ok(value) => Node { value, span },
+                    Err(d) => self.refuse(d),
+                };
+                self.insert(node, anchor);
+            }
+            Event::Alias(id) => {
+                let span = self.span(span);
+                let node = match self.anchors.get(&id) {
+                    None => self.unreadable(span),
+                    Some(anchored) => {
+                        let size = node_count(anchored, self.alias_budget.saturating_add(1));
+                        if size > self.alias_budget {
+                            self.fatal = Some((
+                                span.start,
+                                "alias expansion exceeded the maximum node budget (possible billion-laughs attack)",
+                            ));
+                            return Ok(());
+                        }
+                        self.alias_budget -= size;
+                        Node {
+                            value: anchored.value.clone(),
+                            span,
+                        }
+                    }
+                };
+                self.insert(node, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a finished node to what is open, or makes it the document's root.
+    fn insert(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        let Some(parent) = self.open.last_mut() else {
+            self.docs.push(node);
+            self.has_root = true;
+            return;
+        };
+        match &mut parent.kind {
+            OpenKind::Seq(items) => items.push(node),
+            OpenKind::Map { entries, key, seen } => match key.take() {
+                None => {
+                    let name = match &node.value {
+                        Value::Str(s) => Some(s.clone()),
+                        Value::Int(i) => Some(i.to_string()),
+                        Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    };
+                    *key = Some((name, node.span));
+                }
+                Some((Some(name), key_span)) => {
+                    // `1` and `"1"` are one key of the JSON the typed layer reads.
+                    let twice = match seen {
+                        Some(seen) => !seen.insert(name.clone()),
+                        None => entries.iter().any(|e| e.key == name),
+                    };
+                    if twice {
+                        self.fatal = Some((key_span.start, "duplicated key in mapping"));
+                        return;
+                    }
+                    if seen.is_none() && entries.len() >= Self::SCAN_KEYS {
+                        let mut set: std::collections::HashSet<String> =
+                            entries.iter().map(|e| e.key.clone()).collect();
+                        set.insert(name.clone());
+                        *seen = Some(set);
+                    }
+                    entries.push(Entry {
+                        key: name,
+                        key_span,
+                        node,
+                    });
+                }
+                Some((None, key_span)) => {
+                    self.refuse(
+                        Diagnostic::new(
+                            Rule::Type,
+                            crate::SpecPath::root(),
+                            "mapping keys must be plain strings",
+                        )
+                        .with_span(key_span),
+                    );
+                }
+            },
+        }
+    }
+}
+/// The error for a YAML tag (`!name`) on a value.
+fn tagged(suffix: &str, span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Rule::Syntax,
+        crate::SpecPath::root(),
+        format!("YAML tags (`!{suffix}`) are not supported in spec files"),
+    )
+    .with_span(span)
+}
+
+/// The nodes of a tree, counted up to `limit`.
+fn node_count(node: &Node, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        count += 1;
+        if count >= limit {
+            break;
+        }
+        match &n.value {
+            Value::Seq(items) => stack.extend(items),
+            Value::Map(entries) => stack.extend(entries.iter().map(|e| &e.node)),
             _ => {}
         }
     }
-    None
-}
-
-fn span_of(file: FileId, offsets: &CharOffsets<'_>, node: &MarkedYamlOwned) -> Span {
-    let start = offsets.byte(node.span.start.index());
-    let end = offsets.byte(node.span.end.index()).max(start);
-    Span { file, start, end }
+    count
 }
 
 /// A float value, refused when it is infinite or NaN (`.inf`, `nan`): no spec value is, and
@@ -312,67 +591,6 @@ fn finite(x: f64, span: Span) -> Result<Value, Diagnostic> {
     )
     .with_span(span)
     .with_help("write a finite number like 0.5 or 2, or quote the value if text is meant"))
-}
-
-fn convert_yaml(file: FileId, offsets: &CharOffsets<'_>, node: MarkedYamlOwned) -> Result<Node, Diagnostic> {
-    let span = span_of(file, offsets, &node);
-    let value = match node.data {
-        YamlDataOwned::Value(scalar) => match scalar {
-            ScalarOwned::Null => Value::Null,
-            ScalarOwned::Boolean(b) => Value::Bool(b),
-            ScalarOwned::Integer(i) => Value::Int(i),
-            ScalarOwned::FloatingPoint(f) => finite(f.into_inner(), span)?,
-            ScalarOwned::String(s) => Value::Str(s),
-        },
-        // Only produced when early parsing is off; the text is the value.
-        YamlDataOwned::Representation(s, _, _) => Value::Str(s),
-        YamlDataOwned::Sequence(items) => Value::Seq(
-            items
-                .into_iter()
-                .map(|n| convert_yaml(file, offsets, n))
-                .collect::<Result<_, _>>()?,
-        ),
-        YamlDataOwned::Mapping(map) => {
-            let mut entries = Vec::with_capacity(map.len());
-            for (k, v) in map {
-                let key_span = span_of(file, offsets, &k);
-                let key = match k.data {
-                    YamlDataOwned::Value(ScalarOwned::String(s)) => s,
-                    YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
-                    YamlDataOwned::Value(ScalarOwned::Boolean(b)) => b.to_string(),
-                    _ => {
-                        return Err(Diagnostic::new(
-                            Rule::Type,
-                            crate::SpecPath::root(),
-                            "mapping keys must be plain strings",
-                        )
-                        .with_span(key_span));
-                    }
-                };
-                entries.push(Entry {
-                    key,
-                    key_span,
-                    node: convert_yaml(file, offsets, v)?,
-                });
-            }
-            Value::Map(entries)
-        }
-        YamlDataOwned::Tagged(tag, _) => {
-            return Err(Diagnostic::new(
-                Rule::Syntax,
-                crate::SpecPath::root(),
-                format!("YAML tags (`!{}`) are not supported in spec files", tag.suffix),
-            )
-            .with_span(span));
-        }
-        YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
-            return Err(
-                Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read")
-                    .with_span(span),
-            );
-        }
-    };
-    Ok(Node { value, span })
 }
 
 /// Parses a TOML spec file.
@@ -432,6 +650,30 @@ fn refuse_invisible(root: &Node) -> Result<(), Diagnostic> {
         .with_span(span)
         .with_help("remove it, or write the text without it")
     };
+    // Most spec text is ASCII, which holds none of them: the spec paths are only built when
+    // a file has one.
+    let has = |text: &str| !text.is_ascii() && found(text).is_some();
+    let mut nodes = vec![root];
+    let mut any = false;
+    while let Some(node) = nodes.pop() {
+        match &node.value {
+            Value::Str(text) => any |= has(text),
+            Value::Seq(items) => nodes.extend(items),
+            Value::Map(entries) => {
+                for entry in entries {
+                    any |= has(&entry.key);
+                    nodes.push(&entry.node);
+                }
+            }
+            _ => {}
+        }
+        if any {
+            break;
+        }
+    }
+    if !any {
+        return Ok(());
+    }
     let mut stack = vec![(root, SpecPath::root())];
     while let Some((node, path)) = stack.pop() {
         match &node.value {
@@ -568,6 +810,91 @@ mod tests {
         let (span, found) = n.locate(&[Segment::Key("a".into()), Segment::Key("zz".into())], true);
         assert!(!found);
         assert_eq!(&text[span.start..span.start + 2], "b:");
+    }
+
+    fn yaml_error(text: &str) -> String {
+        let mut s = Sources::new();
+        let f = s.add("t.yaml", text);
+        match parse_yaml(f, text) {
+            Ok(n) => panic!("{text}: parsed as {:?}", n.to_json()),
+            Err(d) => format!("{} @{}", d.message, d.span.map_or(0, |s| s.start)),
+        }
+    }
+
+    #[test]
+    fn aliases_copy_their_anchor_at_the_alias() {
+        let text = "a: &x {b: [1, 2]}\nc: *x\n";
+        let n = yaml(text);
+        assert_eq!(n.get("c").map(Node::to_json), n.get("a").map(Node::to_json));
+        let c = n.get("c").map(|c| c.span.start);
+        assert_eq!(c, text.find("*x"));
+        // Ten aliases of ten aliases of ...: refused before it expands.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let prev = format!("*a{}", i - 1);
+            bomb.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        }
+        assert!(
+            yaml_error(&bomb).contains("maximum node budget"),
+            "{}",
+            yaml_error(&bomb)
+        );
+    }
+
+    #[test]
+    fn keys_given_twice_are_found_in_mappings_of_any_size() {
+        assert!(yaml_error("a: 1\nb: 2\na: 3\n").starts_with("YAML syntax error: key `a` is given twice"));
+        let many: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        let e = yaml_error(&format!("{many}k42: again\n"));
+        assert!(e.starts_with("YAML syntax error: key `k42` is given twice"), "{e}");
+        // One key of the JSON the typed layer reads.
+        assert!(yaml_error("1: a\n\"1\": b\n").contains("given twice"));
+        assert!(yaml("a: {x: 1}\nb: {x: 2}\n").get("b").is_some());
+    }
+
+    #[test]
+    fn what_no_spec_holds_is_refused_at_its_place() {
+        assert_eq!(
+            yaml_error("a: 1\nb: !thing 2\n"),
+            "YAML tags (`!thing`) are not supported in spec files @8"
+        );
+        assert_eq!(
+            yaml_error("a: !seq [1]\n"),
+            "YAML tags (`!seq`) are not supported in spec files @3"
+        );
+        assert_eq!(yaml_error("? [a]\n: 1\n"), "mapping keys must be plain strings @2");
+        assert_eq!(yaml_error("a: !!int x\n"), "this YAML value cannot be read @3");
+        // The first in the file, whatever its kind.
+        assert!(yaml_error("a: .nan\nb: !t 1\n").starts_with("the number is NaN"));
+        // A syntax error anywhere comes first.
+        assert!(yaml_error("a: !t 1\nb: {\n").starts_with("YAML syntax error"));
+        assert!(yaml_error("a: 1\n---\nb: 2\n").starts_with("a spec file holds one YAML document"));
+        assert!(yaml_error("- 1\n").starts_with("the top level of a spec file must be a mapping"));
+        assert_eq!(yaml("").to_json(), serde_json::json!({}));
+        assert_eq!(yaml("# only a comment\n").to_json(), serde_json::json!({}));
+        assert!(yaml("a: !!str 1\n").get("a").and_then(Node::as_str) == Some("1"));
+    }
+
+    #[test]
+    fn nesting_deeper_than_any_spec_is_refused_while_parsing() {
+        let deep = format!("a: {}{}\n", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(yaml_error(&deep).contains("nested more than"), "{}", yaml_error(&deep));
+        let ok = format!("a: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(yaml(&ok).get("a").is_some());
+        // Far deeper than a recursive parser's stack allows, as blocks and in flow (where the
+        // scanner's own limit stops it).
+        let blocks: String = (0..10_000).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+        assert!(
+            yaml_error(&blocks).contains("nested more than"),
+            "{}",
+            yaml_error(&blocks)
+        );
+        let flow = "[".repeat(1_000_000);
+        assert!(
+            yaml_error(&flow).starts_with("YAML syntax error"),
+            "{}",
+            yaml_error(&flow)
+        );
     }
 
     #[test]

@@ -377,6 +377,27 @@ impl Schedule {
     /// of the schedule; at most `cap` (counting stops there). A schedule that runs more often
     /// than 100 000 times a year is only followed for its first 100 000 runs.
     pub fn most_runs_within(&self, window: Duration, cap: u64) -> u64 {
+        // Following a schedule over a year costs hundreds of cron steps, and every environment
+        // of a folder asks for the same few: the answers are kept (a bounded number of them).
+        type Answers = std::collections::HashMap<(String, u64, u64), u64>;
+        static ANSWERS: std::sync::OnceLock<std::sync::Mutex<Answers>> = std::sync::OnceLock::new();
+        const KEPT: usize = 1024;
+        let answers = ANSWERS.get_or_init(Default::default);
+        let key = (self.0.clone(), window.millis(), cap);
+        if let Some(most) = answers.lock().ok().and_then(|a| a.get(&key).copied()) {
+            return most;
+        }
+        let most = self.count_most_runs_within(window, cap);
+        if let Ok(mut answers) = answers.lock() {
+            if answers.len() >= KEPT {
+                answers.clear();
+            }
+            answers.insert(key, most);
+        }
+        most
+    }
+
+    fn count_most_runs_within(&self, window: Duration, cap: u64) -> u64 {
         use chrono::{TimeZone, Utc};
         let Ok(cron) = cron_parser().parse(&self.0) else {
             return 0;

@@ -185,3 +185,42 @@ fn services_start_after_what_they_depend_on_and_datastores_name_their_credential
         .collect();
     assert_eq!(secrets, ["MONGO_PASSWORD"]);
 }
+
+/// A folder read once gives every environment what loading it alone gives, in any order, and
+/// a syntax error of a base file (parsed once) is every environment's.
+#[test]
+fn a_folder_read_once_loads_each_environment_as_loading_it_alone() {
+    let folder = vutler_spec::SpecFolder::read(&specs()).unwrap_or_else(|r| panic!("{r}"));
+    for name in ["production", "dev", "staging", "production"] {
+        let shared = folder.load(name).unwrap_or_else(|r| panic!("{name}:\n{r}"));
+        let alone = env(name);
+        assert_eq!(shared.tree, alone.tree, "{name}");
+        assert_eq!(shared.stack, alone.stack, "{name}");
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("folder-with-a-syntax-error");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("base")).expect("base/");
+    std::fs::create_dir_all(dir.join("env")).expect("env/");
+    std::fs::write(dir.join("base/stack.yaml"), "project: [unclosed\n").expect("base file");
+    for env in ["a", "b"] {
+        std::fs::write(dir.join(format!("env/{env}.yaml")), "{}\n").expect("overlay");
+    }
+    let folder = vutler_spec::SpecFolder::read(&dir).unwrap_or_else(|r| panic!("{r}"));
+    for env in ["a", "b"] {
+        let report = folder.load(env).err().unwrap_or_else(|| panic!("{env} loaded"));
+        assert_eq!(report.diagnostics.len(), 1, "{env}: {report}");
+        assert!(
+            report.diagnostics[0].message.starts_with("YAML syntax error"),
+            "{env}: {report}"
+        );
+        assert_eq!(
+            report
+                .sources
+                .describe(report.diagnostics[0].span.expect("a span"))
+                .split(':')
+                .nth(1),
+            Some("2")
+        );
+    }
+    assert!(folder.files("c").is_err());
+}
