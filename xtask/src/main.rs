@@ -482,12 +482,27 @@ mod tests {
         );
     }
 
+    /// Every stack with monitoring, the Vutler stack's golden tree and the other shapes: its
+    /// Prometheus scrapes every target, loads and evaluates every rule, and a stopped critical
+    /// exporter's alert reaches its Alertmanager. All at once, in one test: each scenario mostly
+    /// waits on Prometheus's intervals and an alert's `for`, which would otherwise hold two of
+    /// the suite's test threads for minutes.
     #[test]
-    fn prometheus_and_alertmanager_run_every_environment_as_the_model_says() {
-        report(
-            "Prometheus and Alertmanager running each environment",
-            run_prometheus::check(&root(), &root().join("specs"), &root().join("golden")),
-        );
+    fn prometheus_and_alertmanager_run_every_stack_as_the_model_says() {
+        let root = root();
+        let (vutler, others) = std::thread::scope(|scope| {
+            let vutler = scope.spawn(|| run_prometheus::check(&root, &root.join("specs"), &root.join("golden")));
+            let others = other_stacks_monitoring(&root, "stacks-prometheus-test");
+            let vutler = vutler
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the Vutler stack's scenario panicked")));
+            (vutler, others)
+        });
+        report("Prometheus and Alertmanager running each environment", vutler);
+        assert!(others.len() >= 4, "the stacks with monitoring: {}", others.len());
+        for (name, outcome) in others {
+            report(&name, outcome);
+        }
     }
 
     #[test]
@@ -538,17 +553,6 @@ mod tests {
                 &format!("NGINX running each environment, {name} stack"),
                 run_nginx::check(&root, &root.join(specs)),
             );
-        }
-    }
-
-    /// Stacks of other shapes with monitoring: their Prometheus scrapes every target, loads and
-    /// evaluates every rule, and a stopped critical exporter's alert reaches their Alertmanager.
-    #[test]
-    fn other_stacks_run_their_prometheus_and_alertmanager() {
-        let outcomes = other_stacks_monitoring(&root(), "stacks-prometheus-test");
-        assert!(outcomes.len() >= 4, "the stacks with monitoring: {}", outcomes.len());
-        for (name, outcome) in outcomes {
-            report(&name, outcome);
         }
     }
 
