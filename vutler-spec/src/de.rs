@@ -79,12 +79,10 @@ fn visit_map<'de, V: Visitor<'de>>(entries: &'de [Entry], visitor: V) -> Result<
     let mut map = Entries {
         entries: entries.iter(),
         value: None,
-        len: entries.len(),
-        read: 0,
     };
     let value = visitor.visit_map(&mut map)?;
     if map.entries.len() > 0 {
-        return Err(de::Error::invalid_length(map.len, &"fewer elements in map"));
+        return Err(de::Error::invalid_length(entries.len(), &"fewer elements in map"));
     }
     Ok(value)
 }
@@ -252,8 +250,6 @@ impl<'de> Deserializer<'de> for &'de Node {
 struct Entries<'de> {
     entries: std::slice::Iter<'de, Entry>,
     value: Option<&'de Node>,
-    len: usize,
-    read: usize,
 }
 
 impl<'de> de::MapAccess<'de> for Entries<'de> {
@@ -263,7 +259,6 @@ impl<'de> de::MapAccess<'de> for Entries<'de> {
         match self.entries.next() {
             Some(entry) => {
                 self.value = Some(&entry.node);
-                self.read += 1;
                 seed.deserialize(Key(&entry.key)).map(Some)
             }
             None => Ok(None),
@@ -278,7 +273,7 @@ impl<'de> de::MapAccess<'de> for Entries<'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.len - self.read)
+        Some(self.entries.len())
     }
 }
 

@@ -264,27 +264,13 @@ fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
 /// Removes `key` from the mapping at `path` of a document (serde's path of an unknown field is
 /// the mapping's); whether it was there.
 fn remove_key(doc: &mut Node, path: &serde_path_to_error::Path, key: &str) -> bool {
-    let mut segments: Vec<&serde_path_to_error::Segment> = path.iter().collect();
+    let mut path = segments(path);
     // The path may end at the key itself rather than at its mapping.
-    if matches!(segments.last(), Some(serde_path_to_error::Segment::Map { key: last }) if last == key) {
-        segments.pop();
+    if path.last() == Some(&Segment::Key(key.to_owned())) {
+        path.pop();
     }
-    let mut node = doc;
-    for seg in segments {
-        let next = match (seg, &mut node.value) {
-            (serde_path_to_error::Segment::Map { key }, crate::tree::Value::Map(entries)) => {
-                entries.iter_mut().find(|e| &e.key == key).map(|e| &mut e.node)
-            }
-            (serde_path_to_error::Segment::Seq { index }, crate::tree::Value::Seq(items)) => items.get_mut(*index),
-            _ => None,
-        };
-        match next {
-            Some(n) => node = n,
-            None => return false,
-        }
-    }
-    match &mut node.value {
-        crate::tree::Value::Map(entries) => match entries.iter().position(|e| e.key == key) {
+    match doc.at_mut(&path).map(|n| &mut n.value) {
+        Some(crate::tree::Value::Map(entries)) => match entries.iter().position(|e| e.key == key) {
             Some(i) => {
                 entries.remove(i);
                 true
@@ -295,16 +281,19 @@ fn remove_key(doc: &mut Node, path: &serde_path_to_error::Path, key: &str) -> bo
     }
 }
 
-fn field_error(tree: &Node, e: serde_path_to_error::Error<crate::de::Error>) -> Diagnostic {
-    let mut path: Vec<Segment> = e
-        .path()
-        .iter()
+/// serde's path of a problem as the tree's keys and indices.
+fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    path.iter()
         .filter_map(|s| match s {
             serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
             serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+fn field_error(tree: &Node, e: serde_path_to_error::Error<crate::de::Error>) -> Diagnostic {
+    let mut path = segments(e.path());
     let message = plain_types(&e.inner().to_string());
     if let Some(unknown) = backticked(&message, "unknown field `") {
         // serde reports the path of the mapping; the key itself is the better anchor.
@@ -350,15 +339,7 @@ fn misspelt_entry(tree: &Node, path: &[Segment], message: &str) -> Option<String
     let (Segment::Key(name), parent) = path.split_last()? else {
         return None;
     };
-    let mut node = tree;
-    for seg in parent {
-        node = match (seg, &node.value) {
-            (Segment::Key(k), crate::tree::Value::Map(_)) => node.get(k)?,
-            (Segment::Index(i), crate::tree::Value::Seq(items)) => items.get(*i)?,
-            _ => return None,
-        };
-    }
-    let crate::tree::Value::Map(entries) = &node.value else {
+    let crate::tree::Value::Map(entries) = &tree.at(parent)?.value else {
         return None;
     };
     let best = closest(name, entries.iter().map(|e| e.key.as_str()).filter(|k| k != name))?;

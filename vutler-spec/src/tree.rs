@@ -70,6 +70,24 @@ impl Node {
         }
     }
 
+    /// The node at a path of keys and indices, when the whole path is there.
+    pub fn at(&self, path: &[Segment]) -> Option<&Node> {
+        path.iter().try_fold(self, |node, seg| match (seg, &node.value) {
+            (Segment::Key(k), Value::Map(entries)) => entries.iter().find(|e| &e.key == k).map(|e| &e.node),
+            (Segment::Index(i), Value::Seq(items)) => items.get(*i),
+            _ => None,
+        })
+    }
+
+    /// The node at a path of keys and indices, to change it.
+    pub fn at_mut(&mut self, path: &[Segment]) -> Option<&mut Node> {
+        path.iter().try_fold(self, |node, seg| match (seg, &mut node.value) {
+            (Segment::Key(k), Value::Map(entries)) => entries.iter_mut().find(|e| &e.key == k).map(|e| &mut e.node),
+            (Segment::Index(i), Value::Seq(items)) => items.get_mut(*i),
+            _ => None,
+        })
+    }
+
     /// The string value, when the node is a string.
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
@@ -366,9 +384,7 @@ impl<'a, 't> YamlBuilder<'a, 't> {
     }
 
     fn unreadable(&mut self, span: Span) -> Node {
-        self.refuse(
-            Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read").with_span(span),
-        )
+        self.refuse(unreadable(span))
     }
 
     fn event(&mut self, event: saphyr_parser::Event<'_>, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
@@ -454,10 +470,7 @@ impl<'a, 't> YamlBuilder<'a, 't> {
                         saphyr::Scalar::String(s) => Ok(Value::Str(s.into_owned())),
                     },
                     saphyr::Yaml::Tagged(tag, _) => Err(tagged(&tag.suffix, span)),
-                    _ => Err(
-                        Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read")
-                            .with_span(span),
-                    ),
+                    _ => Err(unreadable(span)),
                 };
                 let node = match value {
                     Ok(value) => Node { value, span },
@@ -549,6 +562,12 @@ impl<'a, 't> YamlBuilder<'a, 't> {
         }
     }
 }
+
+/// The error for a YAML value that no spec value can be (an unknown alias, `!!int x`).
+fn unreadable(span: Span) -> Diagnostic {
+    Diagnostic::new(Rule::Syntax, crate::SpecPath::root(), "this YAML value cannot be read").with_span(span)
+}
+
 /// The error for a YAML tag (`!name`) on a value.
 fn tagged(suffix: &str, span: Span) -> Diagnostic {
     Diagnostic::new(
