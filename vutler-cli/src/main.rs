@@ -537,45 +537,71 @@ fn render(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
 /// The files of a tree to print: all of them, or those `--show-only` names (a file, or a folder
 /// of the tree). A name that matches nothing is a usage error (exit 2), with the closest paths.
 fn shown<'t>(cli: &Cli, env: &str, tree: &'t Rendered) -> Result<Vec<(&'t str, &'t str)>, ExitCode> {
+    if let Some(wanted) = cli.show_only.iter().find(|w| matching(w, tree).next().is_none()) {
+        return Err(no_such_path(wanted, env, tree));
+    }
+    Ok(selected(cli, tree))
+}
+
+/// The files `--show-only` names in each environment's tree. An environment without one is
+/// left out (a Kubernetes tree has no crontab); a name that matches in none is a usage error.
+fn shown_in_all<'t>(cli: &Cli, trees: &'t [(&str, Rendered)]) -> Result<Vec<(&'t str, &'t str, &'t str)>, ExitCode> {
+    for wanted in &cli.show_only {
+        if !trees.iter().any(|(_, tree)| matching(wanted, tree).next().is_some())
+            && let Some((env, tree)) = trees.first()
+        {
+            return Err(no_such_path(wanted, env, tree));
+        }
+    }
+    Ok(trees
+        .iter()
+        .flat_map(|(env, tree)| selected(cli, tree).into_iter().map(move |(p, c)| (*env, p, c)))
+        .collect())
+}
+
+/// The files of the tree a `--show-only` name matches: the file itself, or a folder's.
+fn matching<'t>(wanted: &str, tree: &'t Rendered) -> impl Iterator<Item = (&'t str, &'t str)> {
+    let folder = format!("{}/", wanted.trim_end_matches('/'));
+    let wanted = wanted.to_owned();
+    tree.iter().filter(move |(p, _)| *p == wanted || p.starts_with(&folder))
+}
+
+/// Every file, or those `--show-only` names, in the order asked, each once.
+fn selected<'t>(cli: &Cli, tree: &'t Rendered) -> Vec<(&'t str, &'t str)> {
     if cli.show_only.is_empty() {
-        return Ok(tree.iter().collect());
+        return tree.iter().collect();
     }
     let mut files = Vec::new();
-    for wanted in &cli.show_only {
-        let folder = format!("{}/", wanted.trim_end_matches('/'));
-        let matched: Vec<(&str, &str)> = tree
-            .iter()
-            .filter(|(p, _)| p == wanted || p.starts_with(&folder))
-            .collect();
-        if matched.is_empty() {
-            // Paths that end with what was given (`nginx.conf`), else those of its folder.
-            let name = wanted.rsplit('/').next().unwrap_or(wanted);
-            let mut near: Vec<&str> = tree
-                .iter()
-                .map(|(p, _)| p)
-                .filter(|p| p.rsplit('/').next() == Some(name))
-                .collect();
-            if near.is_empty() {
-                near = tree.iter().map(|(p, _)| p).collect();
-            }
-            match near.as_slice() {
-                [one] => eprintln!(
-                    "error: `{wanted}` is neither a file nor a folder of the `{env}` tree; did you mean `{one}`?"
-                ),
-                _ => eprintln!(
-                    "error: `{wanted}` is neither a file nor a folder of the `{env}` tree; its files are: {}",
-                    near.join(", ")
-                ),
-            }
-            return Err(ExitCode::from(EXIT_INVALID));
-        }
-        for file in matched {
-            if !files.contains(&file) {
-                files.push(file);
-            }
+    for file in cli.show_only.iter().flat_map(|w| matching(w, tree)) {
+        if !files.contains(&file) {
+            files.push(file);
         }
     }
-    Ok(files)
+    files
+}
+
+/// Says that a `--show-only` name is no path of the tree, with the closest ones.
+fn no_such_path(wanted: &str, env: &str, tree: &Rendered) -> ExitCode {
+    // Paths that end with what was given (`nginx.conf`), else those of its folder.
+    let name = wanted.rsplit('/').next().unwrap_or(wanted);
+    let mut near: Vec<&str> = tree
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.rsplit('/').next() == Some(name))
+        .collect();
+    if near.is_empty() {
+        near = tree.iter().map(|(p, _)| p).collect();
+    }
+    match near.as_slice() {
+        [one] => {
+            eprintln!("error: `{wanted}` is neither a file nor a folder of the `{env}` tree; did you mean `{one}`?")
+        }
+        _ => eprintln!(
+            "error: `{wanted}` is neither a file nor a folder of the `{env}` tree; its files are: {}",
+            near.join(", ")
+        ),
+    }
+    ExitCode::from(EXIT_INVALID)
 }
 
 /// The files of an environment of `--spec`. The folder is read once per process: every
@@ -657,7 +683,7 @@ fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
     let mut failed = None;
     for env in &envs {
         match load_and_render(cli, env)? {
-            Ok((_, tree)) => trees.push((env, tree)),
+            Ok((_, tree)) => trees.push((env.as_str(), tree)),
             Err(code) => failed = Some(code),
         }
     }
@@ -674,13 +700,10 @@ fn render_all(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            let mut shown_files = Vec::new();
-            for (env, tree) in &trees {
-                match shown(cli, env, tree) {
-                    Ok(files) => shown_files.extend(files.into_iter().map(|(p, c)| (*env, p, c))),
-                    Err(code) => return Ok(code),
-                }
-            }
+            let shown_files = match shown_in_all(cli, &trees) {
+                Ok(files) => files,
+                Err(code) => return Ok(code),
+            };
             let mut out = std::io::stdout().lock();
             for (i, (env, path, contents)) in shown_files.into_iter().enumerate() {
                 if i > 0 {

@@ -210,7 +210,7 @@ fn an_unknown_environment_is_a_usage_error() {
         stderr.contains("error[unknown-env]: unknown environment `prod`"),
         "{stderr}"
     );
-    assert!(stderr.contains("dev, production, staging"), "{stderr}");
+    assert!(stderr.contains("dev, kubernetes, production, staging"), "{stderr}");
     assert!(stderr.contains("did you mean `production`?"), "{stderr}");
 }
 
@@ -1707,6 +1707,13 @@ fn show_only_prints_the_files_asked_for() {
         ]
     );
 
+    // A path of some environments only: the others are left out; of none: a usage error.
+    let out = run(&["--all-envs", "--spec", &spec, "--show-only", "k8s/kustomization.yaml"]);
+    assert_eq!(banners(&out), ["# Source: kubernetes/k8s/kustomization.yaml"]);
+    let out = run(&["--all-envs", "--spec", &spec, "--show-only", "k8s/nginx.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+
     let out = run(&["--env", "production", "--spec", &spec, "--show-only", "nginx.conf"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
@@ -1789,6 +1796,7 @@ fn check_prints_sarif_for_ci() {
         ids,
         [
             "vutler-render/check/dev/",
+            "vutler-render/check/kubernetes/",
             "vutler-render/check/production/",
             "vutler-render/check/staging/"
         ]
@@ -1821,6 +1829,14 @@ fn check_prints_sarif_for_ci() {
         found,
         [
             vec![("drift-missing".to_owned(), uri("dev/prometheus/prometheus.yml"), None)],
+            // The warnings the Kubernetes overlay allows, listed as suppressed.
+            [222, 234, 243]
+                .map(|line| (
+                    "kubernetes-backups".to_owned(),
+                    format!("file://{spec}/base/10-stack.yaml"),
+                    Some(line)
+                ))
+                .to_vec(),
             vec![(
                 "drift-changed".to_owned(),
                 uri("production/nginx/nginx.conf"),
@@ -1829,7 +1845,10 @@ fn check_prints_sarif_for_ci() {
             vec![("drift-mode".to_owned(), uri("staging/scripts/backup.sh"), None)],
         ]
     );
-    let message = runs[1]["results"][0]["message"]["text"].as_str().unwrap_or_default();
+    for result in runs[1]["results"].as_array().into_iter().flatten() {
+        assert!(result["suppressions"][0]["justification"].is_string(), "{result}");
+    }
+    let message = runs[2]["results"][0]["message"]["text"].as_str().unwrap_or_default();
     assert!(
         message.contains("+    worker_connections 4096;"),
         "the diff is quoted: {message}"
@@ -2056,7 +2075,7 @@ fn every_environment_at_once() {
     let spec = specs().display().to_string();
     let out = run(&["--all-envs", "--out", &deploy.display().to_string(), "--spec", &spec]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    for env in ["dev", "staging", "production"] {
+    for env in ["dev", "kubernetes", "staging", "production"] {
         assert_eq!(
             files_of(&deploy.join(env))
                 .into_iter()
@@ -2077,7 +2096,7 @@ fn every_environment_at_once() {
     assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
     assert_eq!(
         text(&checked.stdout).matches(" is in sync (").count(),
-        3,
+        4,
         "{}",
         text(&checked.stdout)
     );
@@ -2087,7 +2106,7 @@ fn every_environment_at_once() {
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(
         text(&again.stderr).matches(" is up to date (").count(),
-        3,
+        4,
         "{}",
         text(&again.stderr)
     );
@@ -2118,6 +2137,7 @@ fn every_environment_at_once() {
         in_sync,
         [
             ("dev".to_owned(), true),
+            ("kubernetes".to_owned(), true),
             ("production".to_owned(), true),
             ("staging".to_owned(), false)
         ]

@@ -21,6 +21,7 @@ pub mod diff;
 pub mod env_example;
 pub mod grafana;
 pub mod graph;
+pub mod kubernetes;
 pub mod nginx;
 pub mod ops;
 pub mod prometheus;
@@ -147,11 +148,17 @@ pub fn header(stack: &Stack) -> String {
 
 /// Renders every file of one environment's deployment tree, in two steps: the config files
 /// (NGINX, Prometheus, Alertmanager, Grafana), then the deployments that mount and hash them
-/// (Compose) and the files around them (`.env.example`, the firewall and operations scripts).
+/// (Compose) and the files around them (`.env.example`, the firewall and operations scripts);
+/// for a Kubernetes environment, the manifests of `k8s/` holding the configs.
 pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     let runtime = Runtime::new(stack);
     let configs = Configs::render(&runtime)?;
     let mut tree = Rendered::new();
+    if stack.kubernetes().is_some() {
+        // The configs are in the ConfigMaps of the services mounting them.
+        kubernetes::render(&runtime, &configs, &mut tree)?;
+        return Ok(tree);
+    }
     configs.insert_into(&mut tree)?;
     compose::render(&runtime, &configs, &mut tree)?;
     env_example::render(&runtime, &mut tree)?;

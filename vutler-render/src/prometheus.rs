@@ -11,7 +11,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
-use vutler_spec::stack::{AlertSeverity, Monitoring, ScrapeAuth, ServiceId};
+use vutler_spec::stack::{AlertSeverity, Monitoring, ScrapeAuth};
 use vutler_spec::units::Duration;
 
 use crate::{RenderError, header, yaml};
@@ -349,16 +349,6 @@ fn recorded_time(
     ]
 }
 
-/// Whether a service may run several containers, each to be scraped: it has replicas or a
-/// scale-out plan, or it is the app behind the proxy (which update.sh runs twice while it rolls
-/// and operators scale). Its name is then resolved to every container's address (DNS service
-/// discovery) rather than to one of them per scrape.
-fn several_containers(stack: &Stack, service: ServiceId) -> bool {
-    stack.service(service).replicas > 1
-        || stack.scale_of(service).is_some_and(|p| p.replicas > 1)
-        || stack.edge().upstream.service == service
-}
-
 /// The contents of `prometheus/prometheus.yml`: alerts go to the Alertmanager when the stack
 /// has one.
 pub fn config(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
@@ -411,7 +401,7 @@ pub fn config(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
                         ]));
                     }
                 }
-                if several_containers(stack, j.target.service) {
+                if crate::runtime::several_containers(stack, j.target.service) {
                     config.dns_sd_configs.push(DnsSd {
                         names: vec![endpoint.host.to_string()],
                         kind: "A",

@@ -12,8 +12,8 @@
 
 use vutler_spec::Stack;
 use vutler_spec::stack::{
-    ConfigMount, EnvRef, EnvValue, Healthcheck, Logging, Mount, Port, Resources, Restart, SecretsBackend, Service,
-    ServiceId, Text, Variable, VariableId, WalArchive,
+    ConfigMount, EnvRef, EnvValue, Healthcheck, Logging, Mount, PidMode, Port, Resources, Restart, SecretsBackend,
+    Service, ServiceId, Text, Variable, VariableId, WalArchive,
 };
 use vutler_spec::text::{EnvName, Image};
 
@@ -179,9 +179,23 @@ impl<'s> Runtime<'s> {
     }
 }
 
-/// Whether images that can read a secret from a file get one (the `docker` backend).
+/// Whether a service may run several containers, each to be scraped: it has replicas or a
+/// scale-out plan, or it is the app behind the proxy (which update.sh runs twice while it rolls
+/// and operators scale), or on Kubernetes it is a node agent (sharing the host's processes),
+/// which runs on every node. Its name is then resolved to every container's address (DNS
+/// service discovery: Docker's DNS, or a headless Service) rather than to one per scrape.
+pub fn several_containers(stack: &Stack, service: ServiceId) -> bool {
+    let s = stack.service(service);
+    s.replicas > 1
+        || stack.scale_of(service).is_some_and(|p| p.replicas > 1)
+        || stack.edge().upstream.service == service
+        || (stack.kubernetes().is_some() && s.pid == Some(PidMode::Host))
+}
+
+/// Whether images that can read a secret from a file get one: with the `docker` backend, and
+/// on Kubernetes, where Secrets are mounted as files.
 fn reads_files(stack: &Stack) -> bool {
-    stack.secrets_backend() == SecretsBackend::Docker
+    stack.secrets_backend() == SecretsBackend::Docker || stack.kubernetes().is_some()
 }
 
 fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
@@ -248,11 +262,12 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
             .command
             .as_ref()
             .map(|args| args.iter().map(ToString::to_string).collect());
-        // A backup job's WAL archiving: the server's archive settings.
+        // A backup job's WAL archiving: the server's archive settings. Not on Kubernetes, whose
+        // manifests run no job that would ship and prune the archive (`kubernetes-backups`).
         if let Some(wal) = stack
             .backup_jobs()
             .iter()
-            .filter(|j| j.service == s.id)
+            .filter(|j| j.service == s.id && stack.kubernetes().is_none())
             .find_map(|j| j.wal())
         {
             command

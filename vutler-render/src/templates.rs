@@ -35,8 +35,10 @@ pub const CERTIFICATES_SCRIPT: &str = "ops/certificates.sh.j2";
 pub const SECRETS_SCRIPT: &str = "ops/secrets.sh.j2";
 /// Template id of `scripts/scale.sh`.
 pub const SCALE_SCRIPT: &str = "ops/scale.sh.j2";
+/// Template id of `k8s/secrets.sh`.
+pub const K8S_SECRETS_SCRIPT: &str = "k8s/secrets.sh.j2";
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
     // Partials included by the scripts: shared helpers, the backup jobs (backup and restore),
@@ -53,6 +55,7 @@ const TEMPLATES: [(&str, &str); 14] = [
     (CERTIFICATES_SCRIPT, include_str!("../templates/ops/certificates.sh.j2")),
     (SECRETS_SCRIPT, include_str!("../templates/ops/secrets.sh.j2")),
     (SCALE_SCRIPT, include_str!("../templates/ops/scale.sh.j2")),
+    (K8S_SECRETS_SCRIPT, include_str!("../templates/k8s/secrets.sh.j2")),
 ];
 
 /// Quotes a value as one shell word: unchanged when it is made only of characters no shell

@@ -14,9 +14,20 @@ use crate::RenderError;
 
 /// Serializes a value as a YAML document (no `---` line), ending with a newline.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, RenderError> {
+    emit(value, false)
+}
+
+/// Like [`to_string`], with strings of several lines as literal blocks (`|`), line by line as
+/// they are (the files a ConfigMap holds).
+pub fn to_string_with_blocks<T: Serialize>(value: &T) -> Result<String, RenderError> {
+    emit(value, true)
+}
+
+fn emit<T: Serialize>(value: &T, blocks: bool) -> Result<String, RenderError> {
     let json = serde_json::to_value(value)?;
     let mut out = String::new();
     let mut emitter = YamlEmitter::new(&mut out);
+    emitter.multiline(blocks);
     // Writing into a String does not fail, and every JSON value has a YAML form.
     emitter.dump(&convert(&json)).map_err(RenderError::Yaml)?;
     // The emitter opens the document with `---`, which the files do not start with.

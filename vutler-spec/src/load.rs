@@ -287,6 +287,8 @@ fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
         .filter_map(|s| match s {
             serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
             serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+            // The variant of an externally tagged enum is the key holding its fields.
+            serde_path_to_error::Segment::Enum { variant } => Some(Segment::Key(variant.clone())),
             _ => None,
         })
         .collect()

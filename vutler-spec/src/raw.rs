@@ -13,11 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// The top-level keys of [`RawStack`] in declaration order, which is also the order of the
 /// effective document that `explain` prints (base files may define them in any order).
-pub const TOP_LEVEL_KEYS: [&str; 20] = [
+pub const TOP_LEVEL_KEYS: [&str; 21] = [
     "project",
     "domain",
     "target_vm",
     "kind",
+    "platform",
     "secrets_backend",
     "vms",
     "costs",
@@ -52,6 +53,11 @@ pub struct RawStack {
     /// any other production.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EnvironmentKind>,
+    /// What runs the environment: `compose` (Docker Compose on the `target_vm`, the default) or
+    /// `kubernetes: {...}` (manifests under `k8s/` for a cluster, with the settings only a
+    /// cluster needs).
+    #[serde(default, skip_serializing_if = "RawPlatform::is_compose")]
+    pub platform: RawPlatform,
     /// How secrets reach containers: `env` (required variables from `.env`) or `docker`
     /// (Docker secrets mounted under `/run/secrets`, read through the images' `*_FILE` variables).
     #[serde(default)]
@@ -387,6 +393,18 @@ pub enum VolumeKind {
     Logs,
     /// Staging area for dumps taken by backup jobs.
     Backup,
+}
+
+impl VolumeKind {
+    /// The kind as the spec writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeKind::Data => "data",
+            VolumeKind::Cache => "cache",
+            VolumeKind::Logs => "logs",
+            VolumeKind::Backup => "backup",
+        }
+    }
 }
 
 /// Settings applied to every service that does not set its own.
@@ -1602,4 +1620,139 @@ pub struct RawScale {
     /// Pin each client to one replica (`ip_hash`), needed for WebSocket sessions.
     #[serde(default)]
     pub sticky_sessions: bool,
+}
+
+/// What runs an environment.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPlatform {
+    /// Docker Compose on one VM (`target_vm`): the Compose files, NGINX, ufw and the scripts.
+    #[default]
+    Compose,
+    /// A Kubernetes cluster: one manifest file per service under `k8s/`, listed by
+    /// `k8s/kustomization.yaml`. The edge is an Ingress (the proxy service is not deployed) and
+    /// the VM's firewall does not apply.
+    Kubernetes(Box<RawKubernetes>),
+}
+
+impl RawPlatform {
+    /// Whether it is the default, Compose.
+    pub fn is_compose(&self) -> bool {
+        matches!(self, RawPlatform::Compose)
+    }
+}
+
+/// The settings only a Kubernetes environment needs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetes {
+    /// Minor version the cluster runs (`"1.30"`, quoted): objects use only APIs it serves.
+    #[serde(deserialize_with = "version_text")]
+    #[schemars(with = "String")]
+    pub version: String,
+    /// Namespace of every object (a DNS-1123 label).
+    pub namespace: String,
+    /// Storage class of the volume claims; the cluster's default class when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// The claim of each `data` volume a service mounts, by volume name. Other volumes are
+    /// `emptyDir`s: their contents do not outlive the pod (caches, logs, staging areas).
+    #[serde(default)]
+    pub volumes: IndexMap<String, RawClaim>,
+    /// How HTTP reaches the upstream of `edge`.
+    pub ingress: RawIngress,
+    /// Scheduling settings of services, by name.
+    #[serde(default)]
+    pub services: IndexMap<String, RawWorkload>,
+}
+
+/// A persistent volume claim.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaim {
+    /// Size requested, e.g. `50GB` (rendered in binary units, `50Gi`).
+    pub size: String,
+    /// Storage class of this claim, when not `storage_class`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// An Ingress routing the domain to the upstream.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawIngress {
+    /// `ingressClassName` of the controller. The annotations rendered (body size, timeouts,
+    /// sticky sessions) are ingress-nginx's.
+    pub class: String,
+    /// Name of the `kubernetes.io/tls` Secret holding the certificate, which the operator
+    /// creates (e.g. cert-manager's); never rendered.
+    pub tls_secret: String,
+    /// Namespace of the controller's pods, the only ones the NetworkPolicies let reach the
+    /// upstream from outside the namespace.
+    #[serde(default = "default_controller_namespace")]
+    pub controller_namespace: String,
+}
+
+fn default_controller_namespace() -> String {
+    "ingress-nginx".to_owned()
+}
+
+/// How one service's pods are scheduled.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// What the scheduler reserves for each pod; the service's `resources` (its limits) when
+    /// absent, which gives the pod the Guaranteed class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RawRequests>,
+    /// A HorizontalPodAutoscaler owns the replicas, between `min` and `max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<RawAutoscaling>,
+}
+
+/// Resource requests of a pod.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequests {
+    /// vCPUs reserved.
+    pub cpus: RawCpus,
+    /// Memory reserved, e.g. `1GB`.
+    pub memory: String,
+}
+
+/// Autoscaling bounds. The fewest replicas are those the service runs without an autoscaler
+/// (`scaling.<service>.replicas`, else `replicas`), which the workload then leaves to it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscaling {
+    /// Most replicas.
+    pub max: u32,
+    /// Average CPU use, in percent of the requests, that the autoscaler keeps.
+    pub cpu_utilization: u32,
+}
+
+/// A version written as text; a number is refused with the reason (YAML reads `1.30` as 1.3).
+fn version_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct Text;
+    impl Visitor<'_> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a version such as \"1.30\"")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Err(E::custom(format!(
+                "the version is the number {v}: quote it (\"1.30\"), since unquoted 1.30 is read as 1.3"
+            )))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            self.visit_f64(v as f64)
+        }
+    }
+    deserializer.deserialize_any(Text)
 }

@@ -541,6 +541,68 @@ rules! {
         "Without `monitoring.alertmanager` Prometheus evaluates the alert rules (the spec's and \
          the down alerts of critical services) and lists those firing on its alerts page, but \
          nobody is told. Add `monitoring.alertmanager` with a receiver, or drop the rules.";
+    /// A Kubernetes version the manifests are not written for.
+    KubernetesVersion = "kubernetes-version", Error,
+        "`platform.kubernetes.version` is not a minor version the manifests are written for.",
+        "The manifests use only APIs every supported version serves (apps/v1, autoscaling/v2, \
+         policy/v1, networking.k8s.io/v1, batch/v1 with CronJob's `timeZone`, GA in 1.27) and \
+         are checked against the schemas of 1.27 to 1.37. Give the cluster's minor version as a \
+         quoted string (`\"1.30\"`): unquoted, YAML reads `1.30` as the number 1.3.";
+    /// A name Kubernetes refuses.
+    KubernetesName = "kubernetes-name", Error,
+        "A name that becomes a Kubernetes object's name is not a DNS label.",
+        "Namespaces, Services, workloads, claims and classes are named by DNS-1123 labels: \
+         lowercase letters, digits and inner `-`, 63 at most. The spec's names also allow `_`, \
+         which Kubernetes refuses; rename the service, volume or setting.";
+    /// A data volume without a claim, or a claim of another kind of volume.
+    KubernetesClaim = "kubernetes-claim", Error,
+        "A `data` volume a workload mounts has no claim, or a claim names a volume that is not `data`.",
+        "On Kubernetes a `data` volume is a persistent volume claim of the StatefulSet that \
+         mounts it, sized in `platform.kubernetes.volumes.<volume>.size` (a cluster has no \
+         default size). Other volumes (`cache`, `logs`, `backup`) are `emptyDir`s, which live \
+         as long as the pod: give them no claim.";
+    /// A data volume that several pods would share.
+    KubernetesSharedClaim = "kubernetes-shared-claim", Error,
+        "A `data` volume is mounted by several services, or by a service with more than one replica.",
+        "Claims are ReadWriteOnce: one node, and on Kubernetes one pod, since a StatefulSet \
+         gives each replica a claim of its own rather than a shared volume. A service that keeps \
+         data runs one replica (scale a datastore through its own replication), and each service \
+         has its own data volume.";
+    /// A bind mount of the deployment folder in a Kubernetes environment.
+    KubernetesBindMount = "kubernetes-bind-mount", Error,
+        "A service bind-mounts a path of the deployment folder, which a cluster's nodes do not have.",
+        "`./` paths are the checkout of a Compose deployment. On Kubernetes, files come from \
+         rendered ConfigMaps (`config:` mounts), Secrets or volumes; an absolute host path (a \
+         node agent's `/`) is a `hostPath`. Drop the mount in the Kubernetes overlay.";
+    /// Requests above limits, or an autoscaler without CPU requests.
+    KubernetesRequests = "kubernetes-requests", Error,
+        "A service requests more than its limits, or an autoscaler scales on CPU requests it lacks.",
+        "`platform.kubernetes.services.<service>.requests` is what the scheduler reserves; \
+         Kubernetes refuses a request above the limit (the service's `resources`). Requests \
+         default to the limits. An autoscaler keeps CPU use at a share of the requests, so its \
+         service needs them.";
+    /// An autoscaler beside another owner of the replicas.
+    KubernetesAutoscaling = "kubernetes-autoscaling", Error,
+        "Scheduling settings name the proxy, which Kubernetes does not deploy.",
+        "The Ingress controller takes the proxy's place on Kubernetes, so the proxy has no \
+         workload to schedule or scale. An autoscaler owns the replicas of its workload (which \
+         then has no `replicas`), from those the service runs without it (`scaling`, else \
+         `replicas`) up to `max`.";
+    /// A plain variable without a value in a Kubernetes environment.
+    KubernetesVariable = "kubernetes-variable", Error,
+        "A workload reads a required variable that has no value in the spec.",
+        "A Compose deployment reads plain variables from `.env`; a cluster has none, so their \
+         values are the spec's `default`s, rendered into the manifests (and a change rolls the \
+         pods). Give the variable a `default` in the Kubernetes overlay. Secrets are Secrets, \
+         created by `k8s/secrets.sh`.";
+    /// Backup jobs that the Kubernetes manifests do not run.
+    KubernetesBackups = "kubernetes-backups", Warning,
+        "A Kubernetes environment has backup jobs, which its manifests do not run.",
+        "On Compose, `scripts/backup.sh` runs each job from the host's cron inside its service's \
+         container, and ships WAL for a job with `rpo`. The Kubernetes manifests render no \
+         CronJob for them yet, and leave WAL archiving off (nothing would ship or prune the \
+         archive). Until they do, the claims need another backup (volume snapshots of the storage \
+         class, for instance): say which in `allow`.";
     /// The stack does not fit its VM.
     Capacity = "capacity", Error,
         "The services need more than the target VM has.",

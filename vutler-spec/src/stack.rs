@@ -112,6 +112,7 @@ pub struct Stack {
     pub(crate) project: Name,
     pub(crate) domain: Domain,
     pub(crate) target_vm: VmId,
+    pub(crate) platform: Platform,
     pub(crate) secrets_backend: SecretsBackend,
     pub(crate) vms: Vec<Vm>,
     pub(crate) costs: Vec<Cost>,
@@ -132,6 +133,91 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// Every connection the model knows, one per client and server, in the order of the
+    /// clients and then of the servers: who depends on whom, names whom as a host in its
+    /// environment, scrapes whom, sends alerts to or queries whom, and the proxy to the
+    /// upstream. A NetworkPolicy allows exactly these.
+    pub fn connections(&self) -> Vec<Connection> {
+        let mut out: Vec<Connection> = Vec::new();
+        let mut add = |client: ServiceId, server: ServiceId, ports: &[u16]| {
+            if client == server {
+                return;
+            }
+            match out.iter_mut().find(|c| c.client == client && c.server == server) {
+                Some(c) => {
+                    for p in ports {
+                        if !c.ports.contains(p) {
+                            c.ports.push(*p);
+                        }
+                    }
+                    c.ports.sort_unstable();
+                }
+                None => {
+                    let mut ports = ports.to_vec();
+                    ports.sort_unstable();
+                    ports.dedup();
+                    out.push(Connection { client, server, ports });
+                }
+            }
+        };
+        let all_ports = |s: &Service| s.ports.iter().map(|p| p.container).collect::<Vec<_>>();
+        for client in &self.services {
+            for d in &client.depends_on {
+                add(client.id, d.service, &all_ports(self.service(d.service)));
+            }
+            for server in &self.services {
+                let named = client.environment.iter().any(|e| match &e.value {
+                    EnvValue::Text(t) | EnvValue::WithSecrets(t) => t.parts().iter().any(|p| match p {
+                        TextPart::Literal(l) => crate::resolve::names_host(l, &server.name),
+                        TextPart::Variable(_) => false,
+                    }),
+                    EnvValue::Secret { .. } => false,
+                });
+                if named {
+                    add(client.id, server.id, &all_ports(server));
+                }
+            }
+        }
+        let edge = &self.edge;
+        add(edge.proxy, edge.upstream.service, &[self.port(edge.upstream).container]);
+        if let Some(m) = &self.monitoring {
+            for job in &m.scrape_jobs {
+                add(
+                    m.prometheus.service,
+                    job.target.service,
+                    &[self.port(job.target).container],
+                );
+            }
+            if let Some(am) = &m.alertmanager {
+                add(
+                    m.prometheus.service,
+                    am.target.service,
+                    &[self.port(am.target).container],
+                );
+            }
+            if let Some(g) = &m.grafana {
+                for d in &g.datasources {
+                    add(g.service, d.target.service, &[self.port(d.target).container]);
+                }
+            }
+        }
+        out.sort_by_key(|c| (c.client, c.server));
+        out
+    }
+
+    /// What runs the environment.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// The cluster's settings, when a Kubernetes cluster runs the environment.
+    pub fn kubernetes(&self) -> Option<&Kubernetes> {
+        match &self.platform {
+            Platform::Kubernetes(k) => Some(k),
+            Platform::Compose => None,
+        }
+    }
+
     /// Environment name (`dev`, `staging`, `production`).
     pub fn env(&self) -> &Name {
         &self.env
@@ -1720,4 +1806,124 @@ mod order_tests {
         let cycle: [&[usize]; 2] = [&[1], &[0]];
         assert_eq!(dependency_order(2, |i, k| cycle[i].get(k).copied()), [1, 0]);
     }
+}
+
+/// What runs an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Platform {
+    /// Docker Compose on the target VM.
+    Compose,
+    /// A Kubernetes cluster.
+    Kubernetes(Kubernetes),
+}
+
+/// The settings of a Kubernetes environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Kubernetes {
+    /// Minor version the cluster runs (`1.30` is 30).
+    pub minor: u32,
+    /// Namespace of every object.
+    pub namespace: Name,
+    /// Storage class of claims without their own; the cluster's default when `None`.
+    pub storage_class: Option<Name>,
+    /// The claim of each `data` volume, in spec order.
+    pub claims: Vec<Claim>,
+    /// The Ingress in front of the upstream.
+    pub ingress: Ingress,
+    /// Requests and autoscaling, by service index.
+    pub(crate) workloads: Vec<Workload>,
+}
+
+impl Kubernetes {
+    /// The oldest minor version whose APIs the manifests use (CronJob's `timeZone` is GA from
+    /// 1.27).
+    pub const OLDEST_MINOR: u32 = 27;
+    /// The newest minor version the manifests are checked against.
+    pub const NEWEST_MINOR: u32 = 37;
+
+    /// The version as Kubernetes writes it (`1.30`).
+    pub fn version(&self) -> String {
+        format!("1.{}", self.minor)
+    }
+
+    /// A service's scheduling settings.
+    pub fn workload(&self, service: ServiceId) -> &Workload {
+        &self.workloads[service.index()]
+    }
+
+    /// The claim of a volume, when it has one.
+    pub fn claim(&self, volume: VolumeId) -> Option<&Claim> {
+        self.claims.iter().find(|c| c.volume == volume)
+    }
+}
+
+/// A persistent volume claim of a `data` volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Claim {
+    /// The volume.
+    pub volume: VolumeId,
+    /// Size requested.
+    pub size: ByteSize,
+    /// Storage class; the cluster's default when `None`.
+    pub storage_class: Option<Name>,
+}
+
+/// The Ingress routing the domain to the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ingress {
+    /// `ingressClassName`.
+    pub class: Name,
+    /// The Secret holding the certificate.
+    pub tls_secret: Name,
+    /// Namespace of the controller's pods.
+    pub controller_namespace: Name,
+}
+
+/// How one service's pods are scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Workload {
+    /// What the scheduler reserves for each pod (the limits when the spec gives none); `None`
+    /// for a service without resources.
+    pub requests: Option<Requests>,
+    /// Autoscaling bounds, when an autoscaler owns the replicas.
+    pub autoscaling: Option<Autoscaling>,
+}
+
+/// CPU and memory reserved for a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Requests {
+    /// vCPUs.
+    pub cpus: Cpus,
+    /// Memory.
+    pub memory: ByteSize,
+}
+
+/// The bounds of a HorizontalPodAutoscaler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Autoscaling {
+    /// Fewest replicas: those the service runs without an autoscaler.
+    pub min: u32,
+    /// Most replicas (at least `min`).
+    pub max: u32,
+    /// Average CPU use kept, in percent of the requests (1-100).
+    pub cpu_utilization: u32,
+}
+
+/// One service connecting to another, on some of its ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Connection {
+    /// The service that connects.
+    pub client: ServiceId,
+    /// The service it connects to.
+    pub server: ServiceId,
+    /// The server's container ports it uses (all of them when the model does not say which).
+    pub ports: Vec<u16>,
 }

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+mod k8s;
 mod local;
 mod run_backups;
 mod run_nginx;
@@ -199,6 +200,15 @@ fn static_validators(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<V
     }
     if has(vutler_spec::configs::ALERTMANAGER_CONFIG)? {
         results.push(("amtool", validate::amtool(tree)?));
+    }
+    if !validate::k8s_dirs(tree)?.is_empty() {
+        results.extend([
+            ("Kubernetes strict schemas", k8s::schemas(specs, tree, &schemas(root))?),
+            ("kubernetes-validate --strict", k8s::kubernetes_validate(specs, tree)?),
+            ("kubectl kustomize", k8s::kustomize(tree)?),
+            ("checkov", k8s::checkov(tree)?),
+            ("promtool and amtool on the ConfigMaps", k8s::monitoring_configs(tree)?),
+        ]);
     }
     Ok(results)
 }
@@ -513,6 +523,42 @@ mod tests {
     #[test]
     fn backups_dump_check_upload_prune_verify_and_restore_with_real_postgresql_and_s3() {
         report("backups against PostgreSQL and S3", run_backups::check(&root()));
+    }
+
+    #[test]
+    fn kubernetes_manifests_match_the_strict_schemas_of_their_version() {
+        let root = root();
+        report(
+            "Kubernetes strict schemas",
+            k8s::schemas(&root.join("specs"), &root.join("golden"), &schemas(&root)),
+        );
+    }
+
+    #[test]
+    fn kubernetes_validate_accepts_every_manifest() {
+        let root = root();
+        report(
+            "kubernetes-validate --strict",
+            k8s::kubernetes_validate(&root.join("specs"), &root.join("golden")),
+        );
+    }
+
+    #[test]
+    fn kubectl_kustomize_builds_every_kubernetes_tree() {
+        report("kubectl kustomize", k8s::kustomize(&root().join("golden")));
+    }
+
+    #[test]
+    fn checkov_passes_every_kubernetes_tree() {
+        report("checkov", k8s::checkov(&root().join("golden")));
+    }
+
+    #[test]
+    fn promtool_and_amtool_accept_the_configs_as_kubernetes_mounts_them() {
+        report(
+            "promtool and amtool on the ConfigMaps",
+            k8s::monitoring_configs(&root().join("golden")),
+        );
     }
 
     #[test]

@@ -106,6 +106,10 @@ pub fn check(root: &Path, specs: &Path) -> anyhow::Result<Outcome> {
     let mut checks = 0;
     for env in vutler_spec::environments(specs).map_err(|r| anyhow::anyhow!("{r}"))? {
         let stack = crate::local::stack_for_nginx(specs, &env, version)?;
+        // On Kubernetes the Ingress controller is the proxy: no NGINX config is rendered.
+        if stack.kubernetes().is_some() {
+            continue;
+        }
         let conf = vutler_render::nginx::render(&stack)?;
         let conf_path = work.join(format!("{env}.conf"));
         std::fs::write(&conf_path, &conf).with_context(|| format!("writing {}", conf_path.display()))?;

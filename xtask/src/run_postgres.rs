@@ -93,6 +93,10 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         let stack = vutler_spec::load(&specs, &env)
             .map_err(|r| anyhow::anyhow!("{r}"))?
             .stack;
+        // A Kubernetes environment's Secrets are made by k8s/secrets.sh, which runs no rotation.
+        if stack.kubernetes().is_some() {
+            continue;
+        }
         let Some((service, secret, user)) = stack.services().iter().find_map(|s| {
             let a = s
                 .authentication

@@ -118,7 +118,32 @@ pub(crate) fn in_namespaces(
     Ok(Ok(scenario))
 }
 
+/// The rendered trees of Compose environments under `golden` (every folder but the Kubernetes
+/// ones, which hold `k8s/kustomization.yaml`).
 pub fn env_dirs(golden: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = all_env_dirs(golden)?
+        .into_iter()
+        .filter(|p| !p.join(KUSTOMIZATION).exists())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!("{} has no Compose environments", golden.display());
+    }
+    Ok(dirs)
+}
+
+/// The kustomization of a Kubernetes environment's tree.
+pub const KUSTOMIZATION: &str = "k8s/kustomization.yaml";
+
+/// The rendered trees of Kubernetes environments under `golden` (none is fine).
+pub fn k8s_dirs(golden: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(all_env_dirs(golden)?
+        .into_iter()
+        .filter(|p| p.join(KUSTOMIZATION).exists())
+        .collect())
+}
+
+fn all_env_dirs(golden: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden)
         .with_context(|| format!("reading {}", golden.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

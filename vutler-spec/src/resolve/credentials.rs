@@ -285,7 +285,7 @@ fn references(text: &str) -> impl Iterator<Item = &str> {
 /// space, and followed by a port, a path, a query, `,`, `;`, a space or its end
 /// (`minio:9000`, `mongodb://mongo:27017/x`, `host=postgres port=5432`, `Server=mongo;`), so
 /// that `mongodb://` does not name `mongo`.
-fn names_host(text: &str, host: &str) -> bool {
+pub(crate) fn names_host(text: &str, host: &str) -> bool {
     text.match_indices(host).any(|(at, _)| {
         let before = &text[..at];
         let after = &text[at + host.len()..];

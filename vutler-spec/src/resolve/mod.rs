@@ -7,7 +7,8 @@
 //! - `edge`: the reverse proxy, TLS and the host firewall;
 //! - `monitoring`: Prometheus, scrape jobs, alert rules, Alertmanager and Grafana;
 //! - `backups`: backup jobs and the operations scripts;
-//! - `capacity`: VM sizes, costs and whether the stack fits its VM.
+//! - `capacity`: VM sizes, costs and whether the stack fits its VM;
+//! - `kubernetes`: the platform, and what a cluster needs of the stack.
 //!
 //! Every part is built from values that passed their checks: a part whose checks failed is
 //! `None`, and the [`Stack`] is assembled last, only when every part exists. Every problem is
@@ -22,11 +23,14 @@ mod backups;
 mod capacity;
 mod credentials;
 mod edge;
+mod kubernetes;
 mod monitoring;
 mod services;
 mod variables;
 
 use std::collections::HashMap;
+
+pub(crate) use credentials::names_host;
 
 use crate::configs;
 use crate::diagnostic::{Diagnostic, Severity};
@@ -100,6 +104,7 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let backups = backups::backups(cx, &services);
     let operations = backups::operations(cx, &services);
     let services = all(services);
+    let platform = kubernetes::platform(cx, services.as_deref(), scaling.as_deref(), variables.as_deref());
     if let (Some(vms), Some(target), Some(services), Some(scaling)) = (&vms, target_vm, &services, &scaling) {
         let local_backups = backups
             .as_ref()
@@ -116,6 +121,7 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
         project: project?,
         domain: domain?,
         target_vm: target_vm?,
+        platform: platform?,
         secrets_backend: raw.secrets_backend,
         vms: vms?,
         costs: costs?,

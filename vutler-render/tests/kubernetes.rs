@@ -1,0 +1,822 @@
+//! The Kubernetes target, checked object against object: the invariants no Kubernetes linter
+//! checks (selectors, ports, claims, backends, autoscalers, budgets, quantities, names, APIs,
+//! NetworkPolicies against the model's connections, Secrets never rendered), on the Kubernetes
+//! environment of `specs/` and on every fixture stack rendered for a cluster.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use vutler_render::kubernetes::{K8S_DIR, secret_name};
+use vutler_render::{Rendered, render};
+use vutler_spec::Stack;
+use vutler_spec::stack::{Mount, VolumeKind};
+
+fn dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The objects of a tree's `k8s/`, by file.
+fn objects(tree: &Rendered) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (path, text) in tree.under(K8S_DIR) {
+        if !path.ends_with(".yaml") || path.ends_with("kustomization.yaml") {
+            continue;
+        }
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let value = Value::deserialize(doc).unwrap_or_else(|e| panic!("{path}: {e}"));
+            if !value.is_null() {
+                out.push((path.to_owned(), value));
+            }
+        }
+    }
+    out
+}
+
+fn labels(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether every label of a selector is on the pod.
+fn selects(selector: &BTreeMap<String, String>, pod: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| pod.get(k) == Some(v))
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A memory or storage quantity in bytes; only plain numbers and binary suffixes are accepted
+/// (`512m` would be 0.512 bytes).
+fn bytes(q: &str) -> u64 {
+    let units = [("Ki", 1u64 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40)];
+    for (suffix, factor) in units {
+        if let Some(n) = q.strip_suffix(suffix) {
+            return n.parse::<u64>().unwrap_or_else(|_| panic!("quantity {q}")) * factor;
+        }
+    }
+    q.parse().unwrap_or_else(|_| panic!("{q} is not a binary quantity"))
+}
+
+fn millicpus(q: &str) -> u64 {
+    match q.strip_suffix('m') {
+        Some(m) => m.parse().unwrap_or_else(|_| panic!("cpu {q}")),
+        None => q.parse::<u64>().unwrap_or_else(|_| panic!("cpu {q}")) * 1000,
+    }
+}
+
+/// The APIs the manifests may use: GA in every supported version (1.27 and later).
+const SERVED: [(&str, &str); 11] = [
+    ("v1", "Namespace"),
+    ("v1", "ConfigMap"),
+    ("v1", "Service"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("batch/v1", "CronJob"),
+];
+
+/// Checks every invariant of the Kubernetes tree of a stack; returns how many objects it read.
+fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
+    let k8s = stack
+        .kubernetes()
+        .unwrap_or_else(|| panic!("{name}: not a Kubernetes environment"));
+    let objects = objects(tree);
+    assert!(!objects.is_empty(), "{name}: no objects");
+    let kind = |v: &Value| v["kind"].as_str().unwrap_or_default().to_owned();
+    let oname = |v: &Value| v["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let of_kind = |k: &'static str| objects.iter().filter(move |(_, v)| v["kind"] == k);
+    let workloads: Vec<&(String, Value)> = objects
+        .iter()
+        .filter(|(_, v)| v["spec"]["template"]["spec"].is_object())
+        .collect();
+
+    // Names, namespaces, APIs, uniqueness; no Secret, ever.
+    let mut seen = BTreeSet::new();
+    for (file, v) in &objects {
+        let (k, n) = (kind(v), oname(v));
+        assert!(is_dns_label(&n), "{name} {file}: {k} {n} is not a DNS label");
+        assert!(seen.insert((k.clone(), n.clone())), "{name}: {k} {n} twice");
+        let api = v["apiVersion"].as_str().unwrap_or_default();
+        assert!(
+            SERVED.contains(&(api, k.as_str())),
+            "{name} {file}: {api} {k} is not a served API"
+        );
+        if k != "Namespace" {
+            assert_eq!(
+                v["metadata"]["namespace"],
+                k8s.namespace.as_str(),
+                "{name} {file}: {k} {n}"
+            );
+        }
+        assert_ne!(k, "Secret", "{name} {file}: a Secret is rendered");
+    }
+
+    // Each service but the proxy has one workload, in its own file, selected by its stable labels.
+    let proxy = stack.edge().proxy;
+    let mut pods: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for service in stack.services().iter().filter(|s| s.id != proxy) {
+        let (file, w) = workloads
+            .iter()
+            .find(|(_, w)| oname(w) == service.name.as_str())
+            .map(|(f, w)| (f, w))
+            .unwrap_or_else(|| panic!("{name}: no workload for {}", service.name));
+        assert_eq!(file, &format!("{K8S_DIR}/{}.yaml", service.name), "{name}");
+        let selector = labels(&w["spec"]["selector"]["matchLabels"]);
+        let expected: BTreeMap<String, String> = [
+            ("app.kubernetes.io/name".to_owned(), service.name.to_string()),
+            ("app.kubernetes.io/part-of".to_owned(), stack.project().to_string()),
+        ]
+        .into();
+        assert_eq!(
+            selector, expected,
+            "{name}: {} selects by more than its names",
+            service.name
+        );
+        let pod = labels(&w["spec"]["template"]["metadata"]["labels"]);
+        assert!(
+            selects(&selector, &pod),
+            "{name}: {} selects none of its pods",
+            service.name
+        );
+        for (other, labels) in &pods {
+            assert!(
+                !selects(&selector, labels),
+                "{name}: {}'s selector matches {other}'s pods",
+                service.name
+            );
+        }
+        pods.insert(service.name.to_string(), pod);
+    }
+    assert_eq!(workloads.len(), pods.len(), "{name}: workloads of no service");
+
+    let container_ports = |w: &Value| -> BTreeSet<String> {
+        w["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let workload_for = |selector: &BTreeMap<String, String>| -> Vec<&Value> {
+        workloads
+            .iter()
+            .filter(|(_, w)| selects(selector, &labels(&w["spec"]["template"]["metadata"]["labels"])))
+            .map(|(_, w)| w)
+            .collect()
+    };
+
+    // Every Service selects one workload and targets its declared ports.
+    for (file, svc) in of_kind("Service") {
+        let selected = workload_for(&labels(&svc["spec"]["selector"]));
+        assert_eq!(
+            selected.len(),
+            1,
+            "{name} {file}: Service {} selects {} workloads",
+            oname(svc),
+            selected.len()
+        );
+        let ports = container_ports(selected[0]);
+        for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
+            let target = p["targetPort"].as_str().unwrap_or_default();
+            assert!(
+                ports.contains(target),
+                "{name} {file}: targetPort {target} is no container port"
+            );
+        }
+    }
+
+    // Workloads: claims, mounts, replicas, autoscalers, requests within limits, quantities.
+    let autoscaled: BTreeMap<String, &Value> = of_kind("HorizontalPodAutoscaler")
+        .map(|(_, h)| {
+            (
+                h["spec"]["scaleTargetRef"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                h,
+            )
+        })
+        .collect();
+    for (file, w) in &workloads {
+        let n = oname(w);
+        let pod = &w["spec"]["template"]["spec"];
+        let volumes: BTreeSet<String> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str().map(str::to_owned))
+            .collect();
+        let claims: BTreeSet<String> = w["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_owned))
+            .collect();
+        let mut mounted = BTreeSet::new();
+        for c in pod["containers"].as_array().into_iter().flatten() {
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                let v = m["name"].as_str().unwrap_or_default().to_owned();
+                assert!(
+                    volumes.contains(&v) || claims.contains(&v),
+                    "{name} {file}: {n} mounts no volume {v}"
+                );
+                mounted.insert(v);
+            }
+            let limits = &c["resources"]["limits"];
+            let requests = &c["resources"]["requests"];
+            if let (Some(l), Some(r)) = (limits["memory"].as_str(), requests["memory"].as_str()) {
+                assert!(
+                    bytes(r) <= bytes(l),
+                    "{name} {file}: {n} requests more memory than its limit"
+                );
+                assert!(
+                    millicpus(requests["cpu"].as_str().unwrap_or("0"))
+                        <= millicpus(limits["cpu"].as_str().unwrap_or("0"))
+                );
+            }
+            // `$(NAME)` refers to an entry defined before.
+            let mut defined = BTreeSet::new();
+            for e in c["env"].as_array().into_iter().flatten() {
+                let value = e["value"].as_str().unwrap_or_default().replace("$$", "");
+                for r in value.split("$(").skip(1) {
+                    let var = r.split(')').next().unwrap_or_default();
+                    assert!(
+                        defined.contains(var),
+                        "{name} {file}: {n} refers to $({var}) before it is set"
+                    );
+                }
+                defined.insert(e["name"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        assert_eq!(
+            volumes.union(&claims).cloned().collect::<BTreeSet<_>>(),
+            mounted,
+            "{name} {file}: {n}"
+        );
+        for claim in w["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten() {
+            assert_eq!(
+                w["spec"]["replicas"], 1,
+                "{name} {file}: a ReadWriteOnce claim with several replicas"
+            );
+            assert_eq!(claim["spec"]["accessModes"], serde_json::json!(["ReadWriteOnce"]));
+            bytes(
+                claim["spec"]["resources"]["requests"]["storage"]
+                    .as_str()
+                    .unwrap_or_default(),
+            );
+        }
+        if w["kind"] == "StatefulSet" {
+            let governing = w["spec"]["serviceName"].as_str().unwrap_or_default();
+            let svc = of_kind("Service")
+                .find(|(_, s)| oname(s) == governing)
+                .unwrap_or_else(|| panic!("{name} {file}: {n} has no governing Service {governing}"));
+            assert_eq!(
+                svc.1["spec"]["clusterIP"], "None",
+                "{name}: {governing} is not headless"
+            );
+            assert!(selects(
+                &labels(&svc.1["spec"]["selector"]),
+                &labels(&w["spec"]["template"]["metadata"]["labels"])
+            ));
+        }
+        if let Some(hpa) = autoscaled.get(&n) {
+            assert!(
+                w["spec"]["replicas"].is_null(),
+                "{name} {file}: {n} sets replicas beside its autoscaler"
+            );
+            assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], w["kind"]);
+            for c in pod["containers"].as_array().into_iter().flatten() {
+                assert!(
+                    c["resources"]["requests"]["cpu"].is_string(),
+                    "{name}: {n} scales on CPU it does not request"
+                );
+            }
+            assert!(hpa["spec"]["minReplicas"].as_u64() <= hpa["spec"]["maxReplicas"].as_u64());
+        }
+    }
+
+    // Budgets always allow a disruption, and select a workload.
+    for (file, pdb) in of_kind("PodDisruptionBudget") {
+        assert!(
+            pdb["spec"]["maxUnavailable"].as_u64() >= Some(1),
+            "{name} {file}: a budget that blocks drains"
+        );
+        assert_eq!(
+            workload_for(&labels(&pdb["spec"]["selector"]["matchLabels"])).len(),
+            1,
+            "{name} {file}"
+        );
+    }
+
+    // The Ingress routes to a Service and a port it has.
+    for (file, ing) in of_kind("Ingress") {
+        for rule in ing["spec"]["rules"].as_array().into_iter().flatten() {
+            for p in rule["http"]["paths"].as_array().into_iter().flatten() {
+                let backend = &p["backend"]["service"];
+                let svc = of_kind("Service")
+                    .find(|(_, s)| s["metadata"]["name"] == backend["name"])
+                    .unwrap_or_else(|| panic!("{name} {file}: no Service {}", backend["name"]));
+                let has_port = svc.1["spec"]["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|sp| sp["name"] == backend["port"]["name"]);
+                assert!(
+                    has_port,
+                    "{name} {file}: {} has no port {}",
+                    backend["name"], backend["port"]["name"]
+                );
+            }
+        }
+        assert_eq!(ing["spec"]["ingressClassName"], k8s.ingress.class.as_str());
+    }
+
+    // Every ConfigMap is mounted by the workload of its file, and is never edited in place.
+    for (file, cm) in of_kind("ConfigMap") {
+        assert_eq!(cm["immutable"], true, "{name} {file}");
+        let used = workloads.iter().any(|(f, w)| {
+            f == file
+                && w["spec"]["template"]["spec"]["volumes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v["configMap"]["name"] == cm["metadata"]["name"])
+        });
+        assert!(used, "{name} {file}: ConfigMap {} is mounted by no workload", oname(cm));
+    }
+
+    // Secrets: referenced by name, each created by k8s/secrets.sh, never in a manifest.
+    let script = tree
+        .get(&format!("{K8S_DIR}/secrets.sh"))
+        .unwrap_or_else(|| panic!("{name}: no secrets.sh"));
+    let mut referenced = BTreeSet::new();
+    for (_, w) in &workloads {
+        let pod = &w["spec"]["template"]["spec"];
+        for c in pod["containers"].as_array().into_iter().flatten() {
+            for e in c["env"].as_array().into_iter().flatten() {
+                if let Some(s) = e["valueFrom"]["secretKeyRef"]["name"].as_str() {
+                    referenced.insert(s.to_owned());
+                }
+            }
+        }
+        for v in pod["volumes"].as_array().into_iter().flatten() {
+            for src in v["projected"]["sources"].as_array().into_iter().flatten() {
+                referenced.insert(src["secret"]["name"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    for secret in &referenced {
+        assert!(
+            script.contains(&format!("\n  '{secret} ")),
+            "{name}: secrets.sh does not create {secret}"
+        );
+    }
+    for v in stack.variables().iter().filter(|v| v.secret) {
+        if !referenced.contains(&secret_name(v)) {
+            assert!(
+                !script.contains(&format!("\n  '{} ", secret_name(v))),
+                "{name}: secrets.sh creates an unused {}",
+                v.name
+            );
+        }
+    }
+
+    // NetworkPolicies: the model's connections, no more, no fewer.
+    let mut allowed: BTreeSet<(String, String, u64)> = BTreeSet::new();
+    for (file, np) in of_kind("NetworkPolicy") {
+        let target: Vec<&Value> = workload_for(&labels(&np["spec"]["podSelector"]["matchLabels"]));
+        if oname(np) == "default-deny" {
+            assert_eq!(np["spec"]["podSelector"], serde_json::json!({}), "{name} {file}");
+            continue;
+        }
+        assert_eq!(
+            target.len(),
+            1,
+            "{name} {file}: {} selects {} workloads",
+            oname(np),
+            target.len()
+        );
+        let server = oname(target[0]);
+        for rule in np["spec"]["ingress"].as_array().into_iter().flatten() {
+            for from in rule["from"].as_array().into_iter().flatten() {
+                let client = if from["namespaceSelector"].is_object() {
+                    assert_eq!(
+                        from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+                        k8s.ingress.controller_namespace.as_str()
+                    );
+                    stack.service(proxy).name.to_string()
+                } else {
+                    let clients = workload_for(&labels(&from["podSelector"]["matchLabels"]));
+                    assert_eq!(clients.len(), 1, "{name} {file}");
+                    oname(clients[0])
+                };
+                for p in rule["ports"].as_array().into_iter().flatten() {
+                    allowed.insert((client.clone(), server.clone(), p["port"].as_u64().unwrap_or_default()));
+                }
+            }
+        }
+    }
+    let model: BTreeSet<(String, String, u64)> = stack
+        .connections()
+        .iter()
+        .filter(|c| c.server != proxy)
+        .flat_map(|c| {
+            c.ports.iter().map(move |p| {
+                (
+                    stack.service(c.client).name.to_string(),
+                    stack.service(c.server).name.to_string(),
+                    u64::from(*p),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        allowed, model,
+        "{name}: the NetworkPolicies are not the model's connections"
+    );
+
+    // The kustomization lists exactly the manifest files.
+    let kustomization: Value =
+        serde_yaml::from_str(tree.get(&format!("{K8S_DIR}/kustomization.yaml")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let listed: BTreeSet<String> = kustomization["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(|r| format!("{K8S_DIR}/{r}")))
+        .collect();
+    let files: BTreeSet<String> = objects.iter().map(|(f, _)| f.clone()).collect();
+    assert_eq!(listed, files, "{name}");
+    objects.len()
+}
+
+/// A stack of another environment, run on a cluster: its effective spec with a Kubernetes
+/// platform that claims each data volume its services mount.
+fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles) -> Result<Stack, vutler_spec::Report> {
+    let loaded = files.resolve().unwrap_or_else(|r| panic!("{name}:\n{r}"));
+    let stack = &loaded.stack;
+    let proxy = stack.edge().proxy;
+    let mut claims = BTreeSet::new();
+    for s in stack.services().iter().filter(|s| s.id != proxy) {
+        for m in &s.mounts {
+            if let Mount::Volume { volume, .. } = m
+                && stack.volume(*volume).kind == VolumeKind::Data
+            {
+                claims.insert(stack.volume(*volume).name.to_string());
+            }
+        }
+    }
+    let mut overlay = format!(
+        "platform:\n  kubernetes:\n    version: \"1.30\"\n    namespace: {}\n    ingress: {{ class: nginx, tls_secret: tls }}\n    volumes:\n",
+        stack.project()
+    );
+    if claims.is_empty() {
+        overlay = overlay.replace("    volumes:\n", "");
+    }
+    for claim in claims {
+        overlay.push_str(&format!("      {claim}: {{ size: 10GB }}\n"));
+    }
+    let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    vutler_spec::SpecFiles::new(
+        stack.env().as_str(),
+        vec![("effective.yaml".into(), effective)],
+        Some(("kubernetes.yaml".into(), overlay)),
+    )
+    .resolve()
+    .map(|l| l.stack)
+}
+
+#[test]
+fn the_kubernetes_environment_keeps_every_invariant() {
+    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
+        .unwrap_or_else(|r| panic!("{r}"))
+        .stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    assert!(check_invariants("kubernetes", &stack, &tree) > 30);
+    // Only k8s/: no Compose file, NGINX or host firewall on a cluster.
+    assert!(tree.iter().all(|(p, _)| p.starts_with("k8s/")));
+}
+
+/// Every fixture stack (this crate's, the spec crate's base, and the stacks of other shapes in
+/// `xtask/stacks/`), each environment, rendered for a cluster.
+#[test]
+fn every_fixture_stack_keeps_every_invariant_on_kubernetes() {
+    let mut stacks: Vec<(String, vutler_spec::SpecFiles)> = Vec::new();
+    let spec_base = dir("../vutler-spec/tests/fixtures/base/stack.yaml");
+    stacks.push((
+        "spec fixture".into(),
+        vutler_spec::SpecFiles::new("test", vec![("base/stack.yaml".into(), read(&spec_base))], None),
+    ));
+    let mut folders = vec![dir("tests/fixtures/stack")];
+    let mut others: Vec<PathBuf> = std::fs::read_dir(dir("../xtask/stacks"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    others.sort();
+    folders.extend(others);
+    for folder in folders {
+        for env in vutler_spec::environments(&folder).unwrap_or_else(|r| panic!("{r}")) {
+            let files = vutler_spec::read_dir(&folder, &env).unwrap_or_else(|r| panic!("{r}"));
+            stacks.push((format!("{}/{env}", folder.display()), files));
+        }
+    }
+    let mut checked = 0;
+    for (name, files) in stacks {
+        let stack = match on_kubernetes(&name, files) {
+            Ok(stack) => stack,
+            // A development environment mounting its checkout's sources cannot run on a
+            // cluster, and validation says so.
+            Err(report) => {
+                let errors: Vec<_> = report
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == vutler_spec::Severity::Error)
+                    .collect();
+                assert!(
+                    name.ends_with("/dev") && errors.iter().all(|d| d.rule == vutler_spec::Rule::KubernetesBindMount),
+                    "{name} on Kubernetes:\n{report}"
+                );
+                continue;
+            }
+        };
+        let tree = render(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_invariants(&name, &stack, &tree);
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} stacks");
+}
+
+/// A changed config is a new ConfigMap, and the workload mounts the new one: the pods roll.
+#[test]
+fn a_changed_config_rolls_the_pods_that_mount_it() {
+    let specs = dir("../specs");
+    let before = render(
+        &vutler_spec::load(&specs, "kubernetes")
+            .unwrap_or_else(|r| panic!("{r}"))
+            .stack,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let files = vutler_spec::read_dir(&specs, "kubernetes").unwrap_or_else(|r| panic!("{r}"));
+    let loaded = files.resolve().unwrap_or_else(|r| panic!("{r}"));
+    let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let after = vutler_spec::SpecFiles::new(
+        "kubernetes",
+        vec![("effective.yaml".into(), effective)],
+        Some(("faster.yaml".into(), "monitoring:\n  scrape_interval: 30s\n".into())),
+    )
+    .resolve()
+    .unwrap_or_else(|r| panic!("{r}"))
+    .stack;
+    let after = render(&after).unwrap_or_else(|e| panic!("{e}"));
+    let maps = |tree: &Rendered, file: &str| -> Vec<String> {
+        objects(tree)
+            .into_iter()
+            .filter(|(f, v)| f == file && v["kind"] == "ConfigMap")
+            .map(|(_, v)| v["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let (old, new) = (
+        maps(&before, "k8s/prometheus.yaml"),
+        maps(&after, "k8s/prometheus.yaml"),
+    );
+    assert_eq!(old.len(), 2, "prometheus.yml and alerts.yml");
+    assert_ne!(old[0], new[0], "the changed prometheus.yml keeps its ConfigMap's name");
+    assert_eq!(old[1], new[1], "the unchanged rules got a new ConfigMap");
+    let workload = after.get("k8s/prometheus.yaml").unwrap_or_default();
+    assert!(workload.contains(&format!("name: {}\n", new[0])));
+    // The selectors do not follow the config: the new pods replace the old ones.
+    assert_eq!(
+        before.get("k8s/vutler.yaml").map(|t| t.contains("matchLabels")),
+        after.get("k8s/vutler.yaml").map(|t| t.contains("matchLabels"))
+    );
+}
+
+/// Adding a service to the specs, as data, adds it to the Compose and the Kubernetes trees.
+#[test]
+fn a_service_added_to_the_spec_reaches_compose_and_kubernetes() {
+    let specs = dir("../specs");
+    let worker = "services:\n  worker:\n    image: vutler/worker:1.0.0\n    environment:\n      REDIS_URL: redis://redis:6379\n    depends_on: [redis]\n    resources: { cpus: 0.5, memory: 512MB, disk: 1GB }\n";
+    for env in ["production", "kubernetes"] {
+        let files = vutler_spec::read_dir(&specs, env).unwrap_or_else(|r| panic!("{r}"));
+        let loaded = files.resolve().unwrap_or_else(|r| panic!("{r}"));
+        let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+        let stack = vutler_spec::SpecFiles::new(
+            env,
+            vec![("effective.yaml".into(), effective)],
+            Some(("worker.yaml".into(), worker.into())),
+        )
+        .resolve()
+        .unwrap_or_else(|r| panic!("{env}:\n{r}"))
+        .stack;
+        let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+        if env == "kubernetes" {
+            let manifest = tree
+                .get("k8s/worker.yaml")
+                .unwrap_or_else(|| panic!("no k8s/worker.yaml"));
+            assert!(manifest.contains("kind: Deployment") && manifest.contains("image: \"vutler/worker:1.0.0\""));
+            assert!(
+                tree.get("k8s/kustomization.yaml")
+                    .is_some_and(|k| k.contains("- worker.yaml"))
+            );
+            // Redis accepts the worker, which the model says connects to it.
+            assert!(
+                tree.get("k8s/redis.yaml")
+                    .is_some_and(|r| r.contains("app.kubernetes.io/name: worker"))
+            );
+            check_invariants("kubernetes + worker", &stack, &tree);
+        } else {
+            assert!(
+                tree.get("docker-compose.yml")
+                    .is_some_and(|c| c.contains("  worker:\n"))
+            );
+        }
+    }
+}
+
+/// `k8s/secrets.sh` against a cluster's Secrets (tests/standins/kubectl.py, which runs the real
+/// kubectl for `create --dry-run=client`): `check` refuses missing, empty and readable files;
+/// `apply` creates every Secret the manifests read, with the files' values, and a second apply
+/// after a change replaces it; no value is ever printed.
+#[test]
+fn secrets_sh_creates_the_secrets_the_manifests_read() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    let real = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(real) = real else {
+        assert!(
+            std::env::var_os("VUTLER_REQUIRE_VALIDATORS").is_none(),
+            "kubectl is required (VUTLER_REQUIRE_VALIDATORS)"
+        );
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    };
+    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
+        .unwrap_or_else(|r| panic!("{r}"))
+        .stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = tmp.path();
+    for (path, contents) in tree.iter() {
+        let target = root.join(path);
+        std::fs::create_dir_all(target.parent().unwrap_or(root)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&target, contents).unwrap_or_else(|e| panic!("{e}"));
+        if tree.is_executable(path) {
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(dir("tests/standins/kubectl.py"), bin.join("kubectl")).unwrap_or_else(|e| panic!("{e}"));
+    let state = root.join("cluster");
+    std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("{e}"));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let run = |command: &str| {
+        let out = Command::new("bash")
+            .arg("k8s/secrets.sh")
+            .arg(command)
+            .current_dir(root)
+            .env("PATH", &path)
+            .env("KUBE_STATE", &state)
+            .env("REAL_KUBECTL", real)
+            .env("KUBECONFIG", "/dev/null")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+
+    // What the manifests read: (Secret, key, optional).
+    let mut read: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    for (_, w) in objects(&tree) {
+        let pod = &w["spec"]["template"]["spec"];
+        for c in pod["containers"].as_array().into_iter().flatten() {
+            for e in c["env"].as_array().into_iter().flatten() {
+                let r = &e["valueFrom"]["secretKeyRef"];
+                if let (Some(n), Some(k)) = (r["name"].as_str(), r["key"].as_str()) {
+                    read.insert(n.to_owned(), (k.to_owned(), r["optional"] == true));
+                }
+            }
+        }
+        for v in pod["volumes"].as_array().into_iter().flatten() {
+            for src in v["projected"]["sources"].as_array().into_iter().flatten() {
+                let s = &src["secret"];
+                let key = s["items"][0]["key"].as_str().unwrap_or_default().to_owned();
+                read.insert(
+                    s["name"].as_str().unwrap_or_default().to_owned(),
+                    (key, s["optional"] == true),
+                );
+            }
+        }
+    }
+    assert!(read.len() >= 8, "{read:?}");
+
+    let (code, text) = run("check");
+    assert_eq!(code, Some(1), "{text}");
+    for (name, (key, optional)) in &read {
+        assert_eq!(
+            text.contains(&format!("secrets/{key} is missing")),
+            !optional,
+            "{name}: {text}"
+        );
+    }
+    let secrets = root.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap_or_else(|e| panic!("{e}"));
+    let value = |name: &str, round: u32| format!("value-of-{name}-{round}-Xq9");
+    let write = |round: u32| {
+        for (name, (key, optional)) in &read {
+            if *optional {
+                continue;
+            }
+            let file = secrets.join(key);
+            std::fs::write(&file, value(name, round)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    write(1);
+    let (_, (first_key, _)) = read
+        .iter()
+        .find(|(_, (_, o))| !o)
+        .unwrap_or_else(|| panic!("no required secret"));
+    std::fs::set_permissions(secrets.join(first_key), std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (code, text) = run("apply");
+    assert_eq!(code, Some(1), "a readable file is applied: {text}");
+    assert!(text.contains(&format!("{first_key} is readable by others")), "{text}");
+    assert!(
+        !state.join("secrets.json").exists(),
+        "apply went on after a failed check"
+    );
+    std::fs::set_permissions(secrets.join(first_key), std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let stored = |name: &str, key: &str| -> Option<String> {
+        let json: Value = serde_json::from_str(&read_state(&state)).unwrap_or_else(|e| panic!("{e}"));
+        let encoded = json[format!("vutler/{name}")]["data"][key].as_str()?.to_owned();
+        let out = Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .map(|mut s| s.write_all(encoded.as_bytes()))
+                    .transpose()?;
+                child.wait_with_output()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    for round in [1, 2] {
+        write(round);
+        let (code, text) = run("apply");
+        assert_eq!(code, Some(0), "{text}");
+        for (name, (key, optional)) in &read {
+            assert!(!text.contains(&value(name, round)), "a value is printed: {text}");
+            if *optional {
+                assert_eq!(stored(name, key), None, "{name}: an absent optional secret is created");
+            } else {
+                assert_eq!(
+                    stored(name, key),
+                    Some(value(name, round)),
+                    "{name} after apply {round}"
+                );
+            }
+        }
+    }
+    assert_eq!(run("check").0, Some(0));
+}
+
+fn read_state(state: &Path) -> String {
+    read(&state.join("secrets.json"))
+}

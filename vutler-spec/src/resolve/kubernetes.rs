@@ -1,0 +1,493 @@
+//! The platform that runs the environment, and what a Kubernetes cluster needs of the stack.
+//!
+//! On Kubernetes every service but the proxy is a workload (the Ingress takes the proxy's
+//! place); a service with a `data` volume is a StatefulSet whose claim is that volume.
+//!
+//! Rules: `kubernetes-version` (a minor version whose APIs the manifests use), `kubernetes-name`
+//! (object names are DNS labels), `kubernetes-claim` (every `data` volume a workload mounts has
+//! a claim, and only those), `kubernetes-shared-claim` (a ReadWriteOnce claim has one pod),
+//! `kubernetes-bind-mount` (no host path of the deployment folder), `kubernetes-requests`
+//! (requests within limits, CPU requests where an autoscaler reads them),
+//! `kubernetes-autoscaling` (the autoscaler owns the replicas alone) and `kubernetes-variable`
+//! (plain variables have a value in the spec: a cluster has no `.env`), and warns
+//! (`kubernetes-backups`) that the manifests run no backup job.
+
+use crate::path::SpecPath;
+use crate::raw::{RawKubernetes, RawPlatform, RawWorkload};
+use crate::rule::Rule;
+use crate::stack::*;
+use crate::text::Name;
+
+use super::{Cx, all};
+
+/// The platform; `None` when a Kubernetes setting failed its checks.
+pub(super) fn platform(
+    cx: &mut Cx<'_>,
+    services: Option<&[Service]>,
+    scaling: Option<&[ScalePlan]>,
+    variables: Option<&[Variable]>,
+) -> Option<Platform> {
+    let raw = cx.raw;
+    let RawPlatform::Kubernetes(k) = &raw.platform else {
+        return Some(Platform::Compose);
+    };
+    let kp = SpecPath::top("platform").key("kubernetes");
+    let minor = version(cx, &kp, &k.version);
+    let namespace = label(cx, kp.key("namespace"), &k.namespace, "namespace");
+    let storage_class = match &k.storage_class {
+        Some(class) => label(cx, kp.key("storage_class"), class, "storage class").map(Some),
+        None => Some(None),
+    };
+    let ingress = ingress(cx, &kp, k);
+    let claims = claims(cx, &kp, k);
+    let (services, scaling, variables) = (services?, scaling?, variables?);
+    let proxy = raw.services.get_index_of(&raw.edge.proxy).map(ServiceId);
+    let workloads = workloads(cx, &kp, k, services, scaling, proxy);
+    claimed_volumes(cx, k, services, scaling, workloads.as_deref(), proxy);
+    for service in services.iter().filter(|s| Some(s.id) != proxy) {
+        deployable(cx, service, variables);
+        names(cx, service);
+    }
+    unrun_backups(cx);
+    Some(Platform::Kubernetes(Kubernetes {
+        minor: minor?,
+        namespace: namespace?,
+        storage_class: storage_class?,
+        claims: claims?,
+        ingress: ingress?,
+        workloads: workloads?,
+    }))
+}
+
+/// `1.N` with N within the versions the manifests are written for.
+fn version(cx: &mut Cx<'_>, kp: &SpecPath, text: &str) -> Option<u32> {
+    let minor = text.strip_prefix("1.").and_then(|m| m.parse::<u32>().ok());
+    match minor {
+        Some(m) if (Kubernetes::OLDEST_MINOR..=Kubernetes::NEWEST_MINOR).contains(&m) => Some(m),
+        _ => {
+            cx.error_help(
+                Rule::KubernetesVersion,
+                kp.key("version"),
+                format!("`{text}` is not a Kubernetes version the manifests are written for"),
+                format!(
+                    "give the cluster's minor version, from \"1.{}\" to \"1.{}\" (quoted: 1.30 unquoted is a number)",
+                    Kubernetes::OLDEST_MINOR,
+                    Kubernetes::NEWEST_MINOR
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Whether a name is a DNS-1123 label, which Kubernetes requires of namespaces, Services,
+/// workloads, claims and the keys they are built from: lowercase letters, digits and inner
+/// `-`, at most 63.
+pub(crate) fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn label(cx: &mut Cx<'_>, path: SpecPath, text: &str, what: &str) -> Option<Name> {
+    let name = cx.text(path.clone(), text, Name::parse)?;
+    if is_dns_label(text) {
+        return Some(name);
+    }
+    cx.error_help(
+        Rule::KubernetesName,
+        path,
+        format!("the {what} `{text}` is not a DNS label, as Kubernetes names must be"),
+        "use lowercase letters, digits and inner `-` only (no `_`), 63 at most",
+    );
+    None
+}
+
+fn ingress(cx: &mut Cx<'_>, kp: &SpecPath, k: &RawKubernetes) -> Option<Ingress> {
+    let ip = kp.key("ingress");
+    let class = label(cx, ip.key("class"), &k.ingress.class, "ingress class");
+    let tls_secret = label(cx, ip.key("tls_secret"), &k.ingress.tls_secret, "Secret");
+    let controller_namespace = label(
+        cx,
+        ip.key("controller_namespace"),
+        &k.ingress.controller_namespace,
+        "namespace",
+    );
+    Some(Ingress {
+        class: class?,
+        tls_secret: tls_secret?,
+        controller_namespace: controller_namespace?,
+    })
+}
+
+/// The claims, each of a `data` volume.
+fn claims(cx: &mut Cx<'_>, kp: &SpecPath, k: &RawKubernetes) -> Option<Vec<Claim>> {
+    let raw = cx.raw;
+    let vp = kp.key("volumes");
+    all(k.volumes.iter().map(|(name, claim)| {
+        let p = vp.key(name);
+        let volume = cx.volume_ref(p.clone(), name);
+        let size = cx.size(p.key("size"), &claim.size);
+        let storage_class = match &claim.storage_class {
+            Some(class) => label(cx, p.key("storage_class"), class, "storage class").map(Some),
+            None => Some(None),
+        };
+        let volume = volume?;
+        let kind = raw.volumes[volume.index()].kind;
+        if kind != VolumeKind::Data {
+            cx.error_help(
+                Rule::KubernetesClaim,
+                p,
+                format!("volume `{name}` is a `{}` volume: only `data` volumes are claimed", kind.as_str()),
+                "drop the entry: its pods get an `emptyDir`, which lives as long as the pod (or make the volume `kind: data`)",
+            );
+            return None;
+        }
+        if !is_dns_label(name) {
+            cx.error_help(
+                Rule::KubernetesName,
+                p,
+                format!("volume `{name}` names its claims, and is not a DNS label"),
+                "rename the volume with lowercase letters, digits and inner `-` only",
+            );
+            return None;
+        }
+        Some(Claim {
+            volume,
+            size: size?,
+            storage_class: storage_class?,
+        })
+    }))
+}
+
+/// Each service's requests and autoscaling.
+fn workloads(
+    cx: &mut Cx<'_>,
+    kp: &SpecPath,
+    k: &RawKubernetes,
+    services: &[Service],
+    scaling: &[ScalePlan],
+    proxy: Option<ServiceId>,
+) -> Option<Vec<Workload>> {
+    let sp = kp.key("services");
+    let mut ok = true;
+    for name in k.services.keys() {
+        ok &= cx.service_ref(sp.key(name), name).is_some();
+        if proxy.is_some_and(|p| services[p.index()].name.as_str() == name) {
+            cx.error_help(
+                Rule::KubernetesAutoscaling,
+                sp.key(name),
+                format!("`{name}` is the proxy, which a Kubernetes environment does not deploy"),
+                "drop the entry: the Ingress controller takes the proxy's place",
+            );
+            ok = false;
+        }
+    }
+    let default = RawWorkload::default();
+    let workloads = all(services.iter().map(|service| {
+        let raw = k.services.get(service.name.as_str()).unwrap_or(&default);
+        workload(cx, &sp.key(&service.name), service, raw, scaling)
+    }));
+    workloads.filter(|_| ok)
+}
+
+fn workload(
+    cx: &mut Cx<'_>,
+    p: &SpecPath,
+    service: &Service,
+    raw: &RawWorkload,
+    scaling: &[ScalePlan],
+) -> Option<Workload> {
+    let requests = match &raw.requests {
+        Some(r) => {
+            let rp = p.key("requests");
+            let cpus = cx.cpus(rp.key("cpus"), &r.cpus);
+            let memory = cx.size(rp.key("memory"), &r.memory);
+            let requests = Requests {
+                cpus: cpus?,
+                memory: memory?,
+            };
+            within_limits(cx, &rp, service, requests)?;
+            Some(requests)
+        }
+        None => service.resources.map(|r| Requests {
+            cpus: r.cpus,
+            memory: r.memory,
+        }),
+    };
+    let autoscaling = match &raw.autoscaling {
+        Some(a) => Some(autoscaling(cx, &p.key("autoscaling"), service, a, requests, scaling)?),
+        None => None,
+    };
+    Some(Workload { requests, autoscaling })
+}
+
+/// Refuses requests above the service's limits, or requests of a service without limits.
+fn within_limits(cx: &mut Cx<'_>, rp: &SpecPath, service: &Service, requests: Requests) -> Option<()> {
+    let Some(limits) = service.resources else {
+        cx.error_help(
+            Rule::KubernetesRequests,
+            rp.clone(),
+            format!("`{}` has requests but no `resources`, its limits", service.name),
+            "give the service `resources` (its limits), or drop the requests",
+        );
+        return None;
+    };
+    let mut ok = true;
+    if requests.cpus > limits.cpus {
+        cx.error_help(
+            Rule::KubernetesRequests,
+            rp.key("cpus"),
+            format!(
+                "`{}` requests {} vCPUs, more than its limit of {}",
+                service.name, requests.cpus, limits.cpus
+            ),
+            "request at most the limit: Kubernetes refuses a pod whose request exceeds its limit",
+        );
+        ok = false;
+    }
+    if requests.memory > limits.memory {
+        cx.error_help(
+            Rule::KubernetesRequests,
+            rp.key("memory"),
+            format!(
+                "`{}` requests {} memory, more than its limit of {}",
+                service.name,
+                requests.memory.readable(),
+                limits.memory.readable()
+            ),
+            "request at most the limit: Kubernetes refuses a pod whose request exceeds its limit",
+        );
+        ok = false;
+    }
+    ok.then_some(())
+}
+
+fn autoscaling(
+    cx: &mut Cx<'_>,
+    ap: &SpecPath,
+    service: &Service,
+    raw: &crate::raw::RawAutoscaling,
+    requests: Option<Requests>,
+    scaling: &[ScalePlan],
+) -> Option<Autoscaling> {
+    // The fewest replicas are the ones the service runs without an autoscaler.
+    let min = scaling
+        .iter()
+        .find(|s| s.service == service.id)
+        .map_or(service.replicas, |s| s.replicas);
+    if raw.max < min {
+        cx.out_of_range(
+            ap.key("max"),
+            format!(
+                "max ({}) is below the {min} replicas `{}` runs without an autoscaler",
+                raw.max, service.name
+            ),
+        );
+        return None;
+    }
+    if !(1..=100).contains(&raw.cpu_utilization) {
+        cx.out_of_range(
+            ap.key("cpu_utilization"),
+            format!("{}% is not a share of the requests (1 to 100)", raw.cpu_utilization),
+        );
+        return None;
+    }
+    if requests.is_none() {
+        cx.error_help(
+            Rule::KubernetesRequests,
+            ap.clone(),
+            format!(
+                "`{}` scales on CPU use, a share of its CPU requests, and has none",
+                service.name
+            ),
+            "give the service `resources` (requests default to them) or `requests`",
+        );
+        return None;
+    }
+    Some(Autoscaling {
+        min,
+        max: raw.max,
+        cpu_utilization: raw.cpu_utilization,
+    })
+}
+
+/// Every `data` volume a workload mounts has a claim, and a claim belongs to one pod.
+fn claimed_volumes(
+    cx: &mut Cx<'_>,
+    k: &RawKubernetes,
+    services: &[Service],
+    scaling: &[ScalePlan],
+    workloads: Option<&[Workload]>,
+    proxy: Option<ServiceId>,
+) {
+    let raw = cx.raw;
+    let mut mounted_by: Vec<Option<&Service>> = vec![None; raw.volumes.len()];
+    for service in services.iter().filter(|s| Some(s.id) != proxy) {
+        for (i, mount) in service.mounts.iter().enumerate() {
+            let Mount::Volume { volume, .. } = mount else { continue };
+            let (name, v) = raw.volumes.get_index(volume.index()).expect("a resolved volume");
+            if v.kind != VolumeKind::Data {
+                continue;
+            }
+            let path = SpecPath::top("services").key(&service.name).key("mounts").index(i);
+            if !k.volumes.contains_key(name) {
+                cx.error_help(
+                    Rule::KubernetesClaim,
+                    path.clone(),
+                    format!("`{}` mounts the data volume `{name}`, which has no claim", service.name),
+                    format!("add `platform.kubernetes.volumes.{name}: {{ size: ... }}`"),
+                );
+            }
+            if let Some(other) = mounted_by[volume.index()].replace(service) {
+                cx.error_help(
+                    Rule::KubernetesSharedClaim,
+                    path.clone(),
+                    format!(
+                        "`{}` and `{}` both mount the data volume `{name}`: a ReadWriteOnce claim has one pod",
+                        other.name, service.name
+                    ),
+                    "give each service its own data volume",
+                );
+            }
+            let plan = scaling.iter().find(|s| s.service == service.id).map(|s| s.replicas);
+            let autoscaled = workloads.and_then(|w| w[service.id.index()].autoscaling);
+            let replicas = plan.unwrap_or(service.replicas);
+            if replicas > 1 || autoscaled.is_some() {
+                let runs = match autoscaled {
+                    Some(a) => format!("up to {} replicas (autoscaled)", a.max),
+                    None => format!("{replicas} replicas"),
+                };
+                cx.error_help(
+                    Rule::KubernetesSharedClaim,
+                    path,
+                    format!(
+                        "`{}` runs {runs} and mounts the data volume `{name}`: on Kubernetes each replica gets a claim of its own, not this volume",
+                        service.name
+                    ),
+                    "run one replica of a service that keeps data (replicate through the datastore's own clustering)",
+                );
+            }
+        }
+    }
+}
+
+/// Warns (`kubernetes-backups`) of each backup job: the Compose deployment runs them from the
+/// host's cron, the manifests do not.
+fn unrun_backups(cx: &mut Cx<'_>) {
+    let raw = cx.raw;
+    let Some(backups) = &raw.backups else { return };
+    for (name, job) in &backups.jobs {
+        cx.report(
+            crate::diagnostic::Diagnostic::new(
+                Rule::KubernetesBackups,
+                SpecPath::top("backups").key("jobs").key(name),
+                format!(
+                    "backup job `{name}` runs from the host's cron on Compose; the Kubernetes manifests do not run it, so `{}` is not backed up",
+                    job.volume
+                ),
+            )
+            .with_help("back the claim up by other means (the storage's volume snapshots), and allow this warning with how"),
+        );
+    }
+}
+
+/// A workload runs without the deployment folder and its `.env`.
+fn deployable(cx: &mut Cx<'_>, service: &Service, variables: &[Variable]) {
+    let sp = SpecPath::top("services").key(&service.name);
+    for (i, mount) in service.mounts.iter().enumerate() {
+        if let Mount::Bind { source, .. } = mount
+            && source.starts_with("./")
+        {
+            cx.error_help(
+                Rule::KubernetesBindMount,
+                sp.key("mounts").index(i),
+                format!(
+                    "`{}` bind-mounts `{}` of the deployment folder, which a cluster's nodes do not have",
+                    service.name,
+                    source.as_str()
+                ),
+                "drop the mount in the Kubernetes environment's overlay (or mount a volume)",
+            );
+        }
+    }
+    for env in &service.environment {
+        let text = match &env.value {
+            EnvValue::Text(t) | EnvValue::WithSecrets(t) => t,
+            EnvValue::Secret { .. } => continue,
+        };
+        for id in text.variables() {
+            let variable = &variables[id.index()];
+            if !variable.secret && variable.required && variable.default.is_none() {
+                cx.error_help(
+                    Rule::KubernetesVariable,
+                    sp.key("environment").key(&env.key),
+                    format!(
+                        "`{}` reads `${{{}}}`, which has no value in the spec: a cluster has no `.env`",
+                        service.name, variable.name
+                    ),
+                    format!(
+                        "give `variables.{}` a `default` in the Kubernetes environment's overlay",
+                        variable.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The service's name, its ports' and its volumes' become object names.
+fn names(cx: &mut Cx<'_>, service: &Service) {
+    let raw = cx.raw;
+    let sp = SpecPath::top("services").key(&service.name);
+    let help = "use lowercase letters, digits and inner `-` only (no `_`), 63 at most";
+    if !is_dns_label(&service.name) {
+        cx.error_help(
+            Rule::KubernetesName,
+            sp.clone(),
+            format!(
+                "service `{}` names its workload and Service, and is not a DNS label",
+                service.name
+            ),
+            help,
+        );
+    }
+    for (i, port) in service.ports.iter().enumerate() {
+        // IANA service names, as container ports are named: 15 at most, a letter, no `--`.
+        let ok = is_dns_label(&port.name)
+            && port.name.len() <= 15
+            && port.name.bytes().any(|b| b.is_ascii_lowercase())
+            && !port.name.contains("--");
+        if !ok {
+            cx.error_help(
+                Rule::KubernetesName,
+                sp.key("ports").index(i).key("name"),
+                format!(
+                    "port `{}` of `{}` is not a Kubernetes port name",
+                    port.name, service.name
+                ),
+                "name ports with at most 15 lowercase letters, digits and single inner `-`, at least one letter",
+            );
+        }
+    }
+    for (i, mount) in service.mounts.iter().enumerate() {
+        if let Mount::Volume { volume, .. } = mount {
+            let name = raw.volumes.get_index(volume.index()).map_or("", |(n, _)| n.as_str());
+            if !is_dns_label(name) {
+                cx.error_help(
+                    Rule::KubernetesName,
+                    sp.key("mounts").index(i),
+                    format!(
+                        "volume `{name}` names a volume of `{}`'s pods, and is not a DNS label",
+                        service.name
+                    ),
+                    help,
+                );
+            }
+        }
+    }
+}

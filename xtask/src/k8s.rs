@@ -1,0 +1,419 @@
+//! The Kubernetes environments' manifests (`golden/<env>/k8s/`), checked by what consumes them:
+//!
+//! - the strict JSON schemas of the environment's Kubernetes version, in process (vendored in
+//!   `xtask/schemas/k8s/`: every field the API does not know is refused);
+//! - `kubernetes-validate --strict` (PyPI), whose "no schema" warning is a failure;
+//! - `kubectl kustomize` of the folder, which must build exactly the objects of the files;
+//! - `checkov --framework kubernetes`, with the skip list below, each entry with its reason;
+//! - `promtool` and `amtool` on the configs as the containers see them: every ConfigMap
+//!   written where its workload mounts it, so that a config and the files it names beside it
+//!   (Prometheus's rules) are checked together.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::validate::{Outcome, k8s_dirs, require, scratch_dir};
+
+/// The checkov checks that do not apply, each with its reason.
+pub const CHECKOV_SKIPS: [(&str, &str); 12] = [
+    // Images are pinned by tag in the spec (and `image-tag` refuses `latest`); the model has no
+    // digests to render.
+    ("CKV_K8S_43", "image digests"),
+    (
+        "CKV_K8S_15",
+        "imagePullPolicy Always: tags are pinned, IfNotPresent is what is meant",
+    ),
+    // The datastores' images start as root, chown their data and switch to their own user, and
+    // several write outside their volumes (caches, pid files): the manifests keep Docker's
+    // defaults less NET_RAW, as the Compose deployment runs them.
+    ("CKV_K8S_22", "read-only root filesystem"),
+    ("CKV_K8S_23", "root containers"),
+    ("CKV_K8S_25", "capabilities added back after dropping ALL"),
+    ("CKV_K8S_37", "capabilities assigned"),
+    ("CKV_K8S_40", "high UIDs"),
+    // Datastores have no liveness probe on purpose (see vutler-render/src/kubernetes.rs), and
+    // redis-exporter's image has no shell to run a healthcheck (its readiness is a TCP check).
+    ("CKV_K8S_8", "liveness probes"),
+    // Images read secrets from the environment when they cannot read a `*_FILE`.
+    ("CKV_K8S_35", "secrets as environment variables"),
+    // node-exporter shares the host's processes and reads its filesystem, as documented.
+    ("CKV_K8S_17", "host PID namespace"),
+    // Workloads run under the namespace's default ServiceAccount with no token mounted
+    // (`automountServiceAccountToken: false`); none calls the API.
+    ("CKV_K8S_38", "service account tokens (none is mounted)"),
+    ("CKV2_K8S_5", "no ServiceAccount bound to a Role: none calls the API"),
+];
+
+/// The documents of one manifest file.
+fn documents(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let value = Value::deserialize(doc).with_context(|| format!("parsing {}", path.display()))?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    Ok(docs)
+}
+
+/// Every manifest file of a tree's `k8s/` (the kustomization aside), in name order.
+fn manifests(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("k8s"))
+        .with_context(|| format!("reading {}/k8s", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn env_of(dir: &Path) -> String {
+    dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned()
+}
+
+/// The Kubernetes version an environment of `specs` declares (`1.30`).
+fn version(specs: &Path, env: &str) -> anyhow::Result<String> {
+    let stack = vutler_spec::load(specs, env).map_err(|r| anyhow::anyhow!("{r}"))?.stack;
+    match stack.kubernetes() {
+        Some(k) => Ok(k.version()),
+        None => bail!("{env} has a k8s/ tree but is not a Kubernetes environment"),
+    }
+}
+
+/// The schema file of an object's kind (`deployment-apps-v1.json`, `service-v1.json`).
+pub fn schema_file(object: &Value) -> anyhow::Result<String> {
+    let api = object["apiVersion"].as_str().context("an object without apiVersion")?;
+    let kind = object["kind"]
+        .as_str()
+        .context("an object without kind")?
+        .to_ascii_lowercase();
+    Ok(match api.split_once('/') {
+        Some((group, version)) => {
+            let group = group.split('.').next().unwrap_or(group);
+            format!("{kind}-{group}-{version}.json")
+        }
+        None => format!("{kind}-{api}.json"),
+    })
+}
+
+/// Every object of every Kubernetes environment against the strict schemas of its version.
+pub fn schemas(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Outcome> {
+    let mut validators: BTreeMap<PathBuf, jsonschema::Validator> = BTreeMap::new();
+    let mut checks = 0;
+    for dir in k8s_dirs(golden)? {
+        let env = env_of(&dir);
+        let folder = schemas.join(format!("k8s/v{}.0-standalone-strict", version(specs, &env)?));
+        if !folder.is_dir() {
+            bail!(
+                "{env}: no schemas vendored for its Kubernetes version in {} (copy them from kubernetes-validate)",
+                folder.display()
+            );
+        }
+        for file in manifests(&dir)? {
+            for object in documents(&file)? {
+                let schema_path = folder.join(schema_file(&object)?);
+                if !validators.contains_key(&schema_path) {
+                    let text = std::fs::read_to_string(&schema_path).with_context(|| {
+                        format!(
+                            "{}: no vendored schema for {} {}",
+                            file.display(),
+                            object["apiVersion"],
+                            object["kind"]
+                        )
+                    })?;
+                    let schema: Value = serde_json::from_str(&text)?;
+                    let validator = jsonschema::validator_for(&schema)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", schema_path.display()))?;
+                    validators.insert(schema_path.clone(), validator);
+                }
+                let errors: Vec<String> = validators[&schema_path]
+                    .iter_errors(&object)
+                    .map(|e| format!("{}: {e}", e.instance_path()))
+                    .collect();
+                if !errors.is_empty() {
+                    bail!(
+                        "{} {} {}: {}",
+                        file.display(),
+                        object["kind"],
+                        object["metadata"]["name"],
+                        errors.join("; ")
+                    );
+                }
+                checks += 1;
+            }
+        }
+    }
+    Ok(Outcome::Passed(checks))
+}
+
+/// `kubectl kustomize` builds each folder into exactly the objects of its files.
+pub fn kustomize(golden: &Path) -> anyhow::Result<Outcome> {
+    if let Some(skip) = require(&["kubectl"])? {
+        return Ok(skip);
+    }
+    let mut checks = 0;
+    for dir in k8s_dirs(golden)? {
+        let out = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(dir.join("k8s"))
+            .output()
+            .context("running kubectl kustomize")?;
+        if !out.status.success() {
+            bail!(
+                "kubectl kustomize {}/k8s failed:\n{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let built = String::from_utf8_lossy(&out.stdout);
+        let mut names: Vec<String> = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(&built) {
+            let v = Value::deserialize(doc)?;
+            names.push(format!(
+                "{}/{}",
+                v["kind"].as_str().unwrap_or(""),
+                v["metadata"]["name"].as_str().unwrap_or("")
+            ));
+        }
+        let mut expected: Vec<String> = Vec::new();
+        for file in manifests(&dir)? {
+            for v in documents(&file)? {
+                expected.push(format!(
+                    "{}/{}",
+                    v["kind"].as_str().unwrap_or(""),
+                    v["metadata"]["name"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        names.sort();
+        expected.sort();
+        if names != expected {
+            bail!(
+                "kubectl kustomize {}/k8s built {names:?}, the files hold {expected:?}",
+                dir.display()
+            );
+        }
+        checks += names.len();
+    }
+    Ok(Outcome::Passed(checks))
+}
+
+/// `kubernetes-validate --strict` on every manifest, for its environment's version; a kind it
+/// has no schema for (its only warning) fails.
+pub fn kubernetes_validate(specs: &Path, golden: &Path) -> anyhow::Result<Outcome> {
+    if let Some(skip) = require(&["kubernetes-validate"])? {
+        return Ok(skip);
+    }
+    let mut checks = 0;
+    for dir in k8s_dirs(golden)? {
+        let files = manifests(&dir)?;
+        let out = Command::new("kubernetes-validate")
+            .args(["--strict", "--kubernetes-version", &version(specs, &env_of(&dir))?])
+            .args(&files)
+            .output()
+            .context("running kubernetes-validate")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let warned = stdout.lines().any(|l| l.starts_with("WARN") || l.starts_with("ERROR"));
+        if !out.status.success() || warned {
+            bail!(
+                "kubernetes-validate on {}/k8s:\n{stdout}{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        checks += files.len();
+    }
+    Ok(Outcome::Passed(checks))
+}
+
+/// `checkov --framework kubernetes` on every folder: no failed check beyond the skip list.
+pub fn checkov(golden: &Path) -> anyhow::Result<Outcome> {
+    if let Some(skip) = require(&["checkov"])? {
+        return Ok(skip);
+    }
+    let skips: Vec<&str> = CHECKOV_SKIPS.iter().map(|(id, _)| *id).collect();
+    let mut checks = 0;
+    for dir in k8s_dirs(golden)? {
+        let out = Command::new("checkov")
+            .args([
+                "--framework",
+                "kubernetes",
+                "--skip-download",
+                "--quiet",
+                "--compact",
+                "--output",
+                "cli",
+            ])
+            .args(["--skip-check", &skips.join(",")])
+            .arg("--directory")
+            .arg(dir.join("k8s"))
+            .env("BC_SKIP_MAPPING", "TRUE")
+            .output()
+            .context("running checkov")?;
+        if !out.status.success() {
+            bail!(
+                "checkov on {}/k8s:\n{}{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        checks += 1;
+    }
+    Ok(Outcome::Passed(checks))
+}
+
+/// Writes every ConfigMap where its workload's container reads it, under `root/<workload>/`.
+fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for file in manifests(dir)? {
+        let docs = documents(&file)?;
+        let maps: BTreeMap<&str, &Value> = docs
+            .iter()
+            .filter(|d| d["kind"] == "ConfigMap")
+            .filter_map(|d| Some((d["metadata"]["name"].as_str()?, &d["data"])))
+            .collect();
+        for workload in docs.iter().filter(|d| d["spec"]["template"].is_object()) {
+            let name = workload["metadata"]["name"].as_str().unwrap_or_default();
+            let pod = &workload["spec"]["template"]["spec"];
+            let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
+            let claims = workload["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for container in pod["containers"].as_array().into_iter().flatten() {
+                for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+                    let Some(volume) = volumes.iter().find(|v| v["name"] == mount["name"]) else {
+                        if claims.iter().any(|c| c["metadata"]["name"] == mount["name"]) {
+                            continue;
+                        }
+                        bail!(
+                            "{}: {name} mounts the undeclared volume {}",
+                            file.display(),
+                            mount["name"]
+                        );
+                    };
+                    let Some(map_name) = volume["configMap"]["name"].as_str() else {
+                        continue;
+                    };
+                    let Some(data) = maps.get(map_name) else {
+                        bail!(
+                            "{}: {name} mounts the ConfigMap {map_name}, which is not in its file",
+                            file.display()
+                        );
+                    };
+                    let target = root
+                        .join(name)
+                        .join(mount["mountPath"].as_str().unwrap_or("").trim_start_matches('/'));
+                    for item in volume["configMap"]["items"].as_array().into_iter().flatten() {
+                        let (key, path) = (item["key"].as_str().unwrap_or(""), item["path"].as_str().unwrap_or(""));
+                        let dest = match mount["subPath"].as_str() {
+                            Some(sub) if sub == path => target.clone(),
+                            Some(_) => continue,
+                            None => target.join(path),
+                        };
+                        let contents = data[key]
+                            .as_str()
+                            .with_context(|| format!("{map_name} has no key {key}"))?;
+                        if let Some(parent) = dest.parent() {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                        std::fs::write(&dest, contents)?;
+                        written.push(dest);
+                    }
+                }
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// `promtool check config` and `amtool check-config` on the configs as the containers see them.
+pub fn monitoring_configs(golden: &Path) -> anyhow::Result<Outcome> {
+    if let Some(skip) = require(&["promtool", "amtool"])? {
+        return Ok(skip);
+    }
+    let scratch = scratch_dir("k8s-configs");
+    let result = (|| {
+        let mut checks = 0;
+        for dir in k8s_dirs(golden)? {
+            let root = scratch.join(env_of(&dir));
+            for file in mounted_configs(&dir, &root)? {
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let (tool, args): (&str, &[&str]) = match name {
+                    "prometheus.yml" => ("promtool", &["check", "config"]),
+                    "alertmanager.yml" => ("amtool", &["check-config"]),
+                    _ => continue,
+                };
+                let out = Command::new(tool)
+                    .args(args)
+                    .arg(&file)
+                    .output()
+                    .with_context(|| format!("running {tool}"))?;
+                if !out.status.success() {
+                    bail!(
+                        "{tool} on {} (from {}/k8s):\n{}{}",
+                        file.display(),
+                        dir.display(),
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                checks += 1;
+            }
+        }
+        Ok(Outcome::Passed(checks))
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vendored schemas refuse what the API would: a field it does not know, a wrong type.
+    #[test]
+    fn the_strict_schemas_refuse_unknown_fields_and_wrong_types() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let file = root.join("golden/kubernetes/k8s/vutler.yaml");
+        let deployment = documents(&file)
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap_or_else(|| panic!("{}: no Deployment", file.display()));
+        let path = root
+            .join("xtask/schemas/k8s/v1.30.0-standalone-strict")
+            .join(schema_file(&deployment).unwrap_or_else(|e| panic!("{e:#}")));
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"));
+        assert!(validator.is_valid(&deployment));
+        let mut unknown = deployment.clone();
+        unknown["spec"]["template"]["spec"]["containers"][0]["healthcheck"] = Value::from("curl");
+        assert!(!validator.is_valid(&unknown), "an unknown container field passes");
+        let mut wrong = deployment;
+        wrong["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = Value::from("3000");
+        assert!(!validator.is_valid(&wrong), "a port as text passes");
+    }
+
+    #[test]
+    fn schema_files_are_named_by_kind_group_and_version() {
+        let name = |api: &str, kind: &str| schema_file(&serde_json::json!({"apiVersion": api, "kind": kind})).ok();
+        assert_eq!(name("v1", "Service").as_deref(), Some("service-v1.json"));
+        assert_eq!(
+            name("apps/v1", "StatefulSet").as_deref(),
+            Some("statefulset-apps-v1.json")
+        );
+        assert_eq!(
+            name("networking.k8s.io/v1", "NetworkPolicy").as_deref(),
+            Some("networkpolicy-networking-v1.json")
+        );
+    }
+}
