@@ -6,7 +6,9 @@
 //! alerts to Alertmanager. The rules are the spec's groups plus a group the model implies: for
 //! every critical service, `up == 0` and `absent(up)` on each job that monitors it (unless the
 //! spec already has that exact rule), Redis memory near its limit and stale backups when the
-//! metrics they need are scraped.
+//! metrics they need are scraped. The alerts on what the operations scripts record (backups, WAL,
+//! drills, the certificate, secret rotations) are not derived on Kubernetes, where no script
+//! records it.
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -168,6 +170,9 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
         }
     }
     let produces = |metric: &str| m.scrape_jobs.iter().any(|j| j.metrics.iter().any(|x| *x == metric));
+    // The metrics the operations scripts record: on Kubernetes no script runs on the nodes to
+    // write them, and alerts on their absence would fire from the first minute.
+    let recorded = |metric: &str| stack.kubernetes().is_none() && produces(metric);
     let tls_metric = stack.metric(ScriptMetric::TlsExpiry);
     let secret_metric = stack.metric(ScriptMetric::SecretRotated);
     let backup_metric = stack.metric(ScriptMetric::BackupSuccess);
@@ -184,11 +189,14 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
         // Seed 9.2, "Redis memory limit hit".
         redis.annotations.insert(
             "runbook",
-            "Raise --maxmemory in the spec, keeping it within 75% of the container's memory limit (raise that too), and keep the allkeys-lru eviction policy; render and `docker compose up -d`.".into(),
+            format!(
+                "Raise --maxmemory in the spec, keeping it within 75% of the container's memory limit (raise that too), and keep the allkeys-lru eviction policy; render and {}.",
+                if stack.kubernetes().is_some() { "`kubectl apply -k k8s/`" } else { "`docker compose up -d`" }
+            ),
         );
         rules.push(redis);
     }
-    if produces(&tls_metric) {
+    if recorded(&tls_metric) {
         let days = |n: u64| n * 86_400;
         rules.push(rule(
             "TlsCertificateExpiresSoon".into(),
@@ -212,7 +220,7 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
             "No TLS certificate expiry has been recorded for a day: run scripts/certificates.sh renew".into(),
         ));
     }
-    if let (true, Some(after)) = (produces(&secret_metric), stack.operations().rotate_secrets_after) {
+    if let (true, Some(after)) = (recorded(&secret_metric), stack.operations().rotate_secrets_after) {
         let mut due = rule(
             "SecretRotationDue".into(),
             format!("time() - {secret_metric} > {}", after.secs()),
@@ -228,7 +236,7 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
         rules.push(due);
     }
     let jobs = stack.backup_jobs();
-    if let (true, Some(backups)) = (produces(&backup_metric), stack.backups()) {
+    if let (true, Some(backups)) = (recorded(&backup_metric), stack.backups()) {
         let stale = backups.stale_after;
         for job in jobs {
             let job = &job.name;
@@ -246,7 +254,7 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
             ));
         }
     }
-    if produces(&wal_metric) {
+    if recorded(&wal_metric) {
         for job in jobs {
             let Some(wal) = job.wal() else { continue };
             let name = &job.name;
@@ -272,7 +280,9 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
             rules.extend([behind, missing]);
         }
     }
-    if produces("pg_stat_archiver_failed_count") && jobs.iter().any(|j| j.wal().is_some()) {
+    // WAL is archived only where it is shipped (not on Kubernetes, see runtime.rs).
+    let archives = stack.kubernetes().is_none() && jobs.iter().any(|j| j.wal().is_some());
+    if produces("pg_stat_archiver_failed_count") && archives {
         let mut failing = rule(
             "WalArchivingFails".into(),
             "increase(pg_stat_archiver_failed_count[10m]) > 0".into(),
@@ -286,7 +296,7 @@ fn derived_rules(stack: &Stack, m: &Monitoring) -> Vec<Rule> {
         );
         rules.push(failing);
     }
-    if let (true, Some(drill)) = (produces(&drill_metric), stack.backups().and_then(|b| b.drill.as_ref())) {
+    if let (true, Some(drill)) = (recorded(&drill_metric), stack.backups().and_then(|b| b.drill.as_ref())) {
         let stale = drill.stale_after;
         for job in jobs {
             let job = &job.name;

@@ -517,6 +517,26 @@ fn the_kubernetes_environment_keeps_every_invariant() {
     assert!(check_invariants("kubernetes", &stack, &tree) > 30);
     // Only k8s/: no Compose file, NGINX or host firewall on a cluster.
     assert!(tree.iter().all(|(p, _)| p.starts_with("k8s/")));
+    // No alert waits for what only the Compose deployment's scripts record: it would fire from
+    // the first minute.
+    let rules = tree.get("k8s/prometheus.yaml").unwrap_or_default();
+    assert!(rules.contains("alerts.yml: |"), "the rules are in a ConfigMap");
+    use vutler_spec::stack::ScriptMetric;
+    for metric in [
+        ScriptMetric::BackupSuccess,
+        ScriptMetric::DrillSuccess,
+        ScriptMetric::WalShipped,
+        ScriptMetric::TlsExpiry,
+        ScriptMetric::SecretRotated,
+    ] {
+        let name = stack.metric(metric);
+        assert!(!rules.contains(&name), "an alert on {name}, which nothing records on Kubernetes");
+    }
+    assert!(tree.iter().all(|(_, c)| !c.contains("archive_mode")), "WAL is archived with nothing to ship it");
+    // The person paged is told the cluster's commands.
+    for compose_only in ["docker ", "scripts/"] {
+        assert!(!rules.contains(compose_only), "a runbook on Kubernetes says `{compose_only}`");
+    }
 }
 
 /// Every fixture stack (this crate's, the spec crate's base, and the stacks of other shapes in
