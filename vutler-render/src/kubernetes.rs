@@ -23,6 +23,9 @@
 //! - Plain variables take their spec values (a cluster has no `.env`). `$` is written `$$` in
 //!   arguments and values, which Kubernetes would otherwise expand as `$(VAR)`; a value with
 //!   secrets refers to them as `$(VAR)` of entries placed before it.
+//! - `depends_on` with `service_healthy` holds the pod in an init container until the
+//!   dependency's Service accepts a connection, which only a ready pod does (the model's order
+//!   of starts, which a conversion like Kompose's drops); `service_started` orders nothing.
 //! - A Service is headless when its pods are addressed one by one: a StatefulSet's, a
 //!   DaemonSet's, and one whose service runs several replicas, which Prometheus finds through
 //!   DNS as it finds containers on Compose.
@@ -33,8 +36,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{
-    Autoscaling, ConfigMount, Connection, FirewallPolicy, HealthTest, Healthcheck, Kubernetes, Mount, PidMode,
-    Propagation, Protocol, Service, Text, TextPart, Variable, VolumeKind,
+    Autoscaling, Condition, ConfigMount, Connection, FirewallPolicy, HealthTest, Healthcheck, Kubernetes, Mount,
+    PidMode, Propagation, Protocol, Service, Text, TextPart, Variable, VolumeKind,
 };
 use vutler_spec::units::{ByteSize, Cpus, Duration};
 
@@ -322,6 +325,7 @@ impl<'s> Cx<'s> {
             name: service.name.to_string(),
             image: service.image.to_string(),
             image_pull_policy: "IfNotPresent",
+            command: None,
             args: c.command.as_ref().map(|args| args.iter().map(|a| literal(a)).collect()),
             env: self.env(c),
             ports: service
@@ -337,13 +341,7 @@ impl<'s> Cx<'s> {
             startup_probe: c.probe.and_then(startup_probe),
             readiness_probe: c.probe.map(probe).or_else(|| port_open(service)),
             liveness_probe: c.probe.filter(|_| kind != Kind::StatefulSet).map(probe),
-            security_context: ContainerSecurity {
-                allow_privilege_escalation: false,
-                capabilities: Capabilities {
-                    drop: vec!["ALL"],
-                    add: DOCKER_CAPABILITIES.to_vec(),
-                },
-            },
+            security_context: docker_capabilities(),
             volume_mounts: mounts,
         };
         let template = PodTemplate {
@@ -359,6 +357,7 @@ impl<'s> Cx<'s> {
                 security_context: PodSecurity {
                     seccomp_profile: Seccomp { kind: "RuntimeDefault" },
                 },
+                init_containers: self.waits(service),
                 containers: vec![container],
                 volumes,
             },
@@ -468,6 +467,51 @@ impl<'s> Cx<'s> {
             })?);
         }
         Ok(docs)
+    }
+
+    /// The init containers holding a pod until each service it waits for to be healthy
+    /// accepts connections: a Service connects only to ready pods, so the first connection
+    /// that succeeds is the dependency's readiness, as Compose's `service_healthy`.
+    /// (`service_started` only orders starts on Compose; pods start together.)
+    fn waits(&self, service: &Service) -> Vec<Container> {
+        let stack = self.stack;
+        service
+            .depends_on
+            .iter()
+            .filter(|d| d.condition == Condition::ServiceHealthy && d.service != stack.edge().proxy)
+            .filter_map(|d| {
+                let dependency = stack.service(d.service);
+                let port = dependency.ports.iter().find(|p| p.protocol == Protocol::Tcp)?;
+                let (host, number) = (dependency.name.to_string(), port.container);
+                let mut limits = Map::new();
+                limits.insert("cpu".into(), "50m".into());
+                limits.insert("memory".into(), "16Mi".into());
+                Some(Container {
+                    name: format!("wait-for-{host}"),
+                    image: self.k8s.wait_image.to_string(),
+                    image_pull_policy: "IfNotPresent",
+                    command: Some(vec!["sh".into(), "-c".into(), wait_script(&host, number)]),
+                    args: None,
+                    env: Vec::new(),
+                    ports: Vec::new(),
+                    resources: Some(ResourceRequirements {
+                        requests: limits.clone(),
+                        limits,
+                    }),
+                    startup_probe: None,
+                    readiness_probe: None,
+                    liveness_probe: None,
+                    security_context: ContainerSecurity {
+                        allow_privilege_escalation: false,
+                        capabilities: Capabilities {
+                            drop: vec!["ALL"],
+                            add: Vec::new(),
+                        },
+                    },
+                    volume_mounts: Vec::new(),
+                })
+            })
+            .collect()
     }
 
     /// The ConfigMap of one `config:` mount, the pod volume reading it and the mount.
@@ -892,6 +936,29 @@ impl<'s> Cx<'s> {
                 },
             },
         })?)
+    }
+}
+
+/// Waits until `host:port` accepts a connection, with BusyBox's own tools: its `nc` has no `-z`,
+/// and holds a connection the server keeps open, so a connection still open when `timeout`
+/// stops it (124, or 143 from BusyBox's `timeout`) counts as accepted, as does one the server
+/// closed (0); a refused or unresolvable one (1) is tried again two seconds later.
+pub fn wait_script(host: &str, port: u16) -> String {
+    format!(
+        "connected() {{ timeout 5 nc -w 2 \"$1\" \"$2\" </dev/null >/dev/null 2>&1; rc=$?; \
+         [ \"$rc\" -eq 0 ] || [ \"$rc\" -eq 124 ] || [ \"$rc\" -eq 143 ]; }}; \
+         until connected {host} {port}; do echo waiting for {host}:{port}; sleep 2; done"
+    )
+}
+
+/// Docker's capabilities less `NET_RAW`, with no escalation.
+fn docker_capabilities() -> ContainerSecurity {
+    ContainerSecurity {
+        allow_privilege_escalation: false,
+        capabilities: Capabilities {
+            drop: vec!["ALL"],
+            add: DOCKER_CAPABILITIES.to_vec(),
+        },
     }
 }
 

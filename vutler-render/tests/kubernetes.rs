@@ -530,12 +530,21 @@ fn the_kubernetes_environment_keeps_every_invariant() {
         ScriptMetric::SecretRotated,
     ] {
         let name = stack.metric(metric);
-        assert!(!rules.contains(&name), "an alert on {name}, which nothing records on Kubernetes");
+        assert!(
+            !rules.contains(&name),
+            "an alert on {name}, which nothing records on Kubernetes"
+        );
     }
-    assert!(tree.iter().all(|(_, c)| !c.contains("archive_mode")), "WAL is archived with nothing to ship it");
+    assert!(
+        tree.iter().all(|(_, c)| !c.contains("archive_mode")),
+        "WAL is archived with nothing to ship it"
+    );
     // The person paged is told the cluster's commands.
     for compose_only in ["docker ", "scripts/"] {
-        assert!(!rules.contains(compose_only), "a runbook on Kubernetes says `{compose_only}`");
+        assert!(
+            !rules.contains(compose_only),
+            "a runbook on Kubernetes says `{compose_only}`"
+        );
     }
 }
 
@@ -839,4 +848,100 @@ fn secrets_sh_creates_the_secrets_the_manifests_read() {
 
 fn read_state(state: &Path) -> String {
     read(&state.join("secrets.json"))
+}
+
+/// The init containers' wait, run by BusyBox alone (what the `busybox` image holds): it waits
+/// while nothing listens, and ends once the dependency accepts a connection, whether the server
+/// closes it or holds it open.
+#[test]
+fn the_wait_for_a_dependency_runs_in_busybox() {
+    use std::process::{Command, Stdio};
+    let Some(busybox) = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var_os("VUTLER_REQUIRE_VALIDATORS").is_none(),
+            "busybox is required (VUTLER_REQUIRE_VALIDATORS)"
+        );
+        eprintln!("skipped: busybox is not installed");
+        return;
+    };
+    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
+        .unwrap_or_else(|r| panic!("{r}"))
+        .stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let (_, app) = objects(&tree)
+        .into_iter()
+        .find(|(f, v)| f == "k8s/vutler.yaml" && v["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("no app Deployment"));
+    let waits = app["spec"]["template"]["spec"]["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = waits.iter().filter_map(|w| w["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "wait-for-mongo",
+            "wait-for-postgres",
+            "wait-for-redis",
+            "wait-for-minio"
+        ]
+    );
+    let script = waits[1]["command"][2].as_str().unwrap_or_default().to_owned();
+    assert!(
+        !script.contains("$(") && !script.contains("$$"),
+        "Kubernetes would expand {script}"
+    );
+    assert_eq!(script, vutler_render::kubernetes::wait_script("postgres", 5432));
+
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for tool in ["sh", "nc", "timeout", "sleep", "echo", "["] {
+        std::os::unix::fs::symlink(busybox, tmp.path().join(tool)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    for hold in [false, true] {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+            probe.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let script = vutler_render::kubernetes::wait_script("127.0.0.1", port);
+        let start = std::time::Instant::now();
+        let mut child = Command::new(tmp.path().join("sh"))
+            .args(["-c", &script])
+            .env_clear()
+            .env("PATH", tmp.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "it ended while nothing listened"
+        );
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+        let server = std::thread::spawn(move || {
+            let accepted = listener.accept().ok();
+            if hold {
+                std::thread::sleep(std::time::Duration::from_secs(7));
+            }
+            drop(accepted);
+        });
+        let out = loop {
+            if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                break status;
+            }
+            assert!(
+                start.elapsed().as_secs() < 20,
+                "still waiting with the port open (hold: {hold})"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert!(out.success(), "hold: {hold}");
+        let mut printed = String::new();
+        use std::io::Read;
+        child.stdout.take().map(|mut s| s.read_to_string(&mut printed));
+        assert!(printed.contains(&format!("waiting for 127.0.0.1:{port}")), "{printed}");
+        let _ = server.join();
+    }
 }

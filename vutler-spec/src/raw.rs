@@ -1664,6 +1664,15 @@ pub struct RawKubernetes {
     /// Scheduling settings of services, by name.
     #[serde(default)]
     pub services: IndexMap<String, RawWorkload>,
+    /// Image of the init containers that hold a pod until the services it depends on
+    /// (`condition: service_healthy`) accept connections (its `nc` connects to their Service,
+    /// which only ready pods serve).
+    #[serde(default = "default_wait_image")]
+    pub wait_image: String,
+}
+
+fn default_wait_image() -> String {
+    "busybox:1.36.1".to_owned()
 }
 
 /// A persistent volume claim.

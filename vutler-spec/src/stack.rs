@@ -1815,7 +1815,7 @@ pub enum Platform {
     /// Docker Compose on the target VM.
     Compose,
     /// A Kubernetes cluster.
-    Kubernetes(Kubernetes),
+    Kubernetes(Box<Kubernetes>),
 }
 
 /// The settings of a Kubernetes environment.
@@ -1834,6 +1834,8 @@ pub struct Kubernetes {
     pub ingress: Ingress,
     /// Requests and autoscaling, by service index.
     pub(crate) workloads: Vec<Workload>,
+    /// Image of the init containers waiting for the services a pod depends on.
+    pub wait_image: Image,
 }
 
 impl Kubernetes {

@@ -168,6 +168,8 @@ pub struct PodSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub termination_grace_period_seconds: Option<u64>,
     pub security_context: PodSecurity,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<Container>,
     pub containers: Vec<Container>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
@@ -179,6 +181,8 @@ pub struct Container {
     pub name: String,
     pub image: String,
     pub image_pull_policy: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -220,6 +224,7 @@ pub struct ContainerSecurity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Capabilities {
     pub drop: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub add: Vec<&'static str>,
 }
 

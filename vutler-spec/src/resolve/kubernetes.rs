@@ -39,6 +39,7 @@ pub(super) fn platform(
         None => Some(None),
     };
     let ingress = ingress(cx, &kp, k);
+    let wait_image = super::services::image(cx, kp.key("wait_image"), &k.wait_image);
     let claims = claims(cx, &kp, k);
     let (services, scaling, variables) = (services?, scaling?, variables?);
     let proxy = raw.services.get_index_of(&raw.edge.proxy).map(ServiceId);
@@ -49,14 +50,15 @@ pub(super) fn platform(
         names(cx, service);
     }
     unrun_backups(cx);
-    Some(Platform::Kubernetes(Kubernetes {
+    Some(Platform::Kubernetes(Box::new(Kubernetes {
         minor: minor?,
         namespace: namespace?,
         storage_class: storage_class?,
         claims: claims?,
         ingress: ingress?,
         workloads: workloads?,
-    }))
+        wait_image: wait_image?,
+    })))
 }
 
 /// `1.N` with N within the versions the manifests are written for.

@@ -354,7 +354,7 @@ fn file_envs(cx: &mut Cx<'_>, p: &SpecPath, s: &RawService) -> bool {
     ok
 }
 
-fn image(cx: &mut Cx<'_>, path: SpecPath, text: &str) -> Option<Image> {
+pub(super) fn image(cx: &mut Cx<'_>, path: SpecPath, text: &str) -> Option<Image> {
     match Image::parse(text) {
         Ok(image) => Some(image),
         Err(ImageError::NoTag) => {
