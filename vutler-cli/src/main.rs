@@ -785,11 +785,18 @@ fn validate_one(cli: &Cli, env: &str, json: bool, strict: bool, compact: bool) -
         return Ok(code);
     }
     if verbosity(cli) != Verbosity::Quiet {
-        println!(
-            "{env}: valid ({} services on VM `{}`{counted})",
-            loaded.stack.services().len(),
-            loaded.stack.vm().name,
-        );
+        let stack = &loaded.stack;
+        let on = match stack.kubernetes() {
+            // Every service but the proxy is a workload.
+            Some(k) => format!(
+                "{} workloads on Kubernetes {}, namespace `{}`",
+                stack.services().len() - 1,
+                k.version(),
+                k.namespace
+            ),
+            None => format!("{} services on VM `{}`", stack.services().len(), stack.vm().name),
+        };
+        println!("{env}: valid ({on}{counted})");
     }
     Ok(code)
 }

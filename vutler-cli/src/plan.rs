@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use vutler_spec::stack::{Capacity, Resource, Resources, Shortfall};
+use vutler_spec::stack::{Capacity, Kubernetes, Mount, Requests, Resource, Resources, Shortfall};
 use vutler_spec::units::{ByteSize, Cpus};
 use vutler_spec::{Rule, Stack};
 
@@ -18,15 +18,26 @@ pub(crate) fn plan(cli: &Cli, env: &str) -> anyhow::Result<ExitCode> {
         Ok(f) => f,
         Err(report) => return Ok(invalid(cli, &report)),
     };
-    let loaded = match files.resolve_allowing(&[Rule::Capacity]) {
+    let loaded = match files.resolve_allowing(&[Rule::Capacity, Rule::KubernetesCapacity]) {
         Ok(l) => l,
         Err(report) => return Ok(invalid(cli, &report)),
     };
     // Capacity errors are what the plan shows; they are not printed as errors.
     let mut others = loaded.warnings.clone();
-    others.diagnostics.retain(|d| d.rule != Rule::Capacity);
+    others
+        .diagnostics
+        .retain(|d| d.rule != Rule::Capacity && d.rule != Rule::KubernetesCapacity);
     print_report(cli, &others)?;
     let stack = &loaded.stack;
+    if let Some(k8s) = stack.kubernetes() {
+        let (text, fits) = render_cluster_plan(stack, k8s);
+        print!("{text}");
+        return Ok(if fits {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_DIFFERENT)
+        });
+    }
     let capacity = stack.capacity();
     print!("{}", render_plan(stack, &capacity));
     Ok(if capacity.fits() {
@@ -183,6 +194,183 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
     ]));
     out.push_str(&table(&rows, &[false, true, false, false, false]));
     out
+}
+
+/// The plan of a Kubernetes environment: each workload's pods and requests, the totals with
+/// the fewest pods and with every autoscaler at its maximum, against the node pool, and the
+/// monthly cost of the nodes; whether everything fits.
+fn render_cluster_plan(stack: &Stack, k8s: &Kubernetes) -> (String, bool) {
+    let pool = k8s.nodes.map(|p| (stack.vms()[p.vm.index()].clone(), p.count));
+    let mut out = format!(
+        "{} on Kubernetes {}, namespace `{}`",
+        stack.env(),
+        k8s.version(),
+        k8s.namespace
+    );
+    match &pool {
+        Some((vm, n)) => out.push_str(&format!(
+            ": {n} × VM `{}` ({} CPUs, {} memory each)\n\n",
+            vm.name,
+            vm.cpus,
+            size(vm.memory)
+        )),
+        None => out.push_str(": no node pool in the spec (platform.kubernetes.nodes)\n\n"),
+    }
+    let mut rows = vec![Row::cells([
+        "WORKLOAD",
+        "PODS",
+        "CPU REQUESTS",
+        "MEMORY REQUESTS",
+        "CLAIMS",
+    ])];
+    let proxy = stack.edge().proxy;
+    let (mut fewest_pods, mut most_pods) = (0, 0);
+    // The first workload whose pod no node can hold.
+    let mut too_big: Option<String> = None;
+    for service in stack.services().iter().filter(|s| s.id != proxy) {
+        let pods = k8s.pods(stack, service);
+        fewest_pods += pods.fewest;
+        most_pods += pods.most;
+        let count = if pods.most > pods.fewest {
+            format!("{} → {}", pods.fewest, pods.most)
+        } else {
+            pods.fewest.to_string()
+        };
+        let claims = service
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                Mount::Volume { volume, .. } => k8s.claim(*volume).map(|c| c.size),
+                _ => None,
+            })
+            .fold(ByteSize::default(), |a, b| a + b);
+        let claims = if claims > ByteSize::default() {
+            size(claims)
+        } else {
+            "-".into()
+        };
+        let row = match k8s.workload(service.id).requests {
+            Some(r) => {
+                if let Some((vm, _)) = &pool
+                    && (r.cpus > vm.cpus || r.memory > vm.memory)
+                {
+                    too_big.get_or_insert_with(|| service.name.to_string());
+                }
+                [
+                    service.name.to_string(),
+                    count,
+                    (r.cpus * pods.fewest).to_string(),
+                    size(r.memory * pods.fewest),
+                    claims,
+                ]
+            }
+            None => [service.name.to_string(), count, "-".into(), "-".into(), claims],
+        };
+        rows.push(Row::Cells(row));
+    }
+    let (fewest, most) = k8s.requested(stack);
+    let request_row = |label: &str, pods: u32, r: Requests| {
+        Row::Cells([
+            label.to_owned(),
+            pods.to_string(),
+            r.cpus.to_string(),
+            size(r.memory),
+            String::new(),
+        ])
+    };
+    rows.push(Row::Rule);
+    rows.push(request_row("total", fewest_pods, fewest));
+    if most != fewest {
+        rows.push(request_row("total, most pods", most_pods, most));
+    }
+    let mut fits = true;
+    let mut verdict = String::new();
+    if let Some((vm, n)) = &pool {
+        let (cpus, memory) = (vm.cpus * *n, vm.memory * *n);
+        rows.push(Row::Rule);
+        rows.push(Row::Cells([
+            format!("{n} × VM `{}`", vm.name),
+            String::new(),
+            cpus.to_string(),
+            size(memory),
+            String::new(),
+        ]));
+        for (suffix, need) in [("", fewest), (", most pods", most)] {
+            if suffix.is_empty() || most != fewest {
+                rows.push(Row::Cells([
+                    format!("headroom{suffix}"),
+                    String::new(),
+                    signed_cpus(cpus, need.cpus),
+                    signed_size(memory, need.memory),
+                    String::new(),
+                ]));
+                rows.push(Row::Cells([
+                    format!("used{suffix}"),
+                    String::new(),
+                    percent(u64::from(need.cpus.millis()), u64::from(cpus.millis())),
+                    percent(need.memory.bytes(), memory.bytes()),
+                    String::new(),
+                ]));
+            }
+            fits &= need.cpus <= cpus && need.memory <= memory;
+        }
+        verdict = match &too_big {
+            Some(name) => format!(
+                "\n{}: a pod of `{name}` requests more than one node of VM `{}` has\n",
+                stack.env(),
+                vm.name
+            ),
+            None if fits => format!(
+                "\n{}: fits {n} × VM `{}`, autoscalers at their maximum included\n",
+                stack.env(),
+                vm.name
+            ),
+            None => format!("\n{}: does not fit {n} × VM `{}`\n", stack.env(), vm.name),
+        };
+        fits &= too_big.is_none();
+    }
+    out.push_str(&table(&rows, &[false, true, true, true, true]));
+    out.push_str(&verdict);
+
+    out.push_str("\nMonthly cost (USD)\n");
+    let mut rows = Vec::new();
+    let (mut min, mut max) = (0u64, 0u64);
+    if let Some((vm, n)) = &pool {
+        let (lo, hi) = (
+            u64::from(vm.monthly_usd.min) * u64::from(*n),
+            u64::from(vm.monthly_usd.max) * u64::from(*n),
+        );
+        min += lo;
+        max += hi;
+        rows.push(Row::Cells([
+            format!("{n} × VM `{}`", vm.name),
+            range(lo, hi),
+            format!("{} each", range(vm.monthly_usd.min.into(), vm.monthly_usd.max.into())),
+            String::new(),
+            String::new(),
+        ]));
+    }
+    for cost in stack.costs() {
+        min += u64::from(cost.monthly_usd.min);
+        max += u64::from(cost.monthly_usd.max);
+        rows.push(Row::Cells([
+            cost.name.to_string(),
+            range(cost.monthly_usd.min.into(), cost.monthly_usd.max.into()),
+            cost.description.to_string(),
+            String::new(),
+            String::new(),
+        ]));
+    }
+    rows.push(Row::Rule);
+    rows.push(Row::Cells([
+        "total".into(),
+        range(min, max),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]));
+    out.push_str(&table(&rows, &[false, true, false, false, false]));
+    (out, fits)
 }
 
 /// A line of a table: five cells, or a rule across it.

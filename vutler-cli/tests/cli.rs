@@ -977,6 +977,66 @@ fn plan_of_a_stack_that_does_not_fit() {
     assert!(stderr.contains("VM `production` has 16 cpus"), "{stderr}");
 }
 
+/// On Kubernetes the plan is the pods' requests against the node pool, and its cost per node.
+#[test]
+fn plan_of_the_kubernetes_environment_sizes_the_node_pool() {
+    let out = run(&["plan", "--env", "kubernetes", "--spec", &specs().display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+    };
+    // The app: three pods (1 vCPU, 2GB each) up to ten; a node agent on each of the 3 nodes.
+    assert_eq!(
+        row("vutler "),
+        Some(vec!["vutler", "3", "→", "10", "3", "6GB", "-"]),
+        "{stdout}"
+    );
+    assert_eq!(
+        row("node-exporter"),
+        Some(vec!["node-exporter", "3", "0.3", "192MB", "-"]),
+        "{stdout}"
+    );
+    assert_eq!(
+        row("postgres "),
+        Some(vec!["postgres", "1", "1", "2GB", "50GB"]),
+        "{stdout}"
+    );
+    assert!(row("nginx").is_none(), "the proxy is not deployed: {stdout}");
+    assert_eq!(
+        row("total, most pods"),
+        Some(vec!["total,", "most", "pods", "22", "15.1", "26.7GB"])
+    );
+    assert!(stdout.contains("kubernetes: fits 3 × VM `production`, autoscalers at their maximum included"));
+    // Three nodes at 200-300 and the other costs (50 + 10).
+    assert!(
+        stdout.lines().any(|l| l.starts_with("total") && l.ends_with("660-960")),
+        "{stdout}"
+    );
+
+    let dir = broken_specs("env/kubernetes.yaml", |t| {
+        t.replace("nodes: { vm: production, count: 3 }", "nodes: { vm: mvp, count: 1 }")
+    });
+    let out = run(&["plan", "--env", "kubernetes", "--spec", &spec_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("kubernetes: does not fit 1 × VM `mvp`"), "{stdout}");
+    assert!(
+        stdout.contains("used, most pods"),
+        "the full table is printed: {stdout}"
+    );
+    let out = run(&["validate", "--env", "kubernetes", "--spec", &spec_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("error[kubernetes-capacity]: platform.kubernetes.nodes.count: the pods request 14.9 vCPUs and 26.6GB memory with the autoscalers at their maximum, more than one node of VM `mvp` has (8 vCPUs, 16GB)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn plan_of_an_invalid_spec_is_an_input_error() {
     let dir = broken_specs("env/production.yaml", |t| t.replace("replicas: 3", "replicas: three"));

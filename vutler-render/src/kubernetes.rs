@@ -216,7 +216,7 @@ impl<'s> Cx<'s> {
         });
         if keeps_data {
             Kind::StatefulSet
-        } else if service.pid == Some(PidMode::Host) {
+        } else if Kubernetes::on_every_node(service) {
             Kind::DaemonSet
         } else {
             Kind::Deployment

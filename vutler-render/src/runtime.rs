@@ -12,8 +12,8 @@
 
 use vutler_spec::Stack;
 use vutler_spec::stack::{
-    ConfigMount, EnvRef, EnvValue, Healthcheck, Logging, Mount, PidMode, Port, Resources, Restart, SecretsBackend,
-    Service, ServiceId, Text, Variable, VariableId, WalArchive,
+    ConfigMount, EnvRef, EnvValue, Healthcheck, Logging, Mount, Port, Resources, Restart, SecretsBackend, Service,
+    ServiceId, Text, Variable, VariableId, WalArchive,
 };
 use vutler_spec::text::{EnvName, Image};
 
@@ -189,7 +189,7 @@ pub fn several_containers(stack: &Stack, service: ServiceId) -> bool {
     s.replicas > 1
         || stack.scale_of(service).is_some_and(|p| p.replicas > 1)
         || stack.edge().upstream.service == service
-        || (stack.kubernetes().is_some() && s.pid == Some(PidMode::Host))
+        || (stack.kubernetes().is_some() && vutler_spec::stack::Kubernetes::on_every_node(s))
 }
 
 /// Whether images that can read a secret from a file get one: with the `docker` backend, and

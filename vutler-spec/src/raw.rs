@@ -1664,6 +1664,11 @@ pub struct RawKubernetes {
     /// Scheduling settings of services, by name.
     #[serde(default)]
     pub services: IndexMap<String, RawWorkload>,
+    /// The cluster's nodes, which `plan` and the `kubernetes-capacity` rule size the
+    /// workloads' requests against (the VM of `target_vm` is the Compose deployment's). Without
+    /// it the cluster's size is not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<RawNodePool>,
     /// Image of the init containers that hold a pod until the services it depends on
     /// (`condition: service_healthy`) accept connections (its `nc` connects to their Service,
     /// which only ready pods serve).
@@ -1673,6 +1678,16 @@ pub struct RawKubernetes {
 
 fn default_wait_image() -> String {
     "busybox:1.36.1".to_owned()
+}
+
+/// A pool of identical nodes.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodePool {
+    /// The size of each node: a key of `vms`, whose `monthly_usd` is one node's cost.
+    pub vm: String,
+    /// How many nodes.
+    pub count: u32,
 }
 
 /// A persistent volume claim.

@@ -595,6 +595,14 @@ rules! {
          values are the spec's `default`s, rendered into the manifests (and a change rolls the \
          pods). Give the variable a `default` in the Kubernetes overlay. Secrets are Secrets, \
          created by `k8s/secrets.sh`.";
+    /// Requests the node pool cannot hold.
+    KubernetesCapacity = "kubernetes-capacity", Error,
+        "The pods request more than the nodes of `platform.kubernetes.nodes` have.",
+        "The scheduler places a pod only on a node with its requests free, so every pod must fit \
+         one node, and all of them the pool: with the fewest pods and with every autoscaler at \
+         its `max` (else it cannot scale). A node agent runs one pod per node. Add nodes, pick a \
+         larger VM size for them, or lower the requests; `vutler-render plan` shows every \
+         figure.";
     /// Backup jobs that the Kubernetes manifests do not run.
     KubernetesBackups = "kubernetes-backups", Warning,
         "A Kubernetes environment has backup jobs, which its manifests do not run.",

@@ -1836,6 +1836,28 @@ pub struct Kubernetes {
     pub(crate) workloads: Vec<Workload>,
     /// Image of the init containers waiting for the services a pod depends on.
     pub wait_image: Image,
+    /// The nodes the workloads are sized against, when the spec says.
+    pub nodes: Option<NodePool>,
+}
+
+/// A pool of identical nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodePool {
+    /// The size of each node.
+    pub vm: VmId,
+    /// How many nodes.
+    pub count: u32,
+}
+
+/// The pods a workload runs on a cluster, fewest and most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pods {
+    /// Without load (the autoscaler's minimum, a node agent's one per node).
+    pub fewest: u32,
+    /// At the autoscaler's maximum.
+    pub most: u32,
 }
 
 impl Kubernetes {
@@ -1858,6 +1880,65 @@ impl Kubernetes {
     /// The claim of a volume, when it has one.
     pub fn claim(&self, volume: VolumeId) -> Option<&Claim> {
         self.claims.iter().find(|c| c.volume == volume)
+    }
+
+    /// Whether a service runs one pod on every node (a DaemonSet): a node agent sharing the
+    /// host's processes.
+    pub fn on_every_node(service: &Service) -> bool {
+        service.pid == Some(PidMode::Host)
+    }
+
+    /// The pods of a service: one per node for a node agent (`nodes` of them, 1 when the spec
+    /// gives no pool), the autoscaler's bounds, else the replicas with the scale-out plan.
+    pub fn pods(&self, stack: &Stack, service: &Service) -> Pods {
+        self.pods_with(service, &stack.scaling)
+    }
+
+    pub(crate) fn pods_with(&self, service: &Service, scaling: &[ScalePlan]) -> Pods {
+        if Self::on_every_node(service) {
+            let n = self.nodes.map_or(1, |p| p.count);
+            return Pods { fewest: n, most: n };
+        }
+        if let Some(a) = self.workload(service.id).autoscaling {
+            return Pods {
+                fewest: a.min,
+                most: a.max,
+            };
+        }
+        let n = scaling
+            .iter()
+            .find(|p| p.service == service.id)
+            .map_or(service.replicas, |p| p.replicas);
+        Pods { fewest: n, most: n }
+    }
+
+    /// What every workload's pods request together, at their fewest and at their most.
+    pub fn requested(&self, stack: &Stack) -> (Requests, Requests) {
+        self.requested_with(&stack.services, &stack.scaling, stack.edge.proxy)
+    }
+
+    pub(crate) fn requested_with(
+        &self,
+        services: &[Service],
+        scaling: &[ScalePlan],
+        proxy: ServiceId,
+    ) -> (Requests, Requests) {
+        let zero = Requests {
+            cpus: Cpus::default(),
+            memory: ByteSize::default(),
+        };
+        let (mut fewest, mut most) = (zero, zero);
+        for service in services.iter().filter(|s| s.id != proxy) {
+            let Some(r) = self.workload(service.id).requests else {
+                continue;
+            };
+            let pods = self.pods_with(service, scaling);
+            fewest.cpus = fewest.cpus + r.cpus * pods.fewest;
+            fewest.memory = fewest.memory + r.memory * pods.fewest;
+            most.cpus = most.cpus + r.cpus * pods.most;
+            most.memory = most.memory + r.memory * pods.most;
+        }
+        (fewest, most)
     }
 }
 

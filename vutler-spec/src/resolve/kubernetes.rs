@@ -26,6 +26,7 @@ pub(super) fn platform(
     services: Option<&[Service]>,
     scaling: Option<&[ScalePlan]>,
     variables: Option<&[Variable]>,
+    vms: Option<&[Vm]>,
 ) -> Option<Platform> {
     let raw = cx.raw;
     let RawPlatform::Kubernetes(k) = &raw.platform else {
@@ -40,6 +41,15 @@ pub(super) fn platform(
     };
     let ingress = ingress(cx, &kp, k);
     let wait_image = super::services::image(cx, kp.key("wait_image"), &k.wait_image);
+    let nodes = match &k.nodes {
+        Some(n) => {
+            let np = kp.key("nodes");
+            let vm = cx.vm_ref(np.key("vm"), &n.vm);
+            let count = cx.at_least_one(np.key("count"), "count", n.count);
+            vm.zip(count).map(|(vm, count)| Some(NodePool { vm, count }))
+        }
+        None => Some(None),
+    };
     let claims = claims(cx, &kp, k);
     let (services, scaling, variables) = (services?, scaling?, variables?);
     let proxy = raw.services.get_index_of(&raw.edge.proxy).map(ServiceId);
@@ -50,7 +60,7 @@ pub(super) fn platform(
         names(cx, service);
     }
     unrun_backups(cx);
-    Some(Platform::Kubernetes(Box::new(Kubernetes {
+    let k8s = Kubernetes {
         minor: minor?,
         namespace: namespace?,
         storage_class: storage_class?,
@@ -58,7 +68,12 @@ pub(super) fn platform(
         ingress: ingress?,
         workloads: workloads?,
         wait_image: wait_image?,
-    })))
+        nodes: nodes?,
+    };
+    if let (Some(pool), Some(vms)) = (k8s.nodes, vms) {
+        fits_nodes(cx, &k8s, &vms[pool.vm.index()], pool, services, scaling, proxy);
+    }
+    Some(Platform::Kubernetes(Box::new(k8s)))
 }
 
 /// `1.N` with N within the versions the manifests are written for.
@@ -374,6 +389,67 @@ fn claimed_volumes(
                     "run one replica of a service that keeps data (replicate through the datastore's own clustering)",
                 );
             }
+        }
+    }
+}
+
+/// Refuses (`kubernetes-capacity`) a pod whose requests no node has, and requests that the
+/// pool cannot hold, with the fewest pods or with the autoscalers at their maximum.
+fn fits_nodes(
+    cx: &mut Cx<'_>,
+    k8s: &Kubernetes,
+    node: &Vm,
+    pool: NodePool,
+    services: &[Service],
+    scaling: &[ScalePlan],
+    proxy: Option<ServiceId>,
+) {
+    let np = SpecPath::top("platform").key("kubernetes").key("nodes");
+    for service in services.iter().filter(|s| Some(s.id) != proxy) {
+        let Some(r) = k8s.workload(service.id).requests else {
+            continue;
+        };
+        if r.cpus > node.cpus || r.memory > node.memory {
+            cx.error_help(
+                Rule::KubernetesCapacity,
+                np.key("vm"),
+                format!(
+                    "a pod of `{}` requests {} vCPUs and {} memory, more than a node of VM `{}` has ({} vCPUs, {})",
+                    service.name,
+                    r.cpus,
+                    r.memory.readable(),
+                    node.name,
+                    node.cpus,
+                    node.memory.readable()
+                ),
+                "a pod runs on one node: pick a larger VM for the nodes, or lower the service's requests",
+            );
+        }
+    }
+    let Some(proxy) = proxy else { return };
+    let (fewest, most) = k8s.requested_with(services, scaling, proxy);
+    let (cpus, memory) = (node.cpus * pool.count, node.memory * pool.count);
+    for (when, need) in [("", fewest), (" with the autoscalers at their maximum", most)] {
+        if need.cpus > cpus || need.memory > memory {
+            cx.error_help(
+                Rule::KubernetesCapacity,
+                np.key("count"),
+                format!(
+                    "the pods request {} vCPUs and {} memory{when}, more than {} of VM `{}` {} ({cpus} vCPUs, {})",
+                    need.cpus,
+                    need.memory.readable(),
+                    if pool.count == 1 {
+                        "one node".to_owned()
+                    } else {
+                        format!("{} nodes", pool.count)
+                    },
+                    node.name,
+                    if pool.count == 1 { "has" } else { "have" },
+                    memory.readable()
+                ),
+                "add nodes, pick a larger VM for them, or lower the requests or the autoscalers' `max`",
+            );
+            break;
         }
     }
 }

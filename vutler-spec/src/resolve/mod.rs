@@ -104,8 +104,18 @@ fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
     let backups = backups::backups(cx, &services);
     let operations = backups::operations(cx, &services);
     let services = all(services);
-    let platform = kubernetes::platform(cx, services.as_deref(), scaling.as_deref(), variables.as_deref());
-    if let (Some(vms), Some(target), Some(services), Some(scaling)) = (&vms, target_vm, &services, &scaling) {
+    let platform = kubernetes::platform(
+        cx,
+        services.as_deref(),
+        scaling.as_deref(),
+        variables.as_deref(),
+        vms.as_deref(),
+    );
+    // On Kubernetes the workloads are sized against the node pool (`kubernetes-capacity`).
+    let on_vm = raw.platform.is_compose();
+    if let (true, Some(vms), Some(target), Some(services), Some(scaling)) =
+        (on_vm, &vms, target_vm, &services, &scaling)
+    {
         let local_backups = backups
             .as_ref()
             .and_then(|(b, _)| b.as_ref())
