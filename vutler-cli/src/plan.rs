@@ -164,15 +164,26 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
         }
     }
 
-    out.push_str("\nMonthly cost (USD)\n");
-    let mut rows = vec![Row::Cells([
+    out.push_str(&cost_table(
+        stack,
         format!("VM `{}`", vm.name),
-        range(vm.monthly_usd.min.into(), vm.monthly_usd.max.into()),
+        (vm.monthly_usd.min.into(), vm.monthly_usd.max.into()),
         vm.description.to_string(),
+    ));
+    out
+}
+
+/// The monthly costs: what runs the stack (its range and description), every other cost, and
+/// the total.
+fn cost_table(stack: &Stack, what: String, (min, max): (u64, u64), description: String) -> String {
+    let mut rows = vec![Row::Cells([
+        what,
+        range(min, max),
+        description,
         String::new(),
         String::new(),
     ])];
-    let (mut min, mut max) = (u64::from(vm.monthly_usd.min), u64::from(vm.monthly_usd.max));
+    let (mut min, mut max) = (min, max);
     for cost in stack.costs() {
         min += u64::from(cost.monthly_usd.min);
         max += u64::from(cost.monthly_usd.max);
@@ -192,8 +203,10 @@ fn render_plan(stack: &Stack, capacity: &Capacity) -> String {
         String::new(),
         String::new(),
     ]));
-    out.push_str(&table(&rows, &[false, true, false, false, false]));
-    out
+    format!(
+        "\nMonthly cost (USD)\n{}",
+        table(&rows, &[false, true, false, false, false])
+    )
 }
 
 /// The plan of a Kubernetes environment: each workload's pods and requests, the totals with
@@ -332,44 +345,18 @@ fn render_cluster_plan(stack: &Stack, k8s: &Kubernetes) -> (String, bool) {
     out.push_str(&table(&rows, &[false, true, true, true, true]));
     out.push_str(&verdict);
 
-    out.push_str("\nMonthly cost (USD)\n");
-    let mut rows = Vec::new();
-    let (mut min, mut max) = (0u64, 0u64);
-    if let Some((vm, n)) = &pool {
-        let (lo, hi) = (
-            u64::from(vm.monthly_usd.min) * u64::from(*n),
-            u64::from(vm.monthly_usd.max) * u64::from(*n),
-        );
-        min += lo;
-        max += hi;
-        rows.push(Row::Cells([
+    let (what, cost, each) = match &pool {
+        Some((vm, n)) => (
             format!("{n} × VM `{}`", vm.name),
-            range(lo, hi),
+            (
+                u64::from(vm.monthly_usd.min) * u64::from(*n),
+                u64::from(vm.monthly_usd.max) * u64::from(*n),
+            ),
             format!("{} each", range(vm.monthly_usd.min.into(), vm.monthly_usd.max.into())),
-            String::new(),
-            String::new(),
-        ]));
-    }
-    for cost in stack.costs() {
-        min += u64::from(cost.monthly_usd.min);
-        max += u64::from(cost.monthly_usd.max);
-        rows.push(Row::Cells([
-            cost.name.to_string(),
-            range(cost.monthly_usd.min.into(), cost.monthly_usd.max.into()),
-            cost.description.to_string(),
-            String::new(),
-            String::new(),
-        ]));
-    }
-    rows.push(Row::Rule);
-    rows.push(Row::Cells([
-        "total".into(),
-        range(min, max),
-        String::new(),
-        String::new(),
-        String::new(),
-    ]));
-    out.push_str(&table(&rows, &[false, true, false, false, false]));
+        ),
+        None => ("nodes".to_owned(), (0, 0), "not in the spec".to_owned()),
+    };
+    out.push_str(&cost_table(stack, what, cost, each));
     (out, fits)
 }
 
