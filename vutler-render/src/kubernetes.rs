@@ -11,7 +11,7 @@
 //! - Selectors are the service's and the project's names only, never a version or hash, so they
 //!   never change between renders (a changed selector cannot be applied).
 //! - Probes come from the healthcheck: readiness always (a pod receives traffic once ready),
-//!   a startup probe covering `start_period`, and liveness only for workloads that keep no data:
+//!   a startup probe covering `start_period`, and liveness, only for workloads that keep no data:
 //!   a datastore that is slow under load would be killed by its liveness probe exactly when
 //!   it is busiest (and lose its caches), so a StatefulSet's failing probe only takes it out of
 //!   its Service, and the alerts say so.
@@ -26,9 +26,13 @@
 //! - `depends_on` with `service_healthy` holds the pod in an init container until the
 //!   dependency's Service accepts a connection, which only a ready pod does (the model's order
 //!   of starts, which a conversion like Kompose's drops); `service_started` orders nothing.
-//! - A Service is headless when its pods are addressed one by one: a StatefulSet's, a
-//!   DaemonSet's, and one whose service runs several replicas, which Prometheus finds through
-//!   DNS as it finds containers on Compose.
+//! - A StatefulSet's Service is headless (it governs the pods' names); the others are not, and
+//!   never become so (`clusterIP` cannot change). A service whose containers are each scraped
+//!   (several replicas, the app, a node agent) also gets `<name>-pods`, headless and listing pods
+//!   not ready yet, which Prometheus finds through DNS as it finds containers on Compose, so that
+//!   a failing pod is reported down rather than dropped.
+//! - No startup or liveness probe on a StatefulSet: either would restart a datastore that is
+//!   slow to recover.
 
 mod objects;
 
@@ -42,7 +46,9 @@ use vutler_spec::stack::{
 use vutler_spec::units::{ByteSize, Cpus, Duration};
 
 use self::objects::*;
-use crate::runtime::{Container as Runtime1, EnvSource, SECRETS_DIR, SECRETS_MOUNT, SecretFile};
+use crate::runtime::{
+    Container as Runtime1, EnvSource, SECRETS_DIR, SECRETS_MOUNT, SecretFile, every_container_name, several_containers,
+};
 use crate::{Configs, RenderError, Rendered, Runtime, header, templates, yaml};
 
 /// Folder of the manifests in the rendered tree.
@@ -338,7 +344,8 @@ impl<'s> Cx<'s> {
                 })
                 .collect(),
             resources: self.resources(service),
-            startup_probe: c.probe.and_then(startup_probe),
+            // A failing startup probe restarts the container too: not a datastore recovering.
+            startup_probe: c.probe.filter(|_| kind != Kind::StatefulSet).and_then(startup_probe),
             readiness_probe: c.probe.map(probe).or_else(|| port_open(service)),
             liveness_probe: c.probe.filter(|_| kind != Kind::StatefulSet).map(probe),
             security_context: docker_capabilities(),
@@ -423,29 +430,16 @@ impl<'s> Cx<'s> {
         };
         docs.push(workload);
         // A StatefulSet needs its governing Service even without ports; others only with ports.
+        // Whether a Service is headless never changes (its `clusterIP` cannot): a StatefulSet's
+        // is, the others are not, and a service whose containers are each scraped gets a
+        // second, headless one listing every pod.
         if !service.ports.is_empty() || kind == Kind::StatefulSet {
-            let headless = kind != Kind::Deployment || c.max_replicas() > 1 || autoscaling.is_some();
-            docs.push(serde_json::to_value(Object {
-                api_version: "v1",
-                kind: "Service",
-                metadata: self.meta(name.clone(), service),
-                body: Spec {
-                    spec: ServiceSpec {
-                        cluster_ip: headless.then_some("None"),
-                        selector: self.selector(service),
-                        ports: service
-                            .ports
-                            .iter()
-                            .map(|p| ServicePort {
-                                name: p.name.to_string(),
-                                port: p.container,
-                                target_port: p.name.to_string(),
-                                protocol: protocol(p.protocol),
-                            })
-                            .collect(),
-                    },
-                },
-            })?);
+            let headless = kind == Kind::StatefulSet;
+            docs.push(self.service_object(service, name.clone(), headless, false)?);
+        }
+        if !service.ports.is_empty() && several_containers(self.stack, service.id) {
+            let every = every_container_name(self.stack, service.id);
+            docs.push(self.service_object(service, every, true, true)?);
         }
         if let Some(a) = autoscaling {
             docs.push(self.autoscaler(service, a)?);
@@ -512,6 +506,38 @@ impl<'s> Cx<'s> {
                 })
             })
             .collect()
+    }
+
+    /// A Service selecting the service's pods, on every port.
+    fn service_object(
+        &self,
+        service: &Service,
+        name: String,
+        headless: bool,
+        not_ready: bool,
+    ) -> Result<serde_json::Value, RenderError> {
+        Ok(serde_json::to_value(Object {
+            api_version: "v1",
+            kind: "Service",
+            metadata: self.meta(name, service),
+            body: Spec {
+                spec: ServiceSpec {
+                    cluster_ip: headless.then_some("None"),
+                    publish_not_ready_addresses: not_ready,
+                    selector: self.selector(service),
+                    ports: service
+                        .ports
+                        .iter()
+                        .map(|p| ServicePort {
+                            name: p.name.to_string(),
+                            port: p.container,
+                            target_port: p.name.to_string(),
+                            protocol: protocol(p.protocol),
+                        })
+                        .collect(),
+                },
+            },
+        })?)
     }
 
     /// The ConfigMap of one `config:` mount, the pod volume reading it and the mount.

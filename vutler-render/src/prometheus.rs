@@ -413,7 +413,7 @@ pub fn config(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
                 }
                 if crate::runtime::several_containers(stack, j.target.service) {
                     config.dns_sd_configs.push(DnsSd {
-                        names: vec![endpoint.host.to_string()],
+                        names: vec![crate::runtime::every_container_name(stack, j.target.service)],
                         kind: "A",
                         port: endpoint.port,
                         refresh_interval: m.scrape_interval.to_string(),

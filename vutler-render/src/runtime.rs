@@ -192,6 +192,17 @@ pub fn several_containers(stack: &Stack, service: ServiceId) -> bool {
         || (stack.kubernetes().is_some() && vutler_spec::stack::Kubernetes::on_every_node(s))
 }
 
+/// The DNS name that resolves to the address of every container of a service: its name on
+/// Compose (Docker's DNS), on Kubernetes its headless `<name>-pods` Service, which lists pods
+/// that are not ready too, so that Prometheus scrapes (and reports down) a failing one.
+pub fn every_container_name(stack: &Stack, service: ServiceId) -> String {
+    let name = &stack.service(service).name;
+    match stack.kubernetes() {
+        Some(_) => format!("{name}-pods"),
+        None => name.to_string(),
+    }
+}
+
 /// Whether images that can read a secret from a file get one: with the `docker` backend, and
 /// on Kubernetes, where Secrets are mounted as files.
 fn reads_files(stack: &Stack) -> bool {

@@ -197,6 +197,22 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
             oname(svc),
             selected.len()
         );
+        // Headless by role, never by replica count (`clusterIP` cannot change): a StatefulSet's
+        // governing Service, and `<name>-pods`, which lists pods not ready yet.
+        let every = oname(svc).ends_with("-pods");
+        let governing = selected[0]["kind"] == "StatefulSet" && !every;
+        assert_eq!(
+            svc["spec"]["clusterIP"] == "None",
+            every || governing,
+            "{name} {file}: {}",
+            oname(svc)
+        );
+        assert_eq!(
+            svc["spec"]["publishNotReadyAddresses"] == true,
+            every,
+            "{name} {file}: {}",
+            oname(svc)
+        );
         let ports = container_ports(selected[0]);
         for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
             let target = p["targetPort"].as_str().unwrap_or_default();
@@ -684,10 +700,11 @@ fn a_service_added_to_the_spec_reaches_compose_and_kubernetes() {
     }
 }
 
-/// `k8s/secrets.sh` against a cluster's Secrets (tests/standins/kubectl.py, which runs the real
-/// kubectl for `create --dry-run=client`): `check` refuses missing, empty and readable files;
-/// `apply` creates every Secret the manifests read, with the files' values, and a second apply
-/// after a change replaces it; no value is ever printed.
+/// `k8s/secrets.sh` against a cluster's namespaces and Secrets (tests/standins/kubectl.py, which
+/// runs the real kubectl for `create --dry-run=client`): `check` refuses missing and empty
+/// files, a final newline and a folder others can enter, and accepts the Compose deployment's
+/// files; `apply` creates the namespace, then every Secret the manifests read, with the files'
+/// values, and a second apply after a change replaces it; no value is ever printed.
 #[test]
 fn secrets_sh_creates_the_secrets_the_manifests_read() {
     use std::os::unix::fs::PermissionsExt;
@@ -786,29 +803,43 @@ fn secrets_sh_creates_the_secrets_the_manifests_read() {
             }
             let file = secrets.join(key);
             std::fs::write(&file, value(name, round)).unwrap_or_else(|e| panic!("{e}"));
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
         }
     };
+    // The files as the Compose deployment's secrets.sh writes them: 0644 in a 0700 folder.
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap_or_else(|e| panic!("{e}"));
     write(1);
     let (_, (first_key, _)) = read
         .iter()
         .find(|(_, (_, o))| !o)
         .unwrap_or_else(|| panic!("no required secret"));
-    std::fs::set_permissions(secrets.join(first_key), std::fs::Permissions::from_mode(0o644))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let first = secrets.join(first_key);
+    // A value written with echo keeps its newline, which would be part of the Secret.
+    std::fs::write(&first, "with-newline\n").unwrap_or_else(|e| panic!("{e}"));
     let (code, text) = run("apply");
-    assert_eq!(code, Some(1), "a readable file is applied: {text}");
-    assert!(text.contains(&format!("{first_key} is readable by others")), "{text}");
+    assert_eq!(code, Some(1), "a value ending with a newline is applied: {text}");
+    assert!(text.contains(&format!("{first_key} ends with a newline")), "{text}");
     assert!(
         !state.join("secrets.json").exists(),
         "apply went on after a failed check"
     );
-    std::fs::set_permissions(secrets.join(first_key), std::fs::Permissions::from_mode(0o600))
-        .unwrap_or_else(|e| panic!("{e}"));
+    write(1);
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let (code, text) = run("check");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("can be entered by other users"), "{text}");
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap_or_else(|e| panic!("{e}"));
 
     let stored = |name: &str, key: &str| -> Option<String> {
         let json: Value = serde_json::from_str(&read_state(&state)).unwrap_or_else(|e| panic!("{e}"));
-        let encoded = json[format!("vutler/{name}")]["data"][key].as_str()?.to_owned();
+        assert_eq!(
+            json["namespaces"],
+            serde_json::json!(["vutler"]),
+            "the namespace is created first"
+        );
+        let encoded = json["secrets"][format!("vutler/{name}")]["data"][key]
+            .as_str()?
+            .to_owned();
         let out = Command::new("base64")
             .arg("-d")
             .stdin(std::process::Stdio::piped())

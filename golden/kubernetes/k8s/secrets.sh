@@ -13,8 +13,13 @@ Usage: k8s/secrets.sh [check | apply]
 
 Run from the deployment folder (the one holding k8s/ and secrets/).
 
-  check   exit 1 unless every required secret has a non-empty file that only its owner reads
-  apply   check, then create or update each Secret in namespace vutler (the default)
+  check   exit 1 unless every required secret has a file, non-empty and without a final
+          newline (the value is the file's bytes), in a folder only its owner can enter
+  apply   check, then create the namespace vutler if it is missing (k8s/namespace.yaml)
+          and create or update each Secret in it (the default)
+
+A Compose deployment keeps the secrets its containers read from .env only there: give each
+its file first (printf '%s' "$VALUE" > secrets/NAME, no newline).
 
 Secrets (Secret name, file, what it is):
   grafana-password  secrets/grafana_password  Grafana admin password
@@ -52,6 +57,10 @@ SECRETS=(
 # Checks every file; prints one line per problem (never a value) and returns 1 if any.
 check() {
   local entry name file required path status=0
+  if [ -d "$SECRETS_DIR" ] && [ -n "$(find "$SECRETS_DIR" -maxdepth 0 -perm /077 -print)" ]; then
+    echo "secrets: $SECRETS_DIR/ can be entered by other users: chmod 700 $SECRETS_DIR" >&2
+    status=1
+  fi
   for entry in "${SECRETS[@]}"; do
     read -r name file required <<<"$entry"
     path="$SECRETS_DIR/$file"
@@ -65,9 +74,8 @@ check() {
     if [ ! -s "$path" ]; then
       echo "secrets: $path is empty (Secret $name)" >&2
       status=1
-    fi
-    if [ -n "$(find "$path" -perm /077 -print -quit)" ]; then
-      echo "secrets: $path is readable by others: chmod 600 $path" >&2
+    elif [ "$(tail -c 1 -- "$path" | wc -l)" -gt 0 ]; then
+      echo "secrets: $path ends with a newline, which would be part of the value: write it with printf '%s'" >&2
       status=1
     fi
   done
@@ -77,6 +85,8 @@ check() {
 apply() {
   local entry name file required path
   check
+  # The Secrets go into the namespace, which k8s/namespace.yaml declares.
+  "$KUBECTL" apply --filename=k8s/namespace.yaml >/dev/null
   for entry in "${SECRETS[@]}"; do
     read -r name file required <<<"$entry"
     path="$SECRETS_DIR/$file"

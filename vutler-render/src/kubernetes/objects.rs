@@ -379,6 +379,8 @@ pub struct ServiceSpec {
     /// `None` for a headless Service (a StatefulSet's, or one whose pods are each scraped).
     #[serde(rename = "clusterIP", skip_serializing_if = "Option::is_none")]
     pub cluster_ip: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub publish_not_ready_addresses: bool,
     pub selector: Map,
     pub ports: Vec<ServicePort>,
 }

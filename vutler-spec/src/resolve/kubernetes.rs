@@ -518,6 +518,9 @@ fn deployable(cx: &mut Cx<'_>, service: &Service, variables: &[Variable]) {
     }
 }
 
+/// The longest service name whose derived names stay within 63 characters.
+const MAX_SERVICE_NAME: usize = 52;
+
 /// The service's name, its ports' and its volumes' become object names.
 fn names(cx: &mut Cx<'_>, service: &Service) {
     let raw = cx.raw;
@@ -532,6 +535,19 @@ fn names(cx: &mut Cx<'_>, service: &Service) {
                 service.name
             ),
             help,
+        );
+    } else if service.name.len() > MAX_SERVICE_NAME {
+        // The labels and names made from it: a StatefulSet's `controller-revision-hash`
+        // (name + 11), `<name>-pods`, `wait-for-<name>`.
+        cx.error_help(
+            Rule::KubernetesName,
+            sp.clone(),
+            format!(
+                "service `{}` has {} characters: the names Kubernetes makes from it would pass 63",
+                service.name,
+                service.name.len()
+            ),
+            format!("use a name of at most {MAX_SERVICE_NAME} characters"),
         );
     }
     for (i, port) in service.ports.iter().enumerate() {
