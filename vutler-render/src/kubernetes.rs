@@ -364,6 +364,22 @@ impl<'s> Cx<'s> {
                 security_context: PodSecurity {
                     seccomp_profile: Seccomp { kind: "RuntimeDefault" },
                 },
+                // Replicas on different nodes where the scheduler can: losing one node takes
+                // one of them, not all. Never a reason to leave a pod pending.
+                topology_spread_constraints: if kind == Kind::Deployment
+                    && (c.max_replicas() > 1 || autoscaling.is_some())
+                {
+                    vec![Spread {
+                        max_skew: 1,
+                        topology_key: "kubernetes.io/hostname",
+                        when_unsatisfiable: "ScheduleAnyway",
+                        label_selector: Selector {
+                            match_labels: self.selector(service),
+                        },
+                    }]
+                } else {
+                    Vec::new()
+                },
                 init_containers: self.waits(service),
                 containers: vec![container],
                 volumes,

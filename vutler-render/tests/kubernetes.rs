@@ -317,6 +317,20 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
                 &labels(&w["spec"]["template"]["metadata"]["labels"])
             ));
         }
+        // Several pods of a Deployment are spread over the nodes, selected as the workload is.
+        let several = autoscaled.contains_key(&n) || w["spec"]["replicas"].as_u64() > Some(1);
+        if w["kind"] == "Deployment" && several {
+            let spread = &pod["topologySpreadConstraints"][0];
+            assert_eq!(
+                spread["topologyKey"], "kubernetes.io/hostname",
+                "{name} {file}: {n} is not spread"
+            );
+            assert_eq!(spread["whenUnsatisfiable"], "ScheduleAnyway", "{name} {file}: {n}");
+            assert_eq!(
+                spread["labelSelector"]["matchLabels"],
+                w["spec"]["selector"]["matchLabels"]
+            );
+        }
         if let Some(hpa) = autoscaled.get(&n) {
             assert!(
                 w["spec"]["replicas"].is_null(),

@@ -169,6 +169,8 @@ pub struct PodSpec {
     pub termination_grace_period_seconds: Option<u64>,
     pub security_context: PodSecurity,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<Spread>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_containers: Vec<Container>,
     pub containers: Vec<Container>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -200,6 +202,15 @@ pub struct Container {
     pub security_context: ContainerSecurity,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spread {
+    pub max_skew: u32,
+    pub topology_key: &'static str,
+    pub when_unsatisfiable: &'static str,
+    pub label_selector: Selector,
 }
 
 #[derive(Debug, Clone, Serialize)]
