@@ -41,7 +41,7 @@ use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{
     Autoscaling, Condition, ConfigMount, Connection, FirewallPolicy, HealthTest, Healthcheck, Kubernetes, Mount,
-    PidMode, Propagation, Protocol, Service, Text, TextPart, Variable, VolumeKind,
+    PidMode, Propagation, Protocol, Service, Text, TextPart, Variable,
 };
 use vutler_spec::units::{ByteSize, Cpus, Duration};
 
@@ -125,6 +125,21 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
     tree.insert(format!("{K8S_DIR}/kustomization.yaml"), text)?;
     tree.insert(format!("{K8S_DIR}/secrets.sh"), secrets_script(runtime, k8s)?)?;
     Ok(())
+}
+
+/// An object of a kind whose fields are its `spec`, as a document.
+fn object<T: Serialize>(
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Meta,
+    spec: T,
+) -> Result<serde_json::Value, RenderError> {
+    Ok(serde_json::to_value(Object {
+        api_version,
+        kind,
+        metadata,
+        body: Spec { spec },
+    })?)
 }
 
 /// The Secret holding a secret variable (`postgres-password`).
@@ -215,12 +230,14 @@ impl<'s> Cx<'s> {
         }
     }
 
+    /// A StatefulSet exactly when it has claims (validation gives each mounted `data` volume
+    /// one), a DaemonSet for a node agent, else a Deployment.
     fn kind(&self, service: &Service) -> Kind {
-        let keeps_data = service.mounts.iter().any(|m| match m {
-            Mount::Volume { volume, .. } => self.stack.volume(*volume).kind == VolumeKind::Data,
+        let claims = service.mounts.iter().any(|m| match m {
+            Mount::Volume { volume, .. } => self.k8s.claim(*volume).is_some(),
             _ => false,
         });
-        if keeps_data {
+        if claims {
             Kind::StatefulSet
         } else if Kubernetes::on_every_node(service) {
             Kind::DaemonSet
@@ -234,6 +251,8 @@ impl<'s> Cx<'s> {
         let service = c.service;
         let kind = self.kind(service);
         let autoscaling = self.k8s.workload(service.id).autoscaling;
+        // A Deployment that may run several pods: spread over the nodes, and a budget.
+        let several_pods = kind == Kind::Deployment && (c.max_replicas() > 1 || autoscaling.is_some());
         let mut docs = Vec::new();
         let mut volumes = Vec::new();
         let mut mounts = Vec::new();
@@ -366,9 +385,7 @@ impl<'s> Cx<'s> {
                 },
                 // Replicas on different nodes where the scheduler can: losing one node takes
                 // one of them, not all. Never a reason to leave a pod pending.
-                topology_spread_constraints: if kind == Kind::Deployment
-                    && (c.max_replicas() > 1 || autoscaling.is_some())
-                {
+                topology_spread_constraints: if several_pods {
                     vec![Spread {
                         max_skew: 1,
                         topology_key: "kubernetes.io/hostname",
@@ -391,58 +408,52 @@ impl<'s> Cx<'s> {
         };
         let meta = self.meta(name.clone(), service);
         let workload = match kind {
-            Kind::Deployment => serde_json::to_value(Object {
-                api_version: "apps/v1",
-                kind: kind.as_str(),
-                metadata: meta,
-                body: Spec {
-                    spec: DeploymentSpec {
-                        // The autoscaler owns the replicas of an autoscaled Deployment.
-                        replicas: autoscaling.is_none().then(|| c.max_replicas()),
-                        revision_history_limit: 5,
-                        selector,
-                        strategy: DeploymentStrategy {
-                            kind: "RollingUpdate",
-                            rolling_update: Some(RollingUpdate {
-                                max_surge: 1,
-                                max_unavailable: 0,
-                            }),
-                        },
-                        template,
+            Kind::Deployment => object(
+                "apps/v1",
+                kind.as_str(),
+                meta,
+                DeploymentSpec {
+                    // The autoscaler owns the replicas of an autoscaled Deployment.
+                    replicas: autoscaling.is_none().then(|| c.max_replicas()),
+                    revision_history_limit: 5,
+                    selector,
+                    strategy: DeploymentStrategy {
+                        kind: "RollingUpdate",
+                        rolling_update: Some(RollingUpdate {
+                            max_surge: 1,
+                            max_unavailable: 0,
+                        }),
+                    },
+                    template,
+                },
+            )?,
+            Kind::StatefulSet => object(
+                "apps/v1",
+                kind.as_str(),
+                meta,
+                StatefulSetSpec {
+                    service_name: name.clone(),
+                    replicas: 1,
+                    revision_history_limit: 5,
+                    selector,
+                    template,
+                    volume_claim_templates: claims,
+                    persistent_volume_claim_retention_policy: RetentionPolicy {
+                        when_deleted: "Retain",
+                        when_scaled: "Retain",
                     },
                 },
-            })?,
-            Kind::StatefulSet => serde_json::to_value(Object {
-                api_version: "apps/v1",
-                kind: kind.as_str(),
-                metadata: meta,
-                body: Spec {
-                    spec: StatefulSetSpec {
-                        service_name: name.clone(),
-                        replicas: 1,
-                        revision_history_limit: 5,
-                        selector,
-                        template,
-                        volume_claim_templates: claims,
-                        persistent_volume_claim_retention_policy: RetentionPolicy {
-                            when_deleted: "Retain",
-                            when_scaled: "Retain",
-                        },
-                    },
+            )?,
+            Kind::DaemonSet => object(
+                "apps/v1",
+                kind.as_str(),
+                meta,
+                DaemonSetSpec {
+                    revision_history_limit: 5,
+                    selector,
+                    template,
                 },
-            })?,
-            Kind::DaemonSet => serde_json::to_value(Object {
-                api_version: "apps/v1",
-                kind: kind.as_str(),
-                metadata: meta,
-                body: Spec {
-                    spec: DaemonSetSpec {
-                        revision_history_limit: 5,
-                        selector,
-                        template,
-                    },
-                },
-            })?,
+            )?,
         };
         docs.push(workload);
         // A StatefulSet needs its governing Service even without ports; others only with ports.
@@ -460,21 +471,19 @@ impl<'s> Cx<'s> {
         if let Some(a) = autoscaling {
             docs.push(self.autoscaler(service, a)?);
         }
-        if kind == Kind::Deployment && (c.max_replicas() > 1 || autoscaling.is_some()) {
-            docs.push(serde_json::to_value(Object {
-                api_version: "policy/v1",
-                kind: "PodDisruptionBudget",
-                metadata: self.meta(name, service),
-                body: Spec {
-                    // Always lets a node drain take one pod, whatever the replicas.
-                    spec: DisruptionBudgetSpec {
-                        max_unavailable: 1,
-                        selector: Selector {
-                            match_labels: self.selector(service),
-                        },
+        if several_pods {
+            // Always lets a node drain take one pod, whatever the replicas.
+            docs.push(object(
+                "policy/v1",
+                "PodDisruptionBudget",
+                self.meta(name, service),
+                DisruptionBudgetSpec {
+                    max_unavailable: 1,
+                    selector: Selector {
+                        match_labels: self.selector(service),
                     },
                 },
-            })?);
+            )?);
         }
         Ok(docs)
     }
@@ -532,28 +541,26 @@ impl<'s> Cx<'s> {
         headless: bool,
         not_ready: bool,
     ) -> Result<serde_json::Value, RenderError> {
-        Ok(serde_json::to_value(Object {
-            api_version: "v1",
-            kind: "Service",
-            metadata: self.meta(name, service),
-            body: Spec {
-                spec: ServiceSpec {
-                    cluster_ip: headless.then_some("None"),
-                    publish_not_ready_addresses: not_ready,
-                    selector: self.selector(service),
-                    ports: service
-                        .ports
-                        .iter()
-                        .map(|p| ServicePort {
-                            name: p.name.to_string(),
-                            port: p.container,
-                            target_port: p.name.to_string(),
-                            protocol: protocol(p.protocol),
-                        })
-                        .collect(),
-                },
+        object(
+            "v1",
+            "Service",
+            self.meta(name, service),
+            ServiceSpec {
+                cluster_ip: headless.then_some("None"),
+                publish_not_ready_addresses: not_ready,
+                selector: self.selector(service),
+                ports: service
+                    .ports
+                    .iter()
+                    .map(|p| ServicePort {
+                        name: p.name.to_string(),
+                        port: p.container,
+                        target_port: p.name.to_string(),
+                        protocol: protocol(p.protocol),
+                    })
+                    .collect(),
             },
-        })?)
+        )
     }
 
     /// The ConfigMap of one `config:` mount, the pod volume reading it and the mount.
@@ -584,7 +591,7 @@ impl<'s> Cx<'s> {
             .collect();
         let mut base = format!("{}-{slug}", service.name);
         base.truncate(52);
-        let name = format!("{}-{}", base.trim_end_matches('-'), &hash[..10]);
+        let name = format!("{}-{}", base.trim_end_matches('-'), hash.get(..10).unwrap_or(&hash));
         let mut data = IndexMap::new();
         let mut items = Vec::new();
         let single = mount.files.len() == 1 && stack.config_file(mount.files[0]).path() == mount.source.as_str();
@@ -733,32 +740,30 @@ impl<'s> Cx<'s> {
     }
 
     fn autoscaler(&self, service: &Service, a: Autoscaling) -> Result<serde_json::Value, RenderError> {
-        Ok(serde_json::to_value(Object {
-            api_version: "autoscaling/v2",
-            kind: "HorizontalPodAutoscaler",
-            metadata: self.meta(service.name.to_string(), service),
-            body: Spec {
-                spec: AutoscalerSpec {
-                    scale_target_ref: TargetRef {
-                        api_version: "apps/v1",
-                        kind: "Deployment",
-                        name: service.name.to_string(),
-                    },
-                    min_replicas: a.min,
-                    max_replicas: a.max,
-                    metrics: vec![Metric {
-                        kind: "Resource",
-                        resource: ResourceMetric {
-                            name: "cpu",
-                            target: MetricTarget {
-                                kind: "Utilization",
-                                average_utilization: a.cpu_utilization,
-                            },
-                        },
-                    }],
+        object(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            self.meta(service.name.to_string(), service),
+            AutoscalerSpec {
+                scale_target_ref: TargetRef {
+                    api_version: "apps/v1",
+                    kind: "Deployment",
+                    name: service.name.to_string(),
                 },
+                min_replicas: a.min,
+                max_replicas: a.max,
+                metrics: vec![Metric {
+                    kind: "Resource",
+                    resource: ResourceMetric {
+                        name: "cpu",
+                        target: MetricTarget {
+                            kind: "Utilization",
+                            average_utilization: a.cpu_utilization,
+                        },
+                    },
+                }],
             },
-        })?)
+        )
     }
 
     /// Every pod of the namespace accepts no connection but those the model knows; when the
@@ -790,26 +795,24 @@ impl<'s> Cx<'s> {
                 ],
             });
         }
-        Ok(serde_json::to_value(Object {
-            api_version: "networking.k8s.io/v1",
-            kind: "NetworkPolicy",
-            metadata: Meta {
+        object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            Meta {
                 name: "default-deny".into(),
                 namespace: Some(self.k8s.namespace.to_string()),
                 labels: self.project_labels(),
                 annotations: Map::new(),
             },
-            body: Spec {
-                spec: NetworkPolicySpec {
-                    pod_selector: Selector {
-                        match_labels: Map::new(),
-                    },
-                    policy_types,
-                    ingress: Vec::new(),
-                    egress,
+            NetworkPolicySpec {
+                pod_selector: Selector {
+                    match_labels: Map::new(),
                 },
+                policy_types,
+                ingress: Vec::new(),
+                egress,
             },
-        })?)
+        )
     }
 
     /// The connections a service accepts (and, when the firewall denies outgoing traffic, those
@@ -817,15 +820,6 @@ impl<'s> Cx<'s> {
     fn policies(&self, service: &Service, connections: &[Connection]) -> Result<Vec<serde_json::Value>, RenderError> {
         let stack = self.stack;
         let proxy = stack.edge().proxy;
-        let tcp = |ports: &[u16]| -> Vec<PolicyPort> {
-            ports
-                .iter()
-                .map(|p| PolicyPort {
-                    protocol: service_protocol(service, *p),
-                    port: *p,
-                })
-                .collect()
-        };
         let mut docs = Vec::new();
         let ingress: Vec<PolicyIngress> = connections
             .iter()
@@ -851,7 +845,7 @@ impl<'s> Cx<'s> {
                 };
                 PolicyIngress {
                     from: vec![peer],
-                    ports: tcp(&c.ports),
+                    ports: policy_ports(service, &c.ports),
                 }
             })
             .collect();
@@ -871,14 +865,7 @@ impl<'s> Cx<'s> {
                                 match_labels: self.selector(server),
                             }),
                         }],
-                        ports: c
-                            .ports
-                            .iter()
-                            .map(|p| PolicyPort {
-                                protocol: service_protocol(server, *p),
-                                port: *p,
-                            })
-                            .collect(),
+                        ports: policy_ports(server, &c.ports),
                     }
                 })
                 .collect();
@@ -903,21 +890,19 @@ impl<'s> Cx<'s> {
         ingress: Vec<PolicyIngress>,
         egress: Vec<PolicyEgress>,
     ) -> Result<serde_json::Value, RenderError> {
-        Ok(serde_json::to_value(Object {
-            api_version: "networking.k8s.io/v1",
-            kind: "NetworkPolicy",
-            metadata: self.meta(name, service),
-            body: Spec {
-                spec: NetworkPolicySpec {
-                    pod_selector: Selector {
-                        match_labels: self.selector(service),
-                    },
-                    policy_types: vec![kind],
-                    ingress,
-                    egress,
+        object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            self.meta(name, service),
+            NetworkPolicySpec {
+                pod_selector: Selector {
+                    match_labels: self.selector(service),
                 },
+                policy_types: vec![kind],
+                ingress,
+                egress,
             },
-        })?)
+        )
     }
 
     /// The Ingress routing the domain to the upstream, with ingress-nginx's settings of the
@@ -947,37 +932,35 @@ impl<'s> Cx<'s> {
         let mut meta = self.meta(upstream.name.to_string(), upstream);
         meta.annotations = annotations;
         let domain = stack.domain().to_string();
-        Ok(serde_json::to_value(Object {
-            api_version: "networking.k8s.io/v1",
-            kind: "Ingress",
-            metadata: meta,
-            body: Spec {
-                spec: IngressSpec {
-                    ingress_class_name: self.k8s.ingress.class.to_string(),
-                    tls: vec![IngressTls {
-                        hosts: vec![domain.clone()],
-                        secret_name: self.k8s.ingress.tls_secret.to_string(),
-                    }],
-                    rules: vec![IngressRule {
-                        host: domain,
-                        http: HttpRule {
-                            paths: vec![HttpPath {
-                                path: "/".into(),
-                                path_type: "Prefix",
-                                backend: Backend {
-                                    service: BackendService {
-                                        name: upstream.name.to_string(),
-                                        port: BackendPort {
-                                            name: port.name.to_string(),
-                                        },
+        object(
+            "networking.k8s.io/v1",
+            "Ingress",
+            meta,
+            IngressSpec {
+                ingress_class_name: self.k8s.ingress.class.to_string(),
+                tls: vec![IngressTls {
+                    hosts: vec![domain.clone()],
+                    secret_name: self.k8s.ingress.tls_secret.to_string(),
+                }],
+                rules: vec![IngressRule {
+                    host: domain,
+                    http: HttpRule {
+                        paths: vec![HttpPath {
+                            path: "/".into(),
+                            path_type: "Prefix",
+                            backend: Backend {
+                                service: BackendService {
+                                    name: upstream.name.to_string(),
+                                    port: BackendPort {
+                                        name: port.name.to_string(),
                                     },
                                 },
-                            }],
-                        },
-                    }],
-                },
+                            },
+                        }],
+                    },
+                }],
             },
-        })?)
+        )
     }
 }
 
@@ -1004,13 +987,19 @@ fn docker_capabilities() -> ContainerSecurity {
     }
 }
 
-/// The protocol of one of a service's container ports.
-fn service_protocol(service: &Service, port: u16) -> &'static str {
-    service
-        .ports
+/// Some of a server's container ports, each with its protocol, as a NetworkPolicy names them.
+fn policy_ports(server: &Service, ports: &[u16]) -> Vec<PolicyPort> {
+    ports
         .iter()
-        .find(|p| p.container == port)
-        .map_or("TCP", |p| protocol(p.protocol))
+        .map(|&port| PolicyPort {
+            protocol: server
+                .ports
+                .iter()
+                .find(|p| p.container == port)
+                .map_or("TCP", |p| protocol(p.protocol)),
+            port,
+        })
+        .collect()
 }
 
 fn protocol(p: Protocol) -> &'static str {

@@ -21,6 +21,41 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The Kubernetes environment of `specs/`, and its tree.
+fn kubernetes_env() -> (Stack, Rendered) {
+    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
+        .unwrap_or_else(|r| panic!("{r}"))
+        .stack;
+    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    (stack, tree)
+}
+
+/// A loaded environment's effective spec with one more overlay on top.
+fn with_overlay(loaded: &vutler_spec::Loaded, name: &str, overlay: String) -> Result<Stack, vutler_spec::Report> {
+    let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    vutler_spec::SpecFiles::new(
+        loaded.stack.env().as_str(),
+        vec![("effective.yaml".into(), effective)],
+        Some((name.into(), overlay)),
+    )
+    .resolve()
+    .map(|l| l.stack)
+}
+
+/// The first of these paths that is a program here; `None` (a skip, said on stderr) when none
+/// is, unless validators are required.
+fn installed(paths: [&'static str; 2], what: &str) -> Option<&'static str> {
+    let found = paths.into_iter().find(|p| Path::new(p).exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("VUTLER_REQUIRE_VALIDATORS").is_none(),
+            "{what} is required (VUTLER_REQUIRE_VALIDATORS)"
+        );
+        eprintln!("skipped: {what} is not installed");
+    }
+    found
+}
+
 /// The objects of a tree's `k8s/`, by file.
 fn objects(tree: &Rendered) -> Vec<(String, Value)> {
     let mut out = Vec::new();
@@ -528,22 +563,12 @@ fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles) -> Result<Stack, vut
     for claim in claims {
         overlay.push_str(&format!("      {claim}: {{ size: 10GB }}\n"));
     }
-    let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
-    vutler_spec::SpecFiles::new(
-        stack.env().as_str(),
-        vec![("effective.yaml".into(), effective)],
-        Some(("kubernetes.yaml".into(), overlay)),
-    )
-    .resolve()
-    .map(|l| l.stack)
+    with_overlay(&loaded, "kubernetes.yaml", overlay)
 }
 
 #[test]
 fn the_kubernetes_environment_keeps_every_invariant() {
-    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
-        .unwrap_or_else(|r| panic!("{r}"))
-        .stack;
-    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let (stack, tree) = kubernetes_env();
     assert!(check_invariants("kubernetes", &stack, &tree) > 30);
     // Only k8s/: no Compose file, NGINX or host firewall on a cluster.
     assert!(tree.iter().all(|(p, _)| p.starts_with("k8s/")));
@@ -631,23 +656,10 @@ fn every_fixture_stack_keeps_every_invariant_on_kubernetes() {
 #[test]
 fn a_changed_config_rolls_the_pods_that_mount_it() {
     let specs = dir("../specs");
-    let before = render(
-        &vutler_spec::load(&specs, "kubernetes")
-            .unwrap_or_else(|r| panic!("{r}"))
-            .stack,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let files = vutler_spec::read_dir(&specs, "kubernetes").unwrap_or_else(|r| panic!("{r}"));
-    let loaded = files.resolve().unwrap_or_else(|r| panic!("{r}"));
-    let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
-    let after = vutler_spec::SpecFiles::new(
-        "kubernetes",
-        vec![("effective.yaml".into(), effective)],
-        Some(("faster.yaml".into(), "monitoring:\n  scrape_interval: 30s\n".into())),
-    )
-    .resolve()
-    .unwrap_or_else(|r| panic!("{r}"))
-    .stack;
+    let (stack, before) = kubernetes_env();
+    let loaded = vutler_spec::load(&specs, "kubernetes").unwrap_or_else(|r| panic!("{r}"));
+    let after = with_overlay(&loaded, "faster.yaml", "monitoring:\n  scrape_interval: 30s\n".into())
+        .unwrap_or_else(|r| panic!("{r}"));
     let after = render(&after).unwrap_or_else(|e| panic!("{e}"));
     let maps = |tree: &Rendered, file: &str| -> Vec<String> {
         objects(tree)
@@ -661,6 +673,14 @@ fn a_changed_config_rolls_the_pods_that_mount_it() {
         maps(&after, "k8s/prometheus.yaml"),
     );
     assert_eq!(old.len(), 2, "prometheus.yml and alerts.yml");
+    // A ConfigMap holds its config file byte for byte.
+    let monitoring = stack.monitoring().unwrap_or_else(|| panic!("no monitoring"));
+    let config = vutler_render::prometheus::config(&stack, monitoring).unwrap_or_else(|e| panic!("{e}"));
+    let held = objects(&before)
+        .into_iter()
+        .find(|(_, v)| v["kind"] == "ConfigMap" && v["data"]["prometheus.yml"].is_string())
+        .map(|(_, v)| v["data"]["prometheus.yml"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(held.as_deref(), Some(config.as_str()));
     assert_ne!(old[0], new[0], "the changed prometheus.yml keeps its ConfigMap's name");
     assert_eq!(old[1], new[1], "the unchanged rules got a new ConfigMap");
     let workload = after.get("k8s/prometheus.yaml").unwrap_or_default();
@@ -678,17 +698,8 @@ fn a_service_added_to_the_spec_reaches_compose_and_kubernetes() {
     let specs = dir("../specs");
     let worker = "services:\n  worker:\n    image: vutler/worker:1.0.0\n    environment:\n      REDIS_URL: redis://redis:6379\n    depends_on: [redis]\n    resources: { cpus: 0.5, memory: 512MB, disk: 1GB }\n";
     for env in ["production", "kubernetes"] {
-        let files = vutler_spec::read_dir(&specs, env).unwrap_or_else(|r| panic!("{r}"));
-        let loaded = files.resolve().unwrap_or_else(|r| panic!("{r}"));
-        let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
-        let stack = vutler_spec::SpecFiles::new(
-            env,
-            vec![("effective.yaml".into(), effective)],
-            Some(("worker.yaml".into(), worker.into())),
-        )
-        .resolve()
-        .unwrap_or_else(|r| panic!("{env}:\n{r}"))
-        .stack;
+        let loaded = vutler_spec::load(&specs, env).unwrap_or_else(|r| panic!("{r}"));
+        let stack = with_overlay(&loaded, "worker.yaml", worker.into()).unwrap_or_else(|r| panic!("{env}:\n{r}"));
         let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
         if env == "kubernetes" {
             let manifest = tree
@@ -723,21 +734,10 @@ fn a_service_added_to_the_spec_reaches_compose_and_kubernetes() {
 fn secrets_sh_creates_the_secrets_the_manifests_read() {
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
-    let real = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(real) = real else {
-        assert!(
-            std::env::var_os("VUTLER_REQUIRE_VALIDATORS").is_none(),
-            "kubectl is required (VUTLER_REQUIRE_VALIDATORS)"
-        );
-        eprintln!("skipped: kubectl is not installed");
+    let Some(real) = installed(["/usr/bin/kubectl", "/usr/local/bin/kubectl"], "kubectl") else {
         return;
     };
-    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
-        .unwrap_or_else(|r| panic!("{r}"))
-        .stack;
-    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let (_, tree) = kubernetes_env();
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let root = tmp.path();
     for (path, contents) in tree.iter() {
@@ -901,21 +901,10 @@ fn read_state(state: &Path) -> String {
 #[test]
 fn the_wait_for_a_dependency_runs_in_busybox() {
     use std::process::{Command, Stdio};
-    let Some(busybox) = ["/usr/bin/busybox", "/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-    else {
-        assert!(
-            std::env::var_os("VUTLER_REQUIRE_VALIDATORS").is_none(),
-            "busybox is required (VUTLER_REQUIRE_VALIDATORS)"
-        );
-        eprintln!("skipped: busybox is not installed");
+    let Some(busybox) = installed(["/usr/bin/busybox", "/bin/busybox"], "busybox") else {
         return;
     };
-    let stack = vutler_spec::load(&dir("../specs"), "kubernetes")
-        .unwrap_or_else(|r| panic!("{r}"))
-        .stack;
-    let tree = render(&stack).unwrap_or_else(|e| panic!("{e}"));
+    let (_, tree) = kubernetes_env();
     let (_, app) = objects(&tree)
         .into_iter()
         .find(|(f, v)| f == "k8s/vutler.yaml" && v["kind"] == "Deployment")

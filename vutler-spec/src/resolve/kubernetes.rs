@@ -164,15 +164,7 @@ fn claims(cx: &mut Cx<'_>, kp: &SpecPath, k: &RawKubernetes) -> Option<Vec<Claim
             );
             return None;
         }
-        if !is_dns_label(name) {
-            cx.error_help(
-                Rule::KubernetesName,
-                p,
-                format!("volume `{name}` names its claims, and is not a DNS label"),
-                "rename the volume with lowercase letters, digits and inner `-` only",
-            );
-            return None;
-        }
+        // Its name, which names the claims, is checked where a workload mounts it (`names`).
         Some(Claim {
             volume,
             size: size?,
