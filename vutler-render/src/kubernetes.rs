@@ -34,6 +34,7 @@
 //! - No startup or liveness probe on a StatefulSet: either would restart a datastore that is
 //!   slow to recover.
 
+pub mod backups;
 mod objects;
 
 use indexmap::IndexMap;
@@ -47,7 +48,8 @@ use vutler_spec::units::{ByteSize, Cpus, Duration};
 
 use self::objects::*;
 use crate::runtime::{
-    Container as Runtime1, EnvSource, SECRETS_DIR, SECRETS_MOUNT, SecretFile, every_container_name, several_containers,
+    Container as Runtime1, Env, EnvSource, SECRETS_DIR, SECRETS_MOUNT, SecretFile, every_container_name,
+    several_containers,
 };
 use crate::{Configs, RenderError, Rendered, Runtime, header, templates, yaml};
 
@@ -113,6 +115,10 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
         let mut docs = cx.workload(container, configs)?;
         docs.extend(cx.policies(container.service, &connections)?);
         file(format!("{}.yaml", container.service.name), docs, tree)?;
+    }
+    let backups = cx.backups(runtime)?;
+    if !backups.is_empty() {
+        file("backups.yaml".into(), backups, tree)?;
     }
     file("ingress.yaml".into(), vec![cx.ingress()?], tree)?;
     let kustomization = Kustomization {
@@ -352,7 +358,7 @@ impl<'s> Cx<'s> {
             image_pull_policy: "IfNotPresent",
             command: None,
             args: c.command.as_ref().map(|args| args.iter().map(|a| literal(a)).collect()),
-            env: self.env(c),
+            env: self.env(&c.environment),
             ports: service
                 .ports
                 .iter()
@@ -380,11 +386,13 @@ impl<'s> Cx<'s> {
                 enable_service_links: false,
                 host_pid: service.pid == Some(PidMode::Host),
                 termination_grace_period_seconds: service.stop_grace_period.map(seconds),
+                restart_policy: None,
                 security_context: PodSecurity {
                     seccomp_profile: Seccomp { kind: "RuntimeDefault" },
                 },
                 // Replicas on different nodes where the scheduler can: losing one node takes
                 // one of them, not all. Never a reason to leave a pod pending.
+                affinity: None,
                 topology_spread_constraints: if several_pods {
                     vec![Spread {
                         max_skew: 1,
@@ -505,30 +513,17 @@ impl<'s> Cx<'s> {
                 let mut limits = Map::new();
                 limits.insert("cpu".into(), "50m".into());
                 limits.insert("memory".into(), "16Mi".into());
-                Some(Container {
-                    name: format!("wait-for-{host}"),
-                    image: self.k8s.wait_image.to_string(),
-                    image_pull_policy: "IfNotPresent",
-                    command: Some(vec!["sh".into(), "-c".into(), wait_script(&host, number)]),
-                    args: None,
-                    env: Vec::new(),
-                    ports: Vec::new(),
-                    resources: Some(ResourceRequirements {
+                Some(tool_container(
+                    &format!("wait-for-{host}"),
+                    self.k8s.wait_image.to_string(),
+                    vec!["sh".into(), "-c".into(), wait_script(&host, number)],
+                    Vec::new(),
+                    ResourceRequirements {
                         requests: limits.clone(),
                         limits,
-                    }),
-                    startup_probe: None,
-                    readiness_probe: None,
-                    liveness_probe: None,
-                    security_context: ContainerSecurity {
-                        allow_privilege_escalation: false,
-                        capabilities: Capabilities {
-                            drop: vec!["ALL"],
-                            add: Vec::new(),
-                        },
                     },
-                    volume_mounts: Vec::new(),
-                })
+                    Vec::new(),
+                ))
             })
             .collect()
     }
@@ -666,13 +661,13 @@ impl<'s> Cx<'s> {
         }
     }
 
-    /// The container's environment: values with secrets refer to them as `$(VAR)` of
+    /// A container's environment: values with secrets refer to them as `$(VAR)` of
     /// entries placed first.
-    fn env(&self, c: &Runtime1<'_>) -> Vec<EnvVar> {
+    fn env(&self, entries: &[Env<'_>]) -> Vec<EnvVar> {
         let stack = self.stack;
         let mut first: Vec<EnvVar> = Vec::new();
         let mut env = Vec::new();
-        for e in &c.environment {
+        for e in entries {
             let (value, value_from) = match e.value {
                 EnvSource::Text(text) => (Some(self.text(text, |_| None)), None),
                 EnvSource::Secret(variable) => (None, Some(self.secret_ref(variable))),
@@ -782,6 +777,7 @@ impl<'s> Cx<'s> {
                 to: vec![Peer {
                     namespace_selector: Some(Selector { match_labels: dns_ns }),
                     pod_selector: Some(Selector { match_labels: dns_pods }),
+                    ip_block: None,
                 }],
                 ports: vec![
                     PolicyPort {
@@ -831,23 +827,16 @@ impl<'s> Cx<'s> {
                         "kubernetes.io/metadata.name".into(),
                         self.k8s.ingress.controller_namespace.to_string(),
                     );
-                    Peer {
-                        namespace_selector: Some(Selector { match_labels: ns }),
-                        pod_selector: None,
-                    }
+                    Peer::namespaces(ns)
                 } else {
-                    Peer {
-                        namespace_selector: None,
-                        pod_selector: Some(Selector {
-                            match_labels: self.selector(stack.service(c.client)),
-                        }),
-                    }
+                    Peer::pods(self.selector(stack.service(c.client)))
                 };
                 PolicyIngress {
                     from: vec![peer],
                     ports: policy_ports(service, &c.ports),
                 }
             })
+            .chain(self.backup_ingress(service))
             .collect();
         if !ingress.is_empty() {
             docs.push(self.policy(service, service.name.to_string(), "Ingress", ingress, Vec::new())?);
@@ -859,12 +848,7 @@ impl<'s> Cx<'s> {
                 .map(|c| {
                     let server = stack.service(c.server);
                     PolicyEgress {
-                        to: vec![Peer {
-                            namespace_selector: None,
-                            pod_selector: Some(Selector {
-                                match_labels: self.selector(server),
-                            }),
-                        }],
+                        to: vec![Peer::pods(self.selector(server))],
                         ports: policy_ports(server, &c.ports),
                     }
                 })
@@ -976,6 +960,39 @@ pub fn wait_script(host: &str, port: u16) -> String {
     )
 }
 
+/// A container running one of the stack's tools (a wait, a backup step): its command, no
+/// probe, no port, no capability.
+fn tool_container(
+    name: &str,
+    image: String,
+    command: Vec<String>,
+    env: Vec<EnvVar>,
+    resources: ResourceRequirements,
+    volume_mounts: Vec<VolumeMount>,
+) -> Container {
+    Container {
+        name: name.into(),
+        image,
+        image_pull_policy: "IfNotPresent",
+        command: Some(command),
+        args: None,
+        env,
+        ports: Vec::new(),
+        resources: Some(resources),
+        startup_probe: None,
+        readiness_probe: None,
+        liveness_probe: None,
+        security_context: ContainerSecurity {
+            allow_privilege_escalation: false,
+            capabilities: Capabilities {
+                drop: vec!["ALL"],
+                add: Vec::new(),
+            },
+        },
+        volume_mounts,
+    }
+}
+
 /// Docker's capabilities less `NET_RAW`, with no escalation.
 fn docker_capabilities() -> ContainerSecurity {
     ContainerSecurity {
@@ -1080,25 +1097,36 @@ struct SecretCtx {
 fn secrets_script(runtime: &Runtime<'_>, k8s: &Kubernetes) -> Result<String, RenderError> {
     let stack = runtime.stack();
     let proxy = stack.edge().proxy;
+    // Every container's secrets, and the destination's credentials, which the backup
+    // CronJobs' uploads read.
+    let credentials = stack.backups().and_then(|b| b.credentials.as_ref());
+    let variables = runtime
+        .containers()
+        .iter()
+        .filter(|c| c.service.id != proxy)
+        .flat_map(|c| {
+            c.service
+                .environment
+                .iter()
+                .flat_map(|e| e.value.secrets(stack))
+                .chain(c.secret_files.iter().map(|f| f.variable.id))
+        })
+        .chain(
+            credentials
+                .into_iter()
+                .flat_map(|c| [c.access_key_id, c.secret_access_key]),
+        );
     let mut secrets: Vec<SecretCtx> = Vec::new();
-    for c in runtime.containers().iter().filter(|c| c.service.id != proxy) {
-        let variables = c
-            .service
-            .environment
-            .iter()
-            .flat_map(|e| e.value.secrets(stack))
-            .chain(c.secret_files.iter().map(|f| f.variable.id));
-        for id in variables {
-            let variable = stack.variable(id);
-            let name = secret_name(variable);
-            if !secrets.iter().any(|s| s.name == name) {
-                secrets.push(SecretCtx {
-                    name,
-                    file: SecretFile { variable }.name(),
-                    required: variable.required,
-                    description: variable.description.to_string(),
-                });
-            }
+    for id in variables {
+        let variable = stack.variable(id);
+        let name = secret_name(variable);
+        if !secrets.iter().any(|s| s.name == name) {
+            secrets.push(SecretCtx {
+                name,
+                file: SecretFile { variable }.name(),
+                required: variable.required,
+                description: variable.description.to_string(),
+            });
         }
     }
     secrets.sort_by(|a, b| a.name.cmp(&b.name));

@@ -66,7 +66,9 @@ struct BackupCtx {
     jobs: Vec<JobCtx>,
 }
 
-fn s3_options(b: &Backups) -> (String, String) {
+/// The options of every `aws` call (endpoint, region) and of uploads (storage class,
+/// encryption), shell-quoted.
+pub(crate) fn s3_options(b: &Backups) -> (String, String) {
     let o = &b.s3;
     let mut aws = Vec::new();
     if let Some(endpoint) = &o.endpoint {
@@ -295,17 +297,17 @@ pub(crate) fn container_value(runtime: &Runtime<'_>, var: EnvRef) -> String {
 
 /// Reads a password into the shell variable `pw` of a script running in the container, through
 /// the shell's own expansions: the value never becomes an argument of a command.
-fn read_password(runtime: &Runtime<'_>, var: EnvRef) -> String {
+pub(crate) fn read_password(runtime: &Runtime<'_>, var: EnvRef) -> String {
     format!("pw={}", container_value(runtime, var))
 }
 
 /// Writes the password in `$pw` into a mongo tools' `--config` file (YAML, single-quoted) that
 /// only the container's user reads, removed when the script ends; `printf` is the shell's own.
-const MONGO_CONFIG: &str = "umask 077; cfg=$(mktemp); trap 'rm -f \"$cfg\"' EXIT; \
+pub(crate) const MONGO_CONFIG: &str = "umask 077; cfg=$(mktemp); trap 'rm -f \"$cfg\"' EXIT; \
 printf \"password: '%s'\\n\" \"$(printf '%s' \"$pw\" | sed \"s/'/''/g\")\" >\"$cfg\"";
 
 /// Percent-encodes `$1` with the shell's own builtins (for the credentials of `MC_HOST_*`).
-const PERCENT_ENCODE: &str = "enc() { s=$1; out=; while [ -n \"$s\" ]; do r=${s#?}; c=${s%\"$r\"}; s=$r; \
+pub(crate) const PERCENT_ENCODE: &str = "enc() { s=$1; out=; while [ -n \"$s\" ]; do r=${s#?}; c=${s%\"$r\"}; s=$r; \
 out=\"$out$(printf '%%%02X' \"'$c\")\"; done; printf '%s' \"$out\"; }";
 
 /// Restores a custom-format dump read on standard input into a throwaway server in a container
@@ -341,7 +343,9 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
     };
     let service = &service.name;
     let (mode, dump, restore, verify, verify_user, ext, summary, wal) = match &job.dump {
-        Dump::PgDump { database, user, wal } => {
+        Dump::PgDump {
+            database, user, wal, ..
+        } => {
             let (user, db) = (var(*user), shell_quote(database));
             (
                 // Custom format: compressed by pg_dump, listed by pg_restore --list.
@@ -594,6 +598,14 @@ pub(crate) fn deploy_ctx(runtime: &Runtime<'_>) -> DeployCtx {
     }
 }
 
+/// The key prefix of the destination, with its trailing slash (or empty).
+pub(crate) fn remote_prefix(b: &Backups) -> String {
+    match b.destination.prefix() {
+        "" => String::new(),
+        p => format!("{p}/"),
+    }
+}
+
 /// The context of `backup.sh` and `restore.sh`.
 fn backup_ctx(runtime: &Runtime<'_>, b: &Backups, jobs: Vec<JobCtx>) -> BackupCtx {
     let stack = runtime.stack();
@@ -615,10 +627,7 @@ fn backup_ctx(runtime: &Runtime<'_>, b: &Backups, jobs: Vec<JobCtx>) -> BackupCt
         aws_options,
         upload_options,
         bucket: b.destination.bucket().to_owned(),
-        prefix: match b.destination.prefix() {
-            "" => String::new(),
-            p => format!("{p}/"),
-        },
+        prefix: remote_prefix(b),
         any_wal: b.jobs.iter().any(|j| j.wal().is_some()),
         any_mirror: jobs.iter().any(|j| j.mode == "mirror"),
         any_stream: jobs.iter().any(|j| j.mode == "stream"),

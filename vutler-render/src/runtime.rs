@@ -273,8 +273,8 @@ fn container<'s>(stack: &'s Stack, s: &'s Service) -> Container<'s> {
             .command
             .as_ref()
             .map(|args| args.iter().map(ToString::to_string).collect());
-        // A backup job's WAL archiving: the server's archive settings. Not on Kubernetes, whose
-        // manifests run no job that would ship and prune the archive (`kubernetes-backups`).
+        // A backup job's WAL archiving: the server's archive settings. Not on Kubernetes, where
+        // nothing in the pod would ship and prune the archive (`kubernetes-backups`).
         if let Some(wal) = stack
             .backup_jobs()
             .iter()

@@ -37,13 +37,19 @@ pub const SECRETS_SCRIPT: &str = "ops/secrets.sh.j2";
 pub const SCALE_SCRIPT: &str = "ops/scale.sh.j2";
 /// Template id of `k8s/secrets.sh`.
 pub const K8S_SECRETS_SCRIPT: &str = "k8s/secrets.sh.j2";
+/// Template id of the upload script of the backup CronJobs.
+pub const K8S_BACKUP_SCRIPT: &str = "k8s/backup.sh.j2";
 
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 19] = [
     (NGINX_CONF, include_str!("../templates/nginx.conf.j2")),
     (UFW_SCRIPT, include_str!("../templates/ufw.sh.j2")),
-    // Partials included by the scripts: shared helpers, the backup jobs (backup and restore),
-    // and the update/rollback steps.
+    // Partials included by the scripts: shared helpers (those of every script, and of the
+    // deployment's), the backup jobs (backup and restore), the destination's listing, the
+    // upload and prune steps (backup.sh and the CronJobs'), and the update/rollback steps.
+    ("ops/common.sh.j2", include_str!("../templates/ops/common.sh.j2")),
     ("ops/lib.sh.j2", include_str!("../templates/ops/lib.sh.j2")),
+    ("ops/remote.sh.j2", include_str!("../templates/ops/remote.sh.j2")),
+    ("ops/upload.sh.j2", include_str!("../templates/ops/upload.sh.j2")),
     ("ops/jobs.sh.j2", include_str!("../templates/ops/jobs.sh.j2")),
     ("ops/deploy.sh.j2", include_str!("../templates/ops/deploy.sh.j2")),
     (BACKUP_SCRIPT, include_str!("../templates/ops/backup.sh.j2")),
@@ -56,6 +62,7 @@ const TEMPLATES: [(&str, &str); 15] = [
     (SECRETS_SCRIPT, include_str!("../templates/ops/secrets.sh.j2")),
     (SCALE_SCRIPT, include_str!("../templates/ops/scale.sh.j2")),
     (K8S_SECRETS_SCRIPT, include_str!("../templates/k8s/secrets.sh.j2")),
+    (K8S_BACKUP_SCRIPT, include_str!("../templates/k8s/backup.sh.j2")),
 ];
 
 /// Quotes a value as one shell word: unchanged when it is made only of characters no shell

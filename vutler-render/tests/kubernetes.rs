@@ -83,6 +83,20 @@ fn labels(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The pod template of a workload or of a CronJob's Jobs.
+fn pod_template(v: &Value) -> Option<&Value> {
+    let t = &v["spec"]["template"];
+    let job = &v["spec"]["jobTemplate"]["spec"]["template"];
+    [t, job].into_iter().find(|t| t["spec"].is_object())
+}
+
+/// Every container of a pod spec, init containers first.
+fn all_containers(pod: &Value) -> impl Iterator<Item = &Value> {
+    ["initContainers", "containers"]
+        .into_iter()
+        .flat_map(move |k| pod[k].as_array().into_iter().flatten())
+}
+
 /// Whether every label of a selector is on the pod.
 fn selects(selector: &BTreeMap<String, String>, pod: &BTreeMap<String, String>) -> bool {
     selector.iter().all(|(k, v)| pod.get(k) == Some(v))
@@ -145,6 +159,9 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         .iter()
         .filter(|(_, v)| v["spec"]["template"]["spec"].is_object())
         .collect();
+    let cron_jobs: Vec<&(String, Value)> = of_kind("CronJob").collect();
+    // Whatever runs pods: the services' workloads and the backup CronJobs.
+    let runs_pods = || workloads.iter().chain(&cron_jobs).copied();
 
     // Names, namespaces, APIs, uniqueness; no Secret, ever.
     let mut seen = BTreeSet::new();
@@ -418,12 +435,13 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         assert_eq!(ing["spec"]["ingressClassName"], k8s.ingress.class.as_str());
     }
 
-    // Every ConfigMap is mounted by the workload of its file, and is never edited in place.
+    // Every ConfigMap is mounted by the workload (or CronJob) of its file, and is never edited
+    // in place.
     for (file, cm) in of_kind("ConfigMap") {
         assert_eq!(cm["immutable"], true, "{name} {file}");
-        let used = workloads.iter().any(|(f, w)| {
+        let used = runs_pods().any(|(f, w)| {
             f == file
-                && w["spec"]["template"]["spec"]["volumes"]
+                && pod_template(w).unwrap_or(&Value::Null)["spec"]["volumes"]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -437,9 +455,9 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         .get(&format!("{K8S_DIR}/secrets.sh"))
         .unwrap_or_else(|| panic!("{name}: no secrets.sh"));
     let mut referenced = BTreeSet::new();
-    for (_, w) in &workloads {
-        let pod = &w["spec"]["template"]["spec"];
-        for c in pod["containers"].as_array().into_iter().flatten() {
+    for (_, w) in runs_pods() {
+        let pod = &pod_template(w).unwrap_or(&Value::Null)["spec"];
+        for c in all_containers(pod) {
             for e in c["env"].as_array().into_iter().flatten() {
                 if let Some(s) = e["valueFrom"]["secretKeyRef"]["name"].as_str() {
                     referenced.insert(s.to_owned());
@@ -469,11 +487,36 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
     }
 
     // NetworkPolicies: the model's connections, no more, no fewer.
+    // A backup job's pods are a client of its service, on the port it dumps through.
+    let backup_pods = |selector: &BTreeMap<String, String>| -> Vec<String> {
+        cron_jobs
+            .iter()
+            .filter(|(_, c)| {
+                selects(
+                    selector,
+                    &labels(&pod_template(c).unwrap_or(&Value::Null)["metadata"]["labels"]),
+                )
+            })
+            .map(|(_, c)| oname(c))
+            .collect()
+    };
     let mut allowed: BTreeSet<(String, String, u64)> = BTreeSet::new();
     for (file, np) in of_kind("NetworkPolicy") {
-        let target: Vec<&Value> = workload_for(&labels(&np["spec"]["podSelector"]["matchLabels"]));
+        let selector = labels(&np["spec"]["podSelector"]["matchLabels"]);
+        let target: Vec<&Value> = workload_for(&selector);
         if oname(np) == "default-deny" {
             assert_eq!(np["spec"]["podSelector"], serde_json::json!({}), "{name} {file}");
+            continue;
+        }
+        // A backup job's egress (outgoing traffic denied): its service, and the destination.
+        if let [job] = backup_pods(&selector).as_slice() {
+            assert_eq!(
+                np["spec"]["policyTypes"],
+                serde_json::json!(["Egress"]),
+                "{name} {file}"
+            );
+            let to_service = &np["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"];
+            assert_eq!(workload_for(&labels(to_service)).len(), 1, "{name} {file}: {job}");
             continue;
         }
         assert_eq!(
@@ -493,9 +536,14 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
                     );
                     stack.service(proxy).name.to_string()
                 } else {
-                    let clients = workload_for(&labels(&from["podSelector"]["matchLabels"]));
+                    let selector = labels(&from["podSelector"]["matchLabels"]);
+                    let clients: Vec<String> = workload_for(&selector)
+                        .into_iter()
+                        .map(oname)
+                        .chain(backup_pods(&selector))
+                        .collect();
                     assert_eq!(clients.len(), 1, "{name} {file}");
-                    oname(clients[0])
+                    clients[0].clone()
                 };
                 for p in rule["ports"].as_array().into_iter().flatten() {
                     allowed.insert((client.clone(), server.clone(), p["port"].as_u64().unwrap_or_default()));
@@ -516,11 +564,100 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
                 )
             })
         })
+        .chain(stack.backup_jobs().iter().filter_map(|j| {
+            let port = vutler_render::kubernetes::backups::dump_port(stack, j)?;
+            Some((
+                vutler_render::kubernetes::backups::cron_job_name(j),
+                stack.service(j.service).name.to_string(),
+                u64::from(port),
+            ))
+        }))
         .collect();
     assert_eq!(
         allowed, model,
         "{name}: the NetworkPolicies are not the model's connections"
     );
+
+    // Backups: the crontab's jobs, each a CronJob at its schedule in UTC, one run at a time,
+    // dumping with its service's image and uploading with the script of its file's ConfigMap.
+    let expected: BTreeSet<String> = stack
+        .backup_jobs()
+        .iter()
+        .map(vutler_render::kubernetes::backups::cron_job_name)
+        .collect();
+    let rendered: BTreeSet<String> = cron_jobs.iter().map(|(_, c)| oname(c)).collect();
+    assert_eq!(rendered, expected, "{name}: the CronJobs are not the backup jobs");
+    for job in stack.backup_jobs() {
+        let cron_name = vutler_render::kubernetes::backups::cron_job_name(job);
+        let (file, c) = cron_jobs
+            .iter()
+            .find(|(_, c)| oname(c) == cron_name)
+            .map(|(f, c)| (f, c))
+            .unwrap_or_else(|| panic!("{name}: no CronJob {cron_name}"));
+        let spec = &c["spec"];
+        assert_eq!(spec["schedule"], job.schedule.as_str(), "{name} {file}: {cron_name}");
+        assert_eq!(spec["timeZone"], "Etc/UTC", "{name} {file}: {cron_name}");
+        assert_eq!(spec["concurrencyPolicy"], "Forbid", "{name} {file}: {cron_name}");
+        assert!(
+            spec["jobTemplate"]["spec"]["activeDeadlineSeconds"].as_u64() > Some(0),
+            "{name} {file}: a hung {cron_name} would hold back every later run"
+        );
+        let template = pod_template(c).unwrap_or_else(|| panic!("{name} {file}: {cron_name} has no pods"));
+        assert_eq!(
+            template["metadata"]["labels"], spec["jobTemplate"]["metadata"]["labels"],
+            "{name} {file}"
+        );
+        let pod = &template["spec"];
+        assert_eq!(pod["restartPolicy"], "Never", "{name} {file}: {cron_name}");
+        let volumes: BTreeSet<&str> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        let mut mounted = BTreeSet::new();
+        for container in all_containers(pod) {
+            for m in container["volumeMounts"].as_array().into_iter().flatten() {
+                let v = m["name"].as_str().unwrap_or_default();
+                assert!(volumes.contains(v), "{name} {file}: {cron_name} mounts no volume {v}");
+                mounted.insert(v);
+            }
+            let (limits, requests) = (&container["resources"]["limits"], &container["resources"]["requests"]);
+            assert!(
+                bytes(requests["memory"].as_str().unwrap_or("0")) <= bytes(limits["memory"].as_str().unwrap_or("0"))
+                    && limits["memory"].is_string(),
+                "{name} {file}: {cron_name} {}",
+                container["name"]
+            );
+        }
+        assert_eq!(volumes, mounted, "{name} {file}: {cron_name}");
+        assert_eq!(
+            pod["initContainers"][0]["image"],
+            stack.service(job.service).image.to_string(),
+            "{name} {file}: {cron_name} dumps with another image than its service's"
+        );
+        let upload = &pod["containers"][0];
+        assert_eq!(
+            upload["command"],
+            serde_json::json!(["bash", "/scripts/backup.sh", job.name.as_str()]),
+            "{name} {file}"
+        );
+        let map = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|v| v["configMap"]["name"].as_str())
+            .unwrap_or_else(|| panic!("{name} {file}: {cron_name} mounts no script"));
+        let script = of_kind("ConfigMap")
+            .find(|(f, m)| f == file && oname(m) == map)
+            .and_then(|(_, m)| m["data"]["backup.sh"].as_str())
+            .unwrap_or_else(|| panic!("{name} {file}: no ConfigMap {map} with backup.sh"));
+        assert!(
+            script.contains(&format!("[{}]=", job.name)),
+            "{name} {file}: backup.sh does not know job {}",
+            job.name
+        );
+    }
 
     // The kustomization lists exactly the manifest files.
     let kustomization: Value =
@@ -776,8 +913,9 @@ fn secrets_sh_creates_the_secrets_the_manifests_read() {
     // What the manifests read: (Secret, key, optional).
     let mut read: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for (_, w) in objects(&tree) {
-        let pod = &w["spec"]["template"]["spec"];
-        for c in pod["containers"].as_array().into_iter().flatten() {
+        let Some(template) = pod_template(&w) else { continue };
+        let pod = &template["spec"];
+        for c in all_containers(pod) {
             for e in c["env"].as_array().into_iter().flatten() {
                 let r = &e["valueFrom"]["secretKeyRef"];
                 if let (Some(n), Some(k)) = (r["name"].as_str(), r["key"].as_str()) {

@@ -1534,7 +1534,8 @@ pub struct RawBackupJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_env: Option<String>,
     /// Variable of the service's environment holding that user's password (`mongodump` and
-    /// `minio_mirror`; `pg_dump` uses the container's local socket, which needs none).
+    /// `minio_mirror`; `pg_dump` on Compose uses the container's local socket, which needs
+    /// none, but on Kubernetes its CronJob connects over the network and needs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
     /// Name of the service's S3 API port (`minio_mirror`).
@@ -1674,10 +1675,18 @@ pub struct RawKubernetes {
     /// which only ready pods serve).
     #[serde(default = "default_wait_image")]
     pub wait_image: String,
+    /// Image of the backup CronJobs' container that uploads each checked dump with the AWS CLI
+    /// and prunes the uploaded ones (it runs `bash`, `aws` and coreutils).
+    #[serde(default = "default_backup_image")]
+    pub backup_image: String,
 }
 
 fn default_wait_image() -> String {
     "busybox:1.36.1".to_owned()
+}
+
+fn default_backup_image() -> String {
+    "amazon/aws-cli:2.27.50".to_owned()
 }
 
 /// A pool of identical nodes.

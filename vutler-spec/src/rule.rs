@@ -603,14 +603,24 @@ rules! {
          its `max` (else it cannot scale). A node agent runs one pod per node. Add nodes, pick a \
          larger VM size for them, or lower the requests; `vutler-render plan` shows every \
          figure.";
-    /// Backup jobs that the Kubernetes manifests do not run.
+    /// A backup job with an RPO, which the Kubernetes manifests meet with dumps only.
     KubernetesBackups = "kubernetes-backups", Warning,
-        "A Kubernetes environment has backup jobs, which its manifests do not run.",
-        "On Compose, `scripts/backup.sh` runs each job from the host's cron inside its service's \
-         container, and ships WAL for a job with `rpo`. The Kubernetes manifests render no \
-         CronJob for them yet, and leave WAL archiving off (nothing would ship or prune the \
-         archive). Until they do, the claims need another backup (volume snapshots of the storage \
-         class, for instance): say which in `allow`.";
+        "A Kubernetes environment has a backup job with an RPO, which holds on Compose only.",
+        "On Compose, PostgreSQL archives its WAL beside PGDATA and `scripts/backup.sh --wal` \
+         ships it every minute, which gives a job's `rpo`. On Kubernetes each job is a CronJob \
+         taking the same dumps, but the manifests leave WAL archiving off (nothing in the pod \
+         would ship or prune the archive), so the recovery point is the last dump. Allow the \
+         warning with why daily recovery points do on the cluster.";
+    /// A backup job that cannot run as a CronJob.
+    KubernetesBackupJob = "kubernetes-backup-job", Error,
+        "A backup job cannot run as a Kubernetes CronJob.",
+        "On Kubernetes each backup job is a CronJob whose pod dumps its service over the network \
+         (the service's Kubernetes Service), then checks and uploads the dump as \
+         `scripts/backup.sh` does. `pg_dump` then needs `password_env` (Compose's dump uses the \
+         container's local socket, which needs none), and a dump a TCP port of its service. \
+         `volume_archive` reads the volume's claim, read-only, from a pod on the node of the \
+         service's pod (a ReadWriteOnce claim is mounted on one node): the volume must be a \
+         `data` volume, which has a claim.";
     /// The stack does not fit its VM.
     Capacity = "capacity", Error,
         "The services need more than the target VM has.",

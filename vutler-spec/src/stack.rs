@@ -1658,6 +1658,9 @@ pub enum Dump {
         database: Name,
         /// Variable with the user.
         user: EnvRef,
+        /// Variable with the password, for dumps over the network (Kubernetes); Compose's run
+        /// in the container, over its local socket.
+        password: Option<EnvRef>,
         /// Continuous archiving of its WAL, when the job has an RPO.
         wal: Option<WalArchive>,
     },
@@ -1834,8 +1837,11 @@ pub struct Kubernetes {
     pub ingress: Ingress,
     /// Requests and autoscaling, by service index.
     pub(crate) workloads: Vec<Workload>,
-    /// Image of the init containers waiting for the services a pod depends on.
+    /// Image of the init containers waiting for the services a pod depends on, which also
+    /// packs a mirrored backup (BusyBox's `tar` and `gzip`).
     pub wait_image: Image,
+    /// Image of the backup CronJobs' upload container (the AWS CLI).
+    pub backup_image: Image,
     /// The nodes the workloads are sized against, when the spec says.
     pub nodes: Option<NodePool>,
 }
@@ -1864,6 +1870,9 @@ impl Kubernetes {
     /// The oldest minor version whose APIs the manifests use (CronJob's `timeZone` is GA from
     /// 1.27).
     pub const OLDEST_MINOR: u32 = 27;
+    /// The longest name of a CronJob: its Jobs are named after it with 11 more characters,
+    /// within a label's 63.
+    pub const CRON_JOB_NAME_MAX: usize = 52;
     /// The newest minor version the manifests are checked against.
     pub const NEWEST_MINOR: u32 = 37;
 

@@ -279,15 +279,24 @@ fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             .filter(|d| d["kind"] == "ConfigMap")
             .filter_map(|d| Some((d["metadata"]["name"].as_str()?, &d["data"])))
             .collect();
-        for workload in docs.iter().filter(|d| d["spec"]["template"].is_object()) {
+        // Workloads, and CronJobs, whose pods are their Jobs'.
+        let pods = docs.iter().filter_map(|d| {
+            let template = [&d["spec"]["template"], &d["spec"]["jobTemplate"]["spec"]["template"]]
+                .into_iter()
+                .find(|t| t["spec"].is_object())?;
+            Some((d, &template["spec"]))
+        });
+        for (workload, pod) in pods {
             let name = workload["metadata"]["name"].as_str().unwrap_or_default();
-            let pod = &workload["spec"]["template"]["spec"];
             let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
             let claims = workload["spec"]["volumeClaimTemplates"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            for container in pod["containers"].as_array().into_iter().flatten() {
+            let containers = ["initContainers", "containers"]
+                .into_iter()
+                .flat_map(|k| pod[k].as_array().into_iter().flatten());
+            for container in containers {
                 for mount in container["volumeMounts"].as_array().into_iter().flatten() {
                     let Some(volume) = volumes.iter().find(|v| v["name"] == mount["name"]) else {
                         if claims.iter().any(|c| c["metadata"]["name"] == mount["name"]) {
@@ -334,9 +343,10 @@ fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// `promtool check config` and `amtool check-config` on the configs as the containers see them.
+/// `promtool check config`, `amtool check-config` and `shellcheck` (the backup CronJobs'
+/// upload script) on the ConfigMaps' files as the containers see them.
 pub fn monitoring_configs(golden: &Path) -> anyhow::Result<Outcome> {
-    if let Some(skip) = require(&["promtool", "amtool"])? {
+    if let Some(skip) = require(&["promtool", "amtool", "shellcheck"])? {
         return Ok(skip);
     }
     let scratch = scratch_dir("k8s-configs");
@@ -349,6 +359,7 @@ pub fn monitoring_configs(golden: &Path) -> anyhow::Result<Outcome> {
                 let (tool, args): (&str, &[&str]) = match name {
                     "prometheus.yml" => ("promtool", &["check", "config"]),
                     "alertmanager.yml" => ("amtool", &["check-config"]),
+                    "backup.sh" => ("shellcheck", &["--severity=style", "--shell=bash"]),
                     _ => continue,
                 };
                 let out = Command::new(tool)

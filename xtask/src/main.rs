@@ -24,6 +24,7 @@ use anyhow::{Context, bail};
 mod k8s;
 mod local;
 mod run_backups;
+mod run_k8s_backups;
 mod run_nginx;
 mod run_postgres;
 mod run_prometheus;
@@ -207,7 +208,10 @@ fn static_validators(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<V
             ("kubernetes-validate --strict", k8s::kubernetes_validate(specs, tree)?),
             ("kubectl kustomize", k8s::kustomize(tree)?),
             ("checkov", k8s::checkov(tree)?),
-            ("promtool and amtool on the ConfigMaps", k8s::monitoring_configs(tree)?),
+            (
+                "promtool, amtool and shellcheck on the ConfigMaps",
+                k8s::monitoring_configs(tree)?,
+            ),
         ]);
     }
     Ok(results)
@@ -280,6 +284,10 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
         ),
         ("PostgreSQL password rotation", run_postgres::check(root)?),
         ("backups against PostgreSQL and S3", run_backups::check(root)?),
+        (
+            "backup CronJob against PostgreSQL and S3",
+            run_k8s_backups::check(root)?,
+        ),
     ]);
     for (name, outcome) in results {
         match outcome {
@@ -523,6 +531,14 @@ mod tests {
     #[test]
     fn backups_dump_check_upload_prune_verify_and_restore_with_real_postgresql_and_s3() {
         report("backups against PostgreSQL and S3", run_backups::check(&root()));
+    }
+
+    #[test]
+    fn the_backup_cronjob_runs_as_a_cluster_runs_it_against_real_postgresql_and_s3() {
+        report(
+            "backup CronJob against PostgreSQL and S3",
+            run_k8s_backups::check(&root()),
+        );
     }
 
     #[test]

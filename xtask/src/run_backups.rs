@@ -27,8 +27,6 @@
 //! exactly the rows committed before TIME (those after are gone), promoted and writable, with
 //! the replaced data folder kept; a failed upload (S3 down) keeps the local copy and exits 1.
 
-use std::process::Command;
-
 use anyhow::{Context, bail};
 
 use crate::validate::{Outcome, in_namespaces, require};
@@ -338,23 +336,7 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&tools)? {
         return Ok(skip);
     }
-    let specs = root.join("specs");
-    let mut base = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(specs.join("base"))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    names.sort();
-    for path in names {
-        let name = format!("base/{}", path.file_name().unwrap_or_default().to_string_lossy());
-        base.push((name, std::fs::read_to_string(&path)?));
-    }
-    // production.yaml sets neither `backups` nor `services`: the overlay's keys are added to it.
-    let production = std::fs::read_to_string(specs.join("env/production.yaml"))?;
-    let overlay = ("env/production.yaml".to_owned(), format!("{production}\n{OVERLAY}"));
-    let files = vutler_spec::SpecFiles::new("production", base, Some(overlay));
-    let stack = files.resolve().map_err(|r| anyhow::anyhow!("{r}"))?.stack;
+    let stack = crate::validate::stack_with(root, "production", |o| Ok(format!("{o}\n{OVERLAY}")))?;
     let tree = vutler_render::render(&stack)?;
     // The server's settings, as the rendered docker-compose.yml starts it.
     let compose: serde_yaml::Value = serde_yaml::from_str(
@@ -369,26 +351,8 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         bail!("the rendered postgres command does not archive WAL: {flags:?}");
     }
     let work = crate::validate::scratch_dir("backups-run");
-    let deploy = work.join("tree");
-    for (path, contents) in tree.iter() {
-        let path = deploy.join(path);
-        std::fs::create_dir_all(path.parent().unwrap_or(&deploy))?;
-        // The scenario puts its scratch folder where the overlay says /WORK.
-        std::fs::write(&path, contents.replace("/WORK/", "@WORK@/"))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    let archive = work.join("tree.tar");
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(&deploy)
-        .arg("-cf")
-        .arg(&archive)
-        .arg(".")
-        .status()
-        .context("running tar")?;
-    if !tar.success() {
-        bail!("tar could not pack the rendered tree");
-    }
+    // The scenario puts its scratch folder where the overlay says /WORK.
+    let archive = crate::validate::packed_tree(&tree, &work, |c| c.replace("/WORK/", "@WORK@/"))?;
     let scenario = in_namespaces("the backup scenario", SCENARIO, |cmd| {
         cmd.env("TREE", &archive)
             .env("PG_FLAGS", flags.join("\n"))

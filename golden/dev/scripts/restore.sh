@@ -28,23 +28,6 @@ usage_error() {
   exit 2
 }
 
-# One script changes the deployment at a time (update, rollback, scale, restore, backup and
-# secrets rotations all touch .env or the running containers); a script run by one that holds
-# the lock (update.sh runs backup.sh) goes on. Waits for the other to finish up to
-# VUTLER_LOCK_WAIT seconds (15 minutes).
-lock() {
-  local wait=${VUTLER_LOCK_WAIT:-900}
-  ((DRY_RUN)) && return 0
-  [[ ${VUTLER_LOCK_HELD-} == "$DEPLOY_DIR" ]] && return 0
-  [[ $wait =~ ^[0-9]{1,6}$ ]] || die "VUTLER_LOCK_WAIT is a number of seconds, not '$wait'"
-  exec 8>>"$DEPLOY_DIR/.vutler.lock"
-  if ! flock -n 8; then
-    log "waiting for another script of this deployment to finish (it holds .vutler.lock)"
-    flock -w "$wait" 8 || die "another script of this deployment still runs after ${wait}s: try again when it is done"
-  fi
-  export VUTLER_LOCK_HELD=$DEPLOY_DIR
-}
-
 # A command as one shell line, each word quoted only when it needs to be.
 quote() {
   local word words=()
@@ -65,6 +48,23 @@ run() {
   else
     "$@"
   fi
+}
+
+# One script changes the deployment at a time (update, rollback, scale, restore, backup and
+# secrets rotations all touch .env or the running containers); a script run by one that holds
+# the lock (update.sh runs backup.sh) goes on. Waits for the other to finish up to
+# VUTLER_LOCK_WAIT seconds (15 minutes).
+lock() {
+  local wait=${VUTLER_LOCK_WAIT:-900}
+  ((DRY_RUN)) && return 0
+  [[ ${VUTLER_LOCK_HELD-} == "$DEPLOY_DIR" ]] && return 0
+  [[ $wait =~ ^[0-9]{1,6}$ ]] || die "VUTLER_LOCK_WAIT is a number of seconds, not '$wait'"
+  exec 8>>"$DEPLOY_DIR/.vutler.lock"
+  if ! flock -n 8; then
+    log "waiting for another script of this deployment to finish (it holds .vutler.lock)"
+    flock -w "$wait" 8 || die "another script of this deployment still runs after ${wait}s: try again when it is done"
+  fi
+  export VUTLER_LOCK_HELD=$DEPLOY_DIR
 }
 
 # Runs a command without its output, or prints it under --dry-run.
@@ -174,11 +174,6 @@ is_job() {
   return 1
 }
 
-# The AWS CLI with the destination's options (endpoint, region), run or printed.
-aws_run() {
-  run aws "${AWS_OPTIONS[@]}" "$@"
-}
-
 # Reads the destination's credentials for the AWS CLI: `required` dies without them,
 # `optional` goes on (the AWS CLI then says what it misses when it needs them).
 s3_credentials() {
@@ -239,15 +234,6 @@ record() {
   chmod 0644 "$tmp" && mv -f -- "$tmp" "$TEXTFILE_DIR/$file"
 }
 
-# The file extension of a kind of backup of a job: its dumps (no kind) or its base backups.
-backup_ext() {
-  if [[ -n ${2-} ]]; then
-    printf 'tar.gz'
-  else
-    printf '%s' "${EXT[$1]}"
-  fi
-}
-
 # The backups of a kind of a job on the host, oldest first, by name (a UTC time).
 local_backups() {
   local job=$1 kind=${2-} ext file stamp
@@ -259,6 +245,20 @@ local_backups() {
       printf '%s\n' "$stamp"
     fi
   done | LC_ALL=C sort
+}
+
+# The AWS CLI with the destination's options (endpoint, region), run or printed.
+aws_run() {
+  run aws "${AWS_OPTIONS[@]}" "$@"
+}
+
+# The file extension of a kind of backup of a job: its dumps (no kind) or its base backups.
+backup_ext() {
+  if [[ -n ${2-} ]]; then
+    printf 'tar.gz'
+  else
+    printf '%s' "${EXT[$1]}"
+  fi
 }
 
 # The listing of a folder of the destination (`DATE TIME SIZE NAME` lines; none when empty).
@@ -281,6 +281,7 @@ remote_backups() {
     fi
   done <<<"$listing" | LC_ALL=C sort
 }
+
 # Whether a file name is one of PostgreSQL's archived WAL files (a segment, a backup history or
 # a timeline history), compressed.
 is_wal_file() {

@@ -22,6 +22,8 @@ A Compose deployment keeps the secrets its containers read from .env only there:
 its file first (printf '%s' "$VALUE" > secrets/NAME, no newline).
 
 Secrets (Secret name, file, what it is):
+  backup-s3-access-key-id  secrets/backup_s3_access_key_id  Access key of the bucket backups are uploaded to
+  backup-s3-secret-access-key  secrets/backup_s3_secret_access_key  Secret key of the bucket backups are uploaded to
   grafana-password  secrets/grafana_password  Grafana admin password
   minio-access-key  secrets/minio_access_key  MinIO root user, used by the app as its access key
   minio-secret-key  secrets/minio_secret_key  MinIO root password, used by the app as its secret key
@@ -43,6 +45,8 @@ KUBECTL=${KUBECTL:-kubectl}
 
 # Secret name, file name (also its key), 1 when required.
 SECRETS=(
+  'backup-s3-access-key-id backup_s3_access_key_id 1'
+  'backup-s3-secret-access-key backup_s3_secret_access_key 1'
   'grafana-password grafana_password 1'
   'minio-access-key minio_access_key 1'
   'minio-secret-key minio_secret_key 1'

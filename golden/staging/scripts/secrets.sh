@@ -28,23 +28,6 @@ usage_error() {
   exit 2
 }
 
-# One script changes the deployment at a time (update, rollback, scale, restore, backup and
-# secrets rotations all touch .env or the running containers); a script run by one that holds
-# the lock (update.sh runs backup.sh) goes on. Waits for the other to finish up to
-# VUTLER_LOCK_WAIT seconds (15 minutes).
-lock() {
-  local wait=${VUTLER_LOCK_WAIT:-900}
-  ((DRY_RUN)) && return 0
-  [[ ${VUTLER_LOCK_HELD-} == "$DEPLOY_DIR" ]] && return 0
-  [[ $wait =~ ^[0-9]{1,6}$ ]] || die "VUTLER_LOCK_WAIT is a number of seconds, not '$wait'"
-  exec 8>>"$DEPLOY_DIR/.vutler.lock"
-  if ! flock -n 8; then
-    log "waiting for another script of this deployment to finish (it holds .vutler.lock)"
-    flock -w "$wait" 8 || die "another script of this deployment still runs after ${wait}s: try again when it is done"
-  fi
-  export VUTLER_LOCK_HELD=$DEPLOY_DIR
-}
-
 # A command as one shell line, each word quoted only when it needs to be.
 quote() {
   local word words=()
@@ -65,6 +48,23 @@ run() {
   else
     "$@"
   fi
+}
+
+# One script changes the deployment at a time (update, rollback, scale, restore, backup and
+# secrets rotations all touch .env or the running containers); a script run by one that holds
+# the lock (update.sh runs backup.sh) goes on. Waits for the other to finish up to
+# VUTLER_LOCK_WAIT seconds (15 minutes).
+lock() {
+  local wait=${VUTLER_LOCK_WAIT:-900}
+  ((DRY_RUN)) && return 0
+  [[ ${VUTLER_LOCK_HELD-} == "$DEPLOY_DIR" ]] && return 0
+  [[ $wait =~ ^[0-9]{1,6}$ ]] || die "VUTLER_LOCK_WAIT is a number of seconds, not '$wait'"
+  exec 8>>"$DEPLOY_DIR/.vutler.lock"
+  if ! flock -n 8; then
+    log "waiting for another script of this deployment to finish (it holds .vutler.lock)"
+    flock -w "$wait" 8 || die "another script of this deployment still runs after ${wait}s: try again when it is done"
+  fi
+  export VUTLER_LOCK_HELD=$DEPLOY_DIR
 }
 
 # Runs a command without its output, or prints it under --dry-run.

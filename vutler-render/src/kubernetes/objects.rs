@@ -167,7 +167,12 @@ pub struct PodSpec {
     pub host_pid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub termination_grace_period_seconds: Option<u64>,
+    /// A Job's pods are never restarted in place (a failed one is replaced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<&'static str>,
     pub security_context: PodSecurity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topology_spread_constraints: Vec<Spread>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -211,6 +216,25 @@ pub struct Spread {
     pub topology_key: &'static str,
     pub when_unsatisfiable: &'static str,
     pub label_selector: Selector,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Affinity {
+    pub pod_affinity: PodAffinity,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PodAffinity {
+    #[serde(rename = "requiredDuringSchedulingIgnoredDuringExecution")]
+    pub required: Vec<AffinityTerm>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AffinityTerm {
+    pub label_selector: Selector,
+    pub topology_key: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -328,6 +352,15 @@ pub struct Volume {
     pub projected: Option<Projected>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_path: Option<HostPathVolume>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<ClaimSource>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimSource {
+    pub claim_name: String,
+    pub read_only: bool,
 }
 
 impl Volume {
@@ -339,6 +372,7 @@ impl Volume {
             config_map: None,
             projected: None,
             host_path: None,
+            persistent_volume_claim: None,
         }
     }
 }
@@ -530,12 +564,74 @@ pub struct Peer {
     pub namespace_selector: Option<Selector>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_selector: Option<Selector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_block: Option<IpBlock>,
+}
+
+impl Peer {
+    /// The pods of the namespace with these labels.
+    pub fn pods(labels: Map) -> Self {
+        Self {
+            namespace_selector: None,
+            pod_selector: Some(Selector { match_labels: labels }),
+            ip_block: None,
+        }
+    }
+
+    /// Every pod of the namespaces with these labels.
+    pub fn namespaces(labels: Map) -> Self {
+        Self {
+            namespace_selector: Some(Selector { match_labels: labels }),
+            pod_selector: None,
+            ip_block: None,
+        }
+    }
+
+    /// The addresses of a CIDR block.
+    pub fn addresses(cidr: &str) -> Self {
+        Self {
+            namespace_selector: None,
+            pod_selector: None,
+            ip_block: Some(IpBlock { cidr: cidr.into() }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IpBlock {
+    pub cidr: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyPort {
     pub protocol: &'static str,
     pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CronJobSpec {
+    pub schedule: String,
+    pub time_zone: &'static str,
+    pub concurrency_policy: &'static str,
+    pub starting_deadline_seconds: u32,
+    pub successful_jobs_history_limit: u32,
+    pub failed_jobs_history_limit: u32,
+    pub job_template: JobTemplate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobTemplate {
+    pub metadata: PodMeta,
+    pub spec: JobSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    pub backoff_limit: u32,
+    pub active_deadline_seconds: u32,
+    pub template: PodTemplate,
 }
 
 /// `kustomization.yaml`.

@@ -228,6 +228,7 @@ fn job(
         BackupMethod::PgDump => Dump::PgDump {
             database: database?,
             user: user?,
+            password,
             wal: wal?,
         },
         BackupMethod::Mongodump => Dump::Mongodump {
@@ -376,7 +377,7 @@ fn method_fields(cx: &mut Cx<'_>, path: &SpecPath, j: &RawBackupJob) -> bool {
             "password_env",
             j.password_env.is_some(),
             &[Mongodump, MinioMirror],
-            &[Mongodump, MinioMirror],
+            &[PgDump, Mongodump, MinioMirror],
         ),
         ("port", j.port.is_some(), &[MinioMirror], &[MinioMirror]),
         ("rpo", j.rpo.is_some(), &[], &[PgDump]),
@@ -443,7 +444,9 @@ fn watched(cx: &mut Cx<'_>, b: &RawBackups, services: &[Option<Service>]) -> Opt
     }
     // Without monitoring, the warning above says it for every metric.
     let monitored = raw.monitoring.is_some();
-    if monitored && b.jobs.values().any(|j| j.rpo.is_some()) && lists(&wal_metric).is_none() {
+    // Kubernetes archives no WAL (`kubernetes-backups` says so).
+    let archives = !matches!(raw.platform, crate::raw::RawPlatform::Kubernetes(_));
+    if monitored && archives && b.jobs.values().any(|j| j.rpo.is_some()) && lists(&wal_metric).is_none() {
         cx.report(
             Diagnostic::new(
                 Rule::BackupsUnwatched,

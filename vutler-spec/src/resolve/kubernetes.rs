@@ -9,11 +9,12 @@
 //! `kubernetes-bind-mount` (no host path of the deployment folder), `kubernetes-requests`
 //! (requests within limits, CPU requests where an autoscaler reads them),
 //! `kubernetes-autoscaling` (the autoscaler owns the replicas alone) and `kubernetes-variable`
-//! (plain variables have a value in the spec: a cluster has no `.env`), and warns
-//! (`kubernetes-backups`) that the manifests run no backup job.
+//! (plain variables have a value in the spec: a cluster has no `.env`) and
+//! `kubernetes-backup-job` (each backup job can run as a CronJob), and warns
+//! (`kubernetes-backups`) that a job's RPO holds on Compose only.
 
 use crate::path::SpecPath;
-use crate::raw::{RawKubernetes, RawPlatform, RawWorkload};
+use crate::raw::{BackupMethod, RawKubernetes, RawPlatform, RawWorkload};
 use crate::rule::Rule;
 use crate::stack::*;
 use crate::text::Name;
@@ -41,6 +42,7 @@ pub(super) fn platform(
     };
     let ingress = ingress(cx, &kp, k);
     let wait_image = super::services::image(cx, kp.key("wait_image"), &k.wait_image);
+    let backup_image = super::services::image(cx, kp.key("backup_image"), &k.backup_image);
     let nodes = match &k.nodes {
         Some(n) => {
             let np = kp.key("nodes");
@@ -59,7 +61,7 @@ pub(super) fn platform(
         deployable(cx, service, variables);
         names(cx, service);
     }
-    unrun_backups(cx);
+    backup_jobs(cx);
     let k8s = Kubernetes {
         minor: minor?,
         namespace: namespace?,
@@ -68,6 +70,7 @@ pub(super) fn platform(
         ingress: ingress?,
         workloads: workloads?,
         wait_image: wait_image?,
+        backup_image: backup_image?,
         nodes: nodes?,
     };
     if let (Some(pool), Some(vms)) = (k8s.nodes, vms) {
@@ -446,23 +449,85 @@ fn fits_nodes(
     }
 }
 
-/// Warns (`kubernetes-backups`) of each backup job: the Compose deployment runs them from the
-/// host's cron, the manifests do not.
-fn unrun_backups(cx: &mut Cx<'_>) {
+/// Each backup job is a CronJob whose pod dumps its service over the network, or archives the
+/// claim of its volume from the service pod's node (`kubernetes-backup-job`): `pg_dump` needs
+/// the password it connects with, a dump a port to connect to, an archive a claim (a `data`
+/// volume), and the CronJob's name is a DNS label short enough for the Jobs named after it. A job with an RPO warns
+/// (`kubernetes-backups`): PostgreSQL archives no WAL on the cluster, so its recovery point is
+/// the last dump.
+fn backup_jobs(cx: &mut Cx<'_>) {
     let raw = cx.raw;
     let Some(backups) = &raw.backups else { return };
     for (name, job) in &backups.jobs {
-        cx.report(
-            crate::diagnostic::Diagnostic::new(
-                Rule::KubernetesBackups,
-                SpecPath::top("backups").key("jobs").key(name),
+        let jp = SpecPath::top("backups").key("jobs").key(name);
+        let cron_job = format!("backup-{name}");
+        if !is_dns_label(&cron_job) || cron_job.len() > Kubernetes::CRON_JOB_NAME_MAX {
+            cx.error_help(
+                Rule::KubernetesName,
+                jp.clone(),
                 format!(
-                    "backup job `{name}` runs from the host's cron on Compose; the Kubernetes manifests do not run it, so `{}` is not backed up",
-                    job.volume
+                    "backup job `{name}` is the CronJob `{cron_job}`, which is not a DNS label of at most {} characters (its Jobs add 11)",
+                    Kubernetes::CRON_JOB_NAME_MAX
                 ),
-            )
-            .with_help("back the claim up by other means (the storage's volume snapshots), and allow this warning with how"),
-        );
+                "name the job with lowercase letters, digits and `-`, shorter",
+            );
+        }
+        match job.method {
+            BackupMethod::VolumeArchive
+                if raw
+                    .volumes
+                    .get(&job.volume)
+                    .is_some_and(|v| v.kind != crate::raw::VolumeKind::Data) =>
+            {
+                cx.error_help(
+                    Rule::KubernetesBackupJob,
+                    jp.key("volume"),
+                    format!(
+                        "backup job `{name}` archives volume `{}`, which is not a `data` volume and so has no claim on Kubernetes (an `emptyDir` another pod cannot read)",
+                        job.volume
+                    ),
+                    "make it a `data` volume with a claim in `platform.kubernetes.volumes`, or remove the job in this environment's overlay (`{ $remove: true }`)",
+                );
+            }
+            BackupMethod::PgDump if job.password_env.is_none() => cx.error_help(
+                Rule::KubernetesBackupJob,
+                jp.clone(),
+                format!(
+                    "backup job `{name}` runs pg_dump in its CronJob's pod, which connects to `{}` over the network and needs the user's password",
+                    job.service
+                ),
+                "set `password_env` to the variable of the service holding it (`POSTGRES_PASSWORD`)",
+            ),
+            BackupMethod::PgDump | BackupMethod::Mongodump
+                if raw.services.get(&job.service).is_some_and(|s| {
+                    !s.ports.iter().any(|p| p.protocol == crate::raw::Protocol::Tcp)
+                }) =>
+            {
+                cx.error_help(
+                    Rule::KubernetesBackupJob,
+                    jp.key("service"),
+                    format!(
+                        "backup job `{name}` connects to `{}` over the network, which declares no TCP port to connect to",
+                        job.service
+                    ),
+                    format!("declare the port `{}` listens on in its `ports`", job.service),
+                );
+            }
+            _ => {}
+        }
+        if let Some(rpo) = &job.rpo {
+            cx.report(
+                crate::diagnostic::Diagnostic::new(
+                    Rule::KubernetesBackups,
+                    jp.key("rpo"),
+                    format!(
+                        "backup job `{name}` has an RPO of {rpo} on Compose only: on Kubernetes PostgreSQL archives no WAL, so the recovery point is the job's last dump (`{}`)",
+                        job.schedule
+                    ),
+                )
+                .with_help("accept daily recovery points on the cluster (allow this warning with why), or keep the database on Compose"),
+            );
+        }
     }
 }
 
