@@ -152,6 +152,87 @@ pub fn schemas(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Ou
     Ok(Outcome::Passed(checks))
 }
 
+/// The minor versions whose strict schemas are vendored in `schemas/k8s/` (`30` for
+/// `v1.30.0-standalone-strict`), in order.
+fn vendored_minors(schemas: &Path) -> anyhow::Result<Vec<u32>> {
+    let mut minors: Vec<u32> = std::fs::read_dir(schemas.join("k8s"))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| {
+            n.strip_prefix("v1.")?
+                .strip_suffix(".0-standalone-strict")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    minors.sort_unstable();
+    Ok(minors)
+}
+
+/// The Kubernetes environments of `specs` rendered for every vendored version (the oldest
+/// and newest the manifests are written for among them), each checked against that version's
+/// strict schemas in process and by `kubernetes-validate`: a field or API one version lacks
+/// fails there. `render` renders a spec folder into a tree of environments.
+pub fn every_version(
+    specs: &Path,
+    schema_dir: &Path,
+    scratch: &Path,
+    render: impl Fn(&Path, &Path) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
+    let minors = vendored_minors(schema_dir)?;
+    for needed in [
+        vutler_spec::stack::Kubernetes::OLDEST_MINOR,
+        vutler_spec::stack::Kubernetes::NEWEST_MINOR,
+    ] {
+        if !minors.contains(&needed) {
+            bail!(
+                "no strict schemas vendored for Kubernetes 1.{needed} in {}/k8s",
+                schema_dir.display()
+            );
+        }
+    }
+    let mut checks = 0;
+    for minor in minors {
+        let folder = scratch.join(format!("1.{minor}"));
+        let copy = folder.join("specs");
+        for file in crate::files_under(specs)? {
+            let relative = file.strip_prefix(specs)?;
+            let target = copy.join(relative);
+            std::fs::create_dir_all(target.parent().unwrap_or(&copy))?;
+            let mut text = std::fs::read_to_string(&file)?;
+            if relative.starts_with("env")
+                && let Ok(stack) = vutler_spec::load(specs, &env_name(relative)).map(|l| l.stack)
+                && let Some(k) = stack.kubernetes()
+            {
+                let declared = format!("version: \"{}\"", k.version());
+                if !text.contains(&declared) {
+                    bail!("{}: no `{declared}` to change", file.display());
+                }
+                text = text.replacen(&declared, &format!("version: \"1.{minor}\""), 1);
+            }
+            std::fs::write(&target, text)?;
+        }
+        let tree = folder.join("tree");
+        render(&copy, &tree).with_context(|| format!("Kubernetes 1.{minor}"))?;
+        for outcome in [schemas(&copy, &tree, schema_dir)?, kubernetes_validate(&copy, &tree)?] {
+            match outcome {
+                Outcome::Passed(n) => checks += n,
+                skipped @ Outcome::Skipped(_) => return Ok(skipped),
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(scratch);
+    Ok(Outcome::Passed(checks))
+}
+
+/// The environment an overlay file is for (`env/kubernetes.yaml`: `kubernetes`).
+fn env_name(relative: &Path) -> String {
+    relative
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// `kubectl kustomize` builds each folder into exactly the objects of its files.
 pub fn kustomize(golden: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["kubectl"])? {

@@ -283,6 +283,15 @@ fn run_validators(root: &Path) -> anyhow::Result<()> {
             run_prometheus::check(root, &root.join("specs"), &root.join("golden"))?,
         ),
         ("PostgreSQL password rotation", run_postgres::check(root)?),
+        (
+            "Kubernetes manifests of every vendored version",
+            k8s::every_version(
+                &root.join("specs"),
+                &schemas(root),
+                &root.join("target/tmp/k8s-versions"),
+                render_stack,
+            )?,
+        ),
         ("backups against PostgreSQL and S3", run_backups::check(root)?),
         (
             "backup CronJob against PostgreSQL and S3",
@@ -556,6 +565,20 @@ mod tests {
         report(
             "kubernetes-validate --strict",
             k8s::kubernetes_validate(&root.join("specs"), &root.join("golden")),
+        );
+    }
+
+    #[test]
+    fn the_kubernetes_manifests_are_valid_for_every_vendored_version() {
+        let root = root();
+        report(
+            "Kubernetes manifests of every vendored version",
+            k8s::every_version(
+                &root.join("specs"),
+                &schemas(&root),
+                &validate::scratch_dir("k8s-versions"),
+                render_stack,
+            ),
         );
     }
 

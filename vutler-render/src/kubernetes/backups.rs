@@ -54,11 +54,11 @@ pub const SCRIPT_KEY: &str = "backup.sh";
 pub const COMPONENT: &str = "backup";
 
 /// Seconds a run may take before it is stopped (6 hours).
-const ACTIVE_DEADLINE: u32 = 6 * 3600;
+pub const ACTIVE_DEADLINE: u32 = 6 * 3600;
 /// Seconds after its time a missed run may still start (1 hour).
-const STARTING_DEADLINE: u32 = 3600;
+pub const STARTING_DEADLINE: u32 = 3600;
 /// Retries of a failed pod.
-const RETRIES: u32 = 2;
+pub const RETRIES: u32 = 2;
 
 /// The CronJob of a job (`backup-postgres`).
 pub fn cron_job_name(job: &BackupJob) -> String {
