@@ -2332,8 +2332,31 @@ fn graph_draws_the_stack_and_the_readme_shows_it() {
     assert_eq!(out.status.code(), Some(0));
     let dot = text(&out.stdout);
     assert!(dot.starts_with("digraph \"vutler\" {"), "{dot}");
+    // The cluster's picture: workloads in their namespace, the Ingress in the proxy's place,
+    // the waits an init container holds, the backup CronJobs.
+    let out = run(&["graph", "--env", "kubernetes", "--spec", &spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cluster = text(&out.stdout);
+    for expected in [
+        "subgraph net_vutler[\"namespace vutler\"]",
+        "ingress([\"Ingress (class nginx)<br/>TLS from Secret vutler-tls\"])",
+        "internet ==>|\"https://vutler.example.com\"| ingress",
+        "|\"routes to :3000 (sticky)\"|",
+        "<br/>Deployment, 3–10 pods (autoscaled)\"]",
+        "<br/>StatefulSet, 1 pod, claim postgres-data 50Gi\"]",
+        "<br/>DaemonSet, a pod per node\"]",
+        "-->|\"waits until ready\"|",
+        "-.->|\"CronJob backup-postgres: pg_dump (0 2 * * * UTC)\"| destination",
+    ] {
+        assert!(cluster.contains(expected), "{expected} not in:\n{cluster}");
+    }
+    for absent in ["nginx:", "(public)", "this host only", "waits until started"] {
+        assert!(!cluster.contains(absent), "{absent} in:\n{cluster}");
+    }
+    let out = run(&["graph", "--env", "kubernetes", "--spec", &spec, "--format", "dot"]);
+    assert_eq!(out.status.code(), Some(0));
     // The stacks of other shapes (one without monitoring or backups) draw too.
-    let mut dots = vec![dot];
+    let mut dots = vec![dot, text(&out.stdout)];
     for other in ["minimal", "vault", "git-server"] {
         let other = specs().join("../xtask/stacks").join(other).display().to_string();
         let out = run(&["graph", "--env", "production", "--spec", &other, "--format", "dot"]);

@@ -1,11 +1,17 @@
 //! The stack as a picture: services (by network), what is published on which interface, who
 //! waits for whom (`depends_on` conditions), the proxy's upstream, who scrapes whom and where
 //! each backup goes; as Mermaid (which GitHub renders in Markdown) or Graphviz DOT.
+//!
+//! On Kubernetes the picture is the cluster's: the workloads in their namespace, each with its
+//! kind and pods (and claims), the Ingress in the proxy's place, only the waits an init
+//! container holds (`service_healthy`), and each backup job as its CronJob, in UTC.
 
 use std::fmt::Write;
 
 use vutler_spec::Stack;
-use vutler_spec::stack::{Condition, Service};
+use vutler_spec::stack::{BackupJob, Condition, Kubernetes, Mount, Service};
+
+use crate::kubernetes::{Kind, backups::cron_job_name, quantity};
 
 /// One edge of the picture.
 struct Arrow {
@@ -27,8 +33,9 @@ enum Style {
     Backup,
 }
 
-/// A network (none for the services on none) and its services' node ids and labels.
-type Group = (Option<String>, Vec<(String, String)>);
+/// A network or namespace (its id and label; none for the services on no network) and its
+/// services' node ids and labels.
+type Group = (Option<(String, String)>, Vec<(String, String)>);
 
 /// The nodes and arrows of a stack, in a fixed order.
 struct Picture {
@@ -52,10 +59,16 @@ fn condition(c: Condition) -> &'static str {
 }
 
 fn picture(stack: &Stack) -> Picture {
+    if let Some(k8s) = stack.kubernetes() {
+        return cluster_picture(stack, k8s);
+    }
     let mut groups: Vec<Group> = stack
         .networks()
         .iter()
-        .map(|n| (Some(n.name.to_string()), Vec::new()))
+        .map(|n| {
+            let id = n.name.replace('-', "_");
+            (Some((id, format!("network {}", n.name))), Vec::new())
+        })
         .collect();
     let mut loose = Vec::new();
     for s in stack.services() {
@@ -119,6 +132,19 @@ fn picture(stack: &Stack) -> Picture {
             });
         }
     }
+    scrapes(stack, &mut arrows);
+    uploads(stack, &mut outside, &mut arrows, |j| {
+        format!("{} {} ({})", j.name, j.dump.method().as_str(), j.schedule)
+    });
+    Picture {
+        groups,
+        outside,
+        arrows,
+    }
+}
+
+/// Prometheus scraping each target.
+fn scrapes(stack: &Stack, arrows: &mut Vec<Arrow>) {
     if let Some(m) = stack.monitoring() {
         let prometheus = node(stack.service(m.prometheus.service));
         for j in &m.scrape_jobs {
@@ -131,17 +157,124 @@ fn picture(stack: &Stack) -> Picture {
             });
         }
     }
+}
+
+/// Each backup job's service uploading to the destination, labelled by `label`.
+fn uploads(
+    stack: &Stack,
+    outside: &mut Vec<(String, String)>,
+    arrows: &mut Vec<Arrow>,
+    label: impl Fn(&BackupJob) -> String,
+) {
     if let Some(b) = stack.backups() {
         outside.push(("destination".to_owned(), b.destination.to_string()));
         for j in &b.jobs {
             arrows.push(Arrow {
                 from: node(stack.service(j.service)),
                 to: "destination".into(),
-                label: format!("{} {} ({})", j.name, j.dump.method().as_str(), j.schedule),
+                label: label(j),
                 style: Style::Backup,
             });
         }
     }
+}
+
+/// What runs a service on the cluster: its kind, pods and claims (`StatefulSet, 1 pod,
+/// claim postgres-data 50Gi`).
+fn workload(stack: &Stack, k8s: &Kubernetes, s: &Service) -> String {
+    let kind = Kind::of(k8s, s);
+    let pods = k8s.pods(stack, s);
+    let mut text = match kind {
+        Kind::DaemonSet => format!("{}, a pod per node", kind.as_str()),
+        _ if pods.fewest == pods.most => {
+            let noun = if pods.most == 1 { "pod" } else { "pods" };
+            format!("{}, {} {noun}", kind.as_str(), pods.most)
+        }
+        _ => format!("{}, {}–{} pods (autoscaled)", kind.as_str(), pods.fewest, pods.most),
+    };
+    for m in &s.mounts {
+        if let Mount::Volume { volume, .. } = m
+            && let Some(claim) = k8s.claim(*volume)
+        {
+            text.push_str(&format!(
+                ", claim {} {}",
+                stack.volume(*volume).name,
+                quantity(claim.size)
+            ));
+        }
+    }
+    text
+}
+
+/// The cluster's picture: the namespace's workloads, the Ingress, init waits, scrapes and the
+/// backup CronJobs.
+fn cluster_picture(stack: &Stack, k8s: &Kubernetes) -> Picture {
+    let edge = stack.edge();
+    let members = stack
+        .services()
+        .iter()
+        .filter(|s| s.id != edge.proxy)
+        .map(|s| (node(s), format!("{}\n{}\n{}", s.name, s.image, workload(stack, k8s, s))))
+        .collect();
+    let namespace = k8s.namespace.to_string();
+    let groups = vec![(
+        Some((namespace.replace('-', "_"), format!("namespace {namespace}"))),
+        members,
+    )];
+    let mut outside = vec![
+        ("internet".to_owned(), "clients".to_owned()),
+        (
+            "ingress".to_owned(),
+            format!(
+                "Ingress (class {})\nTLS from Secret {}",
+                k8s.ingress.class, k8s.ingress.tls_secret
+            ),
+        ),
+    ];
+    let upstream = stack.service(edge.upstream.service);
+    let sticky = stack.scale_of(upstream.id).is_some_and(|p| p.sticky_sessions);
+    let mut arrows = vec![
+        Arrow {
+            from: "internet".into(),
+            to: "ingress".into(),
+            label: format!("https://{}", stack.domain()),
+            style: Style::Traffic,
+        },
+        Arrow {
+            from: "ingress".into(),
+            to: node(upstream),
+            label: format!(
+                "routes to :{}{}",
+                stack.endpoint(edge.upstream).port,
+                if sticky { " (sticky)" } else { "" }
+            ),
+            style: Style::Traffic,
+        },
+    ];
+    // Pods start together; an init container holds one until a dependency is ready.
+    for s in stack.services().iter().filter(|s| s.id != edge.proxy) {
+        for d in s
+            .depends_on
+            .iter()
+            .filter(|d| d.condition == Condition::ServiceHealthy && d.service != edge.proxy)
+        {
+            arrows.push(Arrow {
+                from: node(s),
+                to: node(stack.service(d.service)),
+                label: "waits until ready".to_owned(),
+                style: Style::Waits,
+            });
+        }
+    }
+    scrapes(stack, &mut arrows);
+    uploads(stack, &mut outside, &mut arrows, |j| {
+        format!(
+            "CronJob {}: {} ({} UTC)",
+            cron_job_name(j),
+            j.dump.method().as_str(),
+            j.schedule
+        )
+    });
     Picture {
         groups,
         outside,
@@ -161,20 +294,15 @@ pub fn mermaid(stack: &Stack) -> String {
     for (id, label) in &p.outside {
         let _ = writeln!(out, "  {id}([\"{}\"])", mermaid_text(label));
     }
-    for (network, members) in &p.groups {
-        let indent = if network.is_some() { "    " } else { "  " };
-        if let Some(name) = network {
-            let _ = writeln!(
-                out,
-                "  subgraph net_{}[\"network {}\"]",
-                name.replace('-', "_"),
-                mermaid_text(name)
-            );
+    for (group, members) in &p.groups {
+        let indent = if group.is_some() { "    " } else { "  " };
+        if let Some((id, label)) = group {
+            let _ = writeln!(out, "  subgraph net_{id}[\"{}\"]", mermaid_text(label));
         }
         for (id, label) in members {
             let _ = writeln!(out, "{indent}{id}[\"{}\"]", mermaid_text(label));
         }
-        if network.is_some() {
+        if group.is_some() {
             out.push_str("  end\n");
         }
     }
@@ -204,18 +332,14 @@ pub fn dot(stack: &Stack) -> String {
     for (id, label) in &p.outside {
         let _ = writeln!(out, "  {id} [label=\"{}\", shape=ellipse];", dot_text(label));
     }
-    for (i, (network, members)) in p.groups.iter().enumerate() {
-        if let Some(name) = network {
-            let _ = writeln!(
-                out,
-                "  subgraph cluster_{i} {{\n    label=\"network {}\";",
-                dot_text(name)
-            );
+    for (i, (group, members)) in p.groups.iter().enumerate() {
+        if let Some((_, label)) = group {
+            let _ = writeln!(out, "  subgraph cluster_{i} {{\n    label=\"{}\";", dot_text(label));
         }
         for (id, label) in members {
             let _ = writeln!(out, "    {id} [label=\"{}\"];", dot_text(label));
         }
-        if network.is_some() {
+        if group.is_some() {
             out.push_str("  }\n");
         }
     }

@@ -189,14 +189,34 @@ struct Cx<'s> {
 
 /// What kind of workload a service is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
+    /// Stateless, rolled one new pod at a time.
     Deployment,
+    /// With claims (one pod, validation makes sure).
     StatefulSet,
+    /// A node agent, one pod per node.
     DaemonSet,
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// A StatefulSet exactly when it has claims (validation gives each mounted `data` volume
+    /// one), a DaemonSet for a node agent, else a Deployment.
+    pub fn of(k8s: &Kubernetes, service: &Service) -> Kind {
+        let claims = service.mounts.iter().any(|m| match m {
+            Mount::Volume { volume, .. } => k8s.claim(*volume).is_some(),
+            _ => false,
+        });
+        if claims {
+            Kind::StatefulSet
+        } else if Kubernetes::on_every_node(service) {
+            Kind::DaemonSet
+        } else {
+            Kind::Deployment
+        }
+    }
+
+    /// The kind as manifests name it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Deployment => "Deployment",
             Kind::StatefulSet => "StatefulSet",
@@ -236,20 +256,8 @@ impl<'s> Cx<'s> {
         }
     }
 
-    /// A StatefulSet exactly when it has claims (validation gives each mounted `data` volume
-    /// one), a DaemonSet for a node agent, else a Deployment.
     fn kind(&self, service: &Service) -> Kind {
-        let claims = service.mounts.iter().any(|m| match m {
-            Mount::Volume { volume, .. } => self.k8s.claim(*volume).is_some(),
-            _ => false,
-        });
-        if claims {
-            Kind::StatefulSet
-        } else if Kubernetes::on_every_node(service) {
-            Kind::DaemonSet
-        } else {
-            Kind::Deployment
-        }
+        Kind::of(self.k8s, service)
     }
 
     /// The objects of one service: its ConfigMaps, workload, Service, autoscaler and budget.
