@@ -235,8 +235,13 @@ impl<'s> Cx<'s> {
 
     /// The labels that select a service's pods: stable across renders.
     fn selector(&self, service: &Service) -> Map {
+        self.selector_named(&service.name)
+    }
+
+    /// The labels that select the pods of `name` (a service, a backup job's CronJob).
+    fn selector_named(&self, name: &str) -> Map {
         let mut labels = Map::new();
-        labels.insert("app.kubernetes.io/name".into(), service.name.to_string());
+        labels.insert("app.kubernetes.io/name".into(), name.to_owned());
         labels.insert("app.kubernetes.io/part-of".into(), self.stack.project().to_string());
         labels
     }
@@ -248,10 +253,15 @@ impl<'s> Cx<'s> {
     }
 
     fn meta(&self, name: String, service: &Service) -> Meta {
+        self.meta_labelled(name, self.labels(service))
+    }
+
+    /// An object of the namespace with these labels.
+    fn meta_labelled(&self, name: String, labels: Map) -> Meta {
         Meta {
             name,
             namespace: Some(self.k8s.namespace.to_string()),
-            labels: self.labels(service),
+            labels,
             annotations: Map::new(),
         }
     }
@@ -802,12 +812,7 @@ impl<'s> Cx<'s> {
         object(
             "networking.k8s.io/v1",
             "NetworkPolicy",
-            Meta {
-                name: "default-deny".into(),
-                namespace: Some(self.k8s.namespace.to_string()),
-                labels: self.project_labels(),
-                annotations: Map::new(),
-            },
+            self.meta_labelled("default-deny".into(), self.project_labels()),
             NetworkPolicySpec {
                 pod_selector: Selector {
                     match_labels: Map::new(),

@@ -55,6 +55,8 @@ pub enum RenderError {
     Template(minijinja::Error),
     /// The stack's catalogue lists a config file of a part the stack lacks.
     Catalogue(String),
+    /// A backup job the Kubernetes manifests cannot run (validation refuses such a stack).
+    Unrunnable(String),
 }
 
 impl fmt::Display for RenderError {
@@ -68,6 +70,10 @@ impl fmt::Display for RenderError {
                 None => write!(f, "a template failed: {e:#}"),
             },
             RenderError::Catalogue(path) => write!(f, "{path} is listed, but the stack has no part that renders it"),
+            RenderError::Unrunnable(job) => write!(
+                f,
+                "backup job `{job}` cannot run as a Kubernetes CronJob (`kubernetes-backup-job` refuses it)"
+            ),
         }
     }
 }
@@ -79,7 +85,7 @@ impl std::error::Error for RenderError {
             RenderError::Yaml(e) => Some(e),
             RenderError::Path(e) => Some(e),
             RenderError::Template(e) => Some(e),
-            RenderError::Catalogue(_) => None,
+            RenderError::Catalogue(_) | RenderError::Unrunnable(_) => None,
         }
     }
 }

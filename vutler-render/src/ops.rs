@@ -342,7 +342,7 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
         None => shell_quote(&service.image.to_string()),
     };
     let service = &service.name;
-    let (mode, dump, restore, verify, verify_user, ext, summary, wal) = match &job.dump {
+    let (mode, dump, restore, verify, verify_user, summary, wal) = match &job.dump {
         Dump::PgDump {
             database, user, wal, ..
         } => {
@@ -359,7 +359,6 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 Some(PG_VERIFY.to_owned()),
                 // PostgreSQL refuses to run as root.
                 Some("postgres"),
-                "dump",
                 format!("pg_dump of database {database} (service {service})"),
                 wal.as_ref().map(|w| WalCtx {
                     dir: w.dir.to_string(),
@@ -397,7 +396,6 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 format!("{pw}; {MONGO_CONFIG}; mongorestore {auth} --archive --gzip --drop{only_restore}"),
                 Some(MONGO_VERIFY.to_owned()),
                 None,
-                "archive.gz",
                 format!("mongodump of {what} (service {service})"),
                 None,
             )
@@ -418,7 +416,6 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 format!("{alias}; exec mc mirror --quiet --overwrite /backup-in backupsrc"),
                 None,
                 None,
-                "tar.gz",
                 format!("mc mirror of every bucket (service {service})"),
                 None,
             )
@@ -433,7 +430,6 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
                 format!("set -eu; cd {dir}; find . -mindepth 1 -delete; exec tar -xzf -"),
                 None,
                 None,
-                "tar.gz",
                 format!(
                     "archive of the files of volume {} at {target} (service {service})",
                     stack.volume(job.volume).name
@@ -452,7 +448,7 @@ fn job_ctx(runtime: &Runtime<'_>, job: &BackupJob) -> JobCtx {
         restore,
         verify_user,
         verify,
-        ext,
+        ext: job.dump.extension(),
         wal,
         local_days: job.retention.local_days,
         remote_days: job.retention.remote_days,

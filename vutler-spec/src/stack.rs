@@ -1690,6 +1690,16 @@ pub enum Dump {
 }
 
 impl Dump {
+    /// The file extension of its backups (`2026...Z.dump`): pg_dump's custom format, a gzipped
+    /// mongodump archive, or a gzipped tar of files.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Dump::PgDump { .. } => "dump",
+            Dump::Mongodump { .. } => "archive.gz",
+            Dump::MinioMirror { .. } | Dump::VolumeArchive { .. } => "tar.gz",
+        }
+    }
+
     /// The method, as specs name it.
     pub fn method(&self) -> BackupMethod {
         match self {
@@ -1875,6 +1885,11 @@ impl Kubernetes {
     pub const CRON_JOB_NAME_MAX: usize = 52;
     /// The newest minor version the manifests are checked against.
     pub const NEWEST_MINOR: u32 = 37;
+
+    /// The CronJob of a backup job (`backup-postgres`).
+    pub fn cron_job_name(job: &str) -> String {
+        format!("backup-{job}")
+    }
 
     /// The version as Kubernetes writes it (`1.30`).
     pub fn version(&self) -> String {

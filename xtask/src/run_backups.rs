@@ -421,14 +421,8 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         ("down_local_kept", "yes"),
         ("secret_in_logs", "no"),
     ];
-    let wrong = scenario.mismatches(&expected);
-    if !wrong.is_empty() {
-        bail!(
-            "backup.sh and restore.sh do not do what they say:\n  {}\n\n{}{}",
-            wrong.join("\n  "),
-            scenario.stdout,
-            scenario.stderr
-        );
-    }
-    Ok(Outcome::Passed(expected.len()))
+    Ok(Outcome::Passed(scenario.expect(
+        &expected,
+        "backup.sh and restore.sh do not do what they say",
+    )?))
 }

@@ -243,13 +243,16 @@ ln -s grafana.db "$claim/link"
 chown -R 472:472 "$claim"
 chmod 0600 "$claim/grafana.db"
 chmod 0700 "$claim/plugins"
+# What the job changes in the claim is newer than this (the AWS CLI dates a download by the
+# object's upload time, to the second: no mark).
+touch "$work/claim-ready"
 run_job files files
 files_key=$(s3 s3 ls s3://vutler-backups/daily/files/ | awk '{print $4}' | grep -E '^[0-9]{8}T[0-9]{6}Z\.tar\.gz$' | head -n 1)
 mkdir -p "$work/files-restored"
 s3 s3 cp --quiet "s3://vutler-backups/daily/files/$files_key" "$work/files.tar.gz" 2>/dev/null || true
 tar -xzf "$work/files.tar.gz" -C "$work/files-restored" 2>/dev/null || true
 echo "files_same=$(diff -r --no-dereference "$claim" "$work/files-restored" >/dev/null 2>&1 && echo yes || echo no)"
-echo "files_claim_untouched=$(find "$claim" -newer "$work/files.tar.gz" | wc -l)"
+echo "files_claim_untouched=$(find "$claim" -newer "$work/claim-ready" | wc -l)"
 
 # S3 down: the dump succeeds, the upload fails, and the Job.
 kill "$moto_pid"; wait "$moto_pid" 2>/dev/null || true; moto_pid=""
@@ -391,14 +394,7 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
         ("down_upload_failed", "3"),
         ("secret_in_logs", "no"),
     ];
-    let wrong = scenario.mismatches(&expected);
-    if !wrong.is_empty() {
-        bail!(
-            "the backup CronJob does not do what it says:\n  {}\n\n{}{}",
-            wrong.join("\n  "),
-            scenario.stdout,
-            scenario.stderr
-        );
-    }
-    Ok(Outcome::Passed(expected.len()))
+    Ok(Outcome::Passed(
+        scenario.expect(&expected, "the backup CronJob does not do what it says")?,
+    ))
 }

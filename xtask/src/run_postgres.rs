@@ -13,7 +13,7 @@
 //! No Docker engine and no MongoDB server run here: the other servers' changes run against the
 //! stand-in of the script tests (`vutler-render/tests/standins/docker.py`).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use vutler_spec::stack::{EnvValue, Rotation, TextPart};
 
 use crate::validate::{Outcome, in_namespaces, require};
@@ -146,16 +146,10 @@ pub fn check(root: &std::path::Path) -> anyhow::Result<Outcome> {
             ("old_after", "refused"),
             ("logged", "no"),
         ];
-        let wrong = scenario.mismatches(&expected);
-        if !wrong.is_empty() {
-            bail!(
-                "{env}: the rotation does not change PostgreSQL's password as it says:\n  {}\n\n{}{}",
-                wrong.join("\n  "),
-                scenario.stdout,
-                scenario.stderr
-            );
-        }
-        checks += expected.len();
+        checks += scenario.expect(
+            &expected,
+            &format!("{env}: the rotation does not change PostgreSQL's password as it says"),
+        )?;
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(Outcome::Passed(checks))

@@ -91,6 +91,20 @@ impl Scenario {
             })
             .collect()
     }
+
+    /// Fails, with `failure`, every mismatch and all the scenario printed, unless every
+    /// expected result is as expected; else how many were checked.
+    pub(crate) fn expect<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        expected: &[(K, V)],
+        failure: &str,
+    ) -> anyhow::Result<usize> {
+        let wrong = self.mismatches(expected);
+        if !wrong.is_empty() {
+            bail!("{failure}:\n  {}\n\n{}{}", wrong.join("\n  "), self.stdout, self.stderr);
+        }
+        Ok(expected.len())
+    }
 }
 
 /// Runs a bash scenario as root in private mount and network namespaces (`configure` gives

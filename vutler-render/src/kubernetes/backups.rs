@@ -62,7 +62,7 @@ pub const RETRIES: u32 = 2;
 
 /// The CronJob of a job (`backup-postgres`).
 pub fn cron_job_name(job: &BackupJob) -> String {
-    format!("backup-{}", job.name)
+    Kubernetes::cron_job_name(&job.name)
 }
 
 /// The port a job's pod connects to: the S3 API of a mirror, else the service's first TCP
@@ -82,8 +82,6 @@ pub fn dump_port(stack: &vutler_spec::Stack, job: &BackupJob) -> Option<u16> {
 
 /// What a job's pod runs before the upload.
 struct Steps {
-    /// The file extension, as `scripts/backup.sh` names the job's backups.
-    ext: &'static str,
     /// Shell script of the dump container: dumps, checks and names the backup (a mirror: the
     /// staged files).
     dump: String,
@@ -122,19 +120,17 @@ struct ScriptJob {
     remote_days: u64,
 }
 
-/// The start of every dump script: private files, and the backup's name (a UTC time).
-fn named(ext: &str) -> String {
-    format!("set -eu; umask 077\nname=$(date -u +%Y%m%dT%H%M%SZ); file={OUT_DIR}/$name.{ext}")
-}
-
 /// Writes the password in `$pw` into a password file for libpq (`PGPASSFILE`, `:` and `\`
 /// escaped), removed when the script ends: never an argument or a variable of `pg_dump`.
 const PG_PASSFILE: &str = "pass=$(mktemp); trap 'rm -f \"$pass\"' EXIT; \
 printf '*:*:*:*:%s\\n' \"$(printf '%s' \"$pw\" | sed 's/[\\\\:]/\\\\&/g')\" >\"$pass\"; export PGPASSFILE=\"$pass\"";
 
-/// Lines of a dump script, the first naming the backup.
-fn script(ext: &str, lines: &[&str]) -> String {
-    let mut out = named(ext);
+/// A dump script: private files, the backup's name (a UTC time), then the lines.
+fn script(job: &BackupJob, lines: &[&str]) -> String {
+    let mut out = format!(
+        "set -eu; umask 077\nname=$(date -u +%Y%m%dT%H%M%SZ); file={OUT_DIR}/$name.{}",
+        job.dump.extension()
+    );
     for line in lines {
         out.push('\n');
         out.push_str(line);
@@ -142,6 +138,19 @@ fn script(ext: &str, lines: &[&str]) -> String {
     out
 }
 
+/// A dump script whose lines write and check `$file.new`, which then gets its final name.
+fn checked(job: &BackupJob, lines: &[&str]) -> String {
+    script(job, &[lines, &[RENAME]].concat())
+}
+
+/// Gives a checked backup its final name.
+const RENAME: &str = "mv \"$file.new\" \"$file\"";
+
+/// Checks a gzipped tar: compressed whole, and its entries listed.
+const TAR_CHECK: &str = "gzip -t \"$file.new\"\ntar -tzf \"$file.new\" >/dev/null";
+
+/// What a job's pod runs; `None` for a job validation refuses on Kubernetes
+/// (`kubernetes-backup-job`).
 fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Steps> {
     let stack = runtime.stack();
     let host = &stack.service(job.service).name;
@@ -149,16 +158,7 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
         k8s.claim(job.volume)?;
         let dir = crate::templates::shell_quote(target);
         return Some(Steps {
-            ext: "tar.gz",
-            dump: script(
-                "tar.gz",
-                &[
-                    &format!("tar -czf \"$file.new\" -C {dir} ."),
-                    "gzip -t \"$file.new\"",
-                    "tar -tzf \"$file.new\" >/dev/null",
-                    "mv \"$file.new\" \"$file\"",
-                ],
-            ),
+            dump: checked(job, &[&format!("tar -czf \"$file.new\" -C {dir} ."), TAR_CHECK]),
             pack: None,
             // The StatefulSet's claim of its only pod.
             claim: Some((
@@ -179,9 +179,8 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
             let password = (*password)?;
             let db = crate::templates::shell_quote(database);
             Steps {
-                ext: "dump",
-                dump: script(
-                    "dump",
+                dump: checked(
+                    job,
                     &[
                         &read_password(runtime, password),
                         PG_PASSFILE,
@@ -191,7 +190,6 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
                         ),
                         // The archive's table of contents: a truncated or foreign file fails.
                         "pg_restore --list \"$file.new\" >/dev/null",
-                        "mv \"$file.new\" \"$file\"",
                     ],
                 ),
                 pack: None,
@@ -208,9 +206,8 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
                 None => String::new(),
             };
             Steps {
-                ext: "archive.gz",
-                dump: script(
-                    "archive.gz",
+                dump: checked(
+                    job,
                     &[
                         &read_password(runtime, *password),
                         MONGO_CONFIG,
@@ -222,7 +219,6 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
                         "gzip -t \"$file.new\"",
                         "magic=$(gzip -dc \"$file.new\" | head -c 4 | od -An -tx1 | tr -d ' \\n')",
                         "if [ \"$magic\" != 6de29981 ]; then echo \"$file.new is not a mongodump archive\" >&2; exit 1; fi",
-                        "mv \"$file.new\" \"$file\"",
                     ],
                 ),
                 pack: None,
@@ -230,9 +226,8 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
             }
         }
         Dump::MinioMirror { user, password, .. } => Steps {
-            ext: "tar.gz",
             dump: script(
-                "tar.gz",
+                job,
                 &[
                     PERCENT_ENCODE,
                     &format!("user={}", var(*user)),
@@ -247,11 +242,11 @@ fn steps(runtime: &Runtime<'_>, k8s: &Kubernetes, job: &BackupJob) -> Option<Ste
                  for stage in {OUT_DIR}/*.tar.gz.stage; do\n\
                  \x20 file=${{stage%.stage}}\n\
                  \x20 tar -czf \"$file.new\" -C \"$stage\" .\n\
-                 \x20 gzip -t \"$file.new\"\n\
-                 \x20 tar -tzf \"$file.new\" >/dev/null\n\
+                 \x20 {}\n\
                  \x20 rm -rf \"$stage\"\n\
-                 \x20 mv \"$file.new\" \"$file\"\n\
-                 done"
+                 \x20 {RENAME}\n\
+                 done",
+                TAR_CHECK.replace('\n', "\n  ")
             )),
             claim: None,
         },
@@ -285,10 +280,7 @@ fn url_port(url: &str) -> u16 {
 impl Cx<'_> {
     /// The labels of a job's pods, which its service's NetworkPolicy admits.
     pub(super) fn backup_selector(&self, job: &BackupJob) -> Map {
-        let mut labels = Map::new();
-        labels.insert("app.kubernetes.io/name".into(), cron_job_name(job));
-        labels.insert("app.kubernetes.io/part-of".into(), self.stack.project().to_string());
-        labels
+        self.selector_named(&cron_job_name(job))
     }
 
     fn backup_labels(&self, job: &BackupJob) -> Map {
@@ -296,15 +288,6 @@ impl Cx<'_> {
         labels.insert("app.kubernetes.io/component".into(), COMPONENT.into());
         labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
         labels
-    }
-
-    fn backup_meta(&self, name: String, labels: Map) -> Meta {
-        Meta {
-            name,
-            namespace: Some(self.k8s.namespace.to_string()),
-            labels,
-            annotations: Map::new(),
-        }
     }
 
     /// The ingress rules admitting the backup pods of a service's jobs.
@@ -330,14 +313,19 @@ impl Cx<'_> {
         let Some(b) = stack.backups() else {
             return Ok(Vec::new());
         };
-        let jobs: Vec<(&BackupJob, Steps)> = b
-            .jobs
-            .iter()
-            .filter_map(|j| Some((j, steps(runtime, self.k8s, j)?)))
-            .collect();
-        if jobs.is_empty() {
+        if b.jobs.is_empty() {
             return Ok(Vec::new());
         }
+        // Never a job dropped: one the manifests cannot run fails the render.
+        let jobs = b
+            .jobs
+            .iter()
+            .map(|j| {
+                steps(runtime, self.k8s, j)
+                    .map(|s| (j, s))
+                    .ok_or_else(|| RenderError::Unrunnable(j.name.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let (aws_options, upload_options) = s3_options(b);
         let credentials = b.credentials.as_ref();
         let script = templates::render(
@@ -357,9 +345,9 @@ impl Cx<'_> {
                 }),
                 jobs: jobs
                     .iter()
-                    .map(|(j, s)| ScriptJob {
+                    .map(|(j, _)| ScriptJob {
                         name: j.name.to_string(),
-                        ext: s.ext,
+                        ext: j.dump.extension(),
                         remote_days: j.retention.remote_days,
                     })
                     .collect(),
@@ -376,7 +364,7 @@ impl Cx<'_> {
         let mut docs = vec![serde_json::to_value(Object {
             api_version: "v1",
             kind: "ConfigMap",
-            metadata: self.backup_meta(map_name.clone(), {
+            metadata: self.meta_labelled(map_name.clone(), {
                 let mut labels = self.project_labels();
                 labels.insert("app.kubernetes.io/component".into(), COMPONENT.into());
                 labels
@@ -560,7 +548,7 @@ impl Cx<'_> {
         super::object(
             "batch/v1",
             "CronJob",
-            self.backup_meta(cron_job_name(job), labels.clone()),
+            self.meta_labelled(cron_job_name(job), labels.clone()),
             CronJobSpec {
                 schedule: job.schedule.to_string(),
                 time_zone: "Etc/UTC",
@@ -625,7 +613,7 @@ impl Cx<'_> {
         super::object(
             "networking.k8s.io/v1",
             "NetworkPolicy",
-            self.backup_meta(format!("{}-egress", cron_job_name(job)), self.backup_labels(job)),
+            self.meta_labelled(format!("{}-egress", cron_job_name(job)), self.backup_labels(job)),
             NetworkPolicySpec {
                 pod_selector: Selector {
                     match_labels: self.backup_selector(job),

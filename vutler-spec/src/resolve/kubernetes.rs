@@ -452,15 +452,15 @@ fn fits_nodes(
 /// Each backup job is a CronJob whose pod dumps its service over the network, or archives the
 /// claim of its volume from the service pod's node (`kubernetes-backup-job`): `pg_dump` needs
 /// the password it connects with, a dump a port to connect to, an archive a claim (a `data`
-/// volume), and the CronJob's name is a DNS label short enough for the Jobs named after it. A job with an RPO warns
-/// (`kubernetes-backups`): PostgreSQL archives no WAL on the cluster, so its recovery point is
-/// the last dump.
+/// volume), and the CronJob's name is a DNS label short enough for the Jobs named after it.
+/// A job with an RPO warns (`kubernetes-backups`): PostgreSQL archives no WAL on the cluster,
+/// so its recovery point is the last dump.
 fn backup_jobs(cx: &mut Cx<'_>) {
     let raw = cx.raw;
     let Some(backups) = &raw.backups else { return };
     for (name, job) in &backups.jobs {
         let jp = SpecPath::top("backups").key("jobs").key(name);
-        let cron_job = format!("backup-{name}");
+        let cron_job = Kubernetes::cron_job_name(name);
         if !is_dns_label(&cron_job) || cron_job.len() > Kubernetes::CRON_JOB_NAME_MAX {
             cx.error_help(
                 Rule::KubernetesName,
