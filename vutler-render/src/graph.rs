@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use vutler_spec::Stack;
-use vutler_spec::stack::{BackupJob, Condition, Kubernetes, Mount, Service};
+use vutler_spec::stack::{BackupJob, Condition, IngressApi, Kubernetes, Mount, Service};
 
 use crate::kubernetes::{Kind, backups::cron_job_name, quantity};
 
@@ -226,8 +226,13 @@ fn cluster_picture(stack: &Stack, k8s: &Kubernetes) -> Picture {
         (
             "ingress".to_owned(),
             format!(
-                "Ingress (class {})\nTLS from Secret {}",
-                k8s.ingress.class, k8s.ingress.tls_secret
+                "{} (class {})\nTLS from Secret {}",
+                match k8s.ingress.api {
+                    IngressApi::Ingress => "Ingress",
+                    IngressApi::Gateway => "Gateway and HTTPRoute",
+                },
+                k8s.ingress.class,
+                k8s.ingress.tls_secret
             ),
         ),
     ];

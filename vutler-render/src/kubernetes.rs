@@ -3,7 +3,8 @@
 //! they reference from the files of `secrets/`.
 //!
 //! Decisions:
-//! - Every service but the proxy is a workload; the Ingress takes the proxy's place.
+//! - Every service but the proxy is a workload; the Ingress (or a Gateway API Gateway, see
+//!   [`gateway`]) takes the proxy's place.
 //! - A service that mounts a `data` volume is a StatefulSet (one replica, validation makes sure)
 //!   whose claim template is that volume, governed by a headless Service; a service sharing
 //!   the host's PID namespace (a node agent) is a DaemonSet; the others are Deployments,
@@ -35,14 +36,15 @@
 //!   slow to recover.
 
 pub mod backups;
+pub mod gateway;
 mod objects;
 
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{
-    Autoscaling, Condition, ConfigMount, Connection, FirewallPolicy, HealthTest, Healthcheck, Kubernetes, Mount,
-    PidMode, Propagation, Protocol, Service, Text, TextPart, Variable,
+    Autoscaling, Condition, ConfigMount, Connection, FirewallPolicy, HealthTest, Healthcheck, IngressApi, Kubernetes,
+    Mount, PidMode, Propagation, Protocol, Service, Text, TextPart, Variable,
 };
 use vutler_spec::units::{ByteSize, Cpus, Duration};
 
@@ -120,7 +122,10 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
     if !backups.is_empty() {
         file("backups.yaml".into(), backups, tree)?;
     }
-    file("ingress.yaml".into(), vec![cx.ingress()?], tree)?;
+    match k8s.ingress.api {
+        IngressApi::Ingress => file("ingress.yaml".into(), vec![cx.ingress()?], tree)?,
+        IngressApi::Gateway => file("gateway.yaml".into(), cx.gateway()?, tree)?,
+    }
     let kustomization = Kustomization {
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",

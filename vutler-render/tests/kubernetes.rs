@@ -11,7 +11,7 @@ use serde_json::Value;
 use vutler_render::kubernetes::{K8S_DIR, secret_name};
 use vutler_render::{Rendered, render};
 use vutler_spec::Stack;
-use vutler_spec::stack::{Mount, VolumeKind};
+use vutler_spec::stack::{IngressApi, Mount, VolumeKind};
 
 fn dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
@@ -130,8 +130,9 @@ fn millicpus(q: &str) -> u64 {
     }
 }
 
-/// The APIs the manifests may use: GA in every supported version (1.27 and later).
-const SERVED: [(&str, &str); 11] = [
+/// The APIs the manifests may use: GA in every supported version (1.27 and later), and the
+/// Gateway API's standard channel (v1, a custom resource the implementation installs).
+const SERVED: [(&str, &str); 13] = [
     ("v1", "Namespace"),
     ("v1", "ConfigMap"),
     ("v1", "Service"),
@@ -143,6 +144,8 @@ const SERVED: [(&str, &str); 11] = [
     ("networking.k8s.io/v1", "Ingress"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("batch/v1", "CronJob"),
+    ("gateway.networking.k8s.io/v1", "Gateway"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"),
 ];
 
 /// Checks every invariant of the Kubernetes tree of a stack; returns how many objects it read.
@@ -435,6 +438,110 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         assert_eq!(ing["spec"]["ingressClassName"], k8s.ingress.class.as_str());
     }
 
+    // One way in, of the spec's API: the Ingress, or a Gateway with its routes.
+    let (ingresses, gateways) = (of_kind("Ingress").count(), of_kind("Gateway").count());
+    match k8s.ingress.api {
+        IngressApi::Ingress => assert_eq!((ingresses, gateways), (1, 0), "{name}"),
+        IngressApi::Gateway => assert_eq!((ingresses, gateways), (0, 1), "{name}"),
+    }
+    let domain = stack.domain().as_str();
+    for (file, gw) in of_kind("Gateway") {
+        assert_eq!(
+            gw["spec"]["gatewayClassName"],
+            k8s.ingress.class.as_str(),
+            "{name} {file}"
+        );
+        let listeners = gw["spec"]["listeners"].as_array().cloned().unwrap_or_default();
+        let mut protocols: Vec<&str> = listeners.iter().filter_map(|l| l["protocol"].as_str()).collect();
+        protocols.sort_unstable();
+        assert_eq!(protocols, ["HTTP", "HTTPS"], "{name} {file}");
+        for l in &listeners {
+            assert_eq!(l["hostname"], domain, "{name} {file}: a listener for another host");
+            assert_eq!(l["allowedRoutes"]["namespaces"]["from"], "Same", "{name} {file}");
+            if l["protocol"] == "HTTPS" {
+                assert_eq!(l["port"], 443);
+                assert_eq!(l["tls"]["mode"], "Terminate");
+                assert_eq!(
+                    l["tls"]["certificateRefs"],
+                    serde_json::json!([{ "kind": "Secret", "name": k8s.ingress.tls_secret.as_str() }]),
+                    "{name} {file}"
+                );
+            } else {
+                assert_eq!(l["port"], 80);
+                assert!(l["tls"].is_null(), "{name} {file}");
+            }
+        }
+    }
+    // Every route attaches to a listener that exists, for the domain; plain HTTP only
+    // redirects to HTTPS, and HTTPS reaches a Service port that exists, within the edge's
+    // timeout.
+    let routes: Vec<_> = of_kind("HTTPRoute").collect();
+    if k8s.ingress.api == IngressApi::Gateway {
+        assert_eq!(routes.len(), 2, "{name}: the redirect and the upstream's route");
+    }
+    for (file, route) in routes {
+        let parents = route["spec"]["parentRefs"].as_array().cloned().unwrap_or_default();
+        assert_eq!(parents.len(), 1, "{name} {file}");
+        let gateway = of_kind("Gateway")
+            .find(|(_, g)| g["metadata"]["name"] == parents[0]["name"])
+            .unwrap_or_else(|| panic!("{name} {file}: no Gateway {}", parents[0]["name"]));
+        let listener = gateway.1["spec"]["listeners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["name"] == parents[0]["sectionName"])
+            .unwrap_or_else(|| panic!("{name} {file}: no listener {}", parents[0]["sectionName"]));
+        assert_eq!(route["spec"]["hostnames"], serde_json::json!([domain]), "{name} {file}");
+        let rules = route["spec"]["rules"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rules.len(), 1, "{name} {file}");
+        let rule = &rules[0];
+        if listener["protocol"] == "HTTP" {
+            assert!(
+                rule["backendRefs"].is_null(),
+                "{name} {file}: plain HTTP reaches a backend"
+            );
+            assert_eq!(
+                rule["filters"],
+                serde_json::json!([{ "type": "RequestRedirect", "requestRedirect": { "scheme": "https", "statusCode": 301 } }]),
+                "{name} {file}"
+            );
+            continue;
+        }
+        let edge = stack.edge();
+        let upstream = stack.service(edge.upstream.service);
+        let backends = rule["backendRefs"].as_array().cloned().unwrap_or_default();
+        assert_eq!(backends.len(), 1, "{name} {file}");
+        assert_eq!(backends[0]["name"], upstream.name.as_str(), "{name} {file}");
+        let svc = of_kind("Service")
+            .find(|(_, s)| s["metadata"]["name"] == backends[0]["name"])
+            .unwrap_or_else(|| panic!("{name} {file}: no Service {}", backends[0]["name"]));
+        assert!(
+            svc.1["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|sp| sp["port"] == backends[0]["port"]),
+            "{name} {file}: {} has no port {}",
+            backends[0]["name"],
+            backends[0]["port"]
+        );
+        assert_eq!(
+            backends[0]["port"],
+            stack.port(edge.upstream).container,
+            "{name} {file}"
+        );
+        assert_eq!(
+            rule["timeouts"]["request"],
+            vutler_render::kubernetes::gateway::duration(edge.read_timeout),
+            "{name} {file}"
+        );
+        assert_eq!(
+            rule["matches"],
+            serde_json::json!([{ "path": { "type": "PathPrefix", "value": "/" } }]),
+            "{name} {file}"
+        );
+    }
+
     // Every ConfigMap is mounted by the workload (or CronJob) of its file, and is never edited
     // in place.
     for (file, cm) in of_kind("ConfigMap") {
@@ -675,10 +782,14 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
 }
 
 /// A stack of another environment, run on a cluster: its effective spec with a Kubernetes
-/// platform that claims each data volume its services mount.
-fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles) -> Result<Stack, vutler_spec::Report> {
+/// platform that claims each data volume its services mount, routed in by `api`. An environment
+/// that already is a cluster stays as its overlay says.
+fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles, api: IngressApi) -> Result<Stack, vutler_spec::Report> {
     let loaded = files.resolve().unwrap_or_else(|r| panic!("{name}:\n{r}"));
     let stack = &loaded.stack;
+    if stack.kubernetes().is_some() {
+        return Ok(loaded.stack);
+    }
     let proxy = stack.edge().proxy;
     let mut claims = BTreeSet::new();
     for s in stack.services().iter().filter(|s| s.id != proxy) {
@@ -690,8 +801,12 @@ fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles) -> Result<Stack, vut
             }
         }
     }
+    let edge = match api {
+        IngressApi::Ingress => "ingress: { class: nginx, tls_secret: tls }",
+        IngressApi::Gateway => "gateway: { class: eg, tls_secret: tls, controller_namespace: envoy-gateway-system }",
+    };
     let mut overlay = format!(
-        "platform:\n  kubernetes:\n    version: \"1.30\"\n    namespace: {}\n    ingress: {{ class: nginx, tls_secret: tls }}\n    volumes:\n",
+        "platform:\n  kubernetes:\n    version: \"1.30\"\n    namespace: {}\n    {edge}\n    volumes:\n",
         stack.project()
     );
     if claims.is_empty() {
@@ -763,30 +878,36 @@ fn every_fixture_stack_keeps_every_invariant_on_kubernetes() {
             stacks.push((format!("{}/{env}", folder.display()), files));
         }
     }
-    let mut checked = 0;
+    let (mut checked, mut through_gateway) = (0, 0);
     for (name, files) in stacks {
-        let stack = match on_kubernetes(&name, files) {
-            Ok(stack) => stack,
-            // A development environment mounting its checkout's sources cannot run on a
-            // cluster, and validation says so.
-            Err(report) => {
-                let errors: Vec<_> = report
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.severity == vutler_spec::Severity::Error)
-                    .collect();
-                assert!(
-                    name.ends_with("/dev") && errors.iter().all(|d| d.rule == vutler_spec::Rule::KubernetesBindMount),
-                    "{name} on Kubernetes:\n{report}"
-                );
-                continue;
-            }
-        };
-        let tree = render(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
-        check_invariants(&name, &stack, &tree);
-        checked += 1;
+        for api in [IngressApi::Ingress, IngressApi::Gateway] {
+            let stack = match on_kubernetes(&name, files.clone(), api) {
+                Ok(stack) => stack,
+                // A development environment mounting its checkout's sources cannot run on a
+                // cluster, and a Gateway API route cannot keep sessions sticky: validation says
+                // so.
+                Err(report) => {
+                    let errors: Vec<_> = report
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.severity == vutler_spec::Severity::Error)
+                        .collect();
+                    let expected = |d: &&vutler_spec::Diagnostic| {
+                        (name.ends_with("/dev") && d.rule == vutler_spec::Rule::KubernetesBindMount)
+                            || (api == IngressApi::Gateway && d.rule == vutler_spec::Rule::KubernetesGatewaySticky)
+                    };
+                    assert!(errors.iter().all(expected), "{name} on Kubernetes:\n{report}");
+                    continue;
+                }
+            };
+            let tree = render(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
+            check_invariants(&name, &stack, &tree);
+            checked += 1;
+            through_gateway += usize::from(stack.kubernetes().is_some_and(|k| k.ingress.api == IngressApi::Gateway));
+        }
     }
-    assert!(checked >= 15, "only {checked} stacks");
+    assert!(checked >= 25, "only {checked} stacks");
+    assert!(through_gateway >= 10, "only {through_gateway} stacks through a Gateway");
 }
 
 /// A changed config is a new ConfigMap, and the workload mounts the new one: the pods roll.

@@ -1660,8 +1660,14 @@ pub struct RawKubernetes {
     /// `emptyDir`s: their contents do not outlive the pod (caches, logs, staging areas).
     #[serde(default)]
     pub volumes: IndexMap<String, RawClaim>,
-    /// How HTTP reaches the upstream of `edge`.
-    pub ingress: RawIngress,
+    /// How HTTP reaches the upstream of `edge` through an Ingress controller; this or
+    /// `gateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<RawIngress>,
+    /// How HTTP reaches the upstream of `edge` through a Gateway API implementation; this or
+    /// `ingress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<RawGateway>,
     /// Scheduling settings of services, by name.
     #[serde(default)]
     pub services: IndexMap<String, RawWorkload>,
@@ -1728,6 +1734,23 @@ pub struct RawIngress {
 
 fn default_controller_namespace() -> String {
     "ingress-nginx".to_owned()
+}
+
+/// A Gateway API Gateway of the environment's own, and the HTTPRoutes attaching the upstream
+/// to it (`gateway.networking.k8s.io/v1`, standard channel: Gateway API 1.2 or later, whose
+/// implementation the operator installs).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// `gatewayClassName`: the implementation's GatewayClass (e.g. Envoy Gateway's `eg`).
+    pub class: String,
+    /// Name of the `kubernetes.io/tls` Secret holding the certificate, which the operator
+    /// creates (e.g. cert-manager's) in the environment's namespace; never rendered. The
+    /// Gateway's HTTPS listener terminates TLS with it.
+    pub tls_secret: String,
+    /// Namespace of the implementation's proxy pods (Envoy Gateway's `envoy-gateway-system`),
+    /// the only ones the NetworkPolicies let reach the upstream from outside the namespace.
+    pub controller_namespace: String,
 }
 
 /// How one service's pods are scheduled.

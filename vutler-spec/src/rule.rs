@@ -621,6 +621,31 @@ rules! {
          `volume_archive` reads the volume's claim, read-only, from a pod on the node of the \
          service's pod (a ReadWriteOnce claim is mounted on one node): the volume must be a \
          `data` volume, which has a claim.";
+    /// No way into the cluster, or two.
+    KubernetesEdge = "kubernetes-edge", Error,
+        "`platform.kubernetes` gives neither `ingress` nor `gateway`, or both.",
+        "A Kubernetes environment routes its domain to the upstream of `edge` one way: an \
+         Ingress (`ingress: { class, tls_secret }`, with ingress-nginx's annotations for the \
+         body size, timeouts and sticky sessions) or a Gateway API Gateway with its HTTPRoutes \
+         (`gateway: { class, tls_secret, controller_namespace }`, for an implementation of the \
+         Gateway API 1.2 or later). Give exactly one.";
+    /// Sticky sessions through a Gateway API route.
+    KubernetesGatewaySticky = "kubernetes-gateway-sticky", Error,
+        "The upstream's scale plan asks for sticky sessions, which a Gateway API route cannot give.",
+        "Session persistence is not in the Gateway API's standard channel (GEP-1619 is \
+         experimental and its API is still moving), so a portable HTTPRoute spreads a client's \
+         requests over every replica, and an app keeping sessions in its process breaks. Route \
+         with `ingress` (ingress-nginx's cookie affinity), or let the replicas share their \
+         sessions and drop `sticky_sessions` in the overlay.";
+    /// A body size limit a Gateway API route cannot carry.
+    KubernetesGatewayBodySize = "kubernetes-gateway-body-size", Warning,
+        "The Gateway API has no field for `edge.max_body_size`.",
+        "NGINX (and the Ingress, by annotation) refuses bodies above `edge.max_body_size`; an \
+         HTTPRoute cannot say it, so the implementation's default applies: none for some, 1 MB \
+         for NGINX Gateway Fabric, which breaks uploads. Set the limit in the implementation's \
+         policy for the rendered Gateway and allow the warning, saying where. The route's \
+         request timeout is `edge.read_timeout`: a request, or a WebSocket, lasts at most that \
+         long.";
     /// The stack does not fit its VM.
     Capacity = "capacity", Error,
         "The services need more than the target VM has.",

@@ -168,7 +168,7 @@ impl Stack {
             for server in &self.services {
                 let named = client.environment.iter().any(|e| match &e.value {
                     EnvValue::Text(t) | EnvValue::WithSecrets(t) => t.parts().iter().any(|p| match p {
-                        TextPart::Literal(l) => crate::resolve::names_host(l, &server.name),
+                        TextPart::Literal(l) => crate::resolve::names_host(e.key.as_str(), l, &server.name),
                         TextPart::Variable(_) => false,
                     }),
                     EnvValue::Secret { .. } => false,
@@ -1843,7 +1843,7 @@ pub struct Kubernetes {
     pub storage_class: Option<Name>,
     /// The claim of each `data` volume, in spec order.
     pub claims: Vec<Claim>,
-    /// The Ingress in front of the upstream.
+    /// What routes the domain to the upstream.
     pub ingress: Ingress,
     /// Requests and autoscaling, by service index.
     pub(crate) workloads: Vec<Workload>,
@@ -1978,16 +1978,39 @@ pub struct Claim {
     pub storage_class: Option<Name>,
 }
 
-/// The Ingress routing the domain to the upstream.
+/// What routes the domain into the cluster, to the upstream: an Ingress, or a Gateway and
+/// its HTTPRoutes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Ingress {
-    /// `ingressClassName`.
+    /// The API the routing is written in.
+    pub api: IngressApi,
+    /// The controller's class (`ingressClassName`, `gatewayClassName`).
     pub class: Name,
     /// The Secret holding the certificate.
     pub tls_secret: Name,
-    /// Namespace of the controller's pods.
+    /// Namespace of the controller's (or the Gateway's proxy) pods.
     pub controller_namespace: Name,
+}
+
+/// The API that routes the domain into a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngressApi {
+    /// An Ingress (`networking.k8s.io/v1`), with ingress-nginx's annotations.
+    Ingress,
+    /// A Gateway and HTTPRoutes (`gateway.networking.k8s.io/v1`, the Gateway API's standard
+    /// channel).
+    Gateway,
+}
+
+impl IngressApi {
+    /// The spec's key that selects it (`ingress`, `gateway`).
+    pub fn key(self) -> &'static str {
+        match self {
+            IngressApi::Ingress => "ingress",
+            IngressApi::Gateway => "gateway",
+        }
+    }
 }
 
 /// How one service's pods are scheduled.

@@ -1,7 +1,8 @@
 //! The Kubernetes environments' manifests (`golden/<env>/k8s/`), checked by what consumes them:
 //!
 //! - the strict JSON schemas of the environment's Kubernetes version, in process (vendored in
-//!   `xtask/schemas/k8s/`: every field the API does not know is refused);
+//!   `xtask/schemas/k8s/`: every field the API does not know is refused), and those of the
+//!   custom resources (the Gateway API's, in `xtask/schemas/crds/`);
 //! - `kubernetes-validate --strict` (PyPI), whose "no schema" warning is a failure;
 //! - `kubectl kustomize` of the folder, which must build exactly the objects of the files;
 //! - `checkov --framework kubernetes`, with the skip list below, each entry with its reason;
@@ -102,6 +103,38 @@ pub fn schema_file(object: &Value) -> anyhow::Result<String> {
     })
 }
 
+/// The vendored schema of a custom resource (the Gateway API's kinds, in `schemas/crds/`),
+/// which no Kubernetes version's schemas hold; `None` for a built-in kind.
+fn custom_resource(schemas: &Path, object: &Value) -> anyhow::Result<Option<PathBuf>> {
+    let api = object["apiVersion"].as_str().unwrap_or_default();
+    let group = api.split_once('/').map_or("", |(group, _)| group);
+    if !CUSTOM_GROUPS.contains(&group) {
+        return Ok(None);
+    }
+    let path = schemas.join("crds").join(schema_file(object)?);
+    if !path.is_file() {
+        bail!(
+            "no schema vendored for the custom resource {api} {} in {}",
+            object["kind"],
+            path.display()
+        );
+    }
+    Ok(Some(path))
+}
+
+/// The API groups of the custom resources the manifests may hold, whose schemas are vendored
+/// in `schemas/crds/` (kubernetes-validate has none: it would only warn).
+pub const CUSTOM_GROUPS: [&str; 1] = ["gateway.networking.k8s.io"];
+
+/// Whether every object of a manifest file is a custom resource.
+fn only_custom_resources(file: &Path) -> anyhow::Result<bool> {
+    Ok(documents(file)?.iter().all(|o| {
+        let api = o["apiVersion"].as_str().unwrap_or_default();
+        api.split_once('/')
+            .is_some_and(|(group, _)| CUSTOM_GROUPS.contains(&group))
+    }))
+}
+
 /// Every object of every Kubernetes environment against the strict schemas of its version.
 pub fn schemas(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Outcome> {
     let mut validators: BTreeMap<PathBuf, jsonschema::Validator> = BTreeMap::new();
@@ -117,7 +150,10 @@ pub fn schemas(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Ou
         }
         for file in manifests(&dir)? {
             for object in documents(&file)? {
-                let schema_path = folder.join(schema_file(&object)?);
+                let schema_path = match custom_resource(schemas, &object)? {
+                    Some(path) => path,
+                    None => folder.join(schema_file(&object)?),
+                };
                 if !validators.contains_key(&schema_path) {
                     let text = std::fs::read_to_string(&schema_path).with_context(|| {
                         format!(
@@ -285,15 +321,22 @@ pub fn kustomize(golden: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Passed(checks))
 }
 
-/// `kubernetes-validate --strict` on every manifest, for its environment's version; a kind it
-/// has no schema for (its only warning) fails.
+/// `kubernetes-validate --strict` on every manifest of built-in kinds, for its environment's
+/// version; a kind it has no schema for (its only warning) fails. Files of custom resources
+/// (`gateway.yaml`), for which it has no schemas, are checked against the vendored ones by
+/// [`schemas`].
 pub fn kubernetes_validate(specs: &Path, golden: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["kubernetes-validate"])? {
         return Ok(skip);
     }
     let mut checks = 0;
     for dir in k8s_dirs(golden)? {
-        let files = manifests(&dir)?;
+        let mut files = Vec::new();
+        for file in manifests(&dir)? {
+            if !only_custom_resources(&file)? {
+                files.push(file);
+            }
+        }
         let out = Command::new("kubernetes-validate")
             .args(["--strict", "--kubernetes-version", &version(specs, &env_of(&dir))?])
             .args(&files)
@@ -350,8 +393,37 @@ pub fn checkov(golden: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Passed(checks))
 }
 
+/// A config file as a container sees it, written under `root/<workload>/`.
+struct Mounted {
+    /// Where it is written.
+    path: PathBuf,
+    /// The files the container's Secret volumes provide (`/run/secrets/x`).
+    secrets: Vec<String>,
+}
+
+/// The files a container's Secret volumes provide, by their path in the container.
+fn secret_files(container: &Value, volumes: &[Value]) -> Vec<String> {
+    let mut files = Vec::new();
+    for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+        let Some(volume) = volumes.iter().find(|v| v["name"] == mount["name"]) else {
+            continue;
+        };
+        let at = mount["mountPath"].as_str().unwrap_or_default().trim_end_matches('/');
+        let sources = volume["projected"]["sources"].as_array().cloned().unwrap_or_default();
+        let secrets = sources.iter().map(|s| &s["secret"]).chain([&volume["secret"]]);
+        for secret in secrets {
+            for item in secret["items"].as_array().into_iter().flatten() {
+                if let Some(path) = item["path"].as_str() {
+                    files.push(format!("{at}/{path}"));
+                }
+            }
+        }
+    }
+    files
+}
+
 /// Writes every ConfigMap where its workload's container reads it, under `root/<workload>/`.
-fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<Mounted>> {
     let mut written = Vec::new();
     for file in manifests(dir)? {
         let docs = documents(&file)?;
@@ -378,6 +450,7 @@ fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 .into_iter()
                 .flat_map(|k| pod[k].as_array().into_iter().flatten());
             for container in containers {
+                let secrets = secret_files(container, &volumes);
                 for mount in container["volumeMounts"].as_array().into_iter().flatten() {
                     let Some(volume) = volumes.iter().find(|v| v["name"] == mount["name"]) else {
                         if claims.iter().any(|c| c["metadata"]["name"] == mount["name"]) {
@@ -415,7 +488,10 @@ fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
                             std::fs::create_dir_all(parent)?;
                         }
                         std::fs::write(&dest, contents)?;
-                        written.push(dest);
+                        written.push(Mounted {
+                            path: dest,
+                            secrets: secrets.clone(),
+                        });
                     }
                 }
             }
@@ -435,10 +511,26 @@ pub fn monitoring_configs(golden: &Path) -> anyhow::Result<Outcome> {
         let mut checks = 0;
         for dir in k8s_dirs(golden)? {
             let root = scratch.join(env_of(&dir));
-            for file in mounted_configs(&dir, &root)? {
+            for Mounted { path: file, secrets } in mounted_configs(&dir, &root)? {
                 let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if name == "prometheus.yml" {
+                    // The credential files it names are the pod's Secrets'.
+                    let text = std::fs::read_to_string(&file)?;
+                    let needed = crate::validate::credential_files(&text);
+                    if let Some(missing) = needed.iter().find(|f| !secrets.iter().any(|s| s == *f)) {
+                        bail!(
+                            "{} (from {}/k8s) reads {missing}, which no Secret of its pod provides",
+                            file.display(),
+                            dir.display()
+                        );
+                    }
+                    if let Some(skip) = crate::validate::promtool_check_config(&file, &needed)? {
+                        return Ok(skip);
+                    }
+                    checks += 1;
+                    continue;
+                }
                 let (tool, args): (&str, &[&str]) = match name {
-                    "prometheus.yml" => ("promtool", &["check", "config"]),
                     "alertmanager.yml" => ("amtool", &["check-config"]),
                     "backup.sh" => ("shellcheck", &["--severity=style", "--shell=bash"]),
                     _ => continue,
@@ -493,6 +585,74 @@ mod tests {
         let mut wrong = deployment;
         wrong["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = Value::from("3000");
         assert!(!validator.is_valid(&wrong), "a port as text passes");
+    }
+
+    /// The Gateway API's vendored schemas are strict too, and hold the CRD's own checks
+    /// (ranges, patterns, enums).
+    #[test]
+    fn the_gateway_api_schemas_refuse_what_its_crds_refuse() {
+        let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let route = serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": { "name": "app", "namespace": "app" },
+            "spec": {
+                "parentRefs": [{ "name": "app", "sectionName": "https" }],
+                "hostnames": ["app.example.com"],
+                "rules": [{
+                    "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
+                    "backendRefs": [{ "name": "app", "port": 3000 }],
+                    "timeouts": { "request": "1h" }
+                }]
+            }
+        });
+        let path = custom_resource(&schemas, &route)
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .unwrap_or_else(|| panic!("HTTPRoute is a custom resource"));
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            validator.is_valid(&route),
+            "{:?}",
+            validator.iter_errors(&route).map(|e| e.to_string()).collect::<Vec<_>>()
+        );
+        let refused = |change: &dyn Fn(&mut Value), what: &str| {
+            let mut wrong = route.clone();
+            change(&mut wrong);
+            assert!(!validator.is_valid(&wrong), "{what} passes");
+        };
+        refused(
+            &|r| r["spec"]["rules"][0]["sessionPersistence"] = Value::from("cookie"),
+            "an unknown field",
+        );
+        refused(
+            &|r| r["spec"]["rules"][0]["backendRefs"][0]["port"] = Value::from(70000),
+            "a port above 65535",
+        );
+        refused(
+            &|r| r["spec"]["rules"][0]["timeouts"]["request"] = Value::from("3600"),
+            "a duration without unit",
+        );
+        refused(
+            &|r| r["spec"]["hostnames"][0] = Value::from("App.Example.com"),
+            "an upper-case hostname",
+        );
+        refused(
+            &|r| r["spec"]["rules"][0]["matches"][0]["path"]["type"] = Value::from("Prefix"),
+            "an Ingress path type",
+        );
+        refused(
+            &|r| r["metadata"]["labelz"] = Value::from("x"),
+            "an unknown metadata field",
+        );
+        // A built-in kind is not looked for among them.
+        let service = serde_json::json!({ "apiVersion": "v1", "kind": "Service" });
+        assert!(
+            custom_resource(&schemas, &service)
+                .unwrap_or_else(|e| panic!("{e:#}"))
+                .is_none()
+        );
     }
 
     #[test]

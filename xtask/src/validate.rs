@@ -519,32 +519,10 @@ pub fn promtool(golden: &Path, tests: Option<&Path>) -> anyhow::Result<Outcome> 
         if !config.exists() && !rules.exists() {
             continue;
         }
-        // promtool opens the scrape jobs' credential files: they are made up, in a private
-        // mount namespace (a tmpfs over /run), where the container would have its secrets.
         let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
-        let secrets: Vec<&str> = text
-            .lines()
-            .filter_map(|l| {
-                let l = l.trim();
-                l.strip_prefix("credentials_file: ")
-                    .or_else(|| l.strip_prefix("password_file: "))
-            })
-            .collect();
-        let mut cmd = if secrets.is_empty() {
-            let mut cmd = Command::new("promtool");
-            cmd.args(["check", "config"]).arg(&config);
-            cmd
-        } else {
-            if let Some(skip) = require(&["unshare"])? {
-                return Ok(skip);
-            }
-            let mut cmd = Command::new("unshare");
-            cmd.args(["--mount", "--propagation", "private", "sh", "-c", PROMTOOL_WITH_SECRETS])
-                .env("CONF", &config)
-                .env("SECRETS", secrets.join(" "));
-            cmd
-        };
-        run(&mut cmd, &format!("promtool check config {}", config.display()))?;
+        if let Some(skip) = promtool_check_config(&config, &credential_files(&text))? {
+            return Ok(skip);
+        }
         run(
             Command::new("promtool").args(["check", "rules"]).arg(&rules),
             &format!("promtool check rules {}", rules.display()),
@@ -573,6 +551,40 @@ pub fn promtool(golden: &Path, tests: Option<&Path>) -> anyhow::Result<Outcome> 
         checks += 1;
     }
     Ok(Outcome::Passed(checks))
+}
+
+/// The files a Prometheus config reads credentials from (`credentials_file`, `password_file`).
+pub fn credential_files(config: &str) -> Vec<&str> {
+    config
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("credentials_file: ")
+                .or_else(|| l.strip_prefix("password_file: "))
+        })
+        .collect()
+}
+
+/// `promtool check config`, which opens the scrape jobs' credential files: `secrets` are made
+/// up, in a private mount namespace (a tmpfs over /run), where the container would have them.
+/// `Some` when `unshare` is missing.
+pub fn promtool_check_config(config: &Path, secrets: &[&str]) -> anyhow::Result<Option<Outcome>> {
+    let mut cmd = if secrets.is_empty() {
+        let mut cmd = Command::new("promtool");
+        cmd.args(["check", "config"]).arg(config);
+        cmd
+    } else {
+        if let Some(skip) = require(&["unshare"])? {
+            return Ok(Some(skip));
+        }
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", PROMTOOL_WITH_SECRETS])
+            .env("CONF", config)
+            .env("SECRETS", secrets.join(" "));
+        cmd
+    };
+    run(&mut cmd, &format!("promtool check config {}", config.display()))?;
+    Ok(None)
 }
 
 /// `promtool check config` with made-up secret files under /run (a private tmpfs): `$SECRETS`

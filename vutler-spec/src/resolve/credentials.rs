@@ -240,9 +240,9 @@ impl Connects<'_> {
 /// Whether a service connects to `server`: it names it as a host in its environment, or
 /// depends on it.
 fn connects<'a>(c: &'a RawService, server: &str) -> Option<Connects<'a>> {
-    let named = c.environment.iter().find(|(_, v)| match v {
-        RawEnvValue::Text(RawScalar::Text(t)) => names_host(t, server),
-        RawEnvValue::WithSecrets(w) => names_host(&w.with_secrets, server),
+    let named = c.environment.iter().find(|(k, v)| match v {
+        RawEnvValue::Text(RawScalar::Text(t)) => names_host(k, t, server),
+        RawEnvValue::WithSecrets(w) => names_host(k, &w.with_secrets, server),
         _ => false,
     });
     if let Some((key, _)) = named {
@@ -281,11 +281,19 @@ fn references(text: &str) -> impl Iterator<Item = &str> {
         .map(|(name, _)| name)
 }
 
-/// Whether a text names `host` as a host: at its start or after `//`, `@`, `,`, `=`, `;` or a
-/// space, and followed by a port, a path, a query, `,`, `;`, a space or its end
-/// (`minio:9000`, `mongodb://mongo:27017/x`, `host=postgres port=5432`, `Server=mongo;`), so
-/// that `mongodb://` does not name `mongo`.
-pub(crate) fn names_host(text: &str, host: &str) -> bool {
+/// Whether the value of variable `key` names `host` as a host: at its start or after `//`, `@`,
+/// `,`, `=`, `;` or a space, and followed by a port, a path, a query, `,`, `;`, a space or its
+/// end (`minio:9000`, `mongodb://mongo:27017/x`, `host=postgres port=5432`, `Server=mongo;`), so
+/// that `mongodb://` does not name `mongo`. A value that is the bare name names a host only
+/// where the variable's name says it holds one (`REDIS_HOST: redis`), not a user or a database
+/// of the same name (`POSTGRES_USER: gitea`).
+pub(crate) fn names_host(key: &str, text: &str, host: &str) -> bool {
+    if text == host {
+        let key = key.to_ascii_uppercase();
+        return ["HOST", "ADDR", "SERVER", "ENDPOINT", "URL", "URI", "DSN"]
+            .iter()
+            .any(|word| key.contains(word));
+    }
     text.match_indices(host).any(|(at, _)| {
         let before = &text[..at];
         let after = &text[at + host.len()..];
@@ -305,20 +313,39 @@ mod tests {
 
     #[test]
     fn hosts_are_named_in_urls_and_endpoints() {
-        assert!(names_host("mongodb://mongo:27017/vutler", "mongo"));
-        assert!(names_host("mongodb://admin:${P}@mongo:27017/vutler", "mongo"));
-        assert!(names_host("minio:9000", "minio"));
-        assert!(names_host("redis://redis", "redis"));
-        assert!(names_host("mongodb://a:1,mongo:27017/x", "mongo"));
-        assert!(names_host("mongodb://mongo,mongo2/x", "mongo"));
-        assert!(names_host("host=postgres port=5432 dbname=app", "postgres"));
-        assert!(names_host("Server=mongo;Database=app", "mongo"));
+        assert!(names_host("URL", "mongodb://mongo:27017/vutler", "mongo"));
+        assert!(names_host("URL", "mongodb://admin:${P}@mongo:27017/vutler", "mongo"));
+        assert!(names_host("URL", "minio:9000", "minio"));
+        assert!(names_host("URL", "redis://redis", "redis"));
+        assert!(names_host("URL", "mongodb://a:1,mongo:27017/x", "mongo"));
+        assert!(names_host("URL", "mongodb://mongo,mongo2/x", "mongo"));
+        assert!(names_host("URL", "host=postgres port=5432 dbname=app", "postgres"));
+        assert!(names_host("URL", "Server=mongo;Database=app", "mongo"));
         assert!(
-            !names_host("mongodb://db:27017/vutler", "mongo"),
+            !names_host("URL", "mongodb://db:27017/vutler", "mongo"),
             "the scheme is not the host"
         );
-        assert!(!names_host("https://mongo.example.com/", "mongo"));
-        assert!(!names_host("postgres-exporter:9187", "postgres"));
+        assert!(!names_host("URL", "https://mongo.example.com/", "mongo"));
+        assert!(!names_host("URL", "postgres-exporter:9187", "postgres"));
+    }
+
+    #[test]
+    fn a_bare_name_is_a_host_where_the_variable_holds_one() {
+        assert!(names_host("REDIS_HOST", "redis", "redis"));
+        assert!(names_host("GITEA__database__HOST", "db", "db"));
+        assert!(names_host("MONGO_URL", "mongo", "mongo"));
+        assert!(
+            !names_host("POSTGRES_USER", "gitea", "gitea"),
+            "a user named as the service"
+        );
+        assert!(
+            !names_host("POSTGRES_DB", "gitea", "gitea"),
+            "a database named as the service"
+        );
+        assert!(
+            names_host("POSTGRES_DB", "gitea:5432", "gitea"),
+            "with a port it is an address"
+        );
     }
 
     #[test]

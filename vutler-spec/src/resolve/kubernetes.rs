@@ -10,8 +10,10 @@
 //! (requests within limits, CPU requests where an autoscaler reads them),
 //! `kubernetes-autoscaling` (the autoscaler owns the replicas alone) and `kubernetes-variable`
 //! (plain variables have a value in the spec: a cluster has no `.env`) and
-//! `kubernetes-backup-job` (each backup job can run as a CronJob), and warns
-//! (`kubernetes-backups`) that a job's RPO holds on Compose only.
+//! `kubernetes-backup-job` (each backup job can run as a CronJob), `kubernetes-edge` (one way
+//! into the cluster) and `kubernetes-gateway-sticky` (no sticky sessions through a Gateway
+//! API route), and warns that a job's RPO holds on Compose only (`kubernetes-backups`) and
+//! that a Gateway API route carries no body size limit (`kubernetes-gateway-body-size`).
 
 use crate::path::SpecPath;
 use crate::raw::{BackupMethod, RawKubernetes, RawPlatform, RawWorkload};
@@ -62,6 +64,9 @@ pub(super) fn platform(
         names(cx, service);
     }
     backup_jobs(cx);
+    if k.gateway.is_some() && k.ingress.is_none() {
+        gateway_edge(cx, &kp, services, scaling);
+    }
     let k8s = Kubernetes {
         minor: minor?,
         namespace: namespace?,
@@ -127,21 +132,80 @@ fn label(cx: &mut Cx<'_>, path: SpecPath, text: &str, what: &str) -> Option<Name
     None
 }
 
+/// The routing of the domain into the cluster: exactly one of `ingress` and `gateway`.
 fn ingress(cx: &mut Cx<'_>, kp: &SpecPath, k: &RawKubernetes) -> Option<Ingress> {
-    let ip = kp.key("ingress");
-    let class = label(cx, ip.key("class"), &k.ingress.class, "ingress class");
-    let tls_secret = label(cx, ip.key("tls_secret"), &k.ingress.tls_secret, "Secret");
-    let controller_namespace = label(
-        cx,
-        ip.key("controller_namespace"),
-        &k.ingress.controller_namespace,
-        "namespace",
-    );
+    let (api, class, tls_secret, controller_namespace) = match (&k.ingress, &k.gateway) {
+        (Some(i), None) => (IngressApi::Ingress, &i.class, &i.tls_secret, &i.controller_namespace),
+        (None, Some(g)) => (IngressApi::Gateway, &g.class, &g.tls_secret, &g.controller_namespace),
+        (both, _) => {
+            let (path, message) = if both.is_some() {
+                (
+                    kp.key("gateway"),
+                    "`platform.kubernetes` routes the domain with both an Ingress and a Gateway",
+                )
+            } else {
+                (
+                    kp.clone(),
+                    "`platform.kubernetes` says nothing of how the domain reaches the upstream",
+                )
+            };
+            cx.error_help(
+                Rule::KubernetesEdge,
+                path,
+                message,
+                "give either `ingress: { class, tls_secret }` (an Ingress controller's) or `gateway: { class, tls_secret, controller_namespace }` (a Gateway API implementation's), not both",
+            );
+            return None;
+        }
+    };
+    let ip = kp.key(api.key());
+    let what = match api {
+        IngressApi::Ingress => "ingress class",
+        IngressApi::Gateway => "gateway class",
+    };
+    let class = label(cx, ip.key("class"), class, what);
+    let tls_secret = label(cx, ip.key("tls_secret"), tls_secret, "Secret");
+    let controller_namespace = label(cx, ip.key("controller_namespace"), controller_namespace, "namespace");
     Some(Ingress {
+        api,
         class: class?,
         tls_secret: tls_secret?,
         controller_namespace: controller_namespace?,
     })
+}
+
+/// What a Gateway API route cannot carry of the edge: sticky sessions (an error: the app's
+/// sessions would break) and the body size limit (a warning: the implementation's own policy
+/// sets it).
+fn gateway_edge(cx: &mut Cx<'_>, kp: &SpecPath, services: &[Service], scaling: &[ScalePlan]) {
+    let raw = cx.raw;
+    let Some(upstream) = services.iter().find(|s| s.name.as_str() == raw.edge.upstream) else {
+        return;
+    };
+    if let Some(plan) = scaling.iter().find(|p| p.service == upstream.id && p.sticky_sessions) {
+        let name = &services[plan.service.index()].name;
+        cx.error_help(
+            Rule::KubernetesGatewaySticky,
+            SpecPath::top("scaling").key(name).key("sticky_sessions"),
+            format!(
+                "the scale plan of `{name}` asks for sticky sessions, which a Gateway API route cannot ask for (session persistence is not in the standard channel)"
+            ),
+            format!(
+                "route the domain with `platform.kubernetes.ingress` (ingress-nginx's cookie affinity), or drop `sticky_sessions` in this overlay once `{name}`'s replicas share their sessions"
+            ),
+        );
+    }
+    cx.report(
+        crate::diagnostic::Diagnostic::new(
+            Rule::KubernetesGatewayBodySize,
+            kp.key("gateway"),
+            format!(
+                "the Gateway API has no limit on a request's body: `edge.max_body_size` ({}) is the implementation's to set",
+                raw.edge.max_body_size
+            ),
+        )
+        .with_help("set the limit in the implementation's own policy (Envoy Gateway's ClientTrafficPolicy, NGINX Gateway Fabric's ClientSettingsPolicy, whose default is 1 MB), then allow this warning saying where"),
+    );
 }
 
 /// The claims, each of a `data` volume.
