@@ -3,7 +3,8 @@
 //! - the strict JSON schemas of the environment's Kubernetes version, in process (vendored in
 //!   `xtask/schemas/k8s/`: every field the API does not know is refused), and those of the
 //!   custom resources (the Gateway API's, in `xtask/schemas/crds/`);
-//! - `kubernetes-validate --strict` (PyPI), whose "no schema" warning is a failure;
+//! - `kubernetes-validate --strict` (PyPI), whose "no schema" warning is a failure, with the
+//!   custom resources' vendored schemas beside its own (`kubernetes_validate.py`);
 //! - `kubectl kustomize` of the folder, which must build exactly the objects of the files;
 //! - `checkov --framework kubernetes`, with the skip list below, each entry with its reason;
 //! - `promtool` and `amtool` on the configs as the containers see them: every ConfigMap
@@ -126,15 +127,6 @@ fn custom_resource(schemas: &Path, object: &Value) -> anyhow::Result<Option<Path
 /// in `schemas/crds/` (kubernetes-validate has none: it would only warn).
 pub const CUSTOM_GROUPS: [&str; 1] = ["gateway.networking.k8s.io"];
 
-/// Whether every object of a manifest file is a custom resource.
-fn only_custom_resources(file: &Path) -> anyhow::Result<bool> {
-    Ok(documents(file)?.iter().all(|o| {
-        let api = o["apiVersion"].as_str().unwrap_or_default();
-        api.split_once('/')
-            .is_some_and(|(group, _)| CUSTOM_GROUPS.contains(&group))
-    }))
-}
-
 /// Every object of every Kubernetes environment against the strict schemas of its version.
 pub fn schemas(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Outcome> {
     let mut validators: BTreeMap<PathBuf, jsonschema::Validator> = BTreeMap::new();
@@ -249,7 +241,10 @@ pub fn every_version(
         }
         let tree = folder.join("tree");
         render(&copy, &tree).with_context(|| format!("Kubernetes 1.{minor}"))?;
-        for outcome in [schemas(&copy, &tree, schema_dir)?, kubernetes_validate(&copy, &tree)?] {
+        for outcome in [
+            schemas(&copy, &tree, schema_dir)?,
+            kubernetes_validate(&copy, &tree, schema_dir)?,
+        ] {
             match outcome {
                 Outcome::Passed(n) => checks += n,
                 skipped @ Outcome::Skipped(_) => return Ok(skipped),
@@ -321,23 +316,43 @@ pub fn kustomize(golden: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Passed(checks))
 }
 
-/// `kubernetes-validate --strict` on every manifest of built-in kinds, for its environment's
-/// version; a kind it has no schema for (its only warning) fails. Files of custom resources
-/// (`gateway.yaml`), for which it has no schemas, are checked against the vendored ones by
-/// [`schemas`].
-pub fn kubernetes_validate(specs: &Path, golden: &Path) -> anyhow::Result<Outcome> {
+/// kubernetes-validate with the vendored schemas of the custom resources added to its own
+/// (`kubernetes_validate.py`).
+const KUBERNETES_VALIDATE: &str = include_str!("kubernetes_validate.py");
+
+/// The interpreter of an installed Python program: its `#!` line.
+fn interpreter(program: &str) -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .with_context(|| format!("{program} is not on PATH"))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default();
+    let python = line
+        .strip_prefix("#!")
+        .map(str::trim)
+        .filter(|p| p.starts_with('/') && !p.contains(' '))
+        .with_context(|| format!("{}: no interpreter on its first line ({line})", path.display()))?;
+    Ok(PathBuf::from(python))
+}
+
+/// `kubernetes-validate --strict` on every manifest, for its environment's version, the custom
+/// resources against the schemas vendored in `schemas/crds/`; a kind it has no schema for (its
+/// only warning) fails.
+pub fn kubernetes_validate(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["kubernetes-validate"])? {
         return Ok(skip);
     }
+    let python = interpreter("kubernetes-validate")?;
     let mut checks = 0;
     for dir in k8s_dirs(golden)? {
-        let mut files = Vec::new();
-        for file in manifests(&dir)? {
-            if !only_custom_resources(&file)? {
-                files.push(file);
-            }
-        }
-        let out = Command::new("kubernetes-validate")
+        let files = manifests(&dir)?;
+        let out = Command::new(&python)
+            .arg("-c")
+            .arg(KUBERNETES_VALIDATE)
+            .env("VUTLER_CRDS", schemas.join("crds"))
             .args(["--strict", "--kubernetes-version", &version(specs, &env_of(&dir))?])
             .args(&files)
             .output()

@@ -205,7 +205,10 @@ fn static_validators(root: &Path, specs: &Path, tree: &Path) -> anyhow::Result<V
     if !validate::k8s_dirs(tree)?.is_empty() {
         results.extend([
             ("Kubernetes strict schemas", k8s::schemas(specs, tree, &schemas(root))?),
-            ("kubernetes-validate --strict", k8s::kubernetes_validate(specs, tree)?),
+            (
+                "kubernetes-validate --strict",
+                k8s::kubernetes_validate(specs, tree, &schemas(root))?,
+            ),
             ("kubectl kustomize", k8s::kustomize(tree)?),
             ("checkov", k8s::checkov(tree)?),
             (
@@ -564,7 +567,7 @@ mod tests {
         let root = root();
         report(
             "kubernetes-validate --strict",
-            k8s::kubernetes_validate(&root.join("specs"), &root.join("golden")),
+            k8s::kubernetes_validate(&root.join("specs"), &root.join("golden"), &schemas(&root)),
         );
     }
 
