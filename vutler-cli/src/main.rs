@@ -787,10 +787,10 @@ fn validate_one(cli: &Cli, env: &str, json: bool, strict: bool, compact: bool) -
     if verbosity(cli) != Verbosity::Quiet {
         let stack = &loaded.stack;
         let on = match stack.kubernetes() {
-            // Every service but the proxy is a workload.
+            // Every service the cluster runs is a workload.
             Some(k) => format!(
                 "{} workloads on Kubernetes {}, namespace `{}`",
-                stack.services().len() - 1,
+                stack.services().iter().filter(|s| k.deploys(s.id)).count(),
                 k.version(),
                 k.namespace
             ),

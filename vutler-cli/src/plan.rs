@@ -236,11 +236,10 @@ fn render_cluster_plan(stack: &Stack, k8s: &Kubernetes) -> (String, bool) {
         "MEMORY REQUESTS",
         "CLAIMS",
     ])];
-    let proxy = stack.edge().proxy;
     let (mut fewest_pods, mut most_pods) = (0, 0);
     // The first workload whose pod no node can hold.
     let mut too_big: Option<String> = None;
-    for service in stack.services().iter().filter(|s| s.id != proxy) {
+    for service in stack.services().iter().filter(|s| k8s.deploys(s.id)) {
         let pods = k8s.pods(stack, service);
         fewest_pods += pods.fewest;
         most_pods += pods.most;

@@ -101,6 +101,16 @@ fn panel(g: &Grafana, id: usize, p: &vutler_spec::stack::Panel) -> Value {
     })
 }
 
+/// Where a datasource's server answers: its service's endpoint, or, for the Prometheus a
+/// cluster's prometheus-operator replaces, the operator's Prometheus.
+fn datasource_endpoint(stack: &Stack, target: vutler_spec::stack::PortRef) -> String {
+    let operator = stack.kubernetes().and_then(|k| {
+        let op = k.prometheus_operator.as_ref()?;
+        (k.replaced_prometheus(stack) == Some(target.service)).then(|| op.endpoint())
+    });
+    operator.unwrap_or_else(|| stack.endpoint(target).to_string())
+}
+
 /// The contents of the datasources file: every datasource of the model, with its fixed uid.
 pub fn datasources(stack: &Stack, g: &Grafana) -> Result<String, RenderError> {
     let datasources = Datasources {
@@ -113,7 +123,7 @@ pub fn datasources(stack: &Stack, g: &Grafana) -> Result<String, RenderError> {
                 uid: d.uid.to_string(),
                 kind: d.kind.as_str(),
                 access: "proxy",
-                url: format!("http://{}", stack.endpoint(d.target)),
+                url: format!("http://{}", datasource_endpoint(stack, d.target)),
                 is_default: d.default,
                 editable: false,
             })

@@ -213,7 +213,7 @@ fn cluster_picture(stack: &Stack, k8s: &Kubernetes) -> Picture {
     let members = stack
         .services()
         .iter()
-        .filter(|s| s.id != edge.proxy)
+        .filter(|s| k8s.deploys(s.id))
         .map(|s| (node(s), format!("{}\n{}\n{}", s.name, s.image, workload(stack, k8s, s))))
         .collect();
     let namespace = k8s.namespace.to_string();
@@ -256,12 +256,22 @@ fn cluster_picture(stack: &Stack, k8s: &Kubernetes) -> Picture {
             style: Style::Traffic,
         },
     ];
+    // The operator's Prometheus scrapes in the place of the stack's.
+    if let (Some(op), Some(id)) = (&k8s.prometheus_operator, k8s.replaced_prometheus(stack)) {
+        outside.push((
+            node(stack.service(id)),
+            format!(
+                "prometheus-operator's Prometheus\nnamespace {}\nServiceMonitors, PrometheusRule",
+                op.namespace
+            ),
+        ));
+    }
     // Pods start together; an init container holds one until a dependency is ready.
-    for s in stack.services().iter().filter(|s| s.id != edge.proxy) {
+    for s in stack.services().iter().filter(|s| k8s.deploys(s.id)) {
         for d in s
             .depends_on
             .iter()
-            .filter(|d| d.condition == Condition::ServiceHealthy && d.service != edge.proxy)
+            .filter(|d| d.condition == Condition::ServiceHealthy && k8s.deploys(d.service))
         {
             arrows.push(Arrow {
                 from: node(s),

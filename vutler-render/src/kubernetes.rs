@@ -38,13 +38,14 @@
 pub mod backups;
 pub mod gateway;
 mod objects;
+pub mod operator;
 
 use indexmap::IndexMap;
 use serde::Serialize;
 use vutler_spec::Stack;
 use vutler_spec::stack::{
     Autoscaling, Condition, ConfigMount, Connection, FirewallPolicy, HealthTest, Healthcheck, IngressApi, Kubernetes,
-    Mount, PidMode, Propagation, Protocol, Service, Text, TextPart, Variable,
+    Mount, PidMode, PrometheusOperator, Propagation, Protocol, Service, ServiceId, Text, TextPart, Variable,
 };
 use vutler_spec::units::{ByteSize, Cpus, Duration};
 
@@ -112,8 +113,7 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
     file("namespace.yaml".into(), vec![serde_json::to_value(namespace)?], tree)?;
     file("default-deny.yaml".into(), vec![cx.default_deny()?], tree)?;
     let connections = stack.connections();
-    let proxy = stack.edge().proxy;
-    for container in runtime.containers().iter().filter(|c| c.service.id != proxy) {
+    for container in runtime.containers().iter().filter(|c| k8s.deploys(c.service.id)) {
         let mut docs = cx.workload(container, configs)?;
         docs.extend(cx.policies(container.service, &connections)?);
         file(format!("{}.yaml", container.service.name), docs, tree)?;
@@ -125,6 +125,9 @@ pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> 
     match k8s.ingress.api {
         IngressApi::Ingress => file("ingress.yaml".into(), vec![cx.ingress()?], tree)?,
         IngressApi::Gateway => file("gateway.yaml".into(), cx.gateway()?, tree)?,
+    }
+    if k8s.prometheus_operator.is_some() {
+        file(operator::FILE.into(), cx.operator_monitoring()?, tree)?;
     }
     let kustomization = Kustomization {
         api_version: "kustomize.config.k8s.io/v1beta1",
@@ -495,7 +498,12 @@ impl<'s> Cx<'s> {
             let headless = kind == Kind::StatefulSet;
             docs.push(self.service_object(service, name.clone(), headless, false)?);
         }
-        if !service.ports.is_empty() && several_containers(self.stack, service.id) {
+        // The self-hosted Prometheus finds the pods through DNS; a prometheus-operator's reads
+        // the Service's endpoints, ready or not, from the API.
+        if !service.ports.is_empty()
+            && several_containers(self.stack, service.id)
+            && self.k8s.prometheus_operator.is_none()
+        {
             let every = every_container_name(self.stack, service.id);
             docs.push(self.service_object(service, every, true, true)?);
         }
@@ -528,7 +536,7 @@ impl<'s> Cx<'s> {
         service
             .depends_on
             .iter()
-            .filter(|d| d.condition == Condition::ServiceHealthy && d.service != stack.edge().proxy)
+            .filter(|d| d.condition == Condition::ServiceHealthy && self.k8s.deploys(d.service))
             .filter_map(|d| {
                 let dependency = stack.service(d.service);
                 let port = dependency.ports.iter().find(|p| p.protocol == Protocol::Tcp)?;
@@ -829,25 +837,36 @@ impl<'s> Cx<'s> {
         )
     }
 
+    /// Where the cluster runs a service the environment does not deploy: the Ingress
+    /// controller's namespace for the proxy, the operator's Prometheus's for Prometheus.
+    fn outside_namespace(&self, service: ServiceId) -> Option<String> {
+        if service == self.stack.edge().proxy {
+            return Some(self.k8s.ingress.controller_namespace.to_string());
+        }
+        match &self.k8s.prometheus_operator {
+            Some(op) if self.k8s.replaced_prometheus(self.stack) == Some(service) => Some(op.namespace.to_string()),
+            _ => None,
+        }
+    }
+
     /// The connections a service accepts (and, when the firewall denies outgoing traffic, those
-    /// it opens): exactly the model's, the proxy's being the Ingress controller's.
+    /// it opens): exactly the model's, the proxy's being the Ingress controller's and
+    /// Prometheus's the operator's Prometheus's, where one replaces it.
     fn policies(&self, service: &Service, connections: &[Connection]) -> Result<Vec<serde_json::Value>, RenderError> {
         let stack = self.stack;
-        let proxy = stack.edge().proxy;
+        let namespace = |name: String| {
+            let mut ns = Map::new();
+            ns.insert("kubernetes.io/metadata.name".into(), name);
+            Peer::namespaces(ns)
+        };
         let mut docs = Vec::new();
         let ingress: Vec<PolicyIngress> = connections
             .iter()
             .filter(|c| c.server == service.id && !c.ports.is_empty())
             .map(|c| {
-                let peer = if c.client == proxy {
-                    let mut ns = Map::new();
-                    ns.insert(
-                        "kubernetes.io/metadata.name".into(),
-                        self.k8s.ingress.controller_namespace.to_string(),
-                    );
-                    Peer::namespaces(ns)
-                } else {
-                    Peer::pods(self.selector(stack.service(c.client)))
+                let peer = match self.outside_namespace(c.client) {
+                    Some(ns) => namespace(ns),
+                    None => Peer::pods(self.selector(stack.service(c.client))),
                 };
                 PolicyIngress {
                     from: vec![peer],
@@ -860,14 +879,25 @@ impl<'s> Cx<'s> {
             docs.push(self.policy(service, service.name.to_string(), "Ingress", ingress, Vec::new())?);
         }
         if stack.firewall().default_outgoing != FirewallPolicy::Allow {
+            let proxy = stack.edge().proxy;
             let egress: Vec<PolicyEgress> = connections
                 .iter()
                 .filter(|c| c.client == service.id && c.server != proxy && !c.ports.is_empty())
                 .map(|c| {
                     let server = stack.service(c.server);
-                    PolicyEgress {
-                        to: vec![Peer::pods(self.selector(server))],
-                        ports: policy_ports(server, &c.ports),
+                    match self.outside_namespace(c.server) {
+                        // The operator's Prometheus, on its Service's port.
+                        Some(ns) => PolicyEgress {
+                            to: vec![namespace(ns)],
+                            ports: vec![PolicyPort {
+                                protocol: "TCP",
+                                port: PrometheusOperator::PORT,
+                            }],
+                        },
+                        None => PolicyEgress {
+                            to: vec![Peer::pods(self.selector(server))],
+                            ports: policy_ports(server, &c.ports),
+                        },
                     }
                 })
                 .collect();
@@ -1114,14 +1144,13 @@ struct SecretCtx {
 /// of `secrets/`.
 fn secrets_script(runtime: &Runtime<'_>, k8s: &Kubernetes) -> Result<String, RenderError> {
     let stack = runtime.stack();
-    let proxy = stack.edge().proxy;
-    // Every container's secrets, and the destination's credentials, which the backup
-    // CronJobs' uploads read.
+    // Every container's secrets, the destination's credentials, which the backup CronJobs'
+    // uploads read, and the scrape tokens an operator's Prometheus reads.
     let credentials = stack.backups().and_then(|b| b.credentials.as_ref());
     let variables = runtime
         .containers()
         .iter()
-        .filter(|c| c.service.id != proxy)
+        .filter(|c| k8s.deploys(c.service.id))
         .flat_map(|c| {
             c.service
                 .environment
@@ -1133,7 +1162,8 @@ fn secrets_script(runtime: &Runtime<'_>, k8s: &Kubernetes) -> Result<String, Ren
             credentials
                 .into_iter()
                 .flat_map(|c| [c.access_key_id, c.secret_access_key]),
-        );
+        )
+        .chain(operator::scrape_tokens(stack, k8s));
     let mut secrets: Vec<SecretCtx> = Vec::new();
     for id in variables {
         let variable = stack.variable(id);

@@ -55,7 +55,7 @@ pub enum RenderError {
     Template(minijinja::Error),
     /// The stack's catalogue lists a config file of a part the stack lacks.
     Catalogue(String),
-    /// A backup job the Kubernetes manifests cannot run (validation refuses such a stack).
+    /// Something the Kubernetes manifests cannot run (validation refuses such a stack): what and why.
     Unrunnable(String),
 }
 
@@ -70,10 +70,7 @@ impl fmt::Display for RenderError {
                 None => write!(f, "a template failed: {e:#}"),
             },
             RenderError::Catalogue(path) => write!(f, "{path} is listed, but the stack has no part that renders it"),
-            RenderError::Unrunnable(job) => write!(
-                f,
-                "backup job `{job}` cannot run as a Kubernetes CronJob (`kubernetes-backup-job` refuses it)"
-            ),
+            RenderError::Unrunnable(what) => f.write_str(what),
         }
     }
 }

@@ -432,6 +432,17 @@ pub fn config(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
 
 /// The contents of `prometheus/alerts.yml`: the spec's groups, then the derived one.
 pub fn rules(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
+    let groups = rule_groups(stack, m);
+    Ok(format!("{}{}", header(stack), yaml::to_string(&Rules { groups })?))
+}
+
+/// The rule groups of `prometheus/alerts.yml`, as a value (a PrometheusRule's `groups`).
+pub fn rule_groups_value(stack: &Stack, m: &Monitoring) -> Result<serde_json::Value, RenderError> {
+    Ok(serde_json::to_value(rule_groups(stack, m))?)
+}
+
+/// The spec's groups, then the derived one.
+fn rule_groups(stack: &Stack, m: &Monitoring) -> Vec<Group> {
     let mut groups: Vec<Group> = m
         .alert_groups
         .iter()
@@ -480,7 +491,7 @@ pub fn rules(stack: &Stack, m: &Monitoring) -> Result<String, RenderError> {
             rules: derived,
         });
     }
-    Ok(format!("{}{}", header(stack), yaml::to_string(&Rules { groups })?))
+    groups
 }
 
 #[cfg(test)]

@@ -130,9 +130,10 @@ fn millicpus(q: &str) -> u64 {
     }
 }
 
-/// The APIs the manifests may use: GA in every supported version (1.27 and later), and the
-/// Gateway API's standard channel (v1, a custom resource the implementation installs).
-const SERVED: [(&str, &str); 13] = [
+/// The APIs the manifests may use: GA in every supported version (1.27 and later), the
+/// Gateway API's standard channel (v1, a custom resource the implementation installs) and the
+/// prometheus-operator's v1.
+const SERVED: [(&str, &str); 15] = [
     ("v1", "Namespace"),
     ("v1", "ConfigMap"),
     ("v1", "Service"),
@@ -146,6 +147,8 @@ const SERVED: [(&str, &str); 13] = [
     ("batch/v1", "CronJob"),
     ("gateway.networking.k8s.io/v1", "Gateway"),
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 ];
 
 /// Checks every invariant of the Kubernetes tree of a stack; returns how many objects it read.
@@ -187,10 +190,19 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         assert_ne!(k, "Secret", "{name} {file}: a Secret is rendered");
     }
 
-    // Each service but the proxy has one workload, in its own file, selected by its stable labels.
+    // Each service the cluster runs (all but the proxy, and Prometheus where an operator's
+    // scrapes) has one workload, in its own file, selected by its stable labels; the others
+    // none.
     let proxy = stack.edge().proxy;
+    for service in stack.services().iter().filter(|s| !k8s.deploys(s.id)) {
+        assert!(
+            workloads.iter().all(|(_, w)| oname(w) != service.name.as_str()),
+            "{name}: {} is deployed",
+            service.name
+        );
+    }
     let mut pods: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for service in stack.services().iter().filter(|s| s.id != proxy) {
+    for service in stack.services().iter().filter(|s| k8s.deploys(s.id)) {
         let (file, w) = workloads
             .iter()
             .find(|(_, w)| oname(w) == service.name.as_str())
@@ -542,6 +554,101 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         );
     }
 
+    // With a prometheus-operator: a ServiceMonitor per scrape job, selecting the one Service of
+    // its target by its labels, on a port it has, keeping the job's name; the rules as one
+    // PrometheusRule, exactly those of `prometheus/alerts.yml`; no Service for DNS discovery;
+    // Grafana asks the operator's Prometheus.
+    let monitors: Vec<_> = of_kind("ServiceMonitor").collect();
+    let rules: Vec<_> = of_kind("PrometheusRule").collect();
+    match (&k8s.prometheus_operator, stack.monitoring()) {
+        (Some(op), Some(m)) => {
+            assert_eq!(
+                monitors.len(),
+                m.scrape_jobs.len(),
+                "{name}: a ServiceMonitor per scrape job"
+            );
+            assert_eq!(rules.len(), 1, "{name}");
+            for (file, sm) in monitors.iter().chain(&rules) {
+                let labels = labels(&sm["metadata"]["labels"]);
+                for (k, v) in &op.labels {
+                    assert_eq!(labels.get(k), Some(v), "{name} {file}: {} lacks {k}", oname(sm));
+                }
+            }
+            for job in &m.scrape_jobs {
+                let (file, sm) = monitors
+                    .iter()
+                    .find(|(_, sm)| oname(sm) == job.name.as_str())
+                    .unwrap_or_else(|| panic!("{name}: no ServiceMonitor for {}", job.name));
+                let selector = labels(&sm["spec"]["selector"]["matchLabels"]);
+                let services: Vec<_> = of_kind("Service")
+                    .filter(|(_, s)| selects(&selector, &labels(&s["metadata"]["labels"])))
+                    .collect();
+                assert_eq!(
+                    services.len(),
+                    1,
+                    "{name} {file}: {} selects {} Services",
+                    job.name,
+                    services.len()
+                );
+                let target = stack.service(job.target.service);
+                assert_eq!(oname(&services[0].1), target.name.as_str(), "{name} {file}");
+                let endpoints = sm["spec"]["endpoints"].as_array().cloned().unwrap_or_default();
+                assert_eq!(endpoints.len(), 1, "{name} {file}");
+                let e = &endpoints[0];
+                assert!(
+                    services[0].1["spec"]["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["name"] == e["port"]),
+                    "{name} {file}: {} has no port {}",
+                    target.name,
+                    e["port"]
+                );
+                assert_eq!(e["port"], stack.port(job.target).name.as_str());
+                assert_eq!(e["path"], job.path.as_str());
+                assert_eq!(e["interval"], m.scrape_interval.to_string());
+                assert_eq!(
+                    e["relabelings"],
+                    serde_json::json!([{ "targetLabel": "job", "replacement": job.name.as_str() }]),
+                    "{name} {file}: the job label is not the scrape job's name"
+                );
+                match job.auth {
+                    Some(vutler_spec::stack::ScrapeAuth::Bearer { token }) => {
+                        let secret = secret_name(stack.variable(token));
+                        assert_eq!(e["bearerTokenSecret"]["name"], secret.as_str(), "{name} {file}");
+                        let script = tree.get("k8s/secrets.sh").unwrap_or_default();
+                        assert!(
+                            script.contains(&format!("'{secret} ")),
+                            "{name}: secrets.sh does not create {secret}"
+                        );
+                    }
+                    _ => assert!(e["bearerTokenSecret"].is_null(), "{name} {file}"),
+                }
+            }
+            let expected = vutler_render::prometheus::rule_groups_value(stack, m).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                rules[0].1["spec"]["groups"], expected,
+                "{name}: the PrometheusRule is not alerts.yml"
+            );
+            assert!(
+                of_kind("Service").all(|(_, s)| !oname(s).ends_with("-pods")),
+                "{name}: a Service for DNS discovery, which the operator's Prometheus does not use"
+            );
+            if m.grafana.is_some() {
+                let grafana = tree.get("k8s/grafana.yaml").unwrap_or_default();
+                assert!(
+                    grafana.contains(&format!("http://{}", op.endpoint())),
+                    "{name}: Grafana does not ask the operator's Prometheus"
+                );
+            }
+        }
+        _ => assert!(
+            monitors.is_empty() && rules.is_empty(),
+            "{name}: operator objects without an operator"
+        ),
+    }
+
     // Every ConfigMap is mounted by the workload (or CronJob) of its file, and is never edited
     // in place.
     for (file, cm) in of_kind("ConfigMap") {
@@ -637,11 +744,16 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
         for rule in np["spec"]["ingress"].as_array().into_iter().flatten() {
             for from in rule["from"].as_array().into_iter().flatten() {
                 let client = if from["namespaceSelector"].is_object() {
-                    assert_eq!(
-                        from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-                        k8s.ingress.controller_namespace.as_str()
-                    );
-                    stack.service(proxy).name.to_string()
+                    let ns = &from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"];
+                    match (&k8s.prometheus_operator, k8s.replaced_prometheus(stack)) {
+                        (Some(op), Some(prometheus)) if ns == op.namespace.as_str() => {
+                            stack.service(prometheus).name.to_string()
+                        }
+                        _ => {
+                            assert_eq!(ns, k8s.ingress.controller_namespace.as_str(), "{name} {file}");
+                            stack.service(proxy).name.to_string()
+                        }
+                    }
                 } else {
                     let selector = labels(&from["podSelector"]["matchLabels"]);
                     let clients: Vec<String> = workload_for(&selector)
@@ -661,7 +773,7 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
     let model: BTreeSet<(String, String, u64)> = stack
         .connections()
         .iter()
-        .filter(|c| c.server != proxy)
+        .filter(|c| k8s.deploys(c.server))
         .flat_map(|c| {
             c.ports.iter().map(move |p| {
                 (
@@ -784,7 +896,12 @@ fn check_invariants(name: &str, stack: &Stack, tree: &Rendered) -> usize {
 /// A stack of another environment, run on a cluster: its effective spec with a Kubernetes
 /// platform that claims each data volume its services mount, routed in by `api`. An environment
 /// that already is a cluster stays as its overlay says.
-fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles, api: IngressApi) -> Result<Stack, vutler_spec::Report> {
+fn on_kubernetes(
+    name: &str,
+    files: vutler_spec::SpecFiles,
+    api: IngressApi,
+    operator: bool,
+) -> Result<Stack, vutler_spec::Report> {
     let loaded = files.resolve().unwrap_or_else(|r| panic!("{name}:\n{r}"));
     let stack = &loaded.stack;
     if stack.kubernetes().is_some() {
@@ -805,8 +922,13 @@ fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles, api: IngressApi) -> 
         IngressApi::Ingress => "ingress: { class: nginx, tls_secret: tls }",
         IngressApi::Gateway => "gateway: { class: eg, tls_secret: tls, controller_namespace: envoy-gateway-system }",
     };
+    let operator = if operator {
+        "    prometheus_operator: { namespace: monitoring, labels: { release: kube-prometheus-stack } }\n"
+    } else {
+        ""
+    };
     let mut overlay = format!(
-        "platform:\n  kubernetes:\n    version: \"1.30\"\n    namespace: {}\n    {edge}\n    volumes:\n",
+        "platform:\n  kubernetes:\n    version: \"1.30\"\n    namespace: {}\n    {edge}\n{operator}    volumes:\n",
         stack.project()
     );
     if claims.is_empty() {
@@ -814,6 +936,20 @@ fn on_kubernetes(name: &str, files: vutler_spec::SpecFiles, api: IngressApi) -> 
     }
     for claim in claims {
         overlay.push_str(&format!("      {claim}: {{ size: 10GB }}\n"));
+    }
+    // The operator's Prometheus scrapes itself: the stack's own scrape of Prometheus goes.
+    if let (true, Some(m)) = (!operator.is_empty(), stack.monitoring()) {
+        let own: Vec<_> = m
+            .scrape_jobs
+            .iter()
+            .filter(|j| j.target.service == m.prometheus.service)
+            .collect();
+        if !own.is_empty() {
+            overlay.push_str("monitoring:\n  scrape_jobs:\n");
+            for job in own {
+                overlay.push_str(&format!("    {}: {{ $remove: true }}\n", job.name));
+            }
+        }
     }
     with_overlay(&loaded, "kubernetes.yaml", overlay)
 }
@@ -878,10 +1014,14 @@ fn every_fixture_stack_keeps_every_invariant_on_kubernetes() {
             stacks.push((format!("{}/{env}", folder.display()), files));
         }
     }
-    let (mut checked, mut through_gateway) = (0, 0);
+    let (mut checked, mut through_gateway, mut operated) = (0, 0, 0);
     for (name, files) in stacks {
-        for api in [IngressApi::Ingress, IngressApi::Gateway] {
-            let stack = match on_kubernetes(&name, files.clone(), api) {
+        for (api, operator) in [
+            (IngressApi::Ingress, false),
+            (IngressApi::Gateway, false),
+            (IngressApi::Ingress, true),
+        ] {
+            let stack = match on_kubernetes(&name, files.clone(), api, operator) {
                 Ok(stack) => stack,
                 // A development environment mounting its checkout's sources cannot run on a
                 // cluster, and a Gateway API route cannot keep sessions sticky: validation says
@@ -892,9 +1032,11 @@ fn every_fixture_stack_keeps_every_invariant_on_kubernetes() {
                         .iter()
                         .filter(|d| d.severity == vutler_spec::Severity::Error)
                         .collect();
+                    // And a prometheus-operator needs `monitoring`, without basic authentication.
                     let expected = |d: &&vutler_spec::Diagnostic| {
                         (name.ends_with("/dev") && d.rule == vutler_spec::Rule::KubernetesBindMount)
                             || (api == IngressApi::Gateway && d.rule == vutler_spec::Rule::KubernetesGatewaySticky)
+                            || (operator && d.rule == vutler_spec::Rule::KubernetesPrometheusOperator)
                     };
                     assert!(errors.iter().all(expected), "{name} on Kubernetes:\n{report}");
                     continue;
@@ -904,10 +1046,15 @@ fn every_fixture_stack_keeps_every_invariant_on_kubernetes() {
             check_invariants(&name, &stack, &tree);
             checked += 1;
             through_gateway += usize::from(stack.kubernetes().is_some_and(|k| k.ingress.api == IngressApi::Gateway));
+            operated += usize::from(stack.kubernetes().is_some_and(|k| k.prometheus_operator.is_some()));
         }
     }
-    assert!(checked >= 25, "only {checked} stacks");
+    assert!(checked >= 35, "only {checked} stacks");
     assert!(through_gateway >= 10, "only {through_gateway} stacks through a Gateway");
+    assert!(
+        operated >= 10,
+        "only {operated} stacks scraped by a prometheus-operator"
+    );
 }
 
 /// A changed config is a new ConfigMap, and the workload mounts the new one: the pods roll.

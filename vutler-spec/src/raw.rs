@@ -1685,6 +1685,27 @@ pub struct RawKubernetes {
     /// and prunes the uploaded ones (it runs `bash`, `aws` and coreutils).
     #[serde(default = "default_backup_image")]
     pub backup_image: String,
+    /// The cluster's prometheus-operator, whose Prometheus scrapes the services instead of the
+    /// `monitoring.prometheus` service (then not deployed): each scrape job is a
+    /// ServiceMonitor and the alert rules a PrometheusRule. Without it Prometheus is a workload
+    /// of the environment, as on Compose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_operator: Option<RawPrometheusOperator>,
+}
+
+/// An existing prometheus-operator's Prometheus.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheusOperator {
+    /// Namespace of its Prometheus pods, the only ones the NetworkPolicies let scrape the
+    /// services and reach Alertmanager. Its `prometheus-operated` Service there is Grafana's
+    /// datasource.
+    pub namespace: String,
+    /// Labels of the ServiceMonitors and the PrometheusRule: what its Prometheus resource's
+    /// `serviceMonitorSelector` and `ruleSelector` match (kube-prometheus-stack's
+    /// `release: <release name>`).
+    #[serde(default)]
+    pub labels: IndexMap<String, String>,
 }
 
 fn default_wait_image() -> String {

@@ -583,8 +583,9 @@ rules! {
          service needs them.";
     /// An autoscaler beside another owner of the replicas.
     KubernetesAutoscaling = "kubernetes-autoscaling", Error,
-        "Scheduling settings name the proxy, which Kubernetes does not deploy.",
-        "The Ingress controller takes the proxy's place on Kubernetes, so the proxy has no \
+        "Scheduling settings name a service the cluster does not run (the proxy, or a Prometheus an operator replaces).",
+        "The Ingress controller (or Gateway) takes the proxy's place on Kubernetes, and a \
+         prometheus-operator's Prometheus that of `monitoring.prometheus`, so neither has a \
          workload to schedule or scale. An autoscaler owns the replicas of its workload (which \
          then has no `replicas`), from those the service runs without it (`scaling`, else \
          `replicas`) up to `max`.";
@@ -646,6 +647,24 @@ rules! {
          policy for the rendered Gateway and allow the warning, saying where. The route's \
          request timeout is `edge.read_timeout`: a request, or a WebSocket, lasts at most that \
          long.";
+    /// A prometheus-operator with nothing to take over, or a scrape job it cannot run.
+    KubernetesPrometheusOperator = "kubernetes-prometheus-operator", Error,
+        "`platform.kubernetes.prometheus_operator` is set without `monitoring`, or a scrape job needs what a ServiceMonitor cannot give.",
+        "With a prometheus-operator the cluster's Prometheus takes the place of \
+         `monitoring.prometheus`: each scrape job becomes a ServiceMonitor and the alert rules \
+         a PrometheusRule, so the stack needs `monitoring`, and a job scraping the replaced \
+         Prometheus has nothing to scrape (remove it in the overlay with `$remove`: the \
+         operator's Prometheus scrapes itself). A ServiceMonitor reads basic \
+         authentication's user name from a Secret too, and the environment's Secrets hold only \
+         secrets: give such a target a bearer token, or keep Prometheus in the environment.";
+    /// Alerts the operator's Prometheus sends elsewhere until told.
+    KubernetesOperatorAlerts = "kubernetes-operator-alerts", Warning,
+        "The operator's Prometheus does not know the environment's Alertmanager.",
+        "A prometheus-operator's Prometheus sends alerts to the Alertmanagers its Prometheus \
+         resource lists (`spec.alerting.alertmanagers`), which the environment does not own. \
+         Until it lists the environment's Alertmanager (its Service, namespace and port), the \
+         PrometheusRule's alerts reach nobody the spec routes them to. List it, then allow the \
+         warning, saying so.";
     /// The stack does not fit its VM.
     Capacity = "capacity", Error,
         "The services need more than the target VM has.",

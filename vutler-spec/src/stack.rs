@@ -1854,6 +1854,34 @@ pub struct Kubernetes {
     pub backup_image: Image,
     /// The nodes the workloads are sized against, when the spec says.
     pub nodes: Option<NodePool>,
+    /// The cluster's prometheus-operator, which scrapes in place of `monitoring.prometheus`.
+    pub prometheus_operator: Option<PrometheusOperator>,
+    /// The services the cluster does not run: the proxy (the Ingress or Gateway takes its
+    /// place) and, with a prometheus-operator, Prometheus.
+    pub(crate) not_deployed: Vec<ServiceId>,
+}
+
+/// An existing prometheus-operator's Prometheus, which scrapes the services through
+/// ServiceMonitors and evaluates the rules of a PrometheusRule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrometheusOperator {
+    /// Namespace of its Prometheus pods.
+    pub namespace: Name,
+    /// Labels its Prometheus selects ServiceMonitors and PrometheusRules by.
+    pub labels: Vec<(String, String)>,
+}
+
+impl PrometheusOperator {
+    /// The Service the operator creates for every Prometheus it runs, in its namespace.
+    pub const SERVICE: &'static str = "prometheus-operated";
+    /// That Service's port (`web`).
+    pub const PORT: u16 = 9090;
+
+    /// Its Prometheus's address inside the cluster (`prometheus-operated.monitoring.svc:9090`).
+    pub fn endpoint(&self) -> String {
+        format!("{}.{}.svc:{}", Self::SERVICE, self.namespace, Self::PORT)
+    }
 }
 
 /// A pool of identical nodes.
@@ -1894,6 +1922,18 @@ impl Kubernetes {
     /// The version as Kubernetes writes it (`1.30`).
     pub fn version(&self) -> String {
         format!("1.{}", self.minor)
+    }
+
+    /// Whether the cluster runs a service: every one but the proxy, and Prometheus where a
+    /// prometheus-operator scrapes instead.
+    pub fn deploys(&self, service: ServiceId) -> bool {
+        !self.not_deployed.contains(&service)
+    }
+
+    /// The Prometheus service the operator's Prometheus replaces, when one does.
+    pub fn replaced_prometheus(&self, stack: &Stack) -> Option<ServiceId> {
+        self.prometheus_operator.as_ref()?;
+        stack.monitoring().map(|m| m.prometheus.service)
     }
 
     /// A service's scheduling settings.
@@ -1938,21 +1978,16 @@ impl Kubernetes {
 
     /// What every workload's pods request together, at their fewest and at their most.
     pub fn requested(&self, stack: &Stack) -> (Requests, Requests) {
-        self.requested_with(&stack.services, &stack.scaling, stack.edge.proxy)
+        self.requested_with(&stack.services, &stack.scaling)
     }
 
-    pub(crate) fn requested_with(
-        &self,
-        services: &[Service],
-        scaling: &[ScalePlan],
-        proxy: ServiceId,
-    ) -> (Requests, Requests) {
+    pub(crate) fn requested_with(&self, services: &[Service], scaling: &[ScalePlan]) -> (Requests, Requests) {
         let zero = Requests {
             cpus: Cpus::default(),
             memory: ByteSize::default(),
         };
         let (mut fewest, mut most) = (zero, zero);
-        for service in services.iter().filter(|s| s.id != proxy) {
+        for service in services.iter().filter(|s| self.deploys(s.id)) {
             let Some(r) = self.workload(service.id).requests else {
                 continue;
             };

@@ -104,8 +104,8 @@ pub fn schema_file(object: &Value) -> anyhow::Result<String> {
     })
 }
 
-/// The vendored schema of a custom resource (the Gateway API's kinds, in `schemas/crds/`),
-/// which no Kubernetes version's schemas hold; `None` for a built-in kind.
+/// The vendored schema of a custom resource (in `schemas/crds/`), which no Kubernetes
+/// version's schemas hold; `None` for a built-in kind.
 fn custom_resource(schemas: &Path, object: &Value) -> anyhow::Result<Option<PathBuf>> {
     let api = object["apiVersion"].as_str().unwrap_or_default();
     let group = api.split_once('/').map_or("", |(group, _)| group);
@@ -123,9 +123,9 @@ fn custom_resource(schemas: &Path, object: &Value) -> anyhow::Result<Option<Path
     Ok(Some(path))
 }
 
-/// The API groups of the custom resources the manifests may hold, whose schemas are vendored
-/// in `schemas/crds/` (kubernetes-validate has none: it would only warn).
-pub const CUSTOM_GROUPS: [&str; 1] = ["gateway.networking.k8s.io"];
+/// The API groups of the custom resources the manifests may hold (the Gateway API's and the
+/// prometheus-operator's), whose schemas are vendored in `schemas/crds/`.
+pub const CUSTOM_GROUPS: [&str; 2] = ["gateway.networking.k8s.io", "monitoring.coreos.com"];
 
 /// Every object of every Kubernetes environment against the strict schemas of its version.
 pub fn schemas(specs: &Path, golden: &Path, schemas: &Path) -> anyhow::Result<Outcome> {
@@ -437,6 +437,19 @@ fn secret_files(container: &Value, volumes: &[Value]) -> Vec<String> {
     files
 }
 
+/// The rule files of a tree's PrometheusRules (`{ groups }`, their `spec`).
+fn prometheus_rules(dir: &Path) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for file in manifests(dir)? {
+        for doc in documents(&file)? {
+            if doc["kind"] == "PrometheusRule" {
+                out.push(serde_json::json!({ "groups": doc["spec"]["groups"] }));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Writes every ConfigMap where its workload's container reads it, under `root/<workload>/`.
 fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<Mounted>> {
     let mut written = Vec::new();
@@ -516,7 +529,8 @@ fn mounted_configs(dir: &Path, root: &Path) -> anyhow::Result<Vec<Mounted>> {
 }
 
 /// `promtool check config`, `amtool check-config` and `shellcheck` (the backup CronJobs'
-/// upload script) on the ConfigMaps' files as the containers see them.
+/// upload script) on the ConfigMaps' files as the containers see them, and `promtool check
+/// rules` on the PrometheusRules' groups.
 pub fn monitoring_configs(golden: &Path) -> anyhow::Result<Outcome> {
     if let Some(skip) = require(&["promtool", "amtool", "shellcheck"])? {
         return Ok(skip);
@@ -526,6 +540,17 @@ pub fn monitoring_configs(golden: &Path) -> anyhow::Result<Outcome> {
         let mut checks = 0;
         for dir in k8s_dirs(golden)? {
             let root = scratch.join(env_of(&dir));
+            // A PrometheusRule's groups, as the operator's Prometheus loads them.
+            for (i, rules) in prometheus_rules(&dir)?.into_iter().enumerate() {
+                let file = root.join(format!("prometheusrule-{i}.yml"));
+                std::fs::create_dir_all(&root)?;
+                std::fs::write(&file, serde_json::to_string_pretty(&rules)?)?;
+                crate::validate::run(
+                    Command::new("promtool").args(["check", "rules"]).arg(&file),
+                    &format!("promtool check rules on a PrometheusRule of {}/k8s", dir.display()),
+                )?;
+                checks += 1;
+            }
             for Mounted { path: file, secrets } in mounted_configs(&dir, &root)? {
                 let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 if name == "prometheus.yml" {
@@ -602,10 +627,10 @@ mod tests {
         assert!(!validator.is_valid(&wrong), "a port as text passes");
     }
 
-    /// The Gateway API's vendored schemas are strict too, and hold the CRD's own checks
+    /// The custom resources' vendored schemas are strict too, and hold the CRDs' own checks
     /// (ranges, patterns, enums).
     #[test]
-    fn the_gateway_api_schemas_refuse_what_its_crds_refuse() {
+    fn the_custom_resource_schemas_refuse_what_their_crds_refuse() {
         let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
         let route = serde_json::json!({
             "apiVersion": "gateway.networking.k8s.io/v1",
@@ -661,6 +686,38 @@ mod tests {
             &|r| r["metadata"]["labelz"] = Value::from("x"),
             "an unknown metadata field",
         );
+        // And the prometheus-operator's.
+        let monitor = serde_json::json!({
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": { "name": "app", "namespace": "app", "labels": { "release": "kube-prometheus-stack" } },
+            "spec": {
+                "selector": { "matchLabels": { "app.kubernetes.io/name": "app" } },
+                "endpoints": [{
+                    "port": "http",
+                    "path": "/metrics",
+                    "interval": "15s",
+                    "relabelings": [{ "targetLabel": "job", "replacement": "app" }],
+                    "bearerTokenSecret": { "name": "app-token", "key": "app_token" }
+                }]
+            }
+        });
+        let path = custom_resource(&schemas, &monitor)
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .unwrap_or_else(|| panic!("ServiceMonitor is a custom resource"));
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"));
+        assert!(validator.is_valid(&monitor));
+        let mut wrong = monitor.clone();
+        wrong["spec"]["endpoints"][0]["bearerTokenSecret"]["keys"] = Value::from("x");
+        assert!(
+            !validator.is_valid(&wrong),
+            "an unknown field of a Secret reference passes"
+        );
+        let mut wrong = monitor;
+        wrong["spec"]["endpoints"] = Value::from("http");
+        assert!(!validator.is_valid(&wrong), "endpoints as text pass");
         // A built-in kind is not looked for among them.
         let service = serde_json::json!({ "apiVersion": "v1", "kind": "Service" });
         assert!(

@@ -1,5 +1,6 @@
 """kubernetes-validate, run by its own interpreter, with the schemas of the custom resources
-the manifests hold (the Gateway API's, vendored in xtask/schemas/crds/) beside those it
+the manifests hold (the Gateway API's and the prometheus-operator's, vendored in
+xtask/schemas/crds/) beside those it
 bundles for the built-in kinds: a schema it looks up (`<kind>-<group>-<version>.json`, under
 the requested version's folder) is read from $VUTLER_CRDS when that folder has it. Everything
 else (arguments, output, the strict mode, the "no schema" warning) is kubernetes-validate's."""

@@ -494,7 +494,7 @@ pub fn shellcheck(golden: &Path) -> anyhow::Result<Outcome> {
 }
 
 /// Runs a command; its output is the error when it fails.
-fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
     let out = cmd.output().with_context(|| format!("running {what}"))?;
     if !out.status.success() {
         bail!(

@@ -321,9 +321,12 @@ impl Cx<'_> {
             .jobs
             .iter()
             .map(|j| {
-                steps(runtime, self.k8s, j)
-                    .map(|s| (j, s))
-                    .ok_or_else(|| RenderError::Unrunnable(j.name.to_string()))
+                steps(runtime, self.k8s, j).map(|s| (j, s)).ok_or_else(|| {
+                    RenderError::Unrunnable(format!(
+                        "backup job `{}` cannot run as a Kubernetes CronJob (`kubernetes-backup-job` refuses it)",
+                        j.name
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let (aws_options, upload_options) = s3_options(b);

@@ -55,11 +55,17 @@ pub(super) fn platform(
         None => Some(None),
     };
     let claims = claims(cx, &kp, k);
+    let prometheus_operator = prometheus_operator(cx, &kp, k);
     let (services, scaling, variables) = (services?, scaling?, variables?);
     let proxy = raw.services.get_index_of(&raw.edge.proxy).map(ServiceId);
-    let workloads = workloads(cx, &kp, k, services, scaling, proxy);
-    claimed_volumes(cx, k, services, scaling, workloads.as_deref(), proxy);
-    for service in services.iter().filter(|s| Some(s.id) != proxy) {
+    let replaced = k.prometheus_operator.as_ref().and_then(|_| {
+        let m = raw.monitoring.as_ref()?;
+        raw.services.get_index_of(&m.prometheus).map(ServiceId)
+    });
+    let not_deployed: Vec<ServiceId> = proxy.into_iter().chain(replaced).collect();
+    let workloads = workloads(cx, &kp, k, services, scaling, &not_deployed);
+    claimed_volumes(cx, k, services, scaling, workloads.as_deref(), &not_deployed);
+    for service in services.iter().filter(|s| !not_deployed.contains(&s.id)) {
         deployable(cx, service, variables);
         names(cx, service);
     }
@@ -77,9 +83,11 @@ pub(super) fn platform(
         wait_image: wait_image?,
         backup_image: backup_image?,
         nodes: nodes?,
+        prometheus_operator: prometheus_operator?,
+        not_deployed,
     };
     if let (Some(pool), Some(vms)) = (k8s.nodes, vms) {
-        fits_nodes(cx, &k8s, &vms[pool.vm.index()], pool, services, scaling, proxy);
+        fits_nodes(cx, &k8s, &vms[pool.vm.index()], pool, services, scaling);
     }
     Some(Platform::Kubernetes(Box::new(k8s)))
 }
@@ -208,6 +216,100 @@ fn gateway_edge(cx: &mut Cx<'_>, kp: &SpecPath, services: &[Service], scaling: &
     );
 }
 
+/// The prometheus-operator that scrapes in place of `monitoring.prometheus`, when the spec
+/// names one: its namespace, and labels Kubernetes accepts. A scrape job it cannot run is
+/// refused (of the Prometheus it replaces; with basic authentication, as a ServiceMonitor
+/// reads the user name from a Secret too), and it is told where Alertmanager is (a warning
+/// until the spec allows it).
+fn prometheus_operator(cx: &mut Cx<'_>, kp: &SpecPath, k: &RawKubernetes) -> Option<Option<PrometheusOperator>> {
+    let Some(op) = &k.prometheus_operator else {
+        return Some(None);
+    };
+    let raw = cx.raw;
+    let op_path = kp.key("prometheus_operator");
+    let namespace = label(cx, op_path.key("namespace"), &op.namespace, "namespace");
+    let mut ok = true;
+    for (key, value) in &op.labels {
+        if !is_label_key(key) || !is_label_value(value) {
+            cx.error_help(
+                Rule::KubernetesName,
+                op_path.key("labels").key(key),
+                format!("`{key}: {value}` is not a label Kubernetes accepts"),
+                "a key is a name (letters, digits, `-`, `_`, `.`, 63 at most) after an optional DNS prefix and `/`; a value is such a name, or empty",
+            );
+            ok = false;
+        }
+    }
+    let Some(m) = &raw.monitoring else {
+        cx.error_help(
+            Rule::KubernetesPrometheusOperator,
+            op_path,
+            "`platform.kubernetes.prometheus_operator` is set, but the stack has no `monitoring` for it to take over",
+            "drop `prometheus_operator`, or describe the scrape jobs and alerts under `monitoring`",
+        );
+        return None;
+    };
+    let mp = SpecPath::top("monitoring").key("scrape_jobs");
+    for (name, job) in &m.scrape_jobs {
+        if job.service == m.prometheus {
+            cx.error_help(
+                Rule::KubernetesPrometheusOperator,
+                mp.key(name).key("service"),
+                format!("scrape job `{name}` scrapes `{}`, which the prometheus-operator's Prometheus replaces on this cluster", m.prometheus),
+                format!("remove the job in this overlay (`monitoring.scrape_jobs.{name}: {{ $remove: true }}`): the operator's Prometheus scrapes itself"),
+            );
+            ok = false;
+        }
+        if matches!(job.auth, Some(crate::raw::RawScrapeAuth::Basic { .. })) {
+            cx.error_help(
+                Rule::KubernetesPrometheusOperator,
+                mp.key(name).key("auth"),
+                format!("scrape job `{name}` logs in with basic authentication, which a ServiceMonitor reads from a Secret, user name included, and the Secrets hold only secrets"),
+                "give the target a bearer token (`auth: { kind: bearer, token_secret }`), or keep Prometheus in the environment (drop `prometheus_operator`)",
+            );
+            ok = false;
+        }
+    }
+    if let Some(am) = &m.alertmanager {
+        cx.report(
+            crate::diagnostic::Diagnostic::new(
+                Rule::KubernetesOperatorAlerts,
+                op_path.clone(),
+                format!(
+                    "the operator's Prometheus sends alerts only to the Alertmanagers its Prometheus resource lists: add `{}` (namespace `{}`) to its `alerting.alertmanagers`",
+                    am.service, k.namespace
+                ),
+            )
+            .with_help("list the environment's Alertmanager in the Prometheus resource, then allow this warning saying so"),
+        );
+    }
+    let namespace = namespace?;
+    ok.then(|| {
+        Some(PrometheusOperator {
+            namespace,
+            labels: op.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        })
+    })
+}
+
+/// A label key: a name of at most 63 characters, with an optional DNS subdomain prefix and `/`.
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = key.rsplit_once('/').map_or((None, key), |(p, n)| (Some(p), n));
+    prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(is_dns_label))
+        && is_label_value(name)
+        && !name.is_empty()
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending
+/// with a letter or digit.
+fn is_label_value(value: &str) -> bool {
+    value.is_empty()
+        || (value.len() <= 63
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
 /// The claims, each of a `data` volume.
 fn claims(cx: &mut Cx<'_>, kp: &SpecPath, k: &RawKubernetes) -> Option<Vec<Claim>> {
     let raw = cx.raw;
@@ -247,18 +349,29 @@ fn workloads(
     k: &RawKubernetes,
     services: &[Service],
     scaling: &[ScalePlan],
-    proxy: Option<ServiceId>,
+    not_deployed: &[ServiceId],
 ) -> Option<Vec<Workload>> {
     let sp = kp.key("services");
     let mut ok = true;
     for name in k.services.keys() {
         ok &= cx.service_ref(sp.key(name), name).is_some();
-        if proxy.is_some_and(|p| services[p.index()].name.as_str() == name) {
+        if let Some(&id) = not_deployed.iter().find(|p| services[p.index()].name.as_str() == name) {
+            let (what, help) = if cx.raw.services.get_index_of(&cx.raw.edge.proxy) == Some(id.index()) {
+                (
+                    "the proxy",
+                    "drop the entry: the Ingress controller takes the proxy's place",
+                )
+            } else {
+                (
+                    "Prometheus",
+                    "drop the entry: the prometheus-operator's Prometheus takes its place",
+                )
+            };
             cx.error_help(
                 Rule::KubernetesAutoscaling,
                 sp.key(name),
-                format!("`{name}` is the proxy, which a Kubernetes environment does not deploy"),
-                "drop the entry: the Ingress controller takes the proxy's place",
+                format!("`{name}` is {what}, which this Kubernetes environment does not deploy"),
+                help,
             );
             ok = false;
         }
@@ -399,11 +512,11 @@ fn claimed_volumes(
     services: &[Service],
     scaling: &[ScalePlan],
     workloads: Option<&[Workload]>,
-    proxy: Option<ServiceId>,
+    not_deployed: &[ServiceId],
 ) {
     let raw = cx.raw;
     let mut mounted_by: Vec<Option<&Service>> = vec![None; raw.volumes.len()];
-    for service in services.iter().filter(|s| Some(s.id) != proxy) {
+    for service in services.iter().filter(|s| !not_deployed.contains(&s.id)) {
         for (i, mount) in service.mounts.iter().enumerate() {
             let Mount::Volume { volume, .. } = mount else { continue };
             let (name, v) = raw.volumes.get_index(volume.index()).expect("a resolved volume");
@@ -461,10 +574,9 @@ fn fits_nodes(
     pool: NodePool,
     services: &[Service],
     scaling: &[ScalePlan],
-    proxy: Option<ServiceId>,
 ) {
     let np = SpecPath::top("platform").key("kubernetes").key("nodes");
-    for service in services.iter().filter(|s| Some(s.id) != proxy) {
+    for service in services.iter().filter(|s| k8s.deploys(s.id)) {
         let Some(r) = k8s.workload(service.id).requests else {
             continue;
         };
@@ -485,8 +597,7 @@ fn fits_nodes(
             );
         }
     }
-    let Some(proxy) = proxy else { return };
-    let (fewest, most) = k8s.requested_with(services, scaling, proxy);
+    let (fewest, most) = k8s.requested_with(services, scaling);
     let (cpus, memory) = (node.cpus * pool.count, node.memory * pool.count);
     for (when, need) in [("", fewest), (" with the autoscalers at their maximum", most)] {
         if need.cpus > cpus || need.memory > memory {

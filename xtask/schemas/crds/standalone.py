@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Makes strict, self-contained JSON schemas of custom resources from the npm package
-@kubernetes-models/gateway-api 0.5.1, whose modules carry each kind's schema (the CRD's
-openAPIV3Schema, descriptions dropped) as a literal:
+"""Makes strict, self-contained JSON schemas of custom resources from an npm package of
+kubernetes-models whose modules carry each kind's schema (the CRD's openAPIV3Schema,
+descriptions dropped) as a literal (@kubernetes-models/gateway-api 0.5.1,
+@kubernetes-models/prometheus-operator 1.6.3):
 
     standalone.py PACKAGE META DST MODULE=NAME...
 
