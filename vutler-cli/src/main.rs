@@ -607,10 +607,25 @@ fn no_such_path(wanted: &str, env: &str, tree: &Rendered) -> ExitCode {
 /// The files of an environment of `--spec`. The folder is read once per process: every
 /// environment a command loads (`--all-envs`, `diff`) shares its base files, parsed once.
 fn spec_files(cli: &Cli, env: &str) -> Result<vutler_spec::SpecFiles, Report> {
+    if !loads_several(cli) {
+        // Nothing shares the parsed base files: the load moves them into its document rather
+        // than keeping a copy for the rest of the process.
+        return vutler_spec::read_dir(&cli.spec, env);
+    }
     static FOLDER: std::sync::OnceLock<Result<vutler_spec::SpecFolder, Report>> = std::sync::OnceLock::new();
     match FOLDER.get_or_init(|| vutler_spec::SpecFolder::read(&cli.spec)) {
         Ok(folder) => folder.files(env),
         Err(report) => Err(report.clone()),
+    }
+}
+
+/// Whether the command loads more than one environment (`--all-envs`, `diff`).
+fn loads_several(cli: &Cli) -> bool {
+    match &cli.command {
+        None => cli.all_envs,
+        Some(Command::Validate { all_envs, .. } | Command::Check { all_envs, .. }) => *all_envs,
+        Some(Command::Diff { .. }) => true,
+        Some(_) => false,
     }
 }
 

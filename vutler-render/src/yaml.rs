@@ -24,19 +24,104 @@ pub fn to_string_with_blocks<T: Serialize>(value: &T) -> Result<String, RenderEr
 }
 
 fn emit<T: Serialize>(value: &T, blocks: bool) -> Result<String, RenderError> {
+    use serde_json::Value as J;
     let json = serde_json::to_value(value)?;
+    let mut text = String::new();
+    // A large file (the Compose file of thousands of services) is emitted a top-level section's
+    // entry at a time, so the emitter's tree never holds more than one of them. The first entry
+    // of a section is emitted with the section's key, which the emitter quotes where it must;
+    // every further one is the same text the whole document would have, two spaces in.
+    let J::Object(sections) = &json else {
+        push_document(&mut text, &convert(&json), blocks, "")?;
+        return Ok(text);
+    };
+    if sections.is_empty() {
+        push_document(&mut text, &convert(&json), blocks, "")?;
+        return Ok(text);
+    }
+    for (key, section) in sections {
+        continue_document(&mut text);
+        let opening = |first| single(key, first);
+        match section {
+            J::Object(entries) if !entries.is_empty() => {
+                for (i, (name, entry)) in entries.iter().enumerate() {
+                    let one = single(name, convert(entry));
+                    match i {
+                        0 => push_document(&mut text, &opening(one), blocks, "")?,
+                        _ => {
+                            continue_document(&mut text);
+                            push_document(&mut text, &one, blocks, "  ")?
+                        }
+                    }
+                }
+            }
+            J::Array(items) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    let one = Yaml::Sequence(vec![convert(item)]);
+                    match i {
+                        0 => push_document(&mut text, &opening(one), blocks, "")?,
+                        _ => {
+                            continue_document(&mut text);
+                            push_document(&mut text, &one, blocks, "  ")?
+                        }
+                    }
+                }
+            }
+            other => push_document(&mut text, &opening(convert(other)), blocks, "")?,
+        }
+    }
+    Ok(text)
+}
+
+/// Makes the text emitted so far, a document of its own, go on as the whole document would.
+/// Where it ends in a literal block, the emitter ended it with the block's newline and, after a
+/// block that keeps its trailing newlines (`|+`), with the end marker `...`; inside a document
+/// it writes neither.
+fn continue_document(text: &mut String) {
+    for marker in ["\n...\n", "\n  ...\n"] {
+        if text.ends_with(marker) {
+            text.truncate(text.len() - marker.len() + 1);
+            return;
+        }
+    }
+    if text.ends_with("\n\n") {
+        text.pop();
+    }
+}
+
+/// The mapping of one key.
+fn single<'a>(key: &'a str, value: Yaml<'a>) -> Yaml<'a> {
+    let mut mapping = Mapping::new();
+    mapping.insert(Yaml::Value(Scalar::String(Cow::Borrowed(key))), value);
+    Yaml::Mapping(mapping)
+}
+
+/// Emits one document onto `text` (no `---` line), each non-empty line after `indent`, ending
+/// with a newline.
+fn push_document(text: &mut String, doc: &Yaml<'_>, blocks: bool, indent: &str) -> Result<(), RenderError> {
     let mut out = String::new();
     let mut emitter = YamlEmitter::new(&mut out);
     emitter.multiline(blocks);
     // Writing into a String does not fail, and every JSON value has a YAML form.
-    emitter.dump(&convert(&json)).map_err(RenderError::Yaml)?;
+    emitter.dump(doc).map_err(RenderError::Yaml)?;
     // The emitter opens the document with `---`, which the files do not start with.
-    let mut text = match out.strip_prefix("---\n").or_else(|| out.strip_prefix("---")) {
-        Some(body) => body.to_owned(),
-        None => out,
-    };
-    text.push('\n');
-    Ok(text)
+    let body = out
+        .strip_prefix("---\n")
+        .or_else(|| out.strip_prefix("---"))
+        .unwrap_or(&out);
+    if indent.is_empty() {
+        text.push_str(body);
+        text.push('\n');
+        return Ok(());
+    }
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            text.push_str(indent);
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    Ok(())
 }
 
 fn convert(value: &serde_json::Value) -> Yaml<'_> {
@@ -79,5 +164,51 @@ mod tests {
             text,
             "command:\n  - redis-server\n  - \"--appendonly\"\n  - \"yes\"\n  - \"on\"\n  - \"80:80\"\n  - \"0.5\"\n  - \"3\"\nn: 3\nempty: {}\nnested:\n  a:\n    - b: plain-text\n"
         );
+    }
+
+    /// The document emitted whole, as before sections were emitted an entry at a time.
+    fn whole(value: &serde_json::Value, blocks: bool) -> String {
+        let mut text = String::new();
+        push_document(&mut text, &convert(value), blocks, "").unwrap_or_default();
+        text
+    }
+
+    #[test]
+    fn sections_an_entry_at_a_time_are_the_whole_document() {
+        let values = [
+            serde_json::json!({
+                "services": {
+                    "yes": { "image": "x:1", "ports": ["80:80", "443:443"], "environment": {} },
+                    "on": { "command": [["a", "b"], []], "labels": { "a.b": "0o17" } },
+                    "plain": {}
+                },
+                "groups": [
+                    { "name": "g", "rules": [{ "alert": "A", "expr": "up == 0", "for": "5m" }] },
+                    ["nested", ["deeper"]],
+                    "scalar",
+                    null
+                ],
+                "80:80": "quoted key",
+                "empty_map": {},
+                "empty_list": [],
+                "n": 3,
+                "t": true
+            }),
+            serde_json::json!({ "data": { "nginx.conf": "a {\n\n  b;\n}\n", "one": "line" }, "k": ["x\n\ny\n"] }),
+            serde_json::json!({
+                "data": { "a": "kept\n\n", "b": "x\ny", "c": "no newline\nat the end" },
+                "list": ["kept\n\n\n", "x\n", { "m": "x\n" }],
+                "after": "x\ny\n"
+            }),
+            serde_json::json!(["top", { "level": "sequence" }]),
+            serde_json::json!({}),
+            serde_json::json!("scalar"),
+        ];
+        for value in &values {
+            for blocks in [false, true] {
+                let chunked = emit(value, blocks).unwrap_or_default();
+                assert_eq!(chunked, whole(value, blocks), "blocks: {blocks}, value: {value}");
+            }
+        }
     }
 }

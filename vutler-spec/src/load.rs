@@ -127,14 +127,20 @@ impl SpecFiles {
         }
         let mut diags = Vec::new();
         let mut parsed = Vec::new();
-        let base = self
-            .parsed_base
-            .get_or_init(|| self.base.iter().map(|&id| self.parse(id)).collect());
-        for file in base {
-            match file {
-                Ok(n) => parsed.push(n.clone()),
-                Err(d) => diags.push(d.clone()),
-            }
+        let mut take = |file: Result<Node, Diagnostic>| match file {
+            Ok(n) => parsed.push(n),
+            Err(d) => diags.push(d),
+        };
+        if Arc::strong_count(&self.parsed_base) == 1 && self.parsed_base.get().is_none() {
+            // No other environment shares these files: the trees are parsed for this one alone
+            // and moved into the document, not kept and copied (a large spec's tree would be
+            // held twice, and the cached one until the end of the process).
+            self.base.iter().map(|&id| self.parse(id)).for_each(&mut take);
+        } else {
+            let base = self
+                .parsed_base
+                .get_or_init(|| self.base.iter().map(|&id| self.parse(id)).collect());
+            base.iter().cloned().for_each(&mut take);
         }
         let overlay = self
             .overlay

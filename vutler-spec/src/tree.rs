@@ -446,14 +446,22 @@ impl<'a, 't> YamlBuilder<'a, 't> {
                     start: open.start,
                     end,
                 };
+                // The tree lives until the stack is resolved: its lists keep no room to grow
+                // (a quarter of a large spec's tree was that room).
                 let node = match (open.tag, open.kind) {
                     (Some(tag), _) => self.refuse(tagged(&tag, span)),
-                    (None, OpenKind::Seq(items)) => Node {
-                        value: Value::Seq(items),
+                    (None, OpenKind::Seq(mut items)) => Node {
+                        value: Value::Seq({
+                            items.shrink_to_fit();
+                            items
+                        }),
                         span,
                     },
-                    (None, OpenKind::Map { entries, .. }) => Node {
-                        value: Value::Map(entries),
+                    (None, OpenKind::Map { mut entries, .. }) => Node {
+                        value: Value::Map({
+                            entries.shrink_to_fit();
+                            entries
+                        }),
                         span,
                     },
                 };
@@ -467,7 +475,12 @@ impl<'a, 't> YamlBuilder<'a, 't> {
                         saphyr::Scalar::Boolean(b) => Ok(Value::Bool(b)),
                         saphyr::Scalar::Integer(i) => Ok(Value::Int(i)),
                         saphyr::Scalar::FloatingPoint(f) => finite(f.into_inner(), span),
-                        saphyr::Scalar::String(s) => Ok(Value::Str(s.into_owned())),
+                        saphyr::Scalar::String(s) => {
+                            // The scanner's string has room to grow, which a spec value never uses.
+                            let mut s = s.into_owned();
+                            s.shrink_to_fit();
+                            Ok(Value::Str(s))
+                        }
                     },
                     saphyr::Yaml::Tagged(tag, _) => Err(tagged(&tag.suffix, span)),
                     _ => Err(unreadable(span)),
