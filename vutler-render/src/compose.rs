@@ -131,36 +131,38 @@ struct Empty {}
 /// its container.
 pub fn render(runtime: &Runtime<'_>, configs: &Configs, tree: &mut Rendered) -> Result<(), RenderError> {
     let stack = runtime.stack();
-    let mut file = ComposeFile {
-        services: IndexMap::new(),
-        networks: stack
-            .networks()
-            .iter()
-            .map(|n| {
-                (
-                    n.name.to_string(),
-                    ComposeNetwork {
-                        driver: match n.driver {
-                            NetworkDriver::Bridge => "bridge",
-                        },
-                        internal: n.internal,
-                    },
-                )
-            })
-            .collect(),
-        volumes: stack.volumes().iter().map(|v| (v.name.to_string(), Empty {})).collect(),
-        secrets: IndexMap::new(),
-    };
+    // Written a service at a time: the file of a stack of thousands of services is never held
+    // as one tree (see `yaml::Sections`). The keys are those of `ComposeFile`, in its order.
+    let mut out = yaml::Sections::new(false);
+    let mut secrets: IndexMap<String, ComposeSecret> = IndexMap::new();
     for container in runtime.containers() {
         for secret in &container.secret_files {
-            file.secrets.entry(secret.name()).or_insert_with(|| ComposeSecret {
+            secrets.entry(secret.name()).or_insert_with(|| ComposeSecret {
                 file: secret.host_path(),
             });
         }
         let rendered = self::service(stack, container, configs);
-        file.services.insert(container.service.name.to_string(), rendered);
+        out.entry("services", container.service.name.as_str(), &rendered)?;
     }
-    let text = format!("{}{}", header(stack), yaml::to_string(&file)?);
+    if runtime.containers().is_empty() {
+        out.value("services", &IndexMap::<String, ComposeService>::new())?;
+    }
+    for n in stack.networks() {
+        let network = ComposeNetwork {
+            driver: match n.driver {
+                NetworkDriver::Bridge => "bridge",
+            },
+            internal: n.internal,
+        };
+        out.entry("networks", n.name.as_str(), &network)?;
+    }
+    for v in stack.volumes() {
+        out.entry("volumes", v.name.as_str(), &Empty {})?;
+    }
+    for (name, secret) in &secrets {
+        out.entry("secrets", name, secret)?;
+    }
+    let text = format!("{}{}", header(stack), out.finish());
     tree.insert(COMPOSE_FILE, text)?;
 
     if !stack.scaling().is_empty() {

@@ -26,51 +26,101 @@ pub fn to_string_with_blocks<T: Serialize>(value: &T) -> Result<String, RenderEr
 fn emit<T: Serialize>(value: &T, blocks: bool) -> Result<String, RenderError> {
     use serde_json::Value as J;
     let json = serde_json::to_value(value)?;
-    let mut text = String::new();
-    // A large file (the Compose file of thousands of services) is emitted a top-level section's
-    // entry at a time, so the emitter's tree never holds more than one of them. The first entry
-    // of a section is emitted with the section's key, which the emitter quotes where it must;
-    // every further one is the same text the whole document would have, two spaces in.
+    // A large file is emitted a top-level section's entry at a time (see [`Sections`]), so the
+    // emitter's tree never holds more than one of them.
     let J::Object(sections) = &json else {
-        push_document(&mut text, &convert(&json), blocks, "")?;
-        return Ok(text);
+        return whole(&json, blocks);
     };
     if sections.is_empty() {
-        push_document(&mut text, &convert(&json), blocks, "")?;
-        return Ok(text);
+        return whole(&json, blocks);
     }
+    let mut out = Sections::new(blocks);
     for (key, section) in sections {
-        continue_document(&mut text);
-        let opening = |first| single(key, first);
         match section {
             J::Object(entries) if !entries.is_empty() => {
-                for (i, (name, entry)) in entries.iter().enumerate() {
-                    let one = single(name, convert(entry));
-                    match i {
-                        0 => push_document(&mut text, &opening(one), blocks, "")?,
-                        _ => {
-                            continue_document(&mut text);
-                            push_document(&mut text, &one, blocks, "  ")?
-                        }
-                    }
+                for (name, entry) in entries {
+                    out.push(key, Some(name), convert(entry))?;
                 }
             }
             J::Array(items) if !items.is_empty() => {
-                for (i, item) in items.iter().enumerate() {
-                    let one = Yaml::Sequence(vec![convert(item)]);
-                    match i {
-                        0 => push_document(&mut text, &opening(one), blocks, "")?,
-                        _ => {
-                            continue_document(&mut text);
-                            push_document(&mut text, &one, blocks, "  ")?
-                        }
-                    }
+                for item in items {
+                    out.push(key, None, convert(item))?;
                 }
             }
-            other => push_document(&mut text, &opening(convert(other)), blocks, "")?,
+            other => out.push_whole(key, convert(other))?,
         }
     }
+    Ok(out.finish())
+}
+
+/// A value emitted as one document.
+fn whole(json: &serde_json::Value, blocks: bool) -> Result<String, RenderError> {
+    let mut text = String::new();
+    push_document(&mut text, &convert(json), blocks, "")?;
     Ok(text)
+}
+
+/// A YAML document whose top-level mapping is written a section's entry at a time, for files too
+/// large to be held as one tree (the Compose file of thousands of services): each entry is
+/// serialized, emitted and dropped before the next is built.
+///
+/// The first entry of a section is emitted with the section's key, which the emitter quotes
+/// where it must; every further one is the text the whole document would have, two spaces in.
+/// Sections are written in the order they are first pushed to, and a section is not reopened.
+#[derive(Debug)]
+pub struct Sections {
+    text: String,
+    blocks: bool,
+    /// The section being written.
+    open: Option<String>,
+}
+
+impl Sections {
+    /// An empty document; `blocks` as for [`to_string_with_blocks`].
+    pub fn new(blocks: bool) -> Self {
+        Self {
+            text: String::new(),
+            blocks,
+            open: None,
+        }
+    }
+
+    /// Adds `value` to the mapping `section` under `key`.
+    pub fn entry<T: Serialize>(&mut self, section: &str, key: &str, value: &T) -> Result<(), RenderError> {
+        self.push(section, Some(key), convert(&serde_json::to_value(value)?))
+    }
+
+    /// Writes `section` as one value (a scalar, or a collection written whole).
+    pub fn value<T: Serialize>(&mut self, section: &str, value: &T) -> Result<(), RenderError> {
+        self.push_whole(section, convert(&serde_json::to_value(value)?))
+    }
+
+    /// The document's text, ending with a newline; an empty mapping when nothing was added.
+    pub fn finish(self) -> String {
+        match self.open {
+            Some(_) => self.text,
+            None => "{}\n".to_owned(),
+        }
+    }
+
+    fn push<'a>(&mut self, section: &'a str, key: Option<&'a str>, value: Yaml<'a>) -> Result<(), RenderError> {
+        let one = match key {
+            Some(key) => single(key, value),
+            None => Yaml::Sequence(vec![value]),
+        };
+        continue_document(&mut self.text);
+        if self.open.as_deref() == Some(section) {
+            return push_document(&mut self.text, &one, self.blocks, "  ");
+        }
+        self.open = Some(section.to_owned());
+        push_document(&mut self.text, &single(section, one), self.blocks, "")
+    }
+
+    fn push_whole<'a>(&mut self, section: &'a str, value: Yaml<'a>) -> Result<(), RenderError> {
+        continue_document(&mut self.text);
+        self.open = Some(section.to_owned());
+        push_document(&mut self.text, &single(section, value), self.blocks, "")
+    }
 }
 
 /// Makes the text emitted so far, a document of its own, go on as the whole document would.
