@@ -24,31 +24,31 @@ impl Configs {
     /// find what the files name (Alertmanager's secret files).
     pub fn render(runtime: &Runtime<'_>) -> Result<Self, RenderError> {
         let stack = runtime.stack();
-        let files = stack
-            .config_files()
-            .iter()
-            .map(|file| {
-                // The catalogue lists a part's files only when the stack has the part.
-                let missing = || RenderError::Catalogue(file.path().to_owned());
-                let monitoring = || stack.monitoring().ok_or_else(missing);
-                let grafana = || stack.grafana().ok_or_else(missing);
-                let contents = match &file.kind {
-                    ConfigKind::Nginx => nginx::render(stack),
-                    ConfigKind::PrometheusConfig => prometheus::config(stack, monitoring()?),
-                    ConfigKind::PrometheusRules => prometheus::rules(stack, monitoring()?),
-                    ConfigKind::Alertmanager => {
-                        alertmanager::render(stack, stack.alertmanager().ok_or_else(missing)?, runtime)
-                    }
-                    ConfigKind::GrafanaDatasources => grafana::datasources(stack, grafana()?),
-                    ConfigKind::GrafanaProviders { dashboards } => {
-                        grafana()?;
-                        grafana::providers(stack, dashboards)
-                    }
-                    ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, grafana()?, *id),
-                }?;
-                Ok((file.path().to_owned(), contents))
-            })
-            .collect::<Result<_, RenderError>>()?;
+        // Each file is a function of the stack alone: they are rendered on every core, and
+        // collected in catalogue order.
+        let files = crate::parallel::map(stack.config_files(), |file| {
+            // The catalogue lists a part's files only when the stack has the part.
+            let missing = || RenderError::Catalogue(file.path().to_owned());
+            let monitoring = || stack.monitoring().ok_or_else(missing);
+            let grafana = || stack.grafana().ok_or_else(missing);
+            let contents = match &file.kind {
+                ConfigKind::Nginx => nginx::render(stack),
+                ConfigKind::PrometheusConfig => prometheus::config(stack, monitoring()?),
+                ConfigKind::PrometheusRules => prometheus::rules(stack, monitoring()?),
+                ConfigKind::Alertmanager => {
+                    alertmanager::render(stack, stack.alertmanager().ok_or_else(missing)?, runtime)
+                }
+                ConfigKind::GrafanaDatasources => grafana::datasources(stack, grafana()?),
+                ConfigKind::GrafanaProviders { dashboards } => {
+                    grafana()?;
+                    grafana::providers(stack, dashboards)
+                }
+                ConfigKind::GrafanaDashboard(id) => grafana::dashboard(stack, grafana()?, *id),
+            }?;
+            Ok((file.path().to_owned(), contents))
+        })
+        .into_iter()
+        .collect::<Result<_, RenderError>>()?;
         Ok(Self { files })
     }
 

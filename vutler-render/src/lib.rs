@@ -24,6 +24,7 @@ pub mod graph;
 pub mod kubernetes;
 pub mod nginx;
 pub mod ops;
+mod parallel;
 pub mod prometheus;
 mod rendered;
 pub mod runtime;
@@ -163,11 +164,23 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
         return Ok(tree);
     }
     configs.insert_into(&mut tree)?;
-    compose::render(&runtime, &configs, &mut tree)?;
-    env_example::render(&runtime, &mut tree)?;
-    ufw::render(stack, &mut tree)?;
-    ops::render(&runtime, &mut tree)?;
-    secrets::render(&runtime, &mut tree)?;
+    // The Compose file and the scripts are the two large parts left: one thread each.
+    let (compose, rest) = parallel::join(
+        || {
+            let mut part = Rendered::new();
+            compose::render(&runtime, &configs, &mut part).map(|()| part)
+        },
+        || {
+            let mut part = Rendered::new();
+            env_example::render(&runtime, &mut part)?;
+            ufw::render(stack, &mut part)?;
+            ops::render(&runtime, &mut part)?;
+            secrets::render(&runtime, &mut part)?;
+            Ok::<_, RenderError>(part)
+        },
+    );
+    tree.append(compose?)?;
+    tree.append(rest?)?;
     Ok(tree)
 }
 

@@ -56,6 +56,14 @@ impl Rendered {
         Ok(())
     }
 
+    /// Adds every file of another tree, each as [`Rendered::insert`] does.
+    pub fn append(&mut self, other: Rendered) -> Result<(), RenderedPathError> {
+        other
+            .files
+            .into_iter()
+            .try_for_each(|(path, contents)| self.insert(path, contents))
+    }
+
     /// The contents at a path.
     pub fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(String::as_str)
