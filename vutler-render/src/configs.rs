@@ -26,7 +26,7 @@ impl Configs {
         let stack = runtime.stack();
         // Each file is a function of the stack alone: they are rendered on every core, and
         // collected in catalogue order.
-        let files = crate::parallel::map(stack.config_files(), |file| {
+        let files = vutler_spec::parallel::map(stack.config_files(), |file| {
             // The catalogue lists a part's files only when the stack has the part.
             let missing = || RenderError::Catalogue(file.path().to_owned());
             let monitoring = || stack.monitoring().ok_or_else(missing);

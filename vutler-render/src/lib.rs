@@ -24,7 +24,6 @@ pub mod graph;
 pub mod kubernetes;
 pub mod nginx;
 pub mod ops;
-mod parallel;
 pub mod prometheus;
 mod rendered;
 pub mod runtime;
@@ -165,7 +164,7 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     }
     configs.insert_into(&mut tree)?;
     // The Compose file and the scripts are the two large parts left: one thread each.
-    let (compose, rest) = parallel::join(
+    let (compose, rest) = vutler_spec::parallel::join(
         || {
             let mut part = Rendered::new();
             compose::render(&runtime, &configs, &mut part).map(|()| part)

@@ -73,6 +73,7 @@ pub mod hint;
 pub mod interpolation;
 pub mod load;
 pub mod merge;
+pub mod parallel;
 pub mod path;
 pub mod promql;
 pub mod raw;

@@ -35,6 +35,7 @@ pub(crate) use credentials::names_host;
 use crate::configs;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::path::SpecPath;
+use crate::promql::Expression;
 use crate::raw::{RawCpus, RawStack};
 use crate::rule::Rule;
 use crate::stack::*;
@@ -272,11 +273,18 @@ pub(crate) fn all<T>(items: impl IntoIterator<Item = Option<T>>) -> Option<Vec<T
 pub(crate) struct Cx<'r> {
     pub(crate) raw: &'r RawStack,
     pub(crate) diags: Vec<Diagnostic>,
+    /// PromQL expressions of the spec parsed ahead, on every core (see
+    /// [`monitoring::parse_ahead`]); each is taken out when it is checked.
+    pub(crate) promql: HashMap<&'r str, Result<(Expression, Vec<crate::promql::Selector>), String>>,
 }
 
 impl<'r> Cx<'r> {
     fn new(raw: &'r RawStack) -> Self {
-        Self { raw, diags: Vec::new() }
+        Self {
+            raw,
+            diags: Vec::new(),
+            promql: HashMap::new(),
+        }
     }
 
     pub(crate) fn report(&mut self, d: Diagnostic) {

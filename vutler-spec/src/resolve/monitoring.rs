@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use indexmap::IndexMap;
-use promql_parser::parser::Expr;
 
 use crate::configs;
 use crate::path::SpecPath;
@@ -42,6 +41,7 @@ pub(super) fn monitoring(
     let Some(m) = &raw.monitoring else {
         return (Some(None), None);
     };
+    parse_ahead(cx, m);
     let p = SpecPath::top("monitoring");
     let prometheus = prometheus(cx, m, services, paths);
     let scrape_interval = cx.duration(p.key("scrape_interval"), &m.scrape_interval);
@@ -722,22 +722,52 @@ fn split_matchers(inner: &str) -> Vec<String> {
     out
 }
 
+/// Parses the alert rules' expressions and the panels' queries on every core before they are
+/// checked one by one (the parser takes most of validation's time above the YAML parse of a
+/// stack with thousands of alerts). Each distinct text is parsed once; a query of a Loki panel
+/// is parsed too and never asked for.
+pub(super) fn parse_ahead<'r>(cx: &mut Cx<'r>, m: &'r RawMonitoring) {
+    let alerts = m.alert_groups.iter().flat_map(|g| &g.rules).map(|r| r.expr.as_str());
+    let panels = m
+        .grafana
+        .iter()
+        .flat_map(|g| g.dashboards.values())
+        .flat_map(|d| &d.panels)
+        .flat_map(|p| &p.queries)
+        .map(|q| q.expr.as_str());
+    let mut texts: Vec<&str> = alerts.chain(panels).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    let parsed = crate::parallel::map(&texts, |text| read(text));
+    cx.promql = texts.into_iter().zip(parsed).collect();
+}
+
+/// A PromQL expression parsed, with what it selects: the syntax tree is not kept, so the
+/// expressions parsed ahead hold little memory.
+fn read(text: &str) -> Result<(Expression, Vec<promql::Selector>), String> {
+    Expression::parse(text).map(|(expression, ast)| (expression, promql::selectors(&ast)))
+}
+
 /// Checks an alert rule expression or a panel query (`owner` names it: "alert `X`", "panel
 /// `Y`"): it parses as PromQL, and what it selects is scraped (see [`selections`]).
 fn query(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, expr: &str, jobs: &Jobs<'_>) -> Option<Expression> {
-    let (expression, ast) = Expression::parse(expr)
+    // Parsed ahead, unless another rule or query with the same text took it first.
+    let (expression, selected) = cx
+        .promql
+        .remove(expr)
+        .unwrap_or_else(|| read(expr))
         .map_err(|message| cx.error(Rule::Promql, path.clone(), format!("not valid PromQL: {message}")))
         .ok()?;
-    selections(cx, path, owner, &ast, jobs).then_some(expression)
+    selections(cx, path, owner, &selected, jobs).then_some(expression)
 }
 
 /// Relates the selectors of a parsed expression to the scrape jobs: every `job="..."` matcher
 /// names a job, and every metric is produced by some job or, when the selector names an
 /// existing job, by that job. Series Prometheus writes itself (`up`, `ALERTS`, `scrape_*`) come
 /// from every job. Each problem is reported once per expression; `false` when there was one.
-fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, ast: &Expr, jobs: &Jobs<'_>) -> bool {
+fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, selected: &[promql::Selector], jobs: &Jobs<'_>) -> bool {
     let mut reported = BTreeSet::new();
-    for selector in promql::selectors(ast) {
+    for selector in selected {
         let mut selected = Vec::new();
         for job in &selector.jobs {
             if jobs.names.contains_key(job.as_str()) {

@@ -1,8 +1,9 @@
 //! Work spread over the machine's cores, with results in the order of the input: a render is
 //! byte-identical whatever the number of threads.
 //!
-//! The renderer's parts are pure functions of the stack, so they run on scoped threads with no
-//! shared state beyond the index of the next item. A panic in a worker is resumed on the caller.
+//! Validation's PromQL parses and the renderer's parts are pure functions of the spec, so they
+//! run on scoped threads with no shared state beyond the index of the next item. A panic in a
+//! worker is resumed on the caller.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
