@@ -367,7 +367,13 @@ impl Redaction {
                 out.push(Cow::Borrowed(*line));
                 continue;
             }
-            out.push(self.line(path, line));
+            let shown = self.line(path, line);
+            if shown != *line {
+                // A line that held a secret: more indented text after it goes on its value (a
+                // plain YAML scalar over several lines), so it is redacted too.
+                block = Some(Block::Value(indent));
+            }
+            out.push(shown);
         }
         out
     }
@@ -701,6 +707,36 @@ mod tests {
 
     fn labels() -> Labels<'static> {
         Labels { old: "a", new: "b" }
+    }
+
+    #[test]
+    fn text_indented_under_a_secret_line_is_redacted() {
+        // A fuzz case: a key whose value is on the next lines, interrupted by a secret line, then
+        // the value. YAML reads the last line as the continuation of the line before it.
+        let lines = [
+            "      - routing_key_file: /run/secrets/key\n",
+            "      SNIPARA_API_KEY:\n",
+            "GRAFANA_PASSWORD=Canary7qZx9Leak\n",
+            "        Canary7qZx9Leak\n",
+            "        send_resolved: true\n",
+            "plain: text\n",
+            "  more plain text\n",
+        ];
+        let shown = redact_lines(&lines).concat();
+        assert!(!shown.contains("Canary"), "{shown}");
+        assert!(
+            shown.contains("GRAFANA_PASSWORD=<redacted>\n        <redacted>\n"),
+            "{shown}"
+        );
+        // Structure under it is redacted line by line, and lines of other keys stay as written.
+        assert!(shown.contains("        send_resolved: true\n"), "{shown}");
+        assert!(shown.ends_with("plain: text\n  more plain text\n"), "{shown}");
+        // A plain scalar over several lines after a secret key is hidden whole.
+        let lines = ["db:\n", "  password: first\n", "    second\n", "  user: bob\n"];
+        assert_eq!(
+            redact_lines(&lines).concat(),
+            "db:\n  password: <redacted>\n    <redacted>\n  user: bob\n"
+        );
     }
 
     #[test]
