@@ -726,7 +726,7 @@ fn split_matchers(inner: &str) -> Vec<String> {
 /// checked one by one (the parser takes most of validation's time above the YAML parse of a
 /// stack with thousands of alerts). Each distinct text is parsed once; a query of a Loki panel
 /// is parsed too and never asked for.
-pub(super) fn parse_ahead<'r>(cx: &mut Cx<'r>, m: &'r RawMonitoring) {
+fn parse_ahead<'r>(cx: &mut Cx<'r>, m: &'r RawMonitoring) {
     let alerts = m.alert_groups.iter().flat_map(|g| &g.rules).map(|r| r.expr.as_str());
     let panels = m
         .grafana
@@ -752,22 +752,22 @@ fn read(text: &str) -> Result<(Expression, Vec<promql::Selector>), String> {
 /// `Y`"): it parses as PromQL, and what it selects is scraped (see [`selections`]).
 fn query(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, expr: &str, jobs: &Jobs<'_>) -> Option<Expression> {
     // Parsed ahead, unless another rule or query with the same text took it first.
-    let (expression, selected) = cx
+    let (expression, selectors) = cx
         .promql
         .remove(expr)
         .unwrap_or_else(|| read(expr))
         .map_err(|message| cx.error(Rule::Promql, path.clone(), format!("not valid PromQL: {message}")))
         .ok()?;
-    selections(cx, path, owner, &selected, jobs).then_some(expression)
+    selections(cx, path, owner, &selectors, jobs).then_some(expression)
 }
 
 /// Relates the selectors of a parsed expression to the scrape jobs: every `job="..."` matcher
 /// names a job, and every metric is produced by some job or, when the selector names an
 /// existing job, by that job. Series Prometheus writes itself (`up`, `ALERTS`, `scrape_*`) come
 /// from every job. Each problem is reported once per expression; `false` when there was one.
-fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, selected: &[promql::Selector], jobs: &Jobs<'_>) -> bool {
+fn selections(cx: &mut Cx<'_>, path: &SpecPath, owner: &str, selectors: &[promql::Selector], jobs: &Jobs<'_>) -> bool {
     let mut reported = BTreeSet::new();
-    for selector in selected {
+    for selector in selectors {
         let mut selected = Vec::new();
         for job in &selector.jobs {
             if jobs.names.contains_key(job.as_str()) {
