@@ -47,8 +47,6 @@ use vutler_spec::Stack;
 pub enum RenderError {
     /// A value could not be serialized.
     Serialize(serde_json::Error),
-    /// The YAML emitter failed.
-    Yaml(saphyr::EmitError),
     /// A renderer produced an invalid or duplicate path.
     Path(RenderedPathError),
     /// A template failed (a bug in a template or its context).
@@ -63,7 +61,6 @@ impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RenderError::Serialize(e) => write!(f, "cannot serialize: {e}"),
-            RenderError::Yaml(e) => write!(f, "cannot write YAML: {e}"),
             RenderError::Path(e) => e.fmt(f),
             RenderError::Template(e) => match e.name() {
                 Some(name) => write!(f, "template {name} failed: {e:#}"),
@@ -79,7 +76,6 @@ impl std::error::Error for RenderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RenderError::Serialize(e) => Some(e),
-            RenderError::Yaml(e) => Some(e),
             RenderError::Path(e) => Some(e),
             RenderError::Template(e) => Some(e),
             RenderError::Catalogue(_) | RenderError::Unrunnable(_) => None,
