@@ -41,6 +41,75 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     all.into_iter().map(|(_, r)| r).collect()
 }
 
+/// `f` of every item, begun on the other cores at once, while `meanwhile` runs on this thread.
+/// `meanwhile` is handed the way to the results: called, it works on the items left on this
+/// thread too, waits for the others and returns every result in item order (called again, it
+/// returns nothing). Validation parses the PromQL of a spec this way while it resolves the
+/// services, which need none of it.
+pub fn map_meanwhile<T: Sync, R: Send, M>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+    meanwhile: impl FnOnce(&mut dyn FnMut() -> Vec<R>) -> M,
+) -> M {
+    let helpers = std::thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(items.len())
+        .saturating_sub(1);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    std::thread::scope(|s| {
+        let mut workers: Vec<_> = (0..helpers).map(|_| s.spawn(work)).collect();
+        let mut results = || {
+            let mut all = work();
+            for worker in workers.drain(..) {
+                all.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            }
+            all.sort_unstable_by_key(|(i, _)| *i);
+            all.into_iter().map(|(_, r)| r).collect()
+        };
+        meanwhile(&mut results)
+    })
+}
+
+/// `consume` of what `items` yields, the items produced on another thread when the machine has
+/// two cores, handed over `batch` at a time (a few batches at most wait for `consume`). When
+/// `consume` returns before the end, the producer stops at its next batch.
+pub fn pipe<I, R>(mut items: I, batch: usize, consume: impl FnOnce(&mut dyn Iterator<Item = I::Item>) -> R) -> R
+where
+    I: Iterator + Send,
+    I::Item: Send,
+{
+    if std::thread::available_parallelism().map_or(1, NonZeroUsize::get) < 2 {
+        return consume(&mut items);
+    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<I::Item>>(4);
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || {
+            loop {
+                let chunk: Vec<I::Item> = items.by_ref().take(batch.max(1)).collect();
+                if chunk.is_empty() || sender.send(chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut received = receiver.into_iter().flatten();
+        let result = consume(&mut received);
+        // The producer's next send fails, and it returns.
+        drop(received);
+        producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        result
+    })
+}
+
 /// `a()` and `b()`, on two threads when the machine has two cores.
 pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
     if std::thread::available_parallelism().map_or(1, NonZeroUsize::get) < 2 {
@@ -66,6 +135,47 @@ mod tests {
         assert_eq!(map(&items, slow), expected);
         assert_eq!(map(&[] as &[u64], slow), Vec::<u64>::new());
         assert_eq!(join(|| 1, || 2), (1, 2));
+    }
+
+    #[test]
+    fn results_asked_for_later_keep_the_order_of_the_items() {
+        let items: Vec<u64> = (0..1000).collect();
+        let slow = |n: &u64| (0..(n % 7) * 1000).fold(*n, |acc, k| acc.wrapping_mul(31).wrapping_add(k));
+        let expected: Vec<u64> = items.iter().map(slow).collect();
+        let (first, again, meanwhile) = map_meanwhile(&items, slow, |results| {
+            let meanwhile = slow(&5);
+            (results(), results(), meanwhile)
+        });
+        assert_eq!(first, expected);
+        assert!(again.is_empty(), "the results are handed out once");
+        assert_eq!(meanwhile, slow(&5));
+        // Never asked for: the threads are still waited for.
+        assert_eq!(map_meanwhile(&items, slow, |_| 7), 7);
+        assert_eq!(
+            map_meanwhile(&[] as &[u64], slow, |results| results()),
+            Vec::<u64>::new()
+        );
+        let caught = std::panic::catch_unwind(|| {
+            map_meanwhile(&items, |n| assert_ne!(*n, 999, "item 999"), |results| results().len())
+        });
+        assert!(caught.is_err(), "a worker's panic reaches the caller");
+    }
+
+    #[test]
+    fn a_pipe_hands_over_every_item_in_order_and_stops_when_the_consumer_does() {
+        let all: Vec<u32> = pipe(0..10_000u32, 7, |items| items.collect());
+        assert_eq!(all, (0..10_000).collect::<Vec<_>>());
+        // An endless producer stops once the consumer has what it wants.
+        let first: Vec<u32> = pipe(0u32.., 16, |items| items.take(100).collect());
+        assert_eq!(first, (0..100).collect::<Vec<_>>());
+        let none: Vec<u32> = pipe(std::iter::empty(), 16, |items| items.collect());
+        assert!(none.is_empty());
+        let caught = std::panic::catch_unwind(|| {
+            pipe((0..100u32).map(|n| assert_ne!(n, 50, "item 50")), 4, |items| {
+                items.count()
+            })
+        });
+        assert!(caught.is_err(), "a producer's panic reaches the caller");
     }
 
     #[test]

@@ -231,11 +231,27 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
 /// reported in the order YAML's own loader would: syntax (and a key given twice) first, then a
 /// second document, then the first value of the document that cannot be a spec value.
 pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
+    parse_yaml_in(file, text, text.len() >= PIPELINE_BYTES)
+}
+
+/// [`parse_yaml`], the file parsed on one thread and its tree built on another when `pipelined`
+/// (and the machine has two cores).
+fn parse_yaml_in(file: FileId, text: &str, pipelined: bool) -> Result<Node, Diagnostic> {
     let offsets = CharOffsets::new(text);
     let mut builder = YamlBuilder::new(file, &offsets);
-    for event in saphyr_parser::Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| syntax_error(file, text, offsets.byte(e.marker().index()), e.info()))?;
-        builder.event(event, span)?;
+    let mut build = |events: &mut dyn Iterator<Item = ParsedEvent<'_>>| {
+        for event in events {
+            let (event, span) =
+                event.map_err(|e| syntax_error(file, text, offsets.byte(e.marker().index()), e.info()))?;
+            builder.event(event, span)?;
+        }
+        Ok(())
+    };
+    let mut events = saphyr_parser::Parser::new_from_str(text);
+    if pipelined {
+        crate::parallel::pipe(events, 4096, build)?;
+    } else {
+        build(&mut events)?;
     }
     if let Some((at, info)) = builder.fatal {
         return Err(syntax_error(file, text, at, info));
@@ -275,6 +291,13 @@ pub fn parse_yaml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         .with_span(first.span)),
     }
 }
+
+/// What the YAML parser yields.
+type ParsedEvent<'t> = Result<(saphyr_parser::Event<'t>, saphyr_parser::Span), saphyr_parser::ScanError>;
+
+/// Files of this size and larger are parsed on one thread and built into a tree on another (a
+/// thread costs more than the parse of a smaller file).
+const PIPELINE_BYTES: usize = 256 * 1024;
 
 /// Nesting deeper than any spec needs (the deepest is a handful of levels): refused while
 /// parsing, before the recursive steps (overlays, the typed layer) could overflow the stack.
@@ -795,6 +818,52 @@ mod tests {
         let mut s = Sources::new();
         let f = s.add("t.yaml", text);
         parse_yaml(f, text).unwrap_or_else(|d| panic!("{}", d.message))
+    }
+
+    /// A large file gives the same tree, or the same first problem, parsed on two threads as on
+    /// one: a syntax error, a key given twice, nesting too deep, an alias over budget, a value
+    /// no spec holds, a second document, each at the end of 300 KiB of valid entries.
+    #[test]
+    fn a_file_parsed_on_two_threads_gives_what_one_thread_does() {
+        let mut body = String::new();
+        for i in 0..6_000 {
+            body.push_str(&format!("  svc-{i}:\n    image: example/app:{i}\n    ports: [{i}]\n"));
+        }
+        let deep = format!("{}{}\n", "[".repeat(MAX_DEPTH + 6), "]".repeat(MAX_DEPTH + 6));
+        let bomb = (1..12).fold("  b0: &b0 [x, x, x, x, x, x, x, x, x, x]\n".to_owned(), |mut t, i| {
+            t.push_str(&format!(
+                "  b{i}: &b{i} [{}]\n",
+                vec![format!("*b{}", i - 1); 10].join(", ")
+            ));
+            t
+        });
+        let endings = [
+            (String::new(), "Ok"),
+            ("  bad: [unclosed\n".to_owned(), "YAML syntax error"),
+            ("  svc-7: again\n".to_owned(), "is given twice"),
+            (format!("  deep: {deep}"), "nested more than"),
+            (bomb, "YAML syntax error"),
+            ("  tagged: !custom value\n".to_owned(), "tag"),
+            ("---\nsecond: document\n".to_owned(), "a second one"),
+        ];
+        for (ending, expected) in endings {
+            let text = format!("services:\n{body}{ending}");
+            assert!(text.len() >= PIPELINE_BYTES);
+            let mut s = Sources::new();
+            let f = s.add("t.yaml", &text);
+            let one = format!("{:?}", parse_yaml_in(f, &text, false));
+            let two = format!("{:?}", parse_yaml_in(f, &text, true));
+            assert!(
+                one == two,
+                "ending {ending:?}: {}",
+                &one[one.len().saturating_sub(400)..]
+            );
+            let outcome = match parse_yaml_in(f, &text, true) {
+                Ok(_) => "Ok".to_owned(),
+                Err(d) => d.message,
+            };
+            assert!(outcome.contains(expected), "ending {ending:?}: {outcome}");
+        }
     }
 
     #[test]

@@ -35,7 +35,6 @@ pub(crate) use credentials::names_host;
 use crate::configs;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::path::SpecPath;
-use crate::promql::Expression;
 use crate::raw::{RawCpus, RawStack};
 use crate::rule::Rule;
 use crate::stack::*;
@@ -55,18 +54,28 @@ pub fn resolve(raw: &RawStack, env: &str) -> (Option<Stack>, Vec<Diagnostic>) {
 /// Like [`resolve`], but the stack is also returned when every error found is of one of the
 /// `allowed` rules (e.g. [`Rule::Capacity`], to report on a stack that does not fit its VM).
 pub fn resolve_allowing(raw: &RawStack, env: &str, allowed: &[Rule]) -> (Option<Stack>, Vec<Diagnostic>) {
-    let mut cx = Cx::new(raw);
-    let stack = build(&mut cx, env);
-    allow(&mut cx);
-    let blocking = cx
-        .diags
+    // The PromQL of the alerts and panels is parsed on the other cores while the services and
+    // the edge resolve; the monitoring section takes the results (see `monitoring::parse_ahead`).
+    let texts = monitoring::promql_texts(raw);
+    let (stack, diags) = crate::parallel::map_meanwhile(
+        &texts,
+        |text| monitoring::read(text),
+        |parsed| {
+            let mut cx = Cx::new(raw);
+            cx.promql_ahead = Some((&texts, parsed));
+            let stack = build(&mut cx, env);
+            allow(&mut cx);
+            (stack, cx.diags)
+        },
+    );
+    let blocking = diags
         .iter()
         .any(|d| d.severity == Severity::Error && !allowed.contains(&d.rule));
     debug_assert!(
-        stack.is_some() || blocking || cx.diags.iter().any(|d| d.severity == Severity::Error),
+        stack.is_some() || blocking || diags.iter().any(|d| d.severity == Severity::Error),
         "a part of the stack failed without a diagnostic"
     );
-    (stack.filter(|_| !blocking), cx.diags)
+    (stack.filter(|_| !blocking), diags)
 }
 
 fn build(cx: &mut Cx<'_>, env_name: &str) -> Option<Stack> {
@@ -275,8 +284,14 @@ pub(crate) struct Cx<'r> {
     pub(crate) diags: Vec<Diagnostic>,
     /// PromQL expressions of the spec parsed ahead, on every core (see
     /// [`monitoring::parse_ahead`]); each is taken out when it is checked.
-    pub(crate) promql: HashMap<&'r str, Result<(Expression, Vec<crate::promql::Selector>), String>>,
+    pub(crate) promql: HashMap<&'r str, monitoring::Parsed>,
+    /// The PromQL being parsed meanwhile, until the monitoring section takes it.
+    pub(crate) promql_ahead: Option<Ahead<'r>>,
 }
+
+/// PromQL texts being parsed on other threads, and the way to their results (in the texts'
+/// order; see [`crate::parallel::map_meanwhile`]).
+pub(crate) type Ahead<'r> = (&'r [&'r str], &'r mut dyn FnMut() -> Vec<monitoring::Parsed>);
 
 impl<'r> Cx<'r> {
     fn new(raw: &'r RawStack) -> Self {
@@ -284,6 +299,7 @@ impl<'r> Cx<'r> {
             raw,
             diags: Vec::new(),
             promql: HashMap::new(),
+            promql_ahead: None,
         }
     }
 

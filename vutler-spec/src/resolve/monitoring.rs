@@ -41,7 +41,7 @@ pub(super) fn monitoring(
     let Some(m) = &raw.monitoring else {
         return (Some(None), None);
     };
-    parse_ahead(cx, m);
+    parse_ahead(cx);
     let p = SpecPath::top("monitoring");
     let prometheus = prometheus(cx, m, services, paths);
     let scrape_interval = cx.duration(p.key("scrape_interval"), &m.scrape_interval);
@@ -722,11 +722,22 @@ fn split_matchers(inner: &str) -> Vec<String> {
     out
 }
 
-/// Parses the alert rules' expressions and the panels' queries on every core before they are
-/// checked one by one (the parser takes most of validation's time above the YAML parse of a
-/// stack with thousands of alerts). Each distinct text is parsed once; a query of a Loki panel
-/// is parsed too and never asked for.
-fn parse_ahead<'r>(cx: &mut Cx<'r>, m: &'r RawMonitoring) {
+/// Takes the alert rules' expressions and the panels' queries parsed ahead: their parse began on
+/// the other cores when resolving did (the parser takes most of validation's time above the YAML
+/// parse of a stack with thousands of alerts), and this thread helps with what is left. Each
+/// distinct text ([`promql_texts`]) is parsed once; a query of a Loki panel is parsed too and
+/// never asked for.
+fn parse_ahead(cx: &mut Cx<'_>) {
+    if let Some((texts, results)) = cx.promql_ahead.take() {
+        cx.promql = texts.iter().copied().zip(results()).collect();
+    }
+}
+
+/// The distinct PromQL texts of the alerts and panels, sorted.
+pub(super) fn promql_texts(raw: &crate::RawStack) -> Vec<&str> {
+    let Some(m) = &raw.monitoring else {
+        return Vec::new();
+    };
     let alerts = m.alert_groups.iter().flat_map(|g| &g.rules).map(|r| r.expr.as_str());
     let panels = m
         .grafana
@@ -738,13 +749,15 @@ fn parse_ahead<'r>(cx: &mut Cx<'r>, m: &'r RawMonitoring) {
     let mut texts: Vec<&str> = alerts.chain(panels).collect();
     texts.sort_unstable();
     texts.dedup();
-    let parsed = crate::parallel::map(&texts, |text| read(text));
-    cx.promql = texts.into_iter().zip(parsed).collect();
+    texts
 }
+
+/// A PromQL text parsed ahead: the expression and its selectors, or why it is no PromQL.
+pub(crate) type Parsed = Result<(Expression, Vec<promql::Selector>), String>;
 
 /// A PromQL expression parsed, with what it selects: the syntax tree is not kept, so the
 /// expressions parsed ahead hold little memory.
-fn read(text: &str) -> Result<(Expression, Vec<promql::Selector>), String> {
+pub(super) fn read(text: &str) -> Parsed {
     Expression::parse(text).map(|(expression, ast)| (expression, promql::selectors(&ast)))
 }
 
