@@ -245,6 +245,11 @@ const MAX_UNKNOWN_KEYS: usize = 64;
 /// reported and removed, and the document read again, so that every unknown key is listed in
 /// one run (up to [`MAX_UNKNOWN_KEYS`]), with the first other problem after them.
 fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
+    // A spec that reads is read without tracking where serde is (a path kept for every value);
+    // one that does not is read again, tracking it, for the diagnostics.
+    if let Ok(raw) = <RawStack as serde::Deserialize>::deserialize(tree) {
+        return Ok(raw);
+    }
     // Read in place; only after an unknown key is a copy made, without the keys reported.
     let mut trimmed: Option<Node> = None;
     let mut diags = Vec::new();
