@@ -185,11 +185,11 @@ impl SpecFiles {
         let (stack, mut diags) = resolve_allowing(&raw, &self.env, allowed);
         for d in &mut diags {
             if d.span.is_none() {
-                let (span, _) = tree.locate(d.path.segments(), false);
+                let (span, _) = tree.locate(&d.path.segments(), false);
                 d.span = Some(span);
             }
             for (path, label) in std::mem::take(&mut d.related_paths) {
-                let (span, _) = tree.locate(path.segments(), false);
+                let (span, _) = tree.locate(&path.segments(), false);
                 d.related.push((span, label));
             }
         }

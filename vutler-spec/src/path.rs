@@ -4,12 +4,23 @@
 //! the node (and so the file and line) a problem is about without parsing text back.
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use crate::tree::Segment;
 
 /// A path of mapping keys and sequence indices from the document's root.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct SpecPath(Vec<Segment>);
+///
+/// Paths share their prefixes: one deeper is one link onto its parent, so that naming the path of
+/// every value checked (most of which never reach a diagnostic) costs the same at any depth.
+#[derive(Clone, Default)]
+pub struct SpecPath(Option<Arc<Link>>);
+
+/// The last segment of a path, after the path before it.
+struct Link {
+    parent: SpecPath,
+    segment: Segment,
+    len: usize,
+}
 
 impl SpecPath {
     /// The document itself.
@@ -25,67 +36,107 @@ impl SpecPath {
     /// This path, one mapping key deeper.
     #[must_use]
     pub fn key(&self, key: &str) -> Self {
-        let mut next = self.clone();
-        next.0.push(Segment::Key(key.to_owned()));
-        next
+        self.then(Segment::Key(key.to_owned()))
     }
 
     /// This path, one sequence index deeper.
     #[must_use]
     pub fn index(&self, i: usize) -> Self {
-        let mut next = self.clone();
-        next.0.push(Segment::Index(i));
-        next
+        self.then(Segment::Index(i))
+    }
+
+    fn then(&self, segment: Segment) -> Self {
+        Self(Some(Arc::new(Link {
+            parent: self.clone(),
+            segment,
+            len: self.len() + 1,
+        })))
     }
 
     /// Appends a key in place (for walks that push and pop).
     pub fn push_key(&mut self, key: &str) {
-        self.0.push(Segment::Key(key.to_owned()));
+        *self = self.key(key);
     }
 
     /// Appends an index in place.
     pub fn push_index(&mut self, i: usize) {
-        self.0.push(Segment::Index(i));
+        *self = self.index(i);
     }
 
     /// Removes the last segment.
     pub fn pop(&mut self) {
-        self.0.pop();
+        if let Some(link) = self.0.take() {
+            *self = link.parent.clone();
+        }
     }
 
     /// The path without its last segment (the root stays the root).
     #[must_use]
     pub fn parent(&self) -> Self {
-        let mut up = self.clone();
-        up.0.pop();
-        up
+        self.0.as_ref().map(|link| link.parent.clone()).unwrap_or_default()
     }
 
     /// The segments, from the root.
-    pub fn segments(&self) -> &[Segment] {
-        &self.0
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut segments: Vec<Segment> = self.links().map(|link| link.segment.clone()).collect();
+        segments.reverse();
+        segments
+    }
+
+    /// The last segment, then the one before it, up to the first.
+    fn links(&self) -> impl Iterator<Item = &Link> {
+        std::iter::successors(self.0.as_deref(), |link| link.parent.0.as_deref())
     }
 
     /// Number of segments.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.as_ref().map_or(0, |link| link.len)
     }
 
     /// Whether this is the root.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
+    }
+}
+
+impl PartialEq for SpecPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self.links().zip(other.links()).all(|(a, b)| {
+                // A shared prefix is equal without comparing it further.
+                std::ptr::eq(a, b) || a.segment == b.segment
+            })
+    }
+}
+
+impl Eq for SpecPath {}
+
+impl std::hash::Hash for SpecPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for link in self.links() {
+            link.segment.hash(state);
+        }
+    }
+}
+
+impl fmt::Debug for SpecPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpecPath").field(&self.segments()).finish()
     }
 }
 
 impl From<Vec<Segment>> for SpecPath {
     fn from(segments: Vec<Segment>) -> Self {
-        Self(segments)
+        segments
+            .into_iter()
+            .fold(Self::root(), |path, segment| path.then(segment))
     }
 }
 
 impl fmt::Display for SpecPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.0.iter().enumerate() {
+        for (i, seg) in self.segments().iter().enumerate() {
             match seg {
                 Segment::Key(k) if i == 0 => f.write_str(k)?,
                 Segment::Key(k) => write!(f, ".{k}")?,
@@ -107,5 +158,33 @@ mod tests {
         assert_eq!(p.parent().to_string(), "services.vutler.depends_on");
         assert_eq!(SpecPath::root().to_string(), "");
         assert_eq!(SpecPath::top("a").index(0).index(2).key("b").len(), 4);
+        assert_eq!(SpecPath::root().parent(), SpecPath::root());
+    }
+
+    #[test]
+    fn paths_are_equal_by_their_segments() {
+        use std::collections::HashSet;
+        let a = SpecPath::top("services").key("app").index(1);
+        let b = SpecPath::from(vec![
+            Segment::Key("services".into()),
+            Segment::Key("app".into()),
+            Segment::Index(1),
+        ]);
+        assert_eq!(a, b);
+        assert_eq!(a.segments(), b.segments());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert_ne!(a, a.parent());
+        assert_ne!(a, SpecPath::top("services").key("app").index(2));
+        assert_ne!(SpecPath::top("x").key("y"), SpecPath::top("y").key("y"));
+        let mut walked = SpecPath::top("services");
+        walked.push_key("app");
+        walked.push_index(1);
+        assert_eq!(walked, a);
+        walked.pop();
+        walked.pop();
+        walked.pop();
+        assert!(walked.is_empty());
+        let set: HashSet<SpecPath> = [a.clone(), b, a.parent()].into_iter().collect();
+        assert_eq!(set.len(), 2);
     }
 }
