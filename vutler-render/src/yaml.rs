@@ -423,6 +423,15 @@ impl Compound<'_> {
     }
 }
 
+/// Serializer methods of integers that every i64 holds, written as one.
+macro_rules! widened {
+    ($($method:ident: $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<(), Error> {
+            self.serialize_i64(i64::from(v))
+        }
+    )*};
+}
+
 impl<'e> ser::Serializer for &'e mut Emitter {
     type Ok = ();
     type Error = Error;
@@ -439,17 +448,8 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(i64::from(v))
-    }
+    widened!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32);
+    widened!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32);
 
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
         self.scalar(format_args!("{v}"));
@@ -462,18 +462,6 @@ impl<'e> ser::Serializer for &'e mut Emitter {
             (_, Ok(v)) => self.serialize_u64(v),
             _ => Err(Error::custom("number out of range")),
         }
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_i64(i64::from(v))
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
@@ -559,12 +547,7 @@ impl<'e> ser::Serializer for &'e mut Emitter {
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'e>, Error> {
-        let open = self.open();
-        Ok(Compound {
-            emitter: self,
-            open,
-            seq: true,
-        })
+        Ok(compound(self, true, None))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'e>, Error> {
@@ -582,23 +565,11 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'e>, Error> {
-        let outer = self.variant(variant);
-        let mut open = self.open();
-        open.variant = Some(Box::new(outer));
-        Ok(Compound {
-            emitter: self,
-            open,
-            seq: true,
-        })
+        Ok(compound(self, true, Some(variant)))
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'e>, Error> {
-        let open = self.open();
-        Ok(Compound {
-            emitter: self,
-            open,
-            seq: false,
-        })
+        Ok(compound(self, false, None))
     }
 
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'e>, Error> {
@@ -612,72 +583,65 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'e>, Error> {
-        let outer = self.variant(variant);
-        let mut open = self.open();
-        open.variant = Some(Box::new(outer));
-        Ok(Compound {
-            emitter: self,
-            open,
-            seq: false,
-        })
+        Ok(compound(self, false, Some(variant)))
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self);
-        Ok(())
-    }
+/// A sequence (`seq`) or mapping begun in the emitter's current place; for an enum variant,
+/// inside the mapping of one key, the variant's name.
+fn compound<'e>(emitter: &'e mut Emitter, seq: bool, variant: Option<&'static str>) -> Compound<'e> {
+    let outer = variant.map(|v| Box::new(emitter.variant(v)));
+    let mut open = emitter.open();
+    open.variant = outer;
+    Compound { emitter, open, seq }
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The traits of a sequence's serializer, each writing an element with [`Compound::item`].
+macro_rules! sequence {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.item(value)
+            }
 
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self);
-        Ok(())
-    }
+            fn end(self) -> Result<(), Error> {
+                Compound::end(self);
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+sequence!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
+/// The traits of a struct's serializer, each writing a field with [`Compound::field`].
+macro_rules! fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Error;
 
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self);
-        Ok(())
-    }
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+                self.field(key, value)
+            }
+
+            fn end(self) -> Result<(), Error> {
+                Compound::end(self);
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self);
-        Ok(())
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -691,34 +655,6 @@ impl ser::SerializeMap for Compound<'_> {
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         value.serialize(&mut *self.emitter)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self);
-        Ok(())
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self);
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.field(key, value)
     }
 
     fn end(self) -> Result<(), Error> {
