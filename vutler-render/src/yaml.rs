@@ -41,7 +41,8 @@ fn emit<T: Serialize + ?Sized>(value: &T, blocks: bool) -> Result<String, Render
 
 /// A document whose top-level mapping is written a section's entry at a time (the Compose file
 /// of thousands of services, a service at a time): no value of the whole document is built.
-/// Sections are written in the order they are first pushed to, and a section is not reopened.
+/// Sections are written in the order they are first pushed to; reopening one is refused, as is
+/// any key given twice in one mapping.
 #[derive(Debug)]
 pub struct Sections {
     emitter: Emitter,
@@ -66,17 +67,17 @@ impl Sections {
     /// Adds `value` to the mapping `section` under `key`.
     pub fn entry<T: Serialize + ?Sized>(&mut self, section: &str, key: &str, value: &T) -> Result<(), RenderError> {
         if self.section.as_deref() != Some(section) || self.entries.is_none() {
-            self.start(section);
+            self.start(section)?;
         }
         let entries = self.entries.get_or_insert_with(|| Open::new(Place::Value));
-        self.emitter.key(entries, key);
+        self.emitter.key(entries, key)?;
         value.serialize(&mut self.emitter)?;
         Ok(())
     }
 
     /// Writes `section` as one value (a scalar, or a collection written whole).
     pub fn value<T: Serialize + ?Sized>(&mut self, section: &str, value: &T) -> Result<(), RenderError> {
-        self.start(section);
+        self.start(section)?;
         value.serialize(&mut self.emitter)?;
         Ok(())
     }
@@ -91,12 +92,13 @@ impl Sections {
     }
 
     /// Closes the section written so far and begins `section`'s entry, its value to follow.
-    fn start(&mut self, section: &str) {
+    fn start(&mut self, section: &str) -> Result<(), Error> {
         if let Some(entries) = self.entries.take() {
             self.emitter.close(entries);
         }
-        self.emitter.key(&mut self.root, section);
+        self.emitter.key(&mut self.root, section)?;
         self.section = Some(section.to_owned());
+        Ok(())
     }
 }
 
@@ -128,15 +130,40 @@ struct Open {
     empty: bool,
     /// An enum variant's mapping of one key around this collection, closed with it.
     variant: Option<Box<Open>>,
+    /// Where the keys written so far are in the text, while there are few of them.
+    keys: Vec<std::ops::Range<usize>>,
+    /// The keys written so far, once there are many.
+    many_keys: Option<std::collections::HashSet<Box<str>>>,
 }
 
 impl Open {
+    /// Mappings with more keys than this remember them in a set rather than scanning the text.
+    const SCAN_KEYS: usize = 16;
+
     fn new(place: Place) -> Self {
         Self {
             place,
             empty: true,
             variant: None,
+            keys: Vec::new(),
+            many_keys: None,
         }
+    }
+
+    /// Remembers the key written at `at` in `text`; `false` when the mapping has it already.
+    fn first_key(&mut self, text: &str, at: std::ops::Range<usize>) -> bool {
+        let key = &text[at.clone()];
+        if let Some(many) = &mut self.many_keys {
+            return many.insert(key.into());
+        }
+        if self.keys.iter().any(|k| &text[k.clone()] == key) {
+            return false;
+        }
+        self.keys.push(at);
+        if self.keys.len() > Self::SCAN_KEYS {
+            self.many_keys = Some(self.keys.drain(..).map(|k| text[k].into()).collect());
+        }
+        true
     }
 }
 
@@ -229,13 +256,20 @@ impl Emitter {
         self.close_with(open, "{}");
     }
 
-    /// A mapping key of `open`, with its colon; the value is to follow.
-    fn key(&mut self, open: &mut Open, key: &str) {
+    /// A mapping key of `open`, with its colon; the value is to follow. A key given twice is
+    /// refused: serde_json kept the last value at the first key's place, and readers of YAML do
+    /// not agree on what two keys mean.
+    fn key(&mut self, open: &mut Open, key: &str) -> Result<(), Error> {
         self.element(open);
+        let start = self.out.len();
         // A literal block cannot be an implicit key: a key is never one.
         self.string(key, false);
+        if !open.first_key(&self.out, start..self.out.len()) {
+            return Err(Error::custom(format!("the key `{key}` is given twice in one mapping")));
+        }
         self.out.push(':');
         self.place = Place::Value;
+        Ok(())
     }
 
     /// The text before a scalar in the current place.
@@ -312,10 +346,10 @@ impl Emitter {
     }
 
     /// An enum variant's mapping of one key, `variant`, its value to follow.
-    fn variant(&mut self, variant: &str) -> Open {
+    fn variant(&mut self, variant: &str) -> Result<Open, Error> {
         let mut outer = self.open();
-        self.key(&mut outer, variant);
-        outer
+        self.key(&mut outer, variant)?;
+        Ok(outer)
     }
 }
 
@@ -414,7 +448,7 @@ impl Compound<'_> {
     }
 
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
-        self.emitter.key(&mut self.open, key);
+        self.emitter.key(&mut self.open, key)?;
         value.serialize(&mut *self.emitter)
     }
 
@@ -540,14 +574,14 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        let outer = self.variant(variant);
+        let outer = self.variant(variant)?;
         value.serialize(&mut *self)?;
         self.close(outer);
         Ok(())
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'e>, Error> {
-        Ok(compound(self, true, None))
+        compound(self, true, None)
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'e>, Error> {
@@ -565,11 +599,11 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'e>, Error> {
-        Ok(compound(self, true, Some(variant)))
+        compound(self, true, Some(variant))
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'e>, Error> {
-        Ok(compound(self, false, None))
+        compound(self, false, None)
     }
 
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'e>, Error> {
@@ -583,17 +617,17 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'e>, Error> {
-        Ok(compound(self, false, Some(variant)))
+        compound(self, false, Some(variant))
     }
 }
 
 /// A sequence (`seq`) or mapping begun in the emitter's current place; for an enum variant,
 /// inside the mapping of one key, the variant's name.
-fn compound<'e>(emitter: &'e mut Emitter, seq: bool, variant: Option<&'static str>) -> Compound<'e> {
-    let outer = variant.map(|v| Box::new(emitter.variant(v)));
+fn compound<'e>(emitter: &'e mut Emitter, seq: bool, variant: Option<&'static str>) -> Result<Compound<'e>, Error> {
+    let outer = variant.map(|v| emitter.variant(v).map(Box::new)).transpose()?;
     let mut open = emitter.open();
     open.variant = outer;
-    Compound { emitter, open, seq }
+    Ok(Compound { emitter, open, seq })
 }
 
 /// The traits of a sequence's serializer, each writing an element with [`Compound::item`].
@@ -649,8 +683,7 @@ impl ser::SerializeMap for Compound<'_> {
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
         let key = key_text(key)?;
-        self.emitter.key(&mut self.open, &key);
-        Ok(())
+        self.emitter.key(&mut self.open, &key)
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -663,14 +696,18 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-/// A mapping key as text, as JSON has it: a string, or a number or a boolean written out.
+/// A mapping key as text, as serde_json writes it: its own key serializer decides (a string, a
+/// number or a boolean written out, anything else refused), so that the files are as before.
 fn key_text<T: Serialize + ?Sized>(key: &T) -> Result<String, Error> {
-    match serde_json::to_value(key)? {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        serde_json::Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(Error::custom("a mapping key must be a string, a number or a boolean")),
+    use ser::{SerializeMap as _, Serializer as _};
+    let mut map = serde_json::value::Serializer.serialize_map(Some(1))?;
+    map.serialize_key(key)?;
+    map.serialize_value(&())?;
+    match map.end()? {
+        serde_json::Value::Object(entries) => entries.into_iter().next().map(|(key, _)| key),
+        _ => None,
     }
+    .ok_or_else(|| Error::custom("serde_json wrote a map key as no map"))
 }
 
 #[cfg(test)]
@@ -845,8 +882,63 @@ mod tests {
         for blocks in [false, true] {
             assert_eq!(emit(&value, blocks).unwrap_or_default(), saphyr(&json, blocks));
         }
-        let map = std::collections::HashMap::from([(vec![1], 2)]);
-        assert!(to_string(&map).is_err(), "a key that is a list");
+        // Keys as serde_json's own key serializer has them, refused where it refuses them.
+        fn same_as_json<T: Serialize>(value: &T) {
+            match serde_json::to_value(value) {
+                Ok(json) => assert_eq!(emit(value, false).unwrap_or_default(), saphyr(&json, false)),
+                Err(e) => assert!(emit(value, false).is_err(), "serde_json refuses it: {e}"),
+            }
+        }
+        same_as_json(&std::collections::BTreeMap::from([(1_i128 << 100, 1), (-3, 2)]));
+        same_as_json(&std::collections::BTreeMap::from([(true, 1)]));
+        struct FloatKeys;
+        impl Serialize for FloatKeys {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map([(0.1_f32, 1), (2.0, 2)])
+            }
+        }
+        same_as_json(&FloatKeys);
+        same_as_json(&std::collections::HashMap::from([(Some("a"), 1)]));
+        same_as_json(&std::collections::HashMap::from([(vec![1], 2)]));
+        same_as_json(&std::collections::HashMap::from([('c', ())]));
+        #[derive(Serialize, PartialEq, Eq, Hash)]
+        enum K {
+            Unit,
+        }
+        same_as_json(&std::collections::HashMap::from([(K::Unit, 1)]));
+        assert!(to_string(&std::collections::HashMap::from([(vec![1], 2)])).is_err());
+    }
+
+    /// Two keys in one mapping are refused (serde_json kept the last value at the first's place),
+    /// beyond the mapping size where keys are remembered in a set too; so is reopening a section.
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        #[derive(Serialize)]
+        struct Flat {
+            a: u8,
+            #[serde(flatten)]
+            rest: indexmap::IndexMap<String, u8>,
+        }
+        for n in [0, 3, 40] {
+            let mut rest: indexmap::IndexMap<String, u8> = (0..n).map(|i| (format!("k{i}"), 0)).collect();
+            assert!(
+                to_string(&Flat {
+                    a: 1,
+                    rest: rest.clone()
+                })
+                .is_ok()
+            );
+            rest.insert("a".to_owned(), 2);
+            let refused = to_string(&Flat { a: 1, rest }).map(|t| t.len());
+            assert!(refused.is_err(), "{n}: {refused:?}");
+        }
+        let mut sections = Sections::new(false);
+        sections.entry("services", "a", &1).unwrap_or_else(|e| panic!("{e}"));
+        sections.entry("networks", "n", &1).unwrap_or_else(|e| panic!("{e}"));
+        assert!(sections.entry("services", "b", &1).is_err(), "a section reopened");
+        let mut sections = Sections::new(false);
+        sections.entry("services", "a", &1).unwrap_or_else(|e| panic!("{e}"));
+        assert!(sections.entry("services", "a", &2).is_err(), "an entry given twice");
     }
 
     /// Text of every kind the emitter decides on: YAML 1.1 words, numbers, indicators, line

@@ -2,11 +2,22 @@
 //! byte-identical whatever the number of threads.
 //!
 //! Validation's PromQL parses and the renderer's parts are pure functions of the spec, so they
-//! run on scoped threads with no shared state beyond the index of the next item. A panic in a
-//! worker is resumed on the caller.
+//! run on scoped threads that share only the index of the next item ([`map`]) or a bounded
+//! channel ([`pipe`]). A panic in a worker is resumed on the caller.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::ScopedJoinHandle;
+
+/// The threads this machine runs at once.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+}
+
+/// A worker's result, its panic resumed on this thread.
+fn joined<T>(worker: ScopedJoinHandle<'_, T>) -> T {
+    worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
 
 /// `f` of every item, in item order. Items are handed out one at a time to as many threads as
 /// there are cores (at most one per item), the caller's own thread among them, so that a few
@@ -18,17 +29,15 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 /// `f` of every item, begun on the other cores at once, while `meanwhile` runs on this thread.
 /// `meanwhile` is handed the way to the results: called, it works on the items left on this
 /// thread too, waits for the others and returns every result in item order (called again, it
-/// returns nothing). Validation parses the PromQL of a spec this way while it resolves the
-/// services, which need none of it.
+/// returns nothing). Items not begun when `meanwhile` returns (or panics) without asking are
+/// left. Validation parses the PromQL of a spec this way while it resolves the services, which
+/// need none of it.
 pub fn map_meanwhile<T: Sync, R: Send, M>(
     items: &[T],
     f: impl Fn(&T) -> R + Sync,
     meanwhile: impl FnOnce(&mut dyn FnMut() -> Vec<R>) -> M,
 ) -> M {
-    let helpers = std::thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(items.len())
-        .saturating_sub(1);
+    let helpers = cores().min(items.len()).saturating_sub(1);
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
@@ -40,12 +49,20 @@ pub fn map_meanwhile<T: Sync, R: Send, M>(
             done.push((i, f(item)));
         }
     };
+    /// Hands out no further item once dropped: when `meanwhile` is done, asked or not.
+    struct Stop<'a>(&'a AtomicUsize, usize);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(self.1, Ordering::Relaxed);
+        }
+    }
     std::thread::scope(|s| {
         let mut workers: Vec<_> = (0..helpers).map(|_| s.spawn(work)).collect();
+        let _stop = Stop(&next, items.len());
         let mut results = || {
             let mut all = work();
             for worker in workers.drain(..) {
-                all.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+                all.extend(joined(worker));
             }
             all.sort_unstable_by_key(|(i, _)| *i);
             all.into_iter().map(|(_, r)| r).collect()
@@ -56,13 +73,14 @@ pub fn map_meanwhile<T: Sync, R: Send, M>(
 
 /// `consume` of what `items` yields, the items produced on another thread when the machine has
 /// two cores, handed over `batch` at a time (a few batches at most wait for `consume`). When
-/// `consume` returns before the end, the producer stops at its next batch.
+/// `consume` returns before the end, the producer stops at its next batch. A panic of the
+/// producer ends the items `consume` sees, and is resumed once `consume` returns.
 pub fn pipe<I, R>(mut items: I, batch: usize, consume: impl FnOnce(&mut dyn Iterator<Item = I::Item>) -> R) -> R
 where
     I: Iterator + Send,
     I::Item: Send,
 {
-    if std::thread::available_parallelism().map_or(1, NonZeroUsize::get) < 2 {
+    if cores() < 2 {
         return consume(&mut items);
     }
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<I::Item>>(4);
@@ -79,20 +97,20 @@ where
         let result = consume(&mut received);
         // The producer's next send fails, and it returns.
         drop(received);
-        producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        joined(producer);
         result
     })
 }
 
 /// `a()` and `b()`, on two threads when the machine has two cores.
 pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
-    if std::thread::available_parallelism().map_or(1, NonZeroUsize::get) < 2 {
+    if cores() < 2 {
         return (a(), b());
     }
     std::thread::scope(|s| {
         let a = s.spawn(a);
         let b = b();
-        (a.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), b)
+        (joined(a), b)
     })
 }
 
@@ -123,8 +141,14 @@ mod tests {
         assert_eq!(first, expected);
         assert!(again.is_empty(), "the results are handed out once");
         assert_eq!(meanwhile, slow(&5));
-        // Never asked for: the threads are still waited for.
-        assert_eq!(map_meanwhile(&items, slow, |_| 7), 7);
+        // Never asked for: the threads are waited for, and stop at the items they have.
+        let begun = AtomicUsize::new(0);
+        let count = |_: &u64| {
+            begun.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        assert_eq!(map_meanwhile(&items, count, |_| 7), 7);
+        assert!(begun.load(Ordering::Relaxed) < items.len(), "every item was worked on");
         assert_eq!(
             map_meanwhile(&[] as &[u64], slow, |results| results()),
             Vec::<u64>::new()

@@ -101,11 +101,19 @@ impl SpecPath {
 
 impl PartialEq for SpecPath {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && self.links().zip(other.links()).all(|(a, b)| {
-                // A shared prefix is equal without comparing it further.
-                std::ptr::eq(a, b) || a.segment == b.segment
-            })
+        if self.len() != other.len() {
+            return false;
+        }
+        for (a, b) in self.links().zip(other.links()) {
+            if std::ptr::eq(a, b) {
+                // The rest is one shared prefix.
+                return true;
+            }
+            if a.segment != b.segment {
+                return false;
+            }
+        }
+        true
     }
 }
 
