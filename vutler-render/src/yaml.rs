@@ -9,11 +9,14 @@
 //!
 //! It is written while the value is serialized: saphyr's emitter needs the whole document as its
 //! tree of hashed mappings (and the value first as JSON), which for the files of a stack of
-//! thousands of services cost more time and memory than the text itself. The tests hold this
-//! emitter to saphyr's on every kind of value and string.
+//! thousands of services cost more time and memory than the text itself. Each scalar is still
+//! saphyr's, which decides its quoting; the layout of collections and of literal blocks is laid
+//! out here, as saphyr's emitter lays them out. The tests hold this emitter to saphyr's on every
+//! kind of value and string.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 
+use saphyr::{Scalar, Yaml, YamlEmitter};
 use serde::Serialize;
 use serde::ser::{self, Error as _};
 
@@ -58,7 +61,7 @@ impl Sections {
     pub fn new(blocks: bool) -> Self {
         Self {
             emitter: Emitter::new(blocks),
-            root: Open::new(Place::Root),
+            root: Open::new(Place::Root, Kind::Map),
             section: None,
             entries: None,
         }
@@ -69,7 +72,7 @@ impl Sections {
         if self.section.as_deref() != Some(section) || self.entries.is_none() {
             self.start(section)?;
         }
-        let entries = self.entries.get_or_insert_with(|| Open::new(Place::Value));
+        let entries = self.entries.get_or_insert_with(|| Open::new(Place::Value, Kind::Map));
         self.emitter.key(entries, key)?;
         value.serialize(&mut self.emitter)?;
         Ok(())
@@ -122,10 +125,22 @@ enum Chomping {
     Keep,
 }
 
+/// What a collection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A sequence: `[]` when empty.
+    Seq,
+    /// A mapping of any keys: `{}` when empty, a key given twice refused.
+    Map,
+    /// A struct's fields, whose names Rust keeps distinct (a flattened struct is a [`Kind::Map`]).
+    Fields,
+}
+
 /// A collection being written.
 #[derive(Debug)]
 struct Open {
     place: Place,
+    kind: Kind,
     /// No element written yet.
     empty: bool,
     /// An enum variant's mapping of one key around this collection, closed with it.
@@ -140,9 +155,10 @@ impl Open {
     /// Mappings with more keys than this remember them in a set rather than scanning the text.
     const SCAN_KEYS: usize = 16;
 
-    fn new(place: Place) -> Self {
+    fn new(place: Place, kind: Kind) -> Self {
         Self {
             place,
+            kind,
             empty: true,
             variant: None,
             keys: Vec::new(),
@@ -152,6 +168,9 @@ impl Open {
 
     /// Remembers the key written at `at` in `text`; `false` when the mapping has it already.
     fn first_key(&mut self, text: &str, at: std::ops::Range<usize>) -> bool {
+        if self.kind == Kind::Fields {
+            return true;
+        }
         let key = &text[at.clone()];
         if let Some(many) = &mut self.many_keys {
             return many.insert(key.into());
@@ -178,6 +197,8 @@ struct Emitter {
     place: Place,
     /// A literal block ended the text so far, with its line break.
     after_block: Option<Chomping>,
+    /// Where saphyr writes a scalar, kept from one to the next.
+    scratch: String,
 }
 
 impl Emitter {
@@ -188,6 +209,7 @@ impl Emitter {
             blocks,
             place: Place::Root,
             after_block: None,
+            scratch: String::new(),
         }
     }
 
@@ -212,9 +234,9 @@ impl Emitter {
         }
     }
 
-    /// Begins a collection in the current place.
-    fn open(&mut self) -> Open {
-        Open::new(self.place)
+    /// Begins a collection of `kind` in the current place.
+    fn open(&mut self, kind: Kind) -> Open {
+        Open::new(self.place, kind)
     }
 
     /// Begins an element of `open`: for its first, what separates the collection from what is
@@ -238,22 +260,18 @@ impl Emitter {
     }
 
     /// Ends a collection: `[]` or `{}` when nothing was written in it.
-    fn close_with(&mut self, open: Open, empty: &str) {
+    fn close(&mut self, open: Open) {
         if open.empty {
             if open.place != Place::Root {
                 self.out.push(' ');
             }
-            self.out.push_str(empty);
+            self.out.push_str(if open.kind == Kind::Seq { "[]" } else { "{}" });
         } else {
             self.level -= 1;
         }
         if let Some(variant) = open.variant {
             self.close(*variant);
         }
-    }
-
-    fn close(&mut self, open: Open) {
-        self.close_with(open, "{}");
     }
 
     /// A mapping key of `open`, with its colon; the value is to follow. A key given twice is
@@ -263,7 +281,7 @@ impl Emitter {
         self.element(open);
         let start = self.out.len();
         // A literal block cannot be an implicit key: a key is never one.
-        self.string(key, false);
+        self.saphyr(Scalar::String(Cow::Borrowed(key)));
         if !open.first_key(&self.out, start..self.out.len()) {
             return Err(Error::custom(format!("the key `{key}` is given twice in one mapping")));
         }
@@ -279,34 +297,24 @@ impl Emitter {
         }
     }
 
-    fn string(&mut self, v: &str, may_be_block: bool) {
-        if may_be_block && self.blocks && is_block(v) {
-            self.literal_block(v);
-        } else if needs_quotes(v) {
-            escape(&mut self.out, v);
-        } else {
-            self.out.push_str(v);
-        }
+    /// A scalar as saphyr writes it outside a literal block: plain, or double-quoted where a
+    /// YAML 1.1 or 1.2 reader would read it as something else.
+    fn saphyr(&mut self, scalar: Scalar<'_>) {
+        self.scratch.clear();
+        // Writing into a String does not fail, and every scalar is written.
+        let _ = YamlEmitter::new(&mut self.scratch).dump(&Yaml::Value(scalar));
+        let text = self.scratch.strip_prefix("---\n").unwrap_or(&self.scratch);
+        self.out.push_str(text);
     }
 
-    fn scalar_str(&mut self, v: &str) {
+    /// A scalar value in the current place.
+    fn scalar(&mut self, scalar: Scalar<'_>) {
         self.before_scalar();
-        self.string(v, true);
-    }
-
-    fn scalar(&mut self, text: std::fmt::Arguments<'_>) {
-        self.before_scalar();
-        // Writing into a String does not fail.
-        let _ = self.out.write_fmt(text);
-    }
-
-    fn float(&mut self, v: f64) {
-        if v.is_finite() {
-            let point = if v.fract() == 0.0 { ".0" } else { "" };
-            self.scalar(format_args!("{v}{point}"));
-        } else {
+        match scalar {
+            Scalar::String(text) if self.blocks && is_block(&text) => self.literal_block(&text),
             // JSON has no infinite or NaN number: serde_json makes them null.
-            self.scalar(format_args!("~"));
+            Scalar::FloatingPoint(x) if !x.is_finite() => self.saphyr(Scalar::Null),
+            other => self.saphyr(other),
         }
     }
 
@@ -347,7 +355,7 @@ impl Emitter {
 
     /// An enum variant's mapping of one key, `variant`, its value to follow.
     fn variant(&mut self, variant: &str) -> Result<Open, Error> {
-        let mut outer = self.open();
+        let mut outer = self.open(Kind::Fields);
         self.key(&mut outer, variant)?;
         Ok(outer)
     }
@@ -376,67 +384,11 @@ fn has_document_marker_line(s: &str) -> bool {
             .any(|marker| s.contains(marker) && s.match_indices(marker).any(|(i, _)| is_marker(i + 1)))
 }
 
-/// Whether a string must be quoted: it would read as another type (YAML 1.1's booleans and
-/// nulls, a number), or holds or starts with a character of YAML's syntax.
-fn needs_quotes(s: &str) -> bool {
-    const WORDS: [&str; 22] = [
-        "yes", "Yes", "YES", "no", "No", "NO", "True", "TRUE", "true", "False", "FALSE", "false", "on", "On", "ON",
-        "off", "Off", "OFF", "null", "Null", "NULL", "~",
-    ];
-    s.is_empty()
-        || s.starts_with(' ')
-        || s.ends_with(' ')
-        || s.starts_with(['&', '*', '?', '|', '-', '<', '>', '=', '!', '%', '@'])
-        || s.contains(|c: char| {
-            matches!(
-                c,
-                '\0'..='\x1f' | ':' | '{' | '}' | '[' | ']' | ',' | '#' | '`' | '"' | '\'' | '\\' | '\x7f' | '\u{feff}'
-            )
-        })
-        || WORDS.contains(&s)
-        || s.starts_with('.')
-        || s.starts_with("+.")
-        || s.starts_with("0x")
-        || s.starts_with("0o")
-        || s.parse::<i64>().is_ok()
-        || s.parse::<f64>().is_ok()
-}
-
-/// A double-quoted string, JSON's escapes.
-fn escape(out: &mut String, v: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in v.bytes().enumerate() {
-        let escaped = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\x08' => "\\b",
-            b'\t' => "\\t",
-            b'\n' => "\\n",
-            b'\x0c' => "\\f",
-            b'\r' => "\\r",
-            b'\x00'..=b'\x1f' | b'\x7f' => "",
-            _ => continue,
-        };
-        out.push_str(&v[start..i]);
-        if escaped.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escaped);
-        }
-        start = i + 1;
-    }
-    out.push_str(&v[start..]);
-    out.push('"');
-}
-
 /// A collection being serialized.
 #[derive(Debug)]
 struct Compound<'e> {
     emitter: &'e mut Emitter,
     open: Open,
-    /// A sequence (closed with `[]` when empty), or a mapping.
-    seq: bool,
 }
 
 impl Compound<'_> {
@@ -453,7 +405,7 @@ impl Compound<'_> {
     }
 
     fn end(self) {
-        self.emitter.close_with(self.open, if self.seq { "[]" } else { "{}" });
+        self.emitter.close(self.open);
     }
 }
 
@@ -478,7 +430,7 @@ impl<'e> ser::Serializer for &'e mut Emitter {
     type SerializeStructVariant = Compound<'e>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.scalar(format_args!("{v}"));
+        self.scalar(Scalar::Boolean(v));
         Ok(())
     }
 
@@ -486,7 +438,7 @@ impl<'e> ser::Serializer for &'e mut Emitter {
     widened!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32);
 
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.scalar(format_args!("{v}"));
+        self.scalar(Scalar::Integer(v));
         Ok(())
     }
 
@@ -519,17 +471,16 @@ impl<'e> ser::Serializer for &'e mut Emitter {
     }
 
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        self.float(v);
+        self.scalar(Scalar::FloatingPoint(v.into()));
         Ok(())
     }
 
     fn serialize_char(self, v: char) -> Result<(), Error> {
-        self.scalar_str(v.encode_utf8(&mut [0; 4]));
-        Ok(())
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        self.scalar_str(v);
+        self.scalar(Scalar::String(Cow::Borrowed(v)));
         Ok(())
     }
 
@@ -551,7 +502,7 @@ impl<'e> ser::Serializer for &'e mut Emitter {
     }
 
     fn serialize_unit(self) -> Result<(), Error> {
-        self.scalar(format_args!("~"));
+        self.scalar(Scalar::Null);
         Ok(())
     }
 
@@ -581,7 +532,7 @@ impl<'e> ser::Serializer for &'e mut Emitter {
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'e>, Error> {
-        compound(self, true, None)
+        compound(self, Kind::Seq, None)
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'e>, Error> {
@@ -599,15 +550,15 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'e>, Error> {
-        compound(self, true, Some(variant))
+        compound(self, Kind::Seq, Some(variant))
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'e>, Error> {
-        compound(self, false, None)
+        compound(self, Kind::Map, None)
     }
 
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'e>, Error> {
-        self.serialize_map(Some(len))
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Compound<'e>, Error> {
+        compound(self, Kind::Fields, None)
     }
 
     fn serialize_struct_variant(
@@ -617,17 +568,17 @@ impl<'e> ser::Serializer for &'e mut Emitter {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'e>, Error> {
-        compound(self, false, Some(variant))
+        compound(self, Kind::Fields, Some(variant))
     }
 }
 
-/// A sequence (`seq`) or mapping begun in the emitter's current place; for an enum variant,
-/// inside the mapping of one key, the variant's name.
-fn compound<'e>(emitter: &'e mut Emitter, seq: bool, variant: Option<&'static str>) -> Result<Compound<'e>, Error> {
+/// A collection of `kind` begun in the emitter's current place; for an enum variant, inside
+/// the mapping of one key, the variant's name.
+fn compound<'e>(emitter: &'e mut Emitter, kind: Kind, variant: Option<&'static str>) -> Result<Compound<'e>, Error> {
     let outer = variant.map(|v| emitter.variant(v).map(Box::new)).transpose()?;
-    let mut open = emitter.open();
+    let mut open = emitter.open(kind);
     open.variant = outer;
-    Ok(Compound { emitter, open, seq })
+    Ok(Compound { emitter, open })
 }
 
 /// The traits of a sequence's serializer, each writing an element with [`Compound::item`].
@@ -712,10 +663,8 @@ fn key_text<T: Serialize + ?Sized>(key: &T) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
     use proptest::prelude::*;
-    use saphyr::{Mapping, Scalar, Yaml, YamlEmitter};
+    use saphyr::Mapping;
     use serde_json::{Value as J, json};
 
     use super::*;
