@@ -328,7 +328,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             };
             print_report(cli, &loaded.warnings)?;
             let names: Vec<&str> = files.sources().iter().map(|(_, f)| f.name.as_str()).collect();
-            let yaml = serde_yaml::to_string(&loaded.tree.to_json())?;
+            let tree = match loaded.effective() {
+                Ok(tree) => tree,
+                Err(report) => return Ok(invalid(cli, &report)),
+            };
+            let yaml = serde_yaml::to_string(&tree.to_json())?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "# Effective spec of `{env}`: {}", names.join(" + "))?;
             out.write_all(yaml.as_bytes())?;

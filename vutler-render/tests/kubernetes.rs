@@ -32,7 +32,8 @@ fn kubernetes_env() -> (Stack, Rendered) {
 
 /// A loaded environment's effective spec with one more overlay on top.
 fn with_overlay(loaded: &vutler_spec::Loaded, name: &str, overlay: String) -> Result<Stack, vutler_spec::Report> {
-    let effective = serde_yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let effective = serde_yaml::to_string(&loaded.effective().unwrap_or_else(|r| panic!("{r}")).to_json())
+        .unwrap_or_else(|e| panic!("{e}"));
     vutler_spec::SpecFiles::new(
         loaded.stack.env().as_str(),
         vec![("effective.yaml".into(), effective)],

@@ -609,7 +609,8 @@ fn a_development_environment_of_any_name_may_leave_services_unsized() {
 #[test]
 fn grafana_provisions_a_loki_datasource_and_panels_that_query_it() {
     let loaded = vutler_spec::load(&dir("tests/fixtures/stack"), "minimal").unwrap_or_else(|r| panic!("{r}"));
-    let effective = vutler_render::yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let effective = vutler_render::yaml::to_string(&loaded.effective().unwrap_or_else(|r| panic!("{r}")).to_json())
+        .unwrap_or_else(|e| panic!("{e}"));
     let overlay = r#"
 volumes:
   loki-data: { kind: cache }

@@ -813,7 +813,8 @@ fn spec_deployment(root: &Path, env: &str, overlay: &str) -> PathBuf {
 /// Like [`spec_deployment`], for the spec folder `specs`; with the stack deployed.
 fn spec_deployment_of(specs: &str, root: &Path, env: &str, overlay: &str) -> (Stack, PathBuf) {
     let loaded = vutler_spec::load(&dir(specs), env).unwrap_or_else(|r| panic!("{r}"));
-    let effective = vutler_render::yaml::to_string(&loaded.tree.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let effective = vutler_render::yaml::to_string(&loaded.effective().unwrap_or_else(|r| panic!("{r}")).to_json())
+        .unwrap_or_else(|e| panic!("{e}"));
     let files = vutler_spec::SpecFiles::new(
         env,
         vec![("effective.yaml".into(), effective)],

@@ -60,13 +60,13 @@ pub struct SpecFolder {
 pub struct Loaded {
     /// The validated stack.
     pub stack: Stack,
-    /// The effective spec after overlays, as a document tree.
-    pub tree: Node,
     /// The effective spec after overlays, as raw types.
     pub raw: RawStack,
     /// Warnings, with the sources they point into; errors only with the codes allowed by
     /// [`SpecFiles::resolve_allowing`].
     pub warnings: Report,
+    /// The files the stack was loaded from, for [`Loaded::effective`].
+    files: SpecFiles,
 }
 
 impl SpecFiles {
@@ -182,23 +182,30 @@ impl SpecFiles {
     pub fn resolve_allowing(&self, allowed: &[Rule]) -> Result<Loaded, Report> {
         let tree = self.effective()?;
         let raw = deserialize(&tree).map_err(|d| self.report(d))?;
+        // The tree is as large as the stack and its raw layer together: it is not held while
+        // resolving, and is built again only to place what resolving found.
+        drop(tree);
         let (stack, mut diags) = resolve_allowing(&raw, &self.env, allowed);
-        for d in &mut diags {
-            if d.span.is_none() {
-                let (span, _) = tree.locate(&d.path.segments(), false);
-                d.span = Some(span);
-            }
-            for (path, label) in std::mem::take(&mut d.related_paths) {
-                let (span, _) = tree.locate(&path.segments(), false);
-                d.related.push((span, label));
+        let unplaced = |d: &Diagnostic| d.span.is_none() || !d.related_paths.is_empty();
+        if diags.iter().any(unplaced) {
+            let tree = self.effective()?;
+            for d in &mut diags {
+                if d.span.is_none() {
+                    let (span, _) = tree.locate(&d.path.segments(), false);
+                    d.span = Some(span);
+                }
+                for (path, label) in std::mem::take(&mut d.related_paths) {
+                    let (span, _) = tree.locate(&path.segments(), false);
+                    d.related.push((span, label));
+                }
             }
         }
         match stack {
             Some(stack) => Ok(Loaded {
                 stack,
-                tree,
                 raw,
                 warnings: self.report(diags),
+                files: self.clone(),
             }),
             None => Err(self.report(diags)),
         }
@@ -602,6 +609,12 @@ pub fn load(dir: &Path, env: &str) -> Result<Loaded, Report> {
 }
 
 impl Loaded {
+    /// The effective spec after overlays, as a document tree: read again from the parsed
+    /// files, which loading does not keep it for (a large spec's tree outweighs its stack).
+    pub fn effective(&self) -> Result<Node, Report> {
+        self.files.effective()
+    }
+
     /// Whether loading produced warnings (that the spec does not allow).
     pub fn has_warnings(&self) -> bool {
         self.warnings.diagnostics.iter().any(Diagnostic::is_open_warning)

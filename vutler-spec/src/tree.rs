@@ -8,6 +8,8 @@ use crate::diagnostic::Diagnostic;
 use crate::rule::Rule;
 use crate::source::{CharOffsets, FileId, Span};
 
+mod toml_doc;
+
 /// A value of a spec document with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -650,25 +652,7 @@ fn finite(x: f64, span: Span) -> Result<Value, Diagnostic> {
 
 /// Parses a TOML spec file.
 pub fn parse_toml(file: FileId, text: &str) -> Result<Node, Diagnostic> {
-    let doc = toml::de::DeTable::parse(text).map_err(|e| {
-        let range = e.span().unwrap_or(0..0);
-        Diagnostic::new(
-            Rule::Syntax,
-            crate::SpecPath::root(),
-            format!("TOML syntax error: {}", e.message().trim_end()),
-        )
-        .with_span(Span {
-            file,
-            start: range.start,
-            end: range.end,
-        })
-    })?;
-    let span = Span {
-        file,
-        start: doc.span().start,
-        end: doc.span().end,
-    };
-    let node = convert_table(file, doc.into_inner(), span)?;
+    let node = toml_doc::parse(file, text)?;
     refuse_invisible(&node)?;
     Ok(node)
 }
@@ -751,62 +735,6 @@ fn refuse_invisible(root: &Node) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
-}
-
-fn convert_table(file: FileId, table: toml::de::DeTable<'_>, span: Span) -> Result<Node, Diagnostic> {
-    let mut entries = Vec::with_capacity(table.len());
-    for (k, v) in table {
-        let key_span = Span {
-            file,
-            start: k.span().start,
-            end: k.span().end,
-        };
-        entries.push(Entry {
-            key: k.into_inner().into_owned(),
-            key_span,
-            node: convert_toml(file, v)?,
-        });
-    }
-    Ok(Node {
-        value: Value::Map(entries),
-        span,
-    })
-}
-
-fn convert_toml(file: FileId, value: toml::Spanned<toml::de::DeValue<'_>>) -> Result<Node, Diagnostic> {
-    use toml::de::DeValue;
-    let span = Span {
-        file,
-        start: value.span().start,
-        end: value.span().end,
-    };
-    let value = match value.into_inner() {
-        DeValue::String(s) => Value::Str(s.into_owned()),
-        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
-            Ok(n) => Value::Int(n),
-            Err(_) => {
-                return Err(
-                    Diagnostic::new(Rule::Type, crate::SpecPath::root(), "integer out of range").with_span(span),
-                );
-            }
-        },
-        DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
-            Ok(x) => finite(x, span)?,
-            Err(_) => {
-                return Err(Diagnostic::new(Rule::Type, crate::SpecPath::root(), "unreadable float").with_span(span));
-            }
-        },
-        DeValue::Boolean(b) => Value::Bool(b),
-        DeValue::Datetime(d) => Value::Str(d.to_string()),
-        DeValue::Array(items) => Value::Seq(
-            items
-                .into_iter()
-                .map(|v| convert_toml(file, v))
-                .collect::<Result<_, _>>()?,
-        ),
-        DeValue::Table(t) => return convert_table(file, t, span),
-    };
-    Ok(Node { value, span })
 }
 
 #[cfg(test)]

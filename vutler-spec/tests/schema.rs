@@ -47,7 +47,7 @@ fn every_effective_spec_is_a_whole_stack() {
     for folder in folders {
         for env in vutler_spec::environments(&folder).unwrap_or_else(|r| panic!("{r}")) {
             let loaded = vutler_spec::load(&folder, &env).unwrap_or_else(|r| panic!("{}: {r}", folder.display()));
-            let doc = loaded.tree.to_json();
+            let doc = loaded.effective().unwrap_or_else(|r| panic!("{r}")).to_json();
             let errors: Vec<String> = validator
                 .iter_errors(&doc)
                 .map(|e| format!("{}: {e}", e.instance_path()))

@@ -32,7 +32,7 @@ pub fn stack_for_nginx(specs: &Path, env: &str, version: NginxVersion) -> anyhow
         proxy.name,
         proxy.image.repo()
     );
-    let effective = serde_yaml::to_string(&loaded.tree.to_json())?;
+    let effective = serde_yaml::to_string(&loaded.effective().map_err(|r| anyhow!("{r}"))?.to_json())?;
     SpecFiles::new(
         env,
         vec![("effective.yaml".into(), effective)],
