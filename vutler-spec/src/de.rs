@@ -1,5 +1,6 @@
-//! The document tree as a serde [`Deserializer`]: the raw types are read from the [`Node`]s
-//! directly, strings borrowed, without first building a JSON copy of the spec.
+//! The document tree as a serde [`Deserializer`] ([`Reader`]): the raw types are read from the
+//! [`Node`]s directly, without first building a JSON copy of the spec. A tree is read by
+//! reference (strings lent) or by value (strings moved, each value freed once read).
 //!
 //! It reads a tree exactly as `serde_json::Value` reads the same document (a non-negative
 //! integer is an unsigned one, an enum is a string or a mapping of one key, a struct may be a
@@ -7,7 +8,7 @@
 
 use std::fmt;
 
-use serde::de::value::BorrowedStrDeserializer;
+use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, Unexpected, Visitor};
 
 use crate::tree::{Entry, Node, Value};
@@ -30,44 +31,155 @@ impl de::Error for Error {
     }
 }
 
-impl Node {
-    fn unexpected(&self) -> Unexpected<'_> {
-        match &self.value {
-            Value::Null => Unexpected::Unit,
-            Value::Bool(b) => Unexpected::Bool(*b),
-            Value::Int(i) => match u64::try_from(*i) {
-                Ok(u) => Unexpected::Unsigned(u),
-                Err(_) => Unexpected::Signed(*i),
-            },
-            Value::Float(f) => Unexpected::Float(*f),
-            Value::Str(s) => Unexpected::Str(s),
-            Value::Seq(_) => Unexpected::Seq,
-            Value::Map(_) => Unexpected::Map,
-        }
+/// A tree serde reads: borrowed (`&Node`: its strings lent to the raw layer) or owned (`Node`:
+/// its strings moved into the raw layer, and each value freed once read, so that the tree and
+/// the raw layer read from it are not held whole at once).
+pub trait Tree<'de>: Sized {
+    /// A string of the tree.
+    type Text: Text<'de>;
+    /// The items of a sequence.
+    type Items: ExactSizeIterator<Item = Self>;
+    /// The entries of a mapping.
+    type Entries: ExactSizeIterator<Item = (Self::Text, Self)>;
+
+    /// The value, taken apart.
+    fn parts(self) -> Parts<Self::Text, Self::Items, Self::Entries>;
+
+    /// Whether the value is `null` (looked at, not taken apart).
+    fn is_null(&self) -> bool;
+}
+
+/// A value of a [`Tree`] taken apart.
+pub enum Parts<S, I, E> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(S),
+    Seq(I),
+    Map(E),
+}
+
+/// A string of a [`Tree`], which a visitor is given borrowed or owned.
+pub trait Text<'de>: Sized {
+    /// The text.
+    fn as_str(&self) -> &str;
+    /// Gives the text to the visitor.
+    fn visit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error>;
+}
+
+impl<'de> Text<'de> for &'de str {
+    fn as_str(&self) -> &str {
+        self
     }
 
-    fn invalid_type(&self, expected: &dyn de::Expected) -> Error {
-        de::Error::invalid_type(self.unexpected(), expected)
+    fn visit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_borrowed_str(self)
     }
 }
 
-fn visit_seq<'de, V: Visitor<'de>>(items: &'de [Node], visitor: V) -> Result<V::Value, Error> {
-    let mut seq = Items(items.iter());
+impl<'de> Text<'de> for String {
+    fn as_str(&self) -> &str {
+        self
+    }
+
+    fn visit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_string(self)
+    }
+}
+
+fn entry_ref(e: &Entry) -> (&str, &Node) {
+    (&e.key, &e.node)
+}
+
+fn entry_owned(e: Entry) -> (String, Node) {
+    (e.key, e.node)
+}
+
+impl<'de> Tree<'de> for &'de Node {
+    type Text = &'de str;
+    type Items = std::slice::Iter<'de, Node>;
+    type Entries = std::iter::Map<std::slice::Iter<'de, Entry>, fn(&'de Entry) -> (&'de str, &'de Node)>;
+
+    fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    fn parts(self) -> Parts<Self::Text, Self::Items, Self::Entries> {
+        match &self.value {
+            Value::Null => Parts::Null,
+            Value::Bool(b) => Parts::Bool(*b),
+            Value::Int(i) => Parts::Int(*i),
+            Value::Float(f) => Parts::Float(*f),
+            Value::Str(s) => Parts::Str(s),
+            Value::Seq(items) => Parts::Seq(items.iter()),
+            Value::Map(entries) => Parts::Map(entries.iter().map(entry_ref as fn(&'de Entry) -> _)),
+        }
+    }
+}
+
+impl<'de> Tree<'de> for Node {
+    type Text = String;
+    type Items = std::vec::IntoIter<Node>;
+    type Entries = std::iter::Map<std::vec::IntoIter<Entry>, fn(Entry) -> (String, Node)>;
+
+    fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    fn parts(self) -> Parts<Self::Text, Self::Items, Self::Entries> {
+        match self.value {
+            Value::Null => Parts::Null,
+            Value::Bool(b) => Parts::Bool(b),
+            Value::Int(i) => Parts::Int(i),
+            Value::Float(f) => Parts::Float(f),
+            Value::Str(s) => Parts::Str(s),
+            Value::Seq(items) => Parts::Seq(items.into_iter()),
+            Value::Map(entries) => Parts::Map(entries.into_iter().map(entry_owned as fn(Entry) -> _)),
+        }
+    }
+}
+
+impl<'de, S: Text<'de>, I, E> Parts<S, I, E> {
+    fn invalid_type(&self, expected: &dyn de::Expected) -> Error {
+        let unexpected = match self {
+            Parts::Null => Unexpected::Unit,
+            Parts::Bool(b) => Unexpected::Bool(*b),
+            Parts::Int(i) => match u64::try_from(*i) {
+                Ok(u) => Unexpected::Unsigned(u),
+                Err(_) => Unexpected::Signed(*i),
+            },
+            Parts::Float(f) => Unexpected::Float(*f),
+            Parts::Str(s) => Unexpected::Str(s.as_str()),
+            Parts::Seq(_) => Unexpected::Seq,
+            Parts::Map(_) => Unexpected::Map,
+        };
+        de::Error::invalid_type(unexpected, expected)
+    }
+}
+
+/// A [`Tree`] as a serde [`Deserializer`]: `T::deserialize(Reader(&node))` or
+/// `T::deserialize(Reader(node))`.
+pub struct Reader<T>(pub T);
+
+fn visit_seq<'de, T: Tree<'de>, V: Visitor<'de>>(items: T::Items, visitor: V) -> Result<V::Value, Error> {
+    let len = items.len();
+    let mut seq = Items(items);
     let value = visitor.visit_seq(&mut seq)?;
     if seq.0.len() > 0 {
-        return Err(de::Error::invalid_length(items.len(), &"fewer elements in array"));
+        return Err(de::Error::invalid_length(len, &"fewer elements in array"));
     }
     Ok(value)
 }
 
 /// The items of a sequence, read in order.
-struct Items<'de>(std::slice::Iter<'de, Node>);
+struct Items<I>(I);
 
-impl<'de> de::SeqAccess<'de> for Items<'de> {
+impl<'de, T: Tree<'de>, I: ExactSizeIterator<Item = T>> de::SeqAccess<'de> for Items<I> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
-        self.0.next().map(|node| seed.deserialize(node)).transpose()
+    fn next_element_seed<D: DeserializeSeed<'de>>(&mut self, seed: D) -> Result<Option<D::Value>, Error> {
+        self.0.next().map(|node| seed.deserialize(Reader(node))).transpose()
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -75,14 +187,12 @@ impl<'de> de::SeqAccess<'de> for Items<'de> {
     }
 }
 
-fn visit_map<'de, V: Visitor<'de>>(entries: &'de [Entry], visitor: V) -> Result<V::Value, Error> {
-    let mut map = Entries {
-        entries: entries.iter(),
-        value: None,
-    };
+fn visit_map<'de, T: Tree<'de>, V: Visitor<'de>>(entries: T::Entries, visitor: V) -> Result<V::Value, Error> {
+    let len = entries.len();
+    let mut map = Entries::<T> { entries, value: None };
     let value = visitor.visit_map(&mut map)?;
     if map.entries.len() > 0 {
-        return Err(de::Error::invalid_length(entries.len(), &"fewer elements in map"));
+        return Err(de::Error::invalid_length(len, &"fewer elements in map"));
     }
     Ok(value)
 }
@@ -91,30 +201,34 @@ macro_rules! numbers {
     ($($method:ident)*) => {
         $(
             fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.value {
-                    Value::Int(_) | Value::Float(_) => self.deserialize_any(visitor),
-                    _ => Err(self.invalid_type(&visitor)),
+                match self.0.parts() {
+                    Parts::Int(i) => match u64::try_from(i) {
+                        Ok(u) => visitor.visit_u64(u),
+                        Err(_) => visitor.visit_i64(i),
+                    },
+                    Parts::Float(f) => visitor.visit_f64(f),
+                    other => Err(other.invalid_type(&visitor)),
                 }
             }
         )*
     };
 }
 
-impl<'de> Deserializer<'de> for &'de Node {
+impl<'de, T: Tree<'de>> Deserializer<'de> for Reader<T> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Null => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Int(i) => match u64::try_from(*i) {
+        match self.0.parts() {
+            Parts::Null => visitor.visit_unit(),
+            Parts::Bool(b) => visitor.visit_bool(b),
+            Parts::Int(i) => match u64::try_from(i) {
                 Ok(u) => visitor.visit_u64(u),
-                Err(_) => visitor.visit_i64(*i),
+                Err(_) => visitor.visit_i64(i),
             },
-            Value::Float(f) => visitor.visit_f64(*f),
-            Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Seq(items) => visit_seq(items, visitor),
-            Value::Map(entries) => visit_map(entries, visitor),
+            Parts::Float(f) => visitor.visit_f64(f),
+            Parts::Str(s) => s.visit(visitor),
+            Parts::Seq(items) => visit_seq::<T, V>(items, visitor),
+            Parts::Map(entries) => visit_map::<T, V>(entries, visitor),
         }
     }
 
@@ -123,9 +237,9 @@ impl<'de> Deserializer<'de> for &'de Node {
         deserialize_f32 deserialize_f64);
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.value {
-            Value::Bool(b) => visitor.visit_bool(b),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Bool(b) => visitor.visit_bool(b),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -134,9 +248,9 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Str(s) => visitor.visit_borrowed_str(s),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Str(s) => s.visit(visitor),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -145,10 +259,10 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Seq(items) => visit_seq(items, visitor),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Str(s) => s.visit(visitor),
+            Parts::Seq(items) => visit_seq::<T, V>(items, visitor),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -157,16 +271,18 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.value {
-            Value::Null => visitor.visit_none(),
-            _ => visitor.visit_some(self),
+        // Only `null` is looked at here: a value stays whole for the visitor.
+        if self.0.is_null() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
         }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.value {
-            Value::Null => visitor.visit_unit(),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Null => visitor.visit_unit(),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -179,9 +295,9 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Seq(items) => visit_seq(items, visitor),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Seq(items) => visit_seq::<T, V>(items, visitor),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -199,9 +315,9 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Map(entries) => visit_map(entries, visitor),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Map(entries) => visit_map::<T, V>(entries, visitor),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -211,10 +327,10 @@ impl<'de> Deserializer<'de> for &'de Node {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Seq(items) => visit_seq(items, visitor),
-            Value::Map(entries) => visit_map(entries, visitor),
-            _ => Err(self.invalid_type(&visitor)),
+        match self.0.parts() {
+            Parts::Seq(items) => visit_seq::<T, V>(items, visitor),
+            Parts::Map(entries) => visit_map::<T, V>(entries, visitor),
+            other => Err(other.invalid_type(&visitor)),
         }
     }
 
@@ -224,16 +340,17 @@ impl<'de> Deserializer<'de> for &'de Node {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Map(entries) => match entries.as_slice() {
-                [one] => visitor.visit_enum(Variant {
-                    name: &one.key,
-                    value: Some(&one.node),
+        match self.0.parts() {
+            Parts::Map(mut entries) if entries.len() == 1 => match entries.next() {
+                Some((name, value)) => visitor.visit_enum(Variant::<T> {
+                    name,
+                    value: Some(value),
                 }),
-                _ => Err(de::Error::invalid_value(Unexpected::Map, &"map with a single key")),
+                None => Err(de::Error::invalid_value(Unexpected::Map, &"map with a single key")),
             },
-            Value::Str(name) => visitor.visit_enum(Variant { name, value: None }),
-            _ => Err(self.invalid_type(&"string or map")),
+            Parts::Map(_) => Err(de::Error::invalid_value(Unexpected::Map, &"map with a single key")),
+            Parts::Str(name) => visitor.visit_enum(Variant::<T> { name, value: None }),
+            other => Err(other.invalid_type(&"string or map")),
         }
     }
 
@@ -247,27 +364,27 @@ impl<'de> Deserializer<'de> for &'de Node {
 }
 
 /// The entries of a mapping, read in order.
-struct Entries<'de> {
-    entries: std::slice::Iter<'de, Entry>,
-    value: Option<&'de Node>,
+struct Entries<'de, T: Tree<'de>> {
+    entries: T::Entries,
+    value: Option<T>,
 }
 
-impl<'de> de::MapAccess<'de> for Entries<'de> {
+impl<'de, T: Tree<'de>> de::MapAccess<'de> for Entries<'de, T> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
         match self.entries.next() {
-            Some(entry) => {
-                self.value = Some(&entry.node);
-                seed.deserialize(Key(&entry.key)).map(Some)
+            Some((key, node)) => {
+                self.value = Some(node);
+                seed.deserialize(Key(key)).map(Some)
             }
             None => Ok(None),
         }
     }
 
-    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
+    fn next_value_seed<D: DeserializeSeed<'de>>(&mut self, seed: D) -> Result<D::Value, Error> {
         match self.value.take() {
-            Some(node) => seed.deserialize(node),
+            Some(node) => seed.deserialize(Reader(node)),
             None => Err(de::Error::custom("value is missing")),
         }
     }
@@ -278,26 +395,26 @@ impl<'de> de::MapAccess<'de> for Entries<'de> {
 }
 
 /// A mapping key: a string, read as the type the key has (a name, an enum's variant).
-struct Key<'de>(&'de str);
+struct Key<S>(S);
 
 macro_rules! parsed_keys {
     ($($method:ident => $visit:ident),*) => {
         $(
             fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.0.parse() {
+                match self.0.as_str().parse() {
                     Ok(n) => visitor.$visit(n),
-                    Err(_) => visitor.visit_borrowed_str(self.0),
+                    Err(_) => self.0.visit(visitor),
                 }
             }
         )*
     };
 }
 
-impl<'de> Deserializer<'de> for Key<'de> {
+impl<'de, S: Text<'de>> Deserializer<'de> for Key<S> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_borrowed_str(self.0)
+        self.0.visit(visitor)
     }
 
     parsed_keys!(deserialize_i8 => visit_i8, deserialize_i16 => visit_i16, deserialize_i32 => visit_i32,
@@ -318,7 +435,7 @@ impl<'de> Deserializer<'de> for Key<'de> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        BorrowedStrDeserializer::<Error>::new(self.0).deserialize_enum(name, variants, visitor)
+        StrDeserializer::<Error>::new(self.0.as_str()).deserialize_enum(name, variants, visitor)
     }
 
     serde::forward_to_deserialize_any! {
@@ -328,55 +445,54 @@ impl<'de> Deserializer<'de> for Key<'de> {
 }
 
 /// An enum's variant: its name, and its value when it was given as a mapping of one key.
-struct Variant<'de> {
-    name: &'de str,
-    value: Option<&'de Node>,
+struct Variant<'de, T: Tree<'de>> {
+    name: T::Text,
+    value: Option<T>,
 }
 
-impl<'de> de::EnumAccess<'de> for Variant<'de> {
-    type Error = Error;
-    type Variant = Self;
+/// The value of an enum's variant, once its name is read.
+struct VariantValue<T> {
+    value: Option<T>,
+}
 
-    fn variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<(T::Value, Self), Error> {
+impl<'de, T: Tree<'de>> de::EnumAccess<'de> for Variant<'de, T> {
+    type Error = Error;
+    type Variant = VariantValue<T>;
+
+    fn variant_seed<D: DeserializeSeed<'de>>(self, seed: D) -> Result<(D::Value, Self::Variant), Error> {
         let variant = seed.deserialize(Key(self.name))?;
-        Ok((variant, self))
+        Ok((variant, VariantValue { value: self.value }))
     }
 }
 
-impl<'de> de::VariantAccess<'de> for Variant<'de> {
+impl<'de, T: Tree<'de>> de::VariantAccess<'de> for VariantValue<T> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<(), Error> {
         match self.value {
             None => Ok(()),
-            Some(node) => <() as serde::Deserialize>::deserialize(node),
+            Some(node) => <() as serde::Deserialize>::deserialize(Reader(node)),
         }
     }
 
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
+    fn newtype_variant_seed<D: DeserializeSeed<'de>>(self, seed: D) -> Result<D::Value, Error> {
         match self.value {
-            Some(node) => seed.deserialize(node),
+            Some(node) => seed.deserialize(Reader(node)),
             None => Err(de::Error::invalid_type(Unexpected::UnitVariant, &"newtype variant")),
         }
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
-        match self.value {
-            Some(Node {
-                value: Value::Seq(items),
-                ..
-            }) => visit_seq(items, visitor),
+        match self.value.map(Tree::parts) {
+            Some(Parts::Seq(items)) => visit_seq::<T, V>(items, visitor),
             Some(other) => Err(other.invalid_type(&"tuple variant")),
             None => Err(de::Error::invalid_type(Unexpected::UnitVariant, &"tuple variant")),
         }
     }
 
     fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value, Error> {
-        match self.value {
-            Some(Node {
-                value: Value::Map(entries),
-                ..
-            }) => visit_map(entries, visitor),
+        match self.value.map(Tree::parts) {
+            Some(Parts::Map(entries)) => visit_map::<T, V>(entries, visitor),
             Some(other) => Err(other.invalid_type(&"struct variant")),
             None => Err(de::Error::invalid_type(Unexpected::UnitVariant, &"struct variant")),
         }
@@ -418,9 +534,14 @@ mod tests {
         let file = sources.add("t.yaml", yaml);
         let node = crate::tree::parse_yaml(file, yaml).unwrap_or_else(|d| panic!("{yaml}: {}", d.message));
         let node = node.get("v").unwrap_or_else(|| panic!("{yaml}: no `v`"));
-        let ours = T::deserialize(node)
+        let ours = T::deserialize(super::Reader(node))
             .map(|v| format!("{v:?}"))
             .unwrap_or_else(|e| e.to_string());
+        // Read by value, the tree gives the same, and the same problem.
+        let owned = T::deserialize(super::Reader(node.clone()))
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|e| e.to_string());
+        assert_eq!(ours, owned, "{yaml}: by reference and by value");
         let json = serde_json::from_value::<T>(node.to_json())
             .map(|v| format!("{v:?}"))
             .unwrap_or_else(|e| e.to_string());

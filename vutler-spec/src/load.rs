@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use crate::de::Reader;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::merge;
 use crate::path::SpecPath;
@@ -180,11 +181,10 @@ impl SpecFiles {
     /// still returned, those errors included in [`Loaded::warnings`]. `plan` uses it with
     /// [`Rule::Capacity`] to show the totals of a stack that does not fit.
     pub fn resolve_allowing(&self, allowed: &[Rule]) -> Result<Loaded, Report> {
-        let tree = self.effective()?;
-        let raw = deserialize(&tree).map_err(|d| self.report(d))?;
-        // The tree is as large as the stack and its raw layer together: it is not held while
-        // resolving, and is built again only to place what resolving found.
-        drop(tree);
+        // The tree is as large as the raw layer and the stack together: it is read by value
+        // (each value freed once read, its strings moved), and built again only to report a
+        // problem of reading it or to place what resolving found.
+        let raw = deserialize(self, self.effective()?).map_err(|d| self.report(d))?;
         let (stack, mut diags) = resolve_allowing(&raw, &self.env, allowed);
         let unplaced = |d: &Diagnostic| d.span.is_none() || !d.related_paths.is_empty();
         if diags.iter().any(unplaced) {
@@ -225,7 +225,7 @@ pub const REQUIRED_SECTIONS: [&str; 8] = [
     "firewall",
 ];
 
-fn deserialize(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
+fn deserialize(files: &SpecFiles, tree: Node) -> Result<RawStack, Vec<Diagnostic>> {
     if let crate::tree::Value::Map(entries) = &tree.value {
         let missing: Vec<Diagnostic> = REQUIRED_SECTIONS
             .iter()
@@ -242,7 +242,10 @@ fn deserialize(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
             return Err(missing);
         }
     }
-    deserialize_fields(tree)
+    match <RawStack as serde::Deserialize>::deserialize(Reader(tree)) {
+        Ok(raw) => Ok(raw),
+        Err(_) => deserialize_fields(&files.effective().map_err(|r| r.diagnostics)?),
+    }
 }
 
 /// Unknown keys reported in one run at most (each needs another pass of the deserializer).
@@ -254,14 +257,14 @@ const MAX_UNKNOWN_KEYS: usize = 64;
 fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
     // A spec that reads is read without tracking where serde is (a path kept for every value);
     // one that does not is read again, tracking it, for the diagnostics.
-    if let Ok(raw) = <RawStack as serde::Deserialize>::deserialize(tree) {
+    if let Ok(raw) = <RawStack as serde::Deserialize>::deserialize(Reader(tree)) {
         return Ok(raw);
     }
     // Read in place; only after an unknown key is a copy made, without the keys reported.
     let mut trimmed: Option<Node> = None;
     let mut diags = Vec::new();
     while diags.len() < MAX_UNKNOWN_KEYS {
-        match serde_path_to_error::deserialize::<_, RawStack>(trimmed.as_ref().unwrap_or(tree)) {
+        match serde_path_to_error::deserialize::<_, RawStack>(Reader(trimmed.as_ref().unwrap_or(tree))) {
             Ok(raw) if diags.is_empty() => return Ok(raw),
             Ok(_) => return Err(diags),
             Err(e) => {

@@ -7,8 +7,9 @@
 //! copied out of. Here the tokens are lexed and parsed a piece at a time, each piece ending
 //! before a table header that starts a line outside any bracket (the parser is between two
 //! expressions there, as at the start of a file), and each piece's events are built into the
-//! tables before the next is lexed. The tables keep an index by key while the file is read, so
-//! a header or key finds its table without a scan.
+//! tables before the next is lexed. A table's entries are the tree's own from the start; beside
+//! them it keeps what each entry is while the file is read, and past a few keys an index by key,
+//! so that a header or key finds its table without a scan.
 //!
 //! The rules are TOML 1.1's, as the toml crate applies them, with the same messages and spans:
 //! a table is defined once, by a header or by dotted keys but not both, an inline table is
@@ -16,7 +17,8 @@
 //! header defines after a header inside it (`[a.b]`, then `[a]`) to the end of its parent, the
 //! table stays where it first appeared.
 
-use indexmap::IndexMap;
+use std::hash::BuildHasher;
+
 use toml_parser::decoder::ScalarKind;
 use toml_parser::lexer::{Token, TokenKind};
 use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace};
@@ -28,7 +30,7 @@ use crate::rule::Rule;
 use crate::source::{FileId, Span};
 
 /// Tokens parsed in one piece, at the least (a piece ends only before a table header).
-const PIECE_TOKENS: usize = 1 << 15;
+const PIECE_TOKENS: usize = 1 << 12;
 
 /// How deep arrays and inline tables nest, and how many keys a dotted key has, at the most:
 /// toml's own limit.
@@ -45,11 +47,11 @@ fn parse_in(file: FileId, text: &str, piece: usize) -> Result<(Node, usize), Dia
     let mut doc = Document {
         file,
         source,
-        root: Table::new(Kind::Defined, toml_parser::Span::new_unchecked(0, 0)),
+        root: Table::new(Kind::Defined, toml_parser::Span::new_unchecked(0, 0), file),
         current: Vec::new(),
         refused: None,
     };
-    let mut tokens: Vec<Token> = Vec::with_capacity(piece.min(text.len() / 4 + 1));
+    let mut tokens: Vec<Token> = Vec::with_capacity(piece.saturating_mul(2).min(text.len() / 4 + 1));
     let mut events: Vec<Event> = Vec::new();
     let mut depth = 0_i64;
     let mut lexer = source.lex();
@@ -79,7 +81,7 @@ fn parse_in(file: FileId, text: &str, piece: usize) -> Result<(Node, usize), Dia
         tokens.push(token);
     }
     // toml places the file's own table at 0..0 too.
-    Ok((doc.root.into_node(file, 0, 0), pieces))
+    Ok((doc.root.into_node(0, 0), pieces))
 }
 
 /// A problem of the file: toml's message after "TOML syntax error: ", at the place toml names.
@@ -155,67 +157,147 @@ impl Ty {
 
 type TomlSpan = toml_parser::Span;
 
-/// A table while the file is read.
+/// A table while the file is read: its entries already as the tree holds them (the node of a
+/// table, or of an array of tables, is filled in when the file is read), and beside them what
+/// each entry is meanwhile.
 struct Table {
-    entries: IndexMap<String, Item, foldhash::fast::RandomState>,
+    file: FileId,
+    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    /// The entries' places by key, once there are more than [`SCAN_ENTRIES`].
+    index: Option<Box<Index>>,
     kind: Kind,
     /// The header (`[a.b]`), or the key that made the table.
     span: TomlSpan,
 }
 
-/// A key's value while the file is read.
-struct Item {
-    key_span: TomlSpan,
-    slot: Slot,
+/// A table's entries up to this many are found by comparing keys.
+const SCAN_ENTRIES: usize = 8;
+
+struct Index {
+    places: hashbrown::HashTable<usize>,
+    hasher: foldhash::fast::RandomState,
 }
 
 enum Slot {
-    Table(Table),
+    Table(Box<Table>),
     /// `[[name]]`: the first header, then each table.
-    Tables(TomlSpan, Vec<Table>),
-    /// Anything written after `=`: closed.
-    Closed(Node, Ty, TomlSpan),
+    Tables(Box<(TomlSpan, Vec<Table>)>),
+    /// Anything written after `=` (the value is the entry's node): closed.
+    Closed(Ty, TomlSpan),
 }
 
 impl Table {
-    fn new(kind: Kind, span: TomlSpan) -> Self {
+    fn new(kind: Kind, span: TomlSpan, file: FileId) -> Self {
         Self {
-            entries: IndexMap::default(),
+            file,
+            entries: Vec::new(),
+            slots: Vec::new(),
+            index: None,
             kind,
             span,
         }
     }
 
-    fn into_node(self, file: FileId, start: usize, end: usize) -> Node {
-        let mut entries = Vec::with_capacity(self.entries.len());
-        for (key, item) in self.entries {
-            let node = match item.slot {
+    /// The place of the entry of `name`.
+    fn find(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => {
+                let hash = index.hasher.hash_one(name);
+                index.places.find(hash, |&i| self.entries[i].key == name).copied()
+            }
+            None => self.entries.iter().position(|e| e.key == name),
+        }
+    }
+
+    /// Adds an entry (of a key the table does not have) and gives its place.
+    fn push(&mut self, key: String, key_span: TomlSpan, node: Node, slot: Slot) -> usize {
+        let place = self.entries.len();
+        self.entries.push(Entry {
+            key,
+            key_span: span_in(self.file, key_span),
+            node,
+        });
+        self.slots.push(slot);
+        let entries = &self.entries;
+        match &mut self.index {
+            Some(index) => {
+                let hash = index.hasher.hash_one(&entries[place].key);
+                let hasher = &index.hasher;
+                index
+                    .places
+                    .insert_unique(hash, place, |&i| hasher.hash_one(&entries[i].key));
+            }
+            None if entries.len() > SCAN_ENTRIES => {
+                let hasher = foldhash::fast::RandomState::default();
+                let mut places = hashbrown::HashTable::with_capacity(entries.len() * 2);
+                for (i, e) in entries.iter().enumerate() {
+                    places.insert_unique(hasher.hash_one(&e.key), i, |&j| hasher.hash_one(&entries[j].key));
+                }
+                self.index = Some(Box::new(Index { places, hasher }));
+            }
+            None => {}
+        }
+        place
+    }
+
+    /// Adds a table or an array of tables, its node filled in when the file is read.
+    fn push_open(&mut self, key: String, key_span: TomlSpan, slot: Slot) -> usize {
+        let node = Node {
+            value: Value::Null,
+            span: span_in(self.file, key_span),
+        };
+        self.push(key, key_span, node, slot)
+    }
+
+    fn key_span(&self, place: usize) -> TomlSpan {
+        let s = self.entries[place].key_span;
+        TomlSpan::new_unchecked(s.start, s.end)
+    }
+
+    /// Gives back the room the table and the tables below it grew into.
+    fn shrink(&mut self) {
+        self.entries.shrink_to_fit();
+        self.slots.shrink_to_fit();
+        for slot in &mut self.slots {
+            match slot {
+                Slot::Table(t) => t.shrink(),
+                Slot::Tables(tables) => tables.1.iter_mut().for_each(Table::shrink),
+                Slot::Closed(..) => {}
+            }
+        }
+    }
+
+    fn into_node(mut self, start: usize, end: usize) -> Node {
+        let file = self.file;
+        for (entry, slot) in self.entries.iter_mut().zip(self.slots) {
+            match slot {
                 Slot::Table(t) => {
                     let (s, e) = (t.span.start(), t.span.end());
-                    t.into_node(file, s, e)
+                    entry.node = t.into_node(s, e);
                 }
-                Slot::Tables(span, tables) => Node {
-                    value: Value::Seq(
-                        tables
-                            .into_iter()
-                            .map(|t| {
-                                let (s, e) = (t.span.start(), t.span.end());
-                                t.into_node(file, s, e)
-                            })
-                            .collect(),
-                    ),
-                    span: span_in(file, span),
-                },
-                Slot::Closed(node, ..) => node,
-            };
-            entries.push(Entry {
-                key,
-                key_span: span_in(file, item.key_span),
-                node,
-            });
+                Slot::Tables(tables) => {
+                    let (span, tables) = *tables;
+                    entry.node = Node {
+                        value: Value::Seq(
+                            tables
+                                .into_iter()
+                                .map(|t| {
+                                    let (s, e) = (t.span.start(), t.span.end());
+                                    t.into_node(s, e)
+                                })
+                                .collect(),
+                        ),
+                        span: span_in(file, span),
+                    };
+                }
+                Slot::Closed(..) => {}
+            }
         }
+        // A table grown key by key has room for up to as many again, which the tree would keep.
+        self.entries.shrink_to_fit();
         Node {
-            value: Value::Map(entries),
+            value: Value::Map(self.entries),
             span: Span { file, start, end },
         }
     }
@@ -337,58 +419,64 @@ impl Document<'_> {
                 .with_unexpected(span)
                 .into());
         };
+        // The last header's table is most likely whole: the room its entries grew into is
+        // given back (it grows again if a later header reopens it).
+        self.current_table()?.shrink();
         self.current.clear();
+        let file = self.file;
         let parent = descend_headers(&mut self.root, keys, &mut self.current)?;
-        match parent.entries.get_index_of(&name) {
-            None => {
-                let slot = if is_array {
-                    Slot::Tables(span, vec![Table::new(Kind::Defined, span)])
-                } else {
-                    Slot::Table(Table::new(Kind::Defined, span))
-                };
-                self.current
-                    .push(parent.entries.insert_full(name, Item { key_span, slot }).0);
+        let Some(i) = parent.find(&name) else {
+            let table = Table::new(Kind::Defined, span, file);
+            let slot = if is_array {
+                Slot::Tables(Box::new((span, vec![table])))
+            } else {
+                Slot::Table(Box::new(table))
+            };
+            self.current.push(parent.push_open(name, key_span, slot));
+            return Ok(());
+        };
+        let old_key = parent.key_span(i);
+        match &mut parent.slots[i] {
+            Slot::Tables(tables) if is_array => tables.1.push(Table::new(Kind::Defined, span, file)),
+            Slot::Table(t) if !is_array && t.kind == Kind::Implicit => {
+                t.kind = Kind::Defined;
+                t.span = span;
+                parent.entries[i].key_span = span_in(file, key_span);
             }
-            Some(i) => match &mut parent.entries[i].slot {
-                Slot::Tables(_, tables) if is_array => {
-                    tables.push(Table::new(Kind::Defined, span));
-                    self.current.push(i);
-                }
-                Slot::Table(t) if !is_array && t.kind == Kind::Implicit => {
-                    t.kind = Kind::Defined;
-                    t.span = span;
-                    parent.entries[i].key_span = key_span;
-                    self.current.push(i);
-                }
-                Slot::Tables(old, _) | Slot::Closed(.., old) if is_array => {
-                    return Err(duplicate(key_span, Some(*old)));
-                }
-                Slot::Table(t) if is_array => return Err(duplicate(key_span, Some(t.span))),
-                _ => return Err(duplicate(key_span, Some(parent.entries[i].key_span))),
-            },
+            Slot::Tables(tables) if is_array => return Err(duplicate(key_span, Some(tables.0))),
+            Slot::Closed(_, old) if is_array => return Err(duplicate(key_span, Some(*old))),
+            Slot::Table(t) if is_array => return Err(duplicate(key_span, Some(t.span))),
+            _ => return Err(duplicate(key_span, Some(old_key))),
         }
+        self.current.push(i);
         Ok(())
     }
 
     /// `key = value` below the last header (or at the top of the file).
     fn key_value(&mut self, path: Vec<Key>, key: Key, value: (Node, Ty, TomlSpan)) -> Result<(), Problem> {
-        let mut table = &mut self.root;
-        for &i in &self.current {
-            table = match table.entries.get_index_mut(i).map(|(_, item)| &mut item.slot) {
-                Some(Slot::Table(t)) => t,
-                Some(Slot::Tables(_, tables)) => match tables.last_mut() {
-                    Some(t) => t,
-                    None => return Err(ParseError::new("an array of tables without a table").into()),
-                },
-                _ => return Err(ParseError::new("the table of a header went missing").into()),
-            };
-        }
+        let table = self.current_table()?;
         let dotted = !path.is_empty();
         let parent = descend_dotted(table, path)?;
         if dotted && parent.kind == Kind::Defined {
             return Err(duplicate(key.1, None));
         }
         insert(parent, key, value)
+    }
+
+    /// The table of the last header.
+    fn current_table(&mut self) -> Result<&mut Table, Problem> {
+        let mut table = &mut self.root;
+        for &i in &self.current {
+            table = match table.slots.get_mut(i) {
+                Some(Slot::Table(t)) => t,
+                Some(Slot::Tables(tables)) => match tables.1.last_mut() {
+                    Some(t) => t,
+                    None => return Err(ParseError::new("an array of tables without a table").into()),
+                },
+                _ => return Err(ParseError::new("the table of a header went missing").into()),
+            };
+        }
+        Ok(table)
     }
 
     /// A key, dotted or not, from its first simple key: the keys before the last, and the last.
@@ -525,7 +613,7 @@ impl Document<'_> {
     }
 
     fn inline_table(&mut self, open: Event, input: &mut Events<'_>) -> Result<(Node, Ty, TomlSpan), Problem> {
-        let mut table = Table::new(Kind::Defined, open.span());
+        let mut table = Table::new(Kind::Defined, open.span(), self.file);
         let mut end = open.span();
         while let Some(event) = input.next() {
             end = event.span();
@@ -541,7 +629,7 @@ impl Document<'_> {
             }
         }
         let span = open.span().append(end);
-        let node = table.into_node(self.file, span.start(), span.end());
+        let node = table.into_node(span.start(), span.end());
         Ok((node, Ty::InlineTable, span))
     }
 }
@@ -552,31 +640,25 @@ fn spec_problem(message: &str, at: Span) -> Diagnostic {
 
 /// Adds a key to the table it belongs in, unless the table has it.
 fn insert(table: &mut Table, (name, key_span): Key, (node, ty, span): (Node, Ty, TomlSpan)) -> Result<(), Problem> {
-    match table.entries.entry(name) {
-        indexmap::map::Entry::Occupied(o) => Err(duplicate(key_span, Some(o.get().key_span))),
-        indexmap::map::Entry::Vacant(v) => {
-            v.insert(Item {
-                key_span,
-                slot: Slot::Closed(node, ty, span),
-            });
+    match table.find(&name) {
+        Some(old) => Err(duplicate(key_span, Some(table.key_span(old)))),
+        None => {
+            table.push(name, key_span, node, Slot::Closed(ty, span));
             Ok(())
         }
     }
 }
 
-/// The item of `name` in `table` with its place, made a table of `kind` where missing.
-fn child(table: &mut Table, name: String, span: TomlSpan, kind: Kind) -> (usize, &mut Item) {
-    let place = match table.entries.get_index_of(&name) {
+/// What `name` is in `table`, with its place, made a table of `kind` where missing.
+fn child(table: &mut Table, name: String, span: TomlSpan, kind: Kind) -> (usize, &mut Slot) {
+    let place = match table.find(&name) {
         Some(place) => place,
         None => {
-            let item = Item {
-                key_span: span,
-                slot: Slot::Table(Table::new(kind, span)),
-            };
-            table.entries.insert_full(name, item).0
+            let sub = Table::new(kind, span, table.file);
+            table.push_open(name, span, Slot::Table(Box::new(sub)))
         }
     };
-    (place, &mut table.entries[place])
+    (place, &mut table.slots[place])
 }
 
 /// The table a header's leading keys name, made where missing; an array of tables gives its
@@ -587,18 +669,19 @@ fn descend_headers<'t>(
     places: &mut Vec<usize>,
 ) -> Result<&'t mut Table, Problem> {
     for (name, span) in keys {
-        let (place, item) = child(table, name, span, Kind::Implicit);
+        let (place, slot) = child(table, name, span, Kind::Implicit);
         places.push(place);
-        table = match &mut item.slot {
+        table = match slot {
             Slot::Table(t) => t,
-            Slot::Tables(old, tables) => {
+            Slot::Tables(tables) => {
+                let (old, tables) = &mut **tables;
                 let old = *old;
                 tables
                     .last_mut()
                     .ok_or_else(|| cannot_extend("array", span, Some(old)))?
             }
-            Slot::Closed(_, Ty::InlineTable, _) => return Err(cannot_extend("inline table", span, None)),
-            Slot::Closed(_, ty, old) => return Err(cannot_extend(ty.name(false), span, Some(*old))),
+            Slot::Closed(Ty::InlineTable, _) => return Err(cannot_extend("inline table", span, None)),
+            Slot::Closed(ty, old) => return Err(cannot_extend(ty.name(false), span, Some(*old))),
         };
     }
     Ok(table)
@@ -607,8 +690,8 @@ fn descend_headers<'t>(
 /// The table a dotted key's leading keys name below a header, made where missing.
 fn descend_dotted(mut table: &mut Table, keys: Vec<Key>) -> Result<&mut Table, Problem> {
     for (name, span) in keys {
-        let (_, item) = child(table, name, span, Kind::Dotted);
-        table = match &mut item.slot {
+        let (_, slot) = child(table, name, span, Kind::Dotted);
+        table = match slot {
             Slot::Table(t) => {
                 match t.kind {
                     Kind::Defined => return Err(duplicate(span, None)),
@@ -617,14 +700,15 @@ fn descend_dotted(mut table: &mut Table, keys: Vec<Key>) -> Result<&mut Table, P
                 }
                 t
             }
-            Slot::Tables(old, tables) => {
+            Slot::Tables(tables) => {
+                let (old, tables) = &mut **tables;
                 let old = *old;
                 tables
                     .last_mut()
                     .ok_or_else(|| cannot_extend("array", span, Some(old)))?
             }
-            Slot::Closed(_, Ty::InlineTable, _) => return Err(cannot_extend("inline table", span, None)),
-            Slot::Closed(_, ty, old) => return Err(cannot_extend(ty.name(false), span, Some(*old))),
+            Slot::Closed(Ty::InlineTable, _) => return Err(cannot_extend("inline table", span, None)),
+            Slot::Closed(ty, old) => return Err(cannot_extend(ty.name(false), span, Some(*old))),
         };
     }
     Ok(table)
@@ -633,11 +717,11 @@ fn descend_dotted(mut table: &mut Table, keys: Vec<Key>) -> Result<&mut Table, P
 /// The table a dotted key's leading keys name inside an inline table, made where missing.
 fn descend_inline(mut table: &mut Table, keys: Vec<Key>) -> Result<&mut Table, Problem> {
     for (name, span) in keys {
-        let (_, item) = child(table, name, span, Kind::Dotted);
-        table = match &mut item.slot {
+        let (_, slot) = child(table, name, span, Kind::Dotted);
+        table = match slot {
             Slot::Table(t) => t,
-            Slot::Closed(_, Ty::InlineTable, _) | Slot::Tables(..) => return Err(duplicate(span, None)),
-            Slot::Closed(_, ty, old) => return Err(cannot_extend(ty.name(true), span, Some(*old))),
+            Slot::Closed(Ty::InlineTable, _) | Slot::Tables(..) => return Err(duplicate(span, None)),
+            Slot::Closed(ty, old) => return Err(cannot_extend(ty.name(true), span, Some(*old))),
         };
     }
     Ok(table)
@@ -881,6 +965,10 @@ mod tests {
             "[a.b.c]\n[a.b]\n[a]\n",
             "[[a]]\nb.c = 1\n",
             "[[a]]\n[a.b]\nc = 1\n[[a]]\n[a.b]\nc = 2\n",
+            &format!(
+                "{}[t]\nk20 = 1\n",
+                (0..20).map(|i| format!("[t.k{i}.x]\n")).collect::<String>()
+            ),
         ];
         for text in valid {
             assert!(agrees(text), "{text:?} should be accepted");
@@ -928,6 +1016,12 @@ mod tests {
             "[[t.a]]\n[[t.a]]\n[t]\na.x = 1\n",
             &format!("a = {}{}\n", "[".repeat(90), "]".repeat(90)),
             &format!("{} = 1\n", vec!["k"; 90].join(".")),
+            // Past SCAN_ENTRIES keys, a table finds its keys through its index.
+            &format!(
+                "{}k3 = 1\n",
+                (0..20).map(|i| format!("k{i} = {i}\n")).collect::<String>()
+            ),
+            &format!("{}[t.k7]\n", (0..20).map(|i| format!("[t.k{i}]\n")).collect::<String>()),
         ];
         for text in invalid {
             assert!(!agrees(text), "{text:?} should be refused");
