@@ -424,7 +424,7 @@ impl Document<'_> {
         self.current_table()?.shrink();
         self.current.clear();
         let file = self.file;
-        let parent = descend_headers(&mut self.root, keys, &mut self.current)?;
+        let parent = descend(&mut self.root, keys, false, Some(&mut self.current))?;
         let Some(i) = parent.find(&name) else {
             let table = Table::new(Kind::Defined, span, file);
             let slot = if is_array {
@@ -456,7 +456,7 @@ impl Document<'_> {
     fn key_value(&mut self, path: Vec<Key>, key: Key, value: (Node, Ty, TomlSpan)) -> Result<(), Problem> {
         let table = self.current_table()?;
         let dotted = !path.is_empty();
-        let parent = descend_dotted(table, path)?;
+        let parent = descend(table, path, true, None)?;
         if dotted && parent.kind == Kind::Defined {
             return Err(duplicate(key.1, None));
         }
@@ -661,42 +661,29 @@ fn child(table: &mut Table, name: String, span: TomlSpan, kind: Kind) -> (usize,
     (place, &mut table.slots[place])
 }
 
-/// The table a header's leading keys name, made where missing; an array of tables gives its
-/// last table.
-fn descend_headers<'t>(
+/// The table the leading keys of a header (`dotted` false) or of a dotted key below a header
+/// (`dotted` true) name, made where missing; an array of tables gives its last table. A header's
+/// keys leave their places in `places`.
+fn descend<'t>(
     mut table: &'t mut Table,
     keys: Vec<Key>,
-    places: &mut Vec<usize>,
+    dotted: bool,
+    mut places: Option<&mut Vec<usize>>,
 ) -> Result<&'t mut Table, Problem> {
     for (name, span) in keys {
-        let (place, slot) = child(table, name, span, Kind::Implicit);
-        places.push(place);
-        table = match slot {
-            Slot::Table(t) => t,
-            Slot::Tables(tables) => {
-                let (old, tables) = &mut **tables;
-                let old = *old;
-                tables
-                    .last_mut()
-                    .ok_or_else(|| cannot_extend("array", span, Some(old)))?
-            }
-            Slot::Closed(Ty::InlineTable, _) => return Err(cannot_extend("inline table", span, None)),
-            Slot::Closed(ty, old) => return Err(cannot_extend(ty.name(false), span, Some(*old))),
-        };
-    }
-    Ok(table)
-}
-
-/// The table a dotted key's leading keys name below a header, made where missing.
-fn descend_dotted(mut table: &mut Table, keys: Vec<Key>) -> Result<&mut Table, Problem> {
-    for (name, span) in keys {
-        let (_, slot) = child(table, name, span, Kind::Dotted);
+        let kind = if dotted { Kind::Dotted } else { Kind::Implicit };
+        let (place, slot) = child(table, name, span, kind);
+        if let Some(places) = places.as_deref_mut() {
+            places.push(place);
+        }
         table = match slot {
             Slot::Table(t) => {
-                match t.kind {
-                    Kind::Defined => return Err(duplicate(span, None)),
-                    Kind::Implicit => t.kind = Kind::Dotted,
-                    Kind::Dotted => {}
+                if dotted {
+                    match t.kind {
+                        Kind::Defined => return Err(duplicate(span, None)),
+                        Kind::Implicit => t.kind = Kind::Dotted,
+                        Kind::Dotted => {}
+                    }
                 }
                 t
             }
