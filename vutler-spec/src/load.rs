@@ -244,22 +244,19 @@ fn deserialize(files: &SpecFiles, tree: Node) -> Result<RawStack, Vec<Diagnostic
     }
     match <RawStack as serde::Deserialize>::deserialize(Reader(tree)) {
         Ok(raw) => Ok(raw),
-        Err(_) => deserialize_fields(&files.effective().map_err(|r| r.diagnostics)?),
+        // The same tree again, read by reference this time, tracking where serde is.
+        Err(_) => deserialize_tracked(&files.effective().map_err(|r| r.diagnostics)?),
     }
 }
 
 /// Unknown keys reported in one run at most (each needs another pass of the deserializer).
 const MAX_UNKNOWN_KEYS: usize = 64;
 
-/// Deserializes the merged document. Serde stops at the first problem; an unknown key is
+/// Deserializes the merged document, tracking where serde is (a spec that reads is read
+/// without, by [`deserialize`]). Serde stops at the first problem; an unknown key is
 /// reported and removed, and the document read again, so that every unknown key is listed in
 /// one run (up to [`MAX_UNKNOWN_KEYS`]), with the first other problem after them.
-fn deserialize_fields(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
-    // A spec that reads is read without tracking where serde is (a path kept for every value);
-    // one that does not is read again, tracking it, for the diagnostics.
-    if let Ok(raw) = <RawStack as serde::Deserialize>::deserialize(Reader(tree)) {
-        return Ok(raw);
-    }
+fn deserialize_tracked(tree: &Node) -> Result<RawStack, Vec<Diagnostic>> {
     // Read in place; only after an unknown key is a copy made, without the keys reported.
     let mut trimmed: Option<Node> = None;
     let mut diags = Vec::new();
@@ -654,7 +651,7 @@ mod tests {
             if let crate::tree::Value::Map(entries) = &mut without.value {
                 entries.retain(|e| e.key != key);
             }
-            let refused = deserialize_fields(&without)
+            let refused = deserialize_tracked(&without)
                 .err()
                 .is_some_and(|d| d.iter().any(|d| d.message == format!("missing field `{key}`")));
             assert_eq!(refused, REQUIRED_SECTIONS.contains(&key.as_str()), "{key}");
